@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+// The whole test suite: typecheck, then vitest (whose global setup provisions and starts
+// the real services), then one summary line `N passed, N failed` that CI reads.
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, existsSync } from "node:fs";
+
+mkdirSync("test-artifacts", { recursive: true });
+const args = process.argv.slice(2);
+let failedExtra = 0;
+
+const tsc = spawnSync("npx", ["tsc", "-p", "tsconfig.json", "--noEmit"], { stdio: "inherit" });
+if (tsc.status !== 0) {
+  console.error("typecheck failed");
+  failedExtra++;
+}
+
+const report = "test-artifacts/vitest.json";
+const vitest = spawnSync(
+  "npx",
+  ["vitest", "run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...args],
+  { stdio: "inherit" },
+);
+
+let passed = 0;
+let failed = failedExtra;
+if (existsSync(report)) {
+  const r = JSON.parse(readFileSync(report, "utf8"));
+  passed += r.numPassedTests ?? 0;
+  failed += (r.numFailedTests ?? 0) + (r.numRuntimeErrorTestSuites ?? 0);
+  if ((r.numTotalTestSuites ?? 0) === 0 && vitest.status !== 0) failed++;
+} else {
+  failed++;
+}
+if (vitest.status !== 0 && failed === 0) failed = 1;
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);

@@ -1,0 +1,45 @@
+/**
+ * Every error a user can see carries a stable code. The catalog below is the single
+ * source: docs/errors.md is checked against it by test/unit/errors.test.ts.
+ */
+export const ERROR_CODES = {
+  // ingest
+  INGEST_INVALID_JSON: "The request body is not valid JSON or NDJSON.",
+  INGEST_INVALID_FIELD: "An alert field is missing or has the wrong type or value.",
+  INGEST_EMPTY_BODY: "The request body holds no alert.",
+  INGEST_BODY_TOO_LARGE: "The request body is larger than ingest.max_body_bytes.",
+  INGEST_UNSUPPORTED_MEDIA_TYPE: "The Content-Type is not JSON or NDJSON.",
+  INGEST_METHOD_NOT_ALLOWED: "The route does not accept this HTTP method.",
+  INGEST_UNAUTHORIZED: "Ingest authentication is on and the bearer token is missing or wrong.",
+  INGEST_STORAGE_FULL: "The journal reached storage.max_bytes; retry later.",
+  INGEST_SHUTTING_DOWN: "The router is stopping and accepts no new alerts.",
+  INGEST_NOT_FOUND: "No such route.",
+  // config
+  CONFIG_INVALID: "The configuration has one or more problems.",
+  CONFIG_FILE_UNREADABLE: "The configuration file cannot be read.",
+  CONFIG_YAML_PARSE: "The configuration file is not valid YAML.",
+  // storage
+  STORAGE_OPEN_FAILED: "The journal cannot be opened at storage.path.",
+  // cli
+  CLI_USAGE: "The command line is not understood.",
+  // delivery
+  DELIVERY_UNKNOWN_OUTPUT: "No output has that name.",
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class PeregrineError extends Error {
+  readonly code: ErrorCode;
+  readonly field?: string;
+  constructor(code: ErrorCode, message: string, options?: { field?: string; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "PeregrineError";
+    this.code = code;
+    if (options?.field !== undefined) this.field = options.field;
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,15 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    // Real services start once for the whole run (test/harness/global-setup.ts).
+    globalSetup: ["test/harness/global-setup.ts"],
+    testTimeout: 120_000,
+    hookTimeout: 600_000,
+    // Two cores: integration tests own real ports, so files run one at a time per worker.
+    pool: "forks",
+    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    fileParallelism: true,
+  },
+});
