@@ -1,0 +1,46 @@
+/**
+ * The seam between event sources (the eBPF syscall source, JSONL replay, received alerts)
+ * and the rule engine. The engine knows fields by name and type; a source knows how to
+ * pull a field's value out of its own event representation. Extractors are resolved once,
+ * at rule compile time, so evaluation does no string lookups per event.
+ */
+
+export type FieldType =
+  | "string"
+  | "int"
+  | "uint"
+  | "bool"
+  | "ipaddr"
+  | "ipnet"
+  | "port"
+  | "abstime"
+  | "reltime"
+  | "bytes";
+
+/** A field's value: scalars, or a list for list-valued fields (e.g. proc.args split, alert.tags). */
+export type ExtractedValue = string | number | bigint | boolean | readonly (string | number)[];
+
+export interface FieldInfo {
+  name: string;
+  type: FieldType;
+  /** Whether the field yields several values (Falco's "list" fields). */
+  isList?: boolean;
+  /** Whether the field takes an argument, as in proc.aname[2] or evt.arg.flags. */
+  arg?: "none" | "optional" | "required" | "index";
+  /** One line, published in docs/fields.md. */
+  description: string;
+}
+
+/** Pulls one field from an event; undefined means "cannot be extracted" (Falco's missing value). */
+export type Extractor<E> = (event: E) => ExtractedValue | undefined;
+
+export interface EventSource<E> {
+  /** "syscall", "alert", "json", ... */
+  readonly name: string;
+  /** Every field this source answers, for load-time type checks and docs. */
+  readonly fields: ReadonlyMap<string, FieldInfo>;
+  /** The event type used by the rule index (e.g. "openat"); undefined for sources without types. */
+  eventType(event: E): string | undefined;
+  /** Resolved once per field use at compile time. Returns undefined for an unknown field. */
+  extractor(field: string, arg: string | undefined): Extractor<E> | undefined;
+}
