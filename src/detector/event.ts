@@ -27,6 +27,13 @@ export interface FieldInfo {
   isList?: boolean;
   /** Whether the field takes an argument, as in proc.aname[2] or evt.arg.flags. */
   arg?: "none" | "optional" | "required" | "index";
+  /** The argument may also follow a dot: `evt.arg.flags` is `evt.arg[flags]`. */
+  dottedArg?: boolean;
+  /**
+   * Without an argument the field yields one value per ancestor, parent first (proc.aname,
+   * proc.apid, ...); a comparison holds when any ancestor's value satisfies it, as in Falco.
+   */
+  ancestors?: boolean;
   /** One line, published in docs/fields.md. */
   description: string;
 }
@@ -44,3 +51,9 @@ export interface EventSource<E> {
   /** Resolved once per field use at compile time. Returns undefined for an unknown field. */
   extractor(field: string, arg: string | undefined): Extractor<E> | undefined;
 }
+
+/** The event types (syscall names) a source can produce; sources without types omit it. */
+export interface EventTypeCatalog {
+  readonly eventTypes: ReadonlySet<string>;
+}
+
