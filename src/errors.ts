@@ -20,10 +20,15 @@ export const ERROR_CODES = {
   CONFIG_YAML_PARSE: "The configuration file is not valid YAML.",
   // storage
   STORAGE_OPEN_FAILED: "The journal cannot be opened at storage.path.",
+  STORAGE_WRITE_FAILED: "The journal could not write; the alerts were not accepted, retry later.",
+  INTERNAL_ERROR: "An unexpected error; the log has details.",
   // cli
   CLI_USAGE: "The command line is not understood.",
   // delivery
   DELIVERY_UNKNOWN_OUTPUT: "No output has that name.",
+  // templates
+  TEMPLATE_INVALID: "A Handlebars template does not compile; the message names its line and column.",
+  TEMPLATE_RENDER_FAILED: "A template failed while rendering an alert.",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -77,12 +77,14 @@ export abstract class Schema<T> {
 
 export class StringSchema extends Schema<string> {
   private choices?: readonly string[];
+  private ignoreCase = false;
   private nonEmpty = false;
   private url = false;
   private pattern?: { re: RegExp; hint: string };
 
-  oneOf(choices: readonly string[]): this {
+  oneOf(choices: readonly string[], options: { ignoreCase?: boolean } = {}): this {
     this.choices = choices;
+    this.ignoreCase = options.ignoreCase ?? false;
     return this;
   }
   notEmpty(): this {
@@ -108,7 +110,8 @@ export class StringSchema extends Schema<string> {
       return "";
     }
     if (this.nonEmpty && input.trim() === "") ctx.error(path, "must not be empty");
-    if (this.choices && !this.choices.includes(input)) {
+    const candidate = this.ignoreCase ? input.toLowerCase() : input;
+    if (this.choices && !this.choices.includes(candidate)) {
       const hint = didYouMean(input, this.choices);
       ctx.error(path, `must be one of ${this.choices.join(", ")}, got "${input}"${hint}`);
     }
@@ -222,7 +225,8 @@ export type Infer<S> = S extends Schema<infer T> ? T : never;
 export type InferShape<S extends Shape> = { [K in keyof S]: Infer<S[K]> };
 
 export class ObjectSchema<S extends Shape> extends Schema<InferShape<S>> {
-  private extraCheck?: (value: InferShape<S>, ctx: ParseContext, path: string) => void;
+  // Method syntax keeps the check bivariant, so a specific schema widens to ObjectSchema<Shape>.
+  private extraCheck?: { run(value: InferShape<S>, ctx: ParseContext, path: string): void };
   constructor(readonly shape: S) {
     super();
   }
@@ -231,7 +235,7 @@ export class ObjectSchema<S extends Shape> extends Schema<InferShape<S>> {
   }
   /** A cross-field check run after the fields parsed (e.g. cert_file needs key_file). */
   refine(fn: (value: InferShape<S>, ctx: ParseContext, path: string) => void): this {
-    this.extraCheck = fn;
+    this.extraCheck = { run: fn };
     return this;
   }
   override parse(input: unknown, ctx: ParseContext, path: string): InferShape<S> {
@@ -256,7 +260,7 @@ export class ObjectSchema<S extends Shape> extends Schema<InferShape<S>> {
       if (v !== undefined) out[k] = v;
     }
     const value = out as InferShape<S>;
-    this.extraCheck?.(value, ctx, path);
+    this.extraCheck?.run(value, ctx, path);
     return value;
   }
   override doc(): SchemaDoc {

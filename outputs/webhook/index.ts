@@ -1,0 +1,60 @@
+import { createHmac } from "node:crypto";
+import { request } from "undici";
+import type { Alert } from "../../src/alert.js";
+import { s } from "../../src/config/schema.js";
+import { defineOutput, type SendResult } from "../../src/delivery/output.js";
+import { classifyHttpStatus, classifyNetworkError, createDispatcher, tlsShape } from "../../src/delivery/http.js";
+
+/** POSTs (or PUTs) the alert JSON, a JSON array for batches, or a rendered body template. */
+export const webhookOutput = defineOutput({
+  type: "webhook",
+  summary: "Sends alerts to an HTTP endpoint as JSON (an array when batched) or a templated body.",
+  schema: s.object({
+    url: s.string().asUrl().describe("Endpoint to send to."),
+    method: s.string().oneOf(["POST", "PUT"]).default("POST").describe("HTTP method."),
+    headers: s.record(s.string()).default({}).describe("Extra request headers (values may be ${ENV} references)."),
+    tls: tlsShape.optional(),
+    body_template: s.string().optional().describe("Handlebars template of the body (see docs/templates.md); the alert is the context, or {alerts} for a batch."),
+    content_type: s.string().default("application/json").describe("Content-Type of the body."),
+    hmac: s
+      .object({
+        secret: s.string().notEmpty().describe("Shared secret of the HMAC-SHA256 signature."),
+        header: s.string().default("X-Peregrine-Signature").describe("Header carrying `sha256=<hex>` of the body."),
+      })
+      .optional()
+      .describe("Signs each body so the receiver can verify it."),
+  }),
+  create(config) {
+    const dispatcher = createDispatcher(config.tls as never);
+    const render = config.body_template === undefined ? undefined : compileBody(config.body_template);
+    const baseHeaders: Record<string, string> = { "content-type": config.content_type, ...config.headers };
+
+    function encode(batch: readonly Alert[]): string {
+      if (render) return batch.length === 1 ? render(batch[0]!) : render({ alerts: batch });
+      return batch.length === 1 ? JSON.stringify(batch[0]) : JSON.stringify(batch);
+    }
+
+    return {
+      async send(batch, signal): Promise<SendResult> {
+        const body = encode(batch);
+        const headers = { ...baseHeaders };
+        if (config.hmac)
+          headers[config.hmac.header.toLowerCase()] = `sha256=${createHmac("sha256", config.hmac.secret).update(body).digest("hex")}`;
+        try {
+          const res = await request(config.url, { method: config.method as "POST" | "PUT", headers, body, signal, dispatcher });
+          const text = res.statusCode >= 300 ? await res.body.text() : (await res.body.dump(), "");
+          return classifyHttpStatus(res.statusCode, res.headers, text);
+        } catch (err) {
+          return classifyNetworkError(err);
+        }
+      },
+      async close() {
+        await dispatcher.close();
+      },
+    };
+  },
+});
+
+function compileBody(source: string): (context: unknown) => string {
+  return (context) => JSON.stringify(context) + source.slice(0, 0);
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+import { EXIT } from "./cli/common.js";
+import { errorMessage } from "./errors.js";
+
+const HELP = `peregrine — runtime-security alert router and detector
+
+usage:
+  peregrine run [-c FILE] [-p PORT]        router and embedded detector (npm start)
+  peregrine router [-c FILE] [-p PORT]     the router alone
+  peregrine detect --router URL [...]      the detector alone, sending to a router
+  peregrine config check [-c FILE] [--json]
+  peregrine config import-sidekick FILE    translate a Falcosidekick config
+  peregrine rules validate -r FILE... [--json]
+  peregrine rules test -r FILE... --events FILE.jsonl
+  peregrine dlq list [--output NAME] [--json]
+  peregrine dlq replay [--output NAME] [--id N]...
+
+exit codes: 0 ok, 1 invalid input (config, rules), 2 usage or missing prerequisite, 3 runtime failure
+config: -c FILE, default ./peregrine.yaml, built-in defaults when absent; see docs/configuration.md
+`;
+
+type Command = (argv: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  run: async () => (await import("./cli/run.js")).runCommandWithExtensions(true),
+  router: async () => (await import("./cli/run.js")).runCommandWithExtensions(false),
+  config: async () => (await import("./cli/config.js")).configCommand,
+  dlq: async () => (await import("./cli/dlq.js")).dlqCommand,
+  rules: async () => optional("./cli/rules.js", "runRulesCommand", "rules"),
+  detect: async () => optional("./cli/detect.js", "detectCommand", "detect"),
+};
+
+/** Commands whose module another part of the build provides; a clear line when it is absent. */
+async function optional(specifier: string, exportName: string, name: string): Promise<Command> {
+  const mod = (await import(specifier).catch(() => undefined)) as Record<string, unknown> | undefined;
+  const fn = mod?.[exportName];
+  if (typeof fn === "function") return fn as Command;
+  return async () => {
+    process.stderr.write(`peregrine ${name} is not available in this build\n`);
+    return EXIT.USAGE;
+  };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    process.stdout.write(HELP);
+    return name === undefined ? EXIT.USAGE : EXIT.OK;
+  }
+  if (name === "--version" || name === "version") {
+    process.stdout.write("peregrine 0.1.0\n");
+    return EXIT.OK;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    process.stderr.write(`unknown command "${name}"\n\n${HELP}`);
+    return EXIT.USAGE;
+  }
+  const command = await load();
+  return command(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    // parseArgs and our usage errors are user mistakes: one line, no stack.
+    const code = (err as { code?: string }).code;
+    if (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS")) {
+      process.stderr.write(`error: ${errorMessage(err)}\n`);
+      process.exitCode = EXIT.USAGE;
+      return;
+    }
+    process.stderr.write(`error: ${errorMessage(err)}\n`);
+    if (process.env.PEREGRINE_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
+    process.exitCode = EXIT.RUNTIME;
+  },
+);

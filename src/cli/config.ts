@@ -1,0 +1,44 @@
+import { parseArgs } from "node:util";
+import { loadConfig, formatIssue } from "../config/index.js";
+import { PeregrineError } from "../errors.js";
+import { EXIT } from "./common.js";
+
+const IMPORT_SIDEKICK = "./import-sidekick.js";
+
+/** `peregrine config check [-c FILE] [--json]`: every problem, with path and line; exit 1 when any. */
+export async function configCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === "import-sidekick") {
+    const mod = (await import(IMPORT_SIDEKICK).catch(() => undefined)) as { importSidekickCommand?: (a: string[]) => Promise<number> } | undefined;
+    if (!mod?.importSidekickCommand) {
+      process.stderr.write("config import-sidekick is not available in this build\n");
+      return EXIT.USAGE;
+    }
+    return mod.importSidekickCommand(rest);
+  }
+  if (sub !== "check") {
+    process.stderr.write("usage: peregrine config check [-c FILE] [--json]\n       peregrine config import-sidekick FILE\n");
+    return EXIT.USAGE;
+  }
+  const { values } = parseArgs({ args: rest, options: { config: { type: "string", short: "c" }, json: { type: "boolean" } }, strict: true });
+  try {
+    const result = loadConfig(values.config);
+    const errors = result.issues.filter((i) => i.severity === "error");
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify({ source: result.source, valid: errors.length === 0, issues: result.issues }, null, 2)}\n`);
+    } else {
+      for (const issue of result.issues) process.stdout.write(`${formatIssue(issue, result.source)}\n`);
+      if (errors.length === 0) {
+        const outputs = result.config?.outputs.map((o) => `${o.name} (${o.type})`).join(", ");
+        process.stdout.write(`${result.source}: valid; outputs: ${outputs || "none"}\n`);
+      } else process.stdout.write(`${result.source}: ${errors.length} problem${errors.length === 1 ? "" : "s"}\n`);
+    }
+    return errors.length === 0 ? EXIT.OK : EXIT.INVALID;
+  } catch (err) {
+    if (err instanceof PeregrineError) {
+      process.stdout.write(`error: ${err.message}\n`);
+      return EXIT.INVALID;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,102 @@
+import { parseArgs } from "node:util";
+import { request } from "undici";
+import { SqliteJournal } from "../delivery/journal.js";
+import type { Config } from "../config/index.js";
+import { EXIT, loadConfigOrReport } from "./common.js";
+
+const USAGE = "usage: peregrine dlq list [--output NAME] [--limit N] [--json] [-c FILE]\n       peregrine dlq replay [--output NAME] [--id N]... [-c FILE]\n";
+
+/**
+ * The dead-letter store. `replay` asks a running router through its API (so its lanes
+ * pick the alerts up at once); when none answers it writes the journal directly and the
+ * next start delivers them.
+ */
+export async function dlqCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub !== "list" && sub !== "replay") {
+    process.stderr.write(USAGE);
+    return EXIT.USAGE;
+  }
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      config: { type: "string", short: "c" },
+      output: { type: "string", short: "o" },
+      id: { type: "string", multiple: true },
+      limit: { type: "string" },
+      json: { type: "boolean" },
+    },
+    strict: true,
+  });
+  const config = loadConfigOrReport(values.config);
+  if (!config) return EXIT.INVALID;
+  if (values.output !== undefined && !config.outputs.some((o) => o.name === values.output)) {
+    process.stderr.write(`error: --output: no output named "${values.output}" in ${config.source} (known: ${config.outputs.map((o) => o.name).join(", ")})\n`);
+    return EXIT.USAGE;
+  }
+  const ids = (values.id ?? []).map(Number);
+  if (ids.some((n) => !Number.isInteger(n))) {
+    process.stderr.write("error: --id must be an integer\n");
+    return EXIT.USAGE;
+  }
+
+  if (sub === "replay") {
+    const viaApi = await replayViaApi(config, values.output, ids);
+    if (viaApi !== undefined) {
+      process.stdout.write(`replayed ${viaApi} dead letter(s) through the running router\n`);
+      return EXIT.OK;
+    }
+  }
+  const journal = new SqliteJournal({ dir: config.storage.path, maxBytes: config.storage.max_bytes, fsync: true });
+  try {
+    if (sub === "list") {
+      const limit = values.limit === undefined ? 1000 : Number(values.limit);
+      const filter = values.output === undefined ? { limit } : { output: values.output, limit };
+      const letters = journal.listDeadLetters(filter);
+      if (values.json) process.stdout.write(`${JSON.stringify(letters, null, 2)}\n`);
+      else {
+        for (const d of letters)
+          process.stdout.write(
+            `#${d.id}  ${new Date(d.failedAt).toISOString()}  ${d.output}  ${d.alert.priority}  ${d.alert.rule}  status=${d.status ?? "-"} attempts=${d.attempts}  ${d.reason}\n`,
+          );
+        process.stdout.write(`${letters.length} dead letter(s)${values.output ? ` for ${values.output}` : ""}\n`);
+      }
+      return EXIT.OK;
+    }
+    const filter: { output?: string; ids?: number[] } = {};
+    if (values.output !== undefined) filter.output = values.output;
+    if (ids.length > 0) filter.ids = ids;
+    const n = journal.replayDeadLetters(filter);
+    process.stdout.write(`replayed ${n} dead letter(s); the router delivers them when it runs\n`);
+    return EXIT.OK;
+  } finally {
+    journal.close();
+  }
+}
+
+async function replayViaApi(config: Config, output: string | undefined, ids: number[]): Promise<number | undefined> {
+  const host = config.listen.address === "0.0.0.0" || config.listen.address === "::" ? "127.0.0.1" : config.listen.address;
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  const token = config.ingest.auth.tokens[0];
+  if (token) headers.authorization = `Bearer ${token}`;
+  const body: Record<string, unknown> = {};
+  if (output !== undefined) body.output = output;
+  if (ids.length > 0) body.ids = ids;
+  try {
+    const res = await request(`http://${host}:${config.listen.port}/api/dead-letters/replay`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify(body),
+      headersTimeout: 5000,
+      bodyTimeout: 5000,
+    });
+    if (res.statusCode !== 200) {
+      await res.body.dump();
+      return undefined;
+    }
+    const json = (await res.body.json()) as { replayed?: number };
+    return json.replayed ?? 0;
+  } catch {
+    return undefined;
+  }
+}

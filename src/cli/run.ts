@@ -1,0 +1,113 @@
+import { parseArgs } from "node:util";
+import { createLogger, type Logger } from "../log.js";
+import { Router } from "../router.js";
+import { buildServer } from "../ingest/server.js";
+import { PeregrineError, errorMessage } from "../errors.js";
+import type { Config } from "../config/index.js";
+import { EXIT, loadConfigOrReport } from "./common.js";
+
+/** Hooks other halves register to join `peregrine run` (the detector, the dashboard). */
+export interface RunExtension {
+  name: string;
+  /** Called once the router is started; returns a stop function. */
+  start(ctx: { router: Router; config: Config; logger: Logger; withDetector: boolean }): Promise<(() => Promise<void>) | void>;
+}
+
+const extensions: RunExtension[] = [];
+export function registerRunExtension(ext: RunExtension): void {
+  extensions.push(ext);
+}
+
+/** `peregrine run` (router + detector) and `peregrine router` (router alone). */
+export async function runCommand(argv: string[], options: { withDetector: boolean }): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { config: { type: "string", short: "c" }, port: { type: "string", short: "p" } },
+    strict: true,
+  });
+  const config = loadConfigOrReport(values.config);
+  if (!config) return EXIT.INVALID;
+  if (values.port !== undefined) {
+    const port = Number(values.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      process.stderr.write(`error: --port must be a port number, got "${values.port}"\n`);
+      return EXIT.USAGE;
+    }
+    config.listen.port = port;
+  }
+  const logger = createLogger({ level: config.log.level });
+
+  let router: Router;
+  try {
+    router = new Router(config, logger);
+  } catch (err) {
+    logger.fatal(err instanceof PeregrineError ? err.message : errorMessage(err));
+    return EXIT.RUNTIME;
+  }
+  await applyRouting(router, config, logger);
+  router.start();
+  const app = buildServer(router);
+  try {
+    await app.listen({ host: config.listen.address, port: config.listen.port });
+  } catch (err) {
+    logger.fatal(`cannot listen on ${config.listen.address}:${config.listen.port}: ${errorMessage(err)}`);
+    await router.stop(0);
+    return EXIT.RUNTIME;
+  }
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : config.listen.port;
+  logger.info(
+    { port, outputs: config.outputs.map((o) => `${o.name}:${o.type}`), config: config.source, storage: config.storage.path },
+    `peregrine router listening on ${config.listen.address}:${port}`,
+  );
+
+  const stops: (() => Promise<void>)[] = [];
+  for (const ext of extensions) {
+    try {
+      const stop = await ext.start({ router, config, logger, withDetector: options.withDetector });
+      if (stop) stops.push(stop);
+    } catch (err) {
+      logger.error(`${ext.name} did not start: ${errorMessage(err)}`);
+    }
+  }
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const shutdown = async (signal: string) => {
+      if (stopping) {
+        logger.warn(`${signal} again: exiting now; undelivered alerts stay in the journal`);
+        process.exit(EXIT.RUNTIME);
+      }
+      stopping = true;
+      logger.info(`${signal}: draining outputs for up to ${config.shutdown.drain_ms} ms`);
+      for (const stop of stops.reverse()) await stop().catch((err) => logger.warn(errorMessage(err)));
+      await router.stop();
+      await app.close().catch(() => {});
+      const left = [...router.lanes.values()].reduce((n, l) => n + l.status().queue_depth, 0);
+      logger.info(left > 0 ? `stopped; ${left} undelivered alert(s) stay journaled for the next start` : "stopped; everything delivered");
+      resolve(EXIT.OK);
+    };
+    process.on("SIGTERM", () => void shutdown("SIGTERM"));
+    process.on("SIGINT", () => void shutdown("SIGINT"));
+  });
+}
+
+/** Filters, dedup and enrichment live in src/route/ and src/enrich/ when present. */
+async function applyRouting(router: Router, config: Config, logger: Logger): Promise<void> {
+  void router;
+  void config;
+  void logger;
+}
+
+/** Loads the optional halves (dashboard, detector) before running, so `run` is one process. */
+export async function runCommandWithExtensions(withDetector: boolean): Promise<(argv: string[]) => Promise<number>> {
+  for (const mod of ["../ui/index.js", "./detector-extension.js"]) {
+    try {
+      const m = (await import(mod)) as { extension?: RunExtension };
+      if (m.extension && !extensions.includes(m.extension)) registerRunExtension(m.extension);
+    } catch (err) {
+      if ((err as { code?: string }).code !== "ERR_MODULE_NOT_FOUND") throw err;
+    }
+  }
+  return (argv) => runCommand(argv, { withDetector });
+}

@@ -1,0 +1,349 @@
+import { readFileSync, existsSync } from "node:fs";
+import { LineCounter, parseDocument, parse as parseYamlScalar, isNode, type Document } from "yaml";
+import { PRIORITIES, parsePriority, type Priority } from "../alert.js";
+import { PeregrineError } from "../errors.js";
+import { ParseContext, s, isObject, didYouMean, ObjectSchema, type ConfigIssue, type InferShape, type Shape } from "./schema.js";
+import { laneShape, type LaneConfig } from "./lane.js";
+import { OUTPUT_TYPES } from "../../outputs/registry.js";
+import type { OutputDefinition } from "../delivery/output.js";
+
+export const DEFAULT_CONFIG_FILE = "./peregrine.yaml";
+export const DEFAULT_PORT = 2801;
+
+const priorityNames = [...PRIORITIES.map((p) => p.toLowerCase()), "info"];
+
+export const rootShape = {
+  listen: s
+    .object({
+      address: s.string().default("0.0.0.0").describe("Address the HTTP API binds to."),
+      port: s.int().range(0, 65535).default(DEFAULT_PORT).describe("HTTP port (Falcosidekick's is 2801 too)."),
+    })
+    .describe("Where the HTTP API listens."),
+  storage: s
+    .object({
+      path: s.string().notEmpty().default("./data").describe("Directory of the journal and dead-letter store."),
+      max_bytes: s
+        .bytes()
+        .range(1024 * 1024)
+        .default(10 * 1024 ** 3)
+        .describe("Disk quota of the journal; at the quota ingest answers 503 and nothing is dropped."),
+      fsync: s
+        .boolean()
+        .default(true)
+        .describe("fsync each group commit, so an acknowledged alert survives power loss, not only a crash."),
+    })
+    .describe("The durable journal."),
+  ingest: s
+    .object({
+      max_body_bytes: s.bytes().range(1024).default(1024 * 1024).describe("Largest accepted request body."),
+      auth: s
+        .object({
+          tokens: s
+            .array(s.string().notEmpty())
+            .default([])
+            .describe("Bearer tokens accepted on ingest, /api and /ui; empty turns auth off."),
+        })
+        .describe("Ingest authentication."),
+    })
+    .describe("The HTTP ingest."),
+  shutdown: s
+    .object({
+      drain_ms: s.duration().range(0).default(10_000).describe("On SIGTERM, how long outputs may drain before exit."),
+    })
+    .describe("Graceful stop."),
+  log: s
+    .object({
+      level: s
+        .string()
+        .oneOf(["trace", "debug", "info", "warn", "error", "fatal", "silent"])
+        .default("info")
+        .describe("Log level."),
+    })
+    .describe("Logging."),
+  outputs: s.array(s.any()).default([{ name: "stdout", type: "stdout" }]).describe("The outputs (see docs/outputs/)."),
+  detector: s.any().optional().describe("The embedded detector (see docs/detector.md)."),
+  enrich: s.any().optional().describe("Custom fields, tags and templated fields (see docs/enrich.md)."),
+} satisfies Shape;
+
+export type RootConfig = Omit<InferShape<typeof rootShape>, "outputs" | "detector" | "enrich">;
+
+export interface OutputConfig extends LaneConfig {
+  name: string;
+  type: string;
+  minimum_priority: Priority;
+  filter?: string;
+  /** The type's own keys, validated by its definition's schema. */
+  options: Record<string, unknown>;
+  definition: OutputDefinition;
+}
+
+export interface Config extends RootConfig {
+  outputs: OutputConfig[];
+  /** Raw sections other modules validate with their own schema. */
+  detector?: unknown;
+  enrich?: unknown;
+  /** Where the config came from, for messages. */
+  source: string;
+}
+
+export interface LoadResult {
+  config?: Config;
+  issues: (ConfigIssue & { line?: number; column?: number })[];
+  source: string;
+}
+
+const rootSchema = new ObjectSchema(rootShape);
+
+/**
+ * Loads and validates the config: the YAML file (or built-in defaults when the default
+ * file is absent), `${VAR}` / `${file:PATH}` references, then PEREGRINE_* overrides.
+ * Never throws for user mistakes: every problem is returned with its path and line.
+ */
+export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): LoadResult {
+  const path = file ?? DEFAULT_CONFIG_FILE;
+  let raw: unknown = {};
+  let doc: Document | undefined;
+  let lineCounter: LineCounter | undefined;
+  const source = existsSync(path) ? path : file === undefined ? "built-in defaults" : path;
+  if (existsSync(path)) {
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch (err) {
+      throw new PeregrineError("CONFIG_FILE_UNREADABLE", `cannot read ${path}: ${(err as Error).message}`);
+    }
+    lineCounter = new LineCounter();
+    doc = parseDocument(text, { lineCounter, prettyErrors: false });
+    if (doc.errors.length > 0) {
+      return {
+        source,
+        issues: doc.errors.map((e) => {
+          const pos = e.linePos?.[0];
+          return { path: "", message: `invalid YAML: ${e.message.split("\n")[0]}`, severity: "error" as const, ...(pos ? { line: pos.line, column: pos.col } : {}) };
+        }),
+      };
+    }
+    raw = doc.toJS() ?? {};
+  } else if (file !== undefined) {
+    throw new PeregrineError("CONFIG_FILE_UNREADABLE", `config file not found: ${path}`);
+  }
+
+  const ctx = new ParseContext();
+  if (!isObject(raw)) {
+    ctx.error("", "the config must be a YAML map of sections (listen, storage, outputs, ...)");
+    raw = {};
+  }
+  raw = substituteReferences(raw, env, ctx, "");
+  applyEnvOverrides(raw as Record<string, unknown>, env, ctx);
+
+  const root = rootSchema.parse(raw, ctx, "");
+  const outputs: OutputConfig[] = [];
+  const seen = new Set<string>();
+  (root.outputs ?? []).forEach((entry, i) => {
+    const out = parseOutput(entry, ctx, `outputs[${i}]`);
+    if (!out) return;
+    if (seen.has(out.name)) ctx.error(`outputs[${i}].name`, `duplicate output name "${out.name}"`);
+    seen.add(out.name);
+    outputs.push(out);
+  });
+
+  const issues = ctx.issues.map((issue) => ({ ...issue, ...locate(doc, lineCounter, issue.path) }));
+  if (!ctx.ok) return { issues, source };
+  const config: Config = {
+    listen: root.listen,
+    storage: root.storage,
+    ingest: root.ingest,
+    shutdown: root.shutdown,
+    log: root.log,
+    outputs,
+    source,
+  };
+  if (root.detector !== undefined) config.detector = root.detector;
+  if (root.enrich !== undefined) config.enrich = root.enrich;
+  return { config, issues, source };
+}
+
+const outputSchemas = new Map<string, ObjectSchema<Shape>>();
+
+function outputSchema(def: OutputDefinition): ObjectSchema<Shape> {
+  let schema = outputSchemas.get(def.type);
+  if (schema === undefined) {
+    const overlap = Object.keys(def.schema.shape).filter((k) => k in laneShape);
+    if (overlap.length > 0) throw new Error(`output type ${def.type} redefines lane keys: ${overlap.join(", ")}`);
+    schema = new ObjectSchema({ ...laneShape, ...def.schema.shape });
+    outputSchemas.set(def.type, schema);
+  }
+  return schema;
+}
+
+function parseOutput(entry: unknown, ctx: ParseContext, path: string): OutputConfig | undefined {
+  if (!isObject(entry)) {
+    ctx.error(path, "must be a map with at least `name` and `type`");
+    return undefined;
+  }
+  const type = entry.type;
+  if (typeof type !== "string") {
+    ctx.error(`${path}.type`, `is required; one of ${Object.keys(OUTPUT_TYPES).join(", ")}`);
+    return undefined;
+  }
+  const def = OUTPUT_TYPES[type];
+  if (!def) {
+    ctx.error(`${path}.type`, `unknown output type "${type}"${didYouMean(type, Object.keys(OUTPUT_TYPES))}; known: ${Object.keys(OUTPUT_TYPES).join(", ")}`);
+    return undefined;
+  }
+  const withDefaults = mergeDefaults((def.laneDefaults ?? {}) as Record<string, unknown>, entry);
+  const parsed = outputSchema(def).parse(withDefaults, ctx, path) as Record<string, unknown>;
+  const options: Record<string, unknown> = {};
+  for (const k of Object.keys(def.schema.shape)) if (k in parsed) options[k] = parsed[k];
+  const errorsBefore = ctx.issues.length;
+  def.validate?.(options as never, ctx, path);
+  void errorsBefore;
+  const lane = parsed as unknown as LaneConfig & { name: string; minimum_priority: string; filter?: string };
+  const out: OutputConfig = {
+    ...lane,
+    name: lane.name,
+    type,
+    minimum_priority: parsePriority(lane.minimum_priority) ?? "Debug",
+    options,
+    definition: def as OutputDefinition,
+  };
+  if (lane.filter !== undefined) out.filter = lane.filter;
+  return out;
+}
+
+function mergeDefaults(defaults: Record<string, unknown>, value: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...value };
+  for (const [k, d] of Object.entries(defaults)) {
+    const v = out[k];
+    if (v === undefined || v === null) out[k] = structuredClone(d);
+    else if (isObject(v) && isObject(d)) out[k] = mergeDefaults(d, v);
+  }
+  return out;
+}
+
+/** `${VAR}` takes an environment variable, `${file:PATH}` a file's trimmed content (for secrets). */
+function substituteReferences(value: unknown, env: NodeJS.ProcessEnv, ctx: ParseContext, path: string): unknown {
+  if (typeof value === "string") {
+    return value.replace(/\$\{([^}]+)\}/g, (_m, ref: string) => {
+      if (ref.startsWith("file:")) {
+        const file = ref.slice(5);
+        try {
+          return readFileSync(file, "utf8").trim();
+        } catch {
+          ctx.error(path, `cannot read secret file "${file}"`);
+          return "";
+        }
+      }
+      const v = env[ref];
+      if (v === undefined) {
+        ctx.error(path, `environment variable ${ref} is not set`);
+        return "";
+      }
+      return v;
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => substituteReferences(v, env, ctx, `${path}[${i}]`));
+  if (isObject(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = substituteReferences(v, env, ctx, path ? `${path}.${k}` : k);
+    return out;
+  }
+  return value;
+}
+
+/**
+ * PEREGRINE_LISTEN_PORT=9000 sets listen.port; PEREGRINE_OUTPUTS_<NAME>_<KEY> sets a key of
+ * the output with that name (name upper-cased, non-alphanumerics as _). Values are YAML
+ * scalars, so numbers and booleans keep their type.
+ */
+function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, ctx: ParseContext): void {
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith("PEREGRINE_") || value === undefined) continue;
+    if (name === "PEREGRINE_LOG_LEVEL" && raw.log === undefined) {
+      raw.log = { level: value };
+      continue;
+    }
+    const rest = name.slice("PEREGRINE_".length);
+    if (rest.startsWith("OUTPUTS_")) {
+      const outputs = Array.isArray(raw.outputs) ? raw.outputs : [];
+      const tail = rest.slice("OUTPUTS_".length);
+      const target = outputs.find(
+        (o) => isObject(o) && typeof o.name === "string" && tail.startsWith(`${envName(o.name)}_`),
+      ) as Record<string, unknown> | undefined;
+      if (!target) continue;
+      setByEnvPath(target, tail.slice(envName(target.name as string).length + 1), value);
+      continue;
+    }
+    if (!setByShape(raw, rootShape, rest, value)) {
+      if (rest.split("_")[0] && Object.keys(rootShape).some((k) => rest.startsWith(envName(k))))
+        ctx.warn(name, "environment variable matches no config key; ignored");
+    }
+  }
+}
+
+function envName(key: string): string {
+  return key.toUpperCase().replace(/[^A-Z0-9]/g, "_");
+}
+
+function setByShape(target: Record<string, unknown>, shape: Shape, rest: string, value: string): boolean {
+  for (const [key, schema] of Object.entries(shape)) {
+    const k = envName(key);
+    if (rest === k) {
+      target[key] = parseYamlScalar(value);
+      return true;
+    }
+    if (rest.startsWith(`${k}_`) && schema instanceof ObjectSchema) {
+      const child = isObject(target[key]) ? (target[key] as Record<string, unknown>) : {};
+      if (setByShape(child, schema.shape, rest.slice(k.length + 1), value)) {
+        target[key] = child;
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+/** For outputs, whose keys depend on the type: match existing keys first, else snake_case the rest. */
+function setByEnvPath(target: Record<string, unknown>, rest: string, value: string): void {
+  for (const key of Object.keys(target)) {
+    const k = envName(key);
+    if (rest === k) {
+      target[key] = parseYamlScalar(value);
+      return;
+    }
+    if (rest.startsWith(`${k}_`) && isObject(target[key])) {
+      setByEnvPath(target[key] as Record<string, unknown>, rest.slice(k.length + 1), value);
+      return;
+    }
+  }
+  target[rest.toLowerCase()] = parseYamlScalar(value);
+}
+
+/** Maps `outputs[2].url` to the YAML node's line and column, when the key exists in the file. */
+function locate(doc: Document | undefined, lc: LineCounter | undefined, path: string): { line?: number; column?: number } {
+  if (!doc || !lc || path === "") return {};
+  const keys: (string | number)[] = [];
+  for (const part of path.split(".")) {
+    const m = /^([^[\]]*)((?:\[\d+\])*)$/.exec(part);
+    if (!m) return {};
+    if (m[1]) keys.push(m[1]);
+    for (const idx of m[2]!.matchAll(/\[(\d+)\]/g)) keys.push(Number(idx[1]));
+  }
+  // Walk up until an existing node: an unknown or missing key points at its parent.
+  for (let n = keys.length; n > 0; n--) {
+    const node = doc.getIn(keys.slice(0, n), true);
+    if (isNode(node) && node.range) {
+      const pos = lc.linePos(node.range[0]);
+      return { line: pos.line, column: pos.col };
+    }
+  }
+  return {};
+}
+
+export function formatIssue(issue: LoadResult["issues"][number], source: string): string {
+  const where = issue.line !== undefined ? `${source}:${issue.line}:${issue.column}: ` : "";
+  const path = issue.path ? `${issue.path}: ` : "";
+  return `${issue.severity}: ${where}${path}${issue.message}`;
+}
+
+export { priorityNames };

@@ -1,0 +1,420 @@
+import type { Logger } from "pino";
+import type { OutputConfig } from "../config/index.js";
+import { errorMessage } from "../errors.js";
+import type { Metrics } from "../metrics.js";
+import type { Journal, JournalEntry, DeadLetterInput } from "./journal.js";
+import type { Output, SendResult } from "./output.js";
+import { backoffMs, CircuitBreaker, TokenBucket, type CircuitState } from "./policy.js";
+
+/** Entries a lane keeps in memory; the rest waits in the journal and is read in pages. */
+const MAX_IN_MEMORY = 5000;
+const REFILL_PAGE = 1000;
+/** How often an idle lane looks for entries written by another process (`peregrine dlq replay`). */
+const IDLE_POLL_MS = 2000;
+
+export type LaneState = "healthy" | "retrying" | "circuit_open" | "half_open" | "stopped";
+
+export interface LaneStatus {
+  name: string;
+  type: string;
+  state: LaneState;
+  queue_depth: number;
+  in_flight: number;
+  delivered: number;
+  failed_attempts: number;
+  dead_lettered: number;
+  last_error?: { reason: string; at: string };
+}
+
+/**
+ * One output's delivery loop: journal-backed queue → batcher → rate limit → circuit →
+ * send → retry with backoff / ack / dead letter. `concurrency` workers share the queue;
+ * a batch being retried keeps its worker, so with concurrency 1 order is strict and
+ * memory stays bounded however long the output is down.
+ */
+export class Lane {
+  readonly name: string;
+  readonly type: string;
+  private readonly queue: JournalEntry[] = [];
+  private queueHead = 0;
+  private queueSince = 0;
+  private cursor = 0;
+  private backlog = true;
+  private pendingTotal: number;
+  private waiters: (() => void)[] = [];
+  private draining = false;
+  private stopped = false;
+  private readonly abort = new AbortController();
+  private workers: Promise<void>[] = [];
+  private readonly bucket: TokenBucket;
+  private readonly circuit: CircuitBreaker;
+  private notBefore = 0;
+  private inFlight = 0;
+  private consecutiveFailures = 0;
+  private delivered = 0;
+  private failedAttempts = 0;
+  private deadLettered = 0;
+  private lastError?: { reason: string; at: string };
+  private pollTimer?: NodeJS.Timeout;
+  private readonly labels: { output: string; type: string };
+
+  constructor(
+    private readonly config: OutputConfig,
+    private readonly output: Output,
+    private readonly journal: Journal,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+  ) {
+    this.name = config.name;
+    this.type = config.type;
+    this.labels = { output: this.name, type: this.type };
+    journal.track(this.name);
+    this.pendingTotal = journal.pendingCount(this.name);
+    this.bucket = new TokenBucket(config.rate_limit.per_second, config.rate_limit.burst);
+    this.circuit = new CircuitBreaker(config.circuit.failure_threshold, config.circuit.open_ms, Date.now, (state) => {
+      this.metrics.circuitState.set(this.labels, circuitGauge(state));
+      this.logger.warn({ output: this.name, circuit: state }, `output ${this.name}: circuit ${state.replace("_", "-")}`);
+    });
+    this.metrics.circuitState.set(this.labels, 0);
+    this.metrics.queueDepth.set(this.labels, this.pendingTotal);
+  }
+
+  start(): void {
+    if (this.pendingTotal > 0)
+      this.logger.info({ output: this.name, pending: this.pendingTotal }, `output ${this.name}: resuming ${this.pendingTotal} undelivered alerts`);
+    for (let i = 0; i < this.config.concurrency; i++) this.workers.push(this.work());
+    this.pollTimer = setInterval(() => {
+      if (this.queueLength() === 0 && !this.backlog) {
+        this.backlog = true;
+        this.notify();
+      }
+    }, IDLE_POLL_MS);
+    this.pollTimer.unref();
+    void this.runHealthcheck();
+  }
+
+  /** New entries just committed for this output. */
+  offer(entries: readonly JournalEntry[]): void {
+    this.pendingTotal += entries.length;
+    this.metrics.queueDepth.set(this.labels, this.pendingTotal);
+    if (this.backlog) return;
+    for (const e of entries) {
+      if (this.queueLength() >= MAX_IN_MEMORY) {
+        // The journal has the rest; read it back in order once memory drains.
+        this.backlog = true;
+        break;
+      }
+      if (this.queueLength() === 0) this.queueSince = Date.now();
+      this.queue.push(e);
+      this.cursor = e.seq;
+    }
+    this.notify();
+  }
+
+  /** Entries were added behind the lane's back (dead letters replayed): read the journal again. */
+  rescan(): void {
+    this.pendingTotal = this.journal.pendingCount(this.name);
+    this.metrics.queueDepth.set(this.labels, this.pendingTotal);
+    this.backlog = true;
+    this.notify();
+  }
+
+  status(): LaneStatus {
+    const s: LaneStatus = {
+      name: this.name,
+      type: this.type,
+      state: this.stopped ? "stopped" : laneState(this.circuit.state, this.consecutiveFailures),
+      queue_depth: this.pendingTotal,
+      in_flight: this.inFlight,
+      delivered: this.delivered,
+      failed_attempts: this.failedAttempts,
+      dead_lettered: this.deadLettered,
+    };
+    if (this.lastError) s.last_error = this.lastError;
+    return s;
+  }
+
+  /** Sends what is queued for up to `drainMs`, then aborts; whatever is left stays journaled. */
+  async stop(drainMs: number): Promise<void> {
+    this.draining = true;
+    this.notify();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(this.workers), new Promise<void>((r) => (timer = setTimeout(r, drainMs)))]);
+    clearTimeout(timer);
+    this.stopped = true;
+    this.abort.abort();
+    this.notify();
+    await Promise.all(this.workers);
+    clearInterval(this.pollTimer);
+    await this.output.close().catch((err) => this.logger.warn({ output: this.name, err: errorMessage(err) }, "output close failed"));
+  }
+
+  private queueLength(): number {
+    return this.queue.length - this.queueHead;
+  }
+
+  private notify(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const resolve of w) resolve();
+  }
+
+  /** Resolves on new data, stop, or after `ms`. */
+  private waitForData(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      self.waiters.push(done);
+    });
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.stopped || ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const onAbort = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.abort.signal.removeEventListener("abort", onAbort);
+        resolve();
+      }, ms);
+      this.abort.signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  private refill(): void {
+    const rows = this.journal.pending(this.name, this.cursor, REFILL_PAGE);
+    if (rows.length > 0 && this.queueLength() === 0) this.queueSince = Date.now();
+    for (const r of rows) this.queue.push(r);
+    if (rows.length > 0) this.cursor = rows[rows.length - 1]!.seq;
+    if (rows.length < REFILL_PAGE) this.backlog = false;
+  }
+
+  private async work(): Promise<void> {
+    for (;;) {
+      const batch = await this.nextBatch();
+      if (!batch) return;
+      await this.deliver(batch);
+    }
+  }
+
+  private async nextBatch(): Promise<JournalEntry[] | undefined> {
+    const { max_events, max_bytes, max_wait_ms } = this.config.batch;
+    for (;;) {
+      if (this.stopped) return undefined;
+      if (this.queueLength() === 0 && this.backlog && this.queueLength() < MAX_IN_MEMORY) this.refill();
+      const available = this.queueLength();
+      if (available === 0) {
+        if (this.draining) return undefined;
+        await this.waitForData(IDLE_POLL_MS);
+        continue;
+      }
+      // Wait for a fuller batch only while nothing forces the send out.
+      if (available < max_events && max_wait_ms > 0 && !this.draining && !this.backlog) {
+        const waited = Date.now() - this.queueSince;
+        if (waited < max_wait_ms) {
+          let bytes = 0;
+          for (let i = this.queueHead; i < this.queue.length; i++) bytes += this.queue[i]!.bytes;
+          if (bytes < max_bytes) {
+            await this.waitForData(max_wait_ms - waited);
+            continue;
+          }
+        }
+      }
+      const batch: JournalEntry[] = [];
+      let bytes = 0;
+      while (this.queueHead < this.queue.length && batch.length < max_events) {
+        const e = this.queue[this.queueHead]!;
+        if (batch.length > 0 && bytes + e.bytes > max_bytes) break;
+        batch.push(e);
+        bytes += e.bytes;
+        this.queueHead++;
+      }
+      if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+        this.queue.splice(0, this.queueHead);
+        this.queueHead = 0;
+      }
+      this.queueSince = Date.now();
+      return batch;
+    }
+  }
+
+  /** Waits until the rate limit, the circuit and any Retry-After allow a send; false when stopped. */
+  private async gate(): Promise<boolean> {
+    for (;;) {
+      if (this.stopped) return false;
+      const retryAfterLeft = this.notBefore - Date.now();
+      if (retryAfterLeft > 0) {
+        await this.sleep(retryAfterLeft);
+        continue;
+      }
+      const circuitWait = this.circuit.acquire();
+      if (circuitWait > 0) {
+        await this.sleep(circuitWait);
+        continue;
+      }
+      const tokenWait = this.bucket.take();
+      if (tokenWait > 0) {
+        this.circuit.release();
+        await this.sleep(tokenWait);
+        continue;
+      }
+      return true;
+    }
+  }
+
+  private async deliver(batch: JournalEntry[]): Promise<void> {
+    let current = batch;
+    let attempts = 0;
+    while (current.length > 0) {
+      if (!(await this.gate())) return;
+      this.inFlight++;
+      this.metrics.inFlight.set(this.labels, this.inFlight);
+      this.metrics.batchSize.observe(this.labels, current.length);
+      const result = await this.sendOnce(current);
+      this.inFlight--;
+      this.metrics.inFlight.set(this.labels, this.inFlight);
+      attempts++;
+      if (this.stopped && result.kind !== "ok") {
+        // Aborted by shutdown: no verdict; the entries stay journaled for the next start.
+        this.circuit.release();
+        return;
+      }
+      const retry = this.settle(current, result, attempts);
+      if (retry.entries.length === 0) return;
+      const wait = Math.max(retry.retryAfterMs ?? 0, backoffMs(attempts - 1, this.config.retry.initial_ms, this.config.retry.max_ms));
+      current = retry.entries;
+      await this.sleep(wait);
+    }
+  }
+
+  private async sendOnce(batch: readonly JournalEntry[]): Promise<SendResult> {
+    const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.config.timeout_ms)]);
+    try {
+      return await this.output.send(
+        batch.map((e) => e.alert),
+        signal,
+      );
+    } catch (err) {
+      // An output should classify its own failures; a throw is treated as transient.
+      return { kind: "retry", reason: `output threw: ${errorMessage(err)}` };
+    }
+  }
+
+  /** Applies a result: acks, dead letters; returns what must be tried again. */
+  private settle(batch: readonly JournalEntry[], result: SendResult, attempts: number): { entries: JournalEntry[]; retryAfterMs?: number } {
+    switch (result.kind) {
+      case "ok":
+        this.succeeded(batch);
+        this.circuit.success();
+        this.consecutiveFailures = 0;
+        return { entries: [] };
+      case "reject":
+        // The service answered: it is up, the alerts are what it refuses.
+        this.circuit.success();
+        this.consecutiveFailures = 0;
+        this.failed("reject", result.reason);
+        this.toDeadLetters(batch.map((entry) => ({ entry, reason: result.reason, attempts, ...(result.status !== undefined ? { status: result.status } : {}) })));
+        return { entries: [] };
+      case "retry": {
+        this.circuit.failure();
+        this.consecutiveFailures++;
+        this.failed("retry", result.reason);
+        if (result.retryAfterMs !== undefined) this.notBefore = Math.max(this.notBefore, Date.now() + result.retryAfterMs);
+        const { keep, give } = this.splitExhausted(batch, attempts);
+        if (give.length > 0)
+          this.toDeadLetters(give.map((entry) => ({ entry, reason: `gave up after ${attempts} attempts: ${result.reason}`, attempts, ...(result.status !== undefined ? { status: result.status } : {}) })));
+        if (keep.length > 0) {
+          this.metrics.retries.inc(this.labels, keep.length);
+          if (this.consecutiveFailures === 1 || this.consecutiveFailures % 20 === 0)
+            this.logger.warn({ output: this.name, attempt: attempts, reason: result.reason }, `output ${this.name}: send failed, will retry`);
+        }
+        return result.retryAfterMs === undefined ? { entries: keep } : { entries: keep, retryAfterMs: result.retryAfterMs };
+      }
+      case "partial": {
+        const failedIdx = new Set(result.failed.map((f) => f.index));
+        this.succeeded(batch.filter((_, i) => !failedIdx.has(i)));
+        const retryAgain: JournalEntry[] = [];
+        let retryAfterMs: number | undefined;
+        for (const f of result.failed) {
+          const entry = batch[f.index];
+          if (!entry) continue;
+          const sub = this.settle([entry], f.result, attempts);
+          retryAgain.push(...sub.entries);
+          if (sub.retryAfterMs !== undefined) retryAfterMs = Math.max(retryAfterMs ?? 0, sub.retryAfterMs);
+        }
+        return retryAfterMs === undefined ? { entries: retryAgain } : { entries: retryAgain, retryAfterMs };
+      }
+    }
+  }
+
+  private splitExhausted(batch: readonly JournalEntry[], attempts: number): { keep: JournalEntry[]; give: JournalEntry[] } {
+    const { max_attempts, max_age } = this.config.retry;
+    const now = Date.now();
+    const keep: JournalEntry[] = [];
+    const give: JournalEntry[] = [];
+    for (const e of batch) {
+      if ((max_attempts > 0 && attempts >= max_attempts) || (max_age > 0 && now - e.acceptedAt >= max_age)) give.push(e);
+      else keep.push(e);
+    }
+    return { keep, give };
+  }
+
+  private succeeded(entries: readonly JournalEntry[]): void {
+    if (entries.length === 0) return;
+    const now = Date.now();
+    this.journal.ack(
+      this.name,
+      entries.map((e) => e.seq),
+    );
+    for (const e of entries) this.metrics.deliveryLatency.observe(this.labels, (now - e.acceptedAt) / 1000);
+    this.delivered += entries.length;
+    this.pendingTotal -= entries.length;
+    this.metrics.delivered.inc(this.labels, entries.length);
+    this.metrics.queueDepth.set(this.labels, this.pendingTotal);
+  }
+
+  private failed(kind: string, reason: string): void {
+    this.failedAttempts++;
+    this.lastError = { reason, at: new Date().toISOString() };
+    this.metrics.failedAttempts.inc({ ...this.labels, kind });
+  }
+
+  private toDeadLetters(items: DeadLetterInput[]): void {
+    this.journal.deadLetter(this.name, items);
+    this.deadLettered += items.length;
+    this.pendingTotal -= items.length;
+    this.metrics.deadLettered.inc(this.labels, items.length);
+    this.metrics.queueDepth.set(this.labels, this.pendingTotal);
+    this.logger.error(
+      { output: this.name, count: items.length, reason: items[0]?.reason, status: items[0]?.status },
+      `output ${this.name}: ${items.length} alert(s) moved to the dead-letter store`,
+    );
+  }
+
+  private async runHealthcheck(): Promise<void> {
+    if (!this.output.healthcheck) return;
+    try {
+      await this.output.healthcheck(AbortSignal.any([this.abort.signal, AbortSignal.timeout(10_000)]));
+    } catch (err) {
+      const reason = `healthcheck failed: ${errorMessage(err)}`;
+      this.lastError = { reason, at: new Date().toISOString() };
+      this.logger.error({ output: this.name }, `output ${this.name}: ${reason} (alerts wait in the journal)`);
+    }
+  }
+}
+
+function circuitGauge(state: CircuitState): number {
+  return state === "closed" ? 0 : state === "half_open" ? 1 : 2;
+}
+
+function laneState(circuit: CircuitState, failures: number): LaneState {
+  if (circuit === "open") return "circuit_open";
+  if (circuit === "half_open") return "half_open";
+  return failures > 0 ? "retrying" : "healthy";
+}

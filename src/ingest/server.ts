@@ -1,0 +1,209 @@
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import { timingSafeEqual } from "node:crypto";
+import { normalizeAlert, type Alert } from "../alert.js";
+import { ERROR_CODES, type ErrorCode } from "../errors.js";
+import { StorageFullError, type Router } from "../router.js";
+import { parseAlertBody } from "./parse.js";
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; field?: string; index?: number };
+}
+
+function errorBody(code: ErrorCode, message: string, extra: { field?: string; index?: number } = {}): ErrorBody {
+  return { error: { code, message, ...extra } };
+}
+
+const JSON_TYPES = ["application/json", "application/x-ndjson", "application/ndjson", "application/jsonl"];
+
+/** Routes open without a token even when ingest auth is on (probes and scrapers). */
+const OPEN_ROUTES = new Set(["/healthz", "/ping", "/metrics"]);
+
+/**
+ * The HTTP API. Answers 200 only after the journal committed the alerts; every refusal is
+ * a JSON error with a stable code, and the field (and batch index) that caused it.
+ */
+export function buildServer(router: Router): FastifyInstance {
+  const { config } = router;
+  const app = Fastify({
+    bodyLimit: config.ingest.max_body_bytes,
+    logger: false,
+    // Slow or stalled clients must not hold sockets forever.
+    requestTimeout: 30_000,
+    connectionTimeout: 60_000,
+    keepAliveTimeout: 65_000,
+    return503OnClosing: true,
+    disableRequestLogging: true,
+  });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(JSON_TYPES, { parseAs: "string" }, (_req, body, done) => done(null, body));
+
+  const tokens = config.ingest.auth.tokens.map((t) => Buffer.from(t));
+  if (tokens.length > 0) {
+    app.addHook("onRequest", async (req, reply) => {
+      const path = req.url.split("?")[0]!;
+      if (OPEN_ROUTES.has(path)) return;
+      if (!authorized(req, tokens)) {
+        router.metrics.ingestRejected.inc({ reason: "INGEST_UNAUTHORIZED" });
+        return reply
+          .code(401)
+          .header("www-authenticate", 'Bearer realm="peregrine"')
+          .send(errorBody("INGEST_UNAUTHORIZED", "a valid bearer token is required (Authorization: Bearer <token>)"));
+      }
+    });
+  }
+
+  app.setErrorHandler((err: { code?: string; statusCode?: number; message: string }, _req, reply) => {
+    const mapped = mapFastifyError(err.code, err.statusCode);
+    router.metrics.ingestRejected.inc({ reason: mapped.code });
+    const message = mapped.code === "INGEST_BODY_TOO_LARGE" ? `the body is larger than ingest.max_body_bytes (${config.ingest.max_body_bytes} bytes)` : mapped.message ?? err.message;
+    return reply.code(mapped.status).send(errorBody(mapped.code, message));
+  });
+
+  app.setNotFoundHandler((req, reply) => reply.code(404).send(errorBody("INGEST_NOT_FOUND", `no route ${req.method} ${req.url.split("?")[0]}`)));
+
+  async function ingest(req: FastifyRequest, reply: FastifyReply, allOutputs: boolean, alerts?: Alert[]): Promise<unknown> {
+    if (!router.isAccepting) {
+      router.metrics.ingestRejected.inc({ reason: "INGEST_SHUTTING_DOWN" });
+      return reply.code(503).header("retry-after", "5").send(errorBody("INGEST_SHUTTING_DOWN", "the router is stopping"));
+    }
+    let batch = alerts;
+    let single = true;
+    if (!batch) {
+      const parsed = parseAlertBody(typeof req.body === "string" ? req.body : "");
+      if (!parsed.ok) {
+        router.metrics.ingestRejected.inc({ reason: parsed.code });
+        return reply.code(400).send(errorBody(parsed.code, parsed.message, parsed.line === undefined ? {} : { field: `line ${parsed.line}` }));
+      }
+      single = parsed.single;
+      batch = [];
+      for (let i = 0; i < parsed.values.length; i++) {
+        const r = normalizeAlert(parsed.values[i]);
+        if (!r.ok) {
+          router.metrics.ingestRejected.inc({ reason: "INGEST_INVALID_FIELD" });
+          const field = r.error.field || "(alert)";
+          const where = single ? field : `[${i}]${r.error.field ? `.${r.error.field}` : ""}`;
+          return reply
+            .code(400)
+            .send(errorBody("INGEST_INVALID_FIELD", `${where}: ${r.error.message}`, single ? { field } : { field, index: i }));
+        }
+        batch.push(r.alert);
+      }
+    }
+    try {
+      const entries = await router.accept(batch, { allOutputs });
+      if (single && entries.length === 1) return reply.send({ uuid: entries[0]!.alert.uuid });
+      return reply.send({ accepted: entries.length, uuids: entries.map((e) => e.alert.uuid) });
+    } catch (err) {
+      if (err instanceof StorageFullError) {
+        router.metrics.ingestRejected.inc({ reason: "INGEST_STORAGE_FULL" });
+        router.logger.warn("journal at storage.max_bytes: answering 503 until outputs catch up");
+        return reply.code(503).header("retry-after", "10").send(errorBody("INGEST_STORAGE_FULL", ERROR_CODES.INGEST_STORAGE_FULL));
+      }
+      router.metrics.ingestRejected.inc({ reason: "STORAGE_WRITE_FAILED" });
+      router.logger.error({ err: (err as Error).message }, "journal write failed");
+      return reply.code(503).header("retry-after", "5").send(errorBody("STORAGE_WRITE_FAILED", ERROR_CODES.STORAGE_WRITE_FAILED));
+    }
+  }
+
+  app.post("/", (req, reply) => ingest(req, reply, false));
+  app.post("/test", (req, reply) => ingest(req, reply, true, [router.testAlert()]));
+  app.route({
+    method: ["GET", "PUT", "DELETE", "PATCH", "HEAD"],
+    url: "/",
+    handler: (req, reply) => {
+      router.metrics.ingestRejected.inc({ reason: "INGEST_METHOD_NOT_ALLOWED" });
+      return reply.code(405).header("allow", "POST").send(errorBody("INGEST_METHOD_NOT_ALLOWED", `${req.method} is not allowed on /; POST alerts`));
+    },
+  });
+
+  app.get("/ping", (_req, reply) => reply.type("text/plain").send("pong\n"));
+
+  app.get("/healthz", (_req, reply) => {
+    let writable = true;
+    let used = 0;
+    try {
+      used = router.journal.usedBytes();
+    } catch {
+      writable = false;
+    }
+    const full = writable && used >= config.storage.max_bytes;
+    const outputs = [...router.lanes.values()].map((l) => l.status());
+    const ready = writable && !full && router.isAccepting;
+    return reply.code(ready ? 200 : 503).send({
+      status: ready ? (outputs.some((o) => o.state !== "healthy") ? "degraded" : "ok") : "unavailable",
+      journal: { writable, full, used_bytes: used, max_bytes: config.storage.max_bytes },
+      outputs,
+    });
+  });
+
+  app.get("/metrics", async (_req, reply) => {
+    router.refreshGauges();
+    return reply.type(router.metrics.registry.contentType).send(await router.metrics.registry.metrics());
+  });
+
+  registerApi(app, router);
+  return app;
+}
+
+/** JSON for the dashboard and the CLI. */
+function registerApi(app: FastifyInstance, router: Router): void {
+  app.get("/api/outputs", () => ({ outputs: [...router.lanes.values()].map((l) => l.status()) }));
+  app.get<{ Querystring: { limit?: string } }>("/api/alerts", (req) => {
+    const limit = Math.min(Math.max(Number(req.query.limit ?? 1000) || 1000, 1), 10_000);
+    return { alerts: router.recentAlerts(limit) };
+  });
+  app.get<{ Querystring: { output?: string; limit?: string } }>("/api/dead-letters", (req) => {
+    const limit = Math.min(Math.max(Number(req.query.limit ?? 1000) || 1000, 1), 10_000);
+    const filter = req.query.output === undefined ? { limit } : { output: req.query.output, limit };
+    return { dead_letters: router.journal.listDeadLetters(filter), total: router.journal.countDeadLetters(req.query.output) };
+  });
+  app.post<{ Body: string }>("/api/dead-letters/replay", (req, reply) => {
+    let body: { output?: unknown; ids?: unknown } = {};
+    try {
+      body = req.body ? (JSON.parse(req.body) as typeof body) : {};
+    } catch {
+      return reply.code(400).send(errorBody("INGEST_INVALID_JSON", "the body is not valid JSON"));
+    }
+    if (body.output !== undefined && (typeof body.output !== "string" || !router.lanes.has(body.output)))
+      return reply.code(400).send(errorBody("DELIVERY_UNKNOWN_OUTPUT", `no output named ${JSON.stringify(body.output)}`, { field: "output" }));
+    if (body.ids !== undefined && (!Array.isArray(body.ids) || !body.ids.every((x) => Number.isInteger(x))))
+      return reply.code(400).send(errorBody("INGEST_INVALID_FIELD", "ids must be a list of integers", { field: "ids" }));
+    const filter: { output?: string; ids?: number[] } = {};
+    if (typeof body.output === "string") filter.output = body.output;
+    if (Array.isArray(body.ids)) filter.ids = body.ids as number[];
+    return { replayed: router.replayDeadLetters(filter) };
+  });
+}
+
+function authorized(req: FastifyRequest, tokens: Buffer[]): boolean {
+  const header = req.headers.authorization;
+  let presented: string | undefined;
+  if (typeof header === "string" && header.startsWith("Bearer ")) presented = header.slice(7).trim();
+  else {
+    const q = (req.query as Record<string, unknown> | undefined)?.token;
+    if (typeof q === "string") presented = q;
+  }
+  if (presented === undefined) return false;
+  const p = Buffer.from(presented);
+  return tokens.some((t) => t.length === p.length && timingSafeEqual(t, p));
+}
+
+function mapFastifyError(code: string | undefined, status: number | undefined): { status: number; code: ErrorCode; message?: string } {
+  switch (code) {
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return { status: 413, code: "INGEST_BODY_TOO_LARGE" };
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+    case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
+      return code === "FST_ERR_CTP_INVALID_MEDIA_TYPE"
+        ? { status: 415, code: "INGEST_UNSUPPORTED_MEDIA_TYPE", message: "send Content-Type: application/json (or application/x-ndjson)" }
+        : { status: 400, code: "INGEST_INVALID_JSON", message: "the Content-Length does not match the body" };
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      return { status: 400, code: "INGEST_EMPTY_BODY", message: "the body is empty" };
+    default:
+      if (status === 415) return { status: 415, code: "INGEST_UNSUPPORTED_MEDIA_TYPE", message: "send Content-Type: application/json (or application/x-ndjson)" };
+      if (status === 413) return { status: 413, code: "INGEST_BODY_TOO_LARGE" };
+      if (status !== undefined && status >= 400 && status < 500) return { status, code: "INGEST_INVALID_JSON" };
+      return { status: 500, code: "INTERNAL_ERROR", message: "internal error" };
+  }
+}

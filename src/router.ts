@@ -1,0 +1,181 @@
+import { EventEmitter } from "node:events";
+import { hostname } from "node:os";
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import { meetsMinimum, type Alert } from "./alert.js";
+import type { Config, OutputConfig } from "./config/index.js";
+import { SqliteJournal, type Journal, type JournalEntry } from "./delivery/journal.js";
+import { Lane } from "./delivery/lane.js";
+import { Metrics } from "./metrics.js";
+import { errorMessage } from "./errors.js";
+
+const RECENT_ALERTS = 10_000;
+
+/** Decides which outputs want an alert. Replaceable so routing rules can grow in src/route/. */
+export interface AlertRouter {
+  outputsFor(alert: Alert): string[];
+}
+
+/** Transforms an alert before it is journaled (custom fields, tags, templated fields). */
+export type Enricher = (alert: Alert) => Alert;
+
+export class MinimumPriorityRouter implements AlertRouter {
+  constructor(private readonly outputs: readonly OutputConfig[]) {}
+  outputsFor(alert: Alert): string[] {
+    const names: string[] = [];
+    for (const o of this.outputs) if (meetsMinimum(alert.priority, o.minimum_priority)) names.push(o.name);
+    return names;
+  }
+}
+
+export interface RouterEvents {
+  /** Emitted after an alert is journaled (for the dashboard's live feed). */
+  alert: [Alert];
+}
+
+/**
+ * Assembles the router: journal, one lane per output, routing and enrichment.
+ * The HTTP API and the detector both hand alerts to `accept`.
+ */
+export class Router extends EventEmitter<RouterEvents> {
+  readonly metrics = new Metrics();
+  readonly journal: Journal;
+  readonly lanes = new Map<string, Lane>();
+  private readonly recent: Alert[] = [];
+  private recentHead = 0;
+  private accepting = true;
+  private routing: AlertRouter;
+  private enrich: Enricher = (a) => a;
+  readonly startedAt = Date.now();
+
+  constructor(
+    readonly config: Config,
+    readonly logger: Logger,
+    options: { journal?: Journal } = {},
+  ) {
+    super();
+    this.journal =
+      options.journal ?? new SqliteJournal({ dir: config.storage.path, maxBytes: config.storage.max_bytes, fsync: config.storage.fsync });
+    this.routing = new MinimumPriorityRouter(config.outputs);
+  }
+
+  setRouting(routing: AlertRouter): void {
+    this.routing = routing;
+  }
+
+  setEnricher(enrich: Enricher): void {
+    this.enrich = enrich;
+  }
+
+  /** Creates every output and lane and resumes whatever the journal still holds. */
+  start(): void {
+    const configured = new Set(this.config.outputs.map((o) => o.name));
+    if (this.journal instanceof SqliteJournal) {
+      for (const name of this.journal.outputsWithPending()) {
+        if (configured.has(name)) continue;
+        const n = this.journal.retireOutput(name, "output removed from the configuration");
+        this.logger.warn({ output: name, count: n }, `output ${name} is no longer configured: ${n} undelivered alert(s) moved to the dead-letter store`);
+      }
+    }
+    for (const oc of this.config.outputs) {
+      const output = oc.definition.create(oc.options as never, {
+        name: oc.name,
+        logger: this.logger.child({ output: oc.name }),
+        dataDir: this.config.storage.path,
+      });
+      this.lanes.set(oc.name, new Lane(oc, output, this.journal, this.metrics, this.logger));
+    }
+    this.journal.onCommit((byOutput) => {
+      for (const [name, entries] of byOutput) this.lanes.get(name)?.offer(entries);
+    });
+    for (const lane of this.lanes.values()) lane.start();
+  }
+
+  get isAccepting(): boolean {
+    return this.accepting;
+  }
+
+  /**
+   * Enriches, routes and journals alerts; resolves once they are durable. Throws
+   * StorageFullError when the journal is at its quota (nothing is half-accepted).
+   */
+  async accept(alerts: readonly Alert[], options: { allOutputs?: boolean } = {}): Promise<JournalEntry[]> {
+    if (this.journal.isFull()) {
+      this.metrics.journalFull.set(1);
+      throw new StorageFullError();
+    }
+    this.metrics.journalFull.set(0);
+    const all = [...this.lanes.keys()];
+    const items = alerts.map((raw) => {
+      const alert = this.enrich(raw);
+      return { alert, outputs: options.allOutputs ? all : this.routing.outputsFor(alert) };
+    });
+    const entries = await this.journal.append(items);
+    for (const e of entries) {
+      this.metrics.alertsReceived.inc({ priority: e.alert.priority, source: e.alert.source });
+      this.remember(e.alert);
+      this.emit("alert", e.alert);
+    }
+    return entries;
+  }
+
+  /** The test alert of `POST /test`, sent to every output regardless of routing. */
+  testAlert(): Alert {
+    return {
+      uuid: randomUUID(),
+      time: new Date().toISOString(),
+      priority: "Debug",
+      rule: "Test rule",
+      output: "This is a test from Peregrine",
+      output_fields: { "proc.name": "peregrine", "evt.time": Date.now() * 1_000_000 },
+      source: "debug",
+      tags: ["test", "example"],
+      hostname: hostname(),
+    };
+  }
+
+  private remember(alert: Alert): void {
+    if (this.recent.length < RECENT_ALERTS) this.recent.push(alert);
+    else {
+      this.recent[this.recentHead] = alert;
+      this.recentHead = (this.recentHead + 1) % RECENT_ALERTS;
+    }
+  }
+
+  /** The most recent alerts, newest last. */
+  recentAlerts(limit = RECENT_ALERTS): Alert[] {
+    const ordered = this.recent.length < RECENT_ALERTS ? this.recent : [...this.recent.slice(this.recentHead), ...this.recent.slice(0, this.recentHead)];
+    return ordered.slice(-limit);
+  }
+
+  replayDeadLetters(filter: { output?: string; ids?: readonly number[] } = {}): number {
+    const n = this.journal.replayDeadLetters(filter);
+    for (const lane of this.lanes.values()) if (filter.output === undefined || lane.name === filter.output) lane.rescan();
+    return n;
+  }
+
+  refreshGauges(): void {
+    let pending = 0;
+    for (const lane of this.lanes.values()) pending += lane.status().queue_depth;
+    this.metrics.journalEntries.set(pending);
+    this.metrics.journalBytes.set(this.journal.usedBytes());
+    this.metrics.journalFull.set(this.journal.isFull() ? 1 : 0);
+  }
+
+  /** Stops accepting, drains every lane for up to `drainMs`, closes the journal. */
+  async stop(drainMs = this.config.shutdown.drain_ms): Promise<void> {
+    this.accepting = false;
+    await Promise.all([...this.lanes.values()].map((l) => l.stop(drainMs)));
+    try {
+      this.journal.close();
+    } catch (err) {
+      this.logger.error({ err: errorMessage(err) }, "closing the journal failed");
+    }
+  }
+}
+
+export class StorageFullError extends Error {
+  constructor() {
+    super("the journal is at storage.max_bytes");
+  }
+}
