@@ -99,7 +99,7 @@ export class Router extends EventEmitter<RouterEvents> {
    * Enriches, routes and journals alerts; resolves once they are durable. Throws
    * StorageFullError when the journal is at its quota (nothing is half-accepted).
    */
-  async accept(alerts: readonly Alert[], options: { allOutputs?: boolean } = {}): Promise<JournalEntry[]> {
+  async accept(alerts: readonly Alert[], options: { allOutputs?: boolean; outputs?: readonly string[] } = {}): Promise<JournalEntry[]> {
     if (this.journal.isFull()) {
       this.metrics.journalFull.set(1);
       throw new StorageFullError();
@@ -108,7 +108,9 @@ export class Router extends EventEmitter<RouterEvents> {
     const all = [...this.lanes.keys()];
     const items = alerts.map((raw) => {
       const alert = this.enrich(raw);
-      return { alert, outputs: options.allOutputs ? all : this.routing.outputsFor(alert) };
+      // `outputs` is for alerts the router itself makes for one output (dedup summaries).
+      const outputs = options.outputs ?? (options.allOutputs ? all : this.routing.outputsFor(alert));
+      return { alert, outputs };
     });
     const entries = await this.journal.append(items);
     for (const e of entries) {

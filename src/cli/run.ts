@@ -2,15 +2,26 @@ import { parseArgs } from "node:util";
 import { createLogger, type Logger } from "../log.js";
 import { Router } from "../router.js";
 import { buildServer } from "../ingest/server.js";
+import type { FastifyInstance } from "fastify";
 import { PeregrineError, errorMessage } from "../errors.js";
 import type { Config } from "../config/index.js";
 import { EXIT, loadConfigOrReport } from "./common.js";
 
+export interface RunContext {
+  router: Router;
+  config: Config;
+  logger: Logger;
+  /** True for `peregrine run`, false for `peregrine router`. */
+  withDetector: boolean;
+}
+
 /** Hooks other halves register to join `peregrine run` (the detector, the dashboard). */
 export interface RunExtension {
   name: string;
-  /** Called once the router is started; returns a stop function. */
-  start(ctx: { router: Router; config: Config; logger: Logger; withDetector: boolean }): Promise<(() => Promise<void>) | void>;
+  /** Adds HTTP routes before the server listens (fastify cannot add them later). */
+  registerRoutes?(app: FastifyInstance, ctx: RunContext): void | Promise<void>;
+  /** Called once the router listens; returns a stop function. */
+  start?(ctx: RunContext): Promise<(() => Promise<void>) | void>;
 }
 
 const extensions: RunExtension[] = [];
@@ -47,6 +58,8 @@ export async function runCommand(argv: string[], options: { withDetector: boolea
   await applyRouting(router, config, logger);
   router.start();
   const app = buildServer(router);
+  const ctx: RunContext = { router, config, logger, withDetector: options.withDetector };
+  for (const ext of extensions) await ext.registerRoutes?.(app, ctx);
   try {
     await app.listen({ host: config.listen.address, port: config.listen.port });
   } catch (err) {
@@ -63,8 +76,9 @@ export async function runCommand(argv: string[], options: { withDetector: boolea
 
   const stops: (() => Promise<void>)[] = [];
   for (const ext of extensions) {
+    if (!ext.start) continue;
     try {
-      const stop = await ext.start({ router, config, logger, withDetector: options.withDetector });
+      const stop = await ext.start(ctx);
       if (stop) stops.push(stop);
     } catch (err) {
       logger.error(`${ext.name} did not start: ${errorMessage(err)}`);
