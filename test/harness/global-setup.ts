@@ -1,4 +1,37 @@
-// Starts the real services the suite needs before any test runs. Filled in by the harness.
+/**
+ * Vitest global setup: starts the real services the suite needs before any test runs.
+ * Cached and idempotent, so a later run whose services are already up costs about a second.
+ *
+ * - Services stay up after the run (the next run, or a developer's re-run, reuses them);
+ *   `npm run services -- down` stops them. PEREGRINE_SERVICES_STOP=1 stops, at the end,
+ *   those this run started.
+ * - PEREGRINE_SERVICES=kafka,s3 limits which start; `none` starts none.
+ * - A run whose file filters all name unit tests (`vitest run test/unit/...`) starts none.
+ */
+import { SERVICE_NAMES, serviceDef, status, stop, up } from "./services.js";
+
+function wanted(): string[] {
+  const env = process.env.PEREGRINE_SERVICES?.trim();
+  if (env !== undefined && env !== "") {
+    if (env === "none") return [];
+    const names = env.split(",").map((s) => s.trim()).filter(Boolean);
+    for (const n of names) serviceDef(n);
+    return names;
+  }
+  const filters = process.argv.slice(2).filter((a) => !a.startsWith("-") && a.includes("test"));
+  if (filters.length > 0 && filters.every((f) => /(^|\/)test\/unit(\/|$)/.test(f) || f.includes("/unit/"))) return [];
+  return [...SERVICE_NAMES];
+}
+
 export default async function setup(): Promise<() => Promise<void>> {
-  return async () => {};
+  const names = wanted();
+  const before = await Promise.all(names.map((n) => status(n)));
+  const t0 = Date.now();
+  await up(names);
+  const started = before.filter((s) => s.state === "stopped").map((s) => s.name);
+  if (started.length > 0)
+    console.log(`[harness] started ${started.join(", ")} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return async () => {
+    if (process.env.PEREGRINE_SERVICES_STOP === "1") for (const n of started) await stop(n);
+  };
 }

@@ -7,6 +7,8 @@ export interface ReceivedRequest {
   url: string;
   headers: IncomingMessage["headers"];
   body: string;
+  /** What the receiver answered (0 while hanging). */
+  status: number;
 }
 
 /** What the receiver answers: a status (and headers), or "hang" to never answer. */
@@ -32,7 +34,7 @@ export class Receiver {
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("end", () => {
-        const r: ReceivedRequest = { at: Date.now(), method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString("utf8") };
+        const r: ReceivedRequest = { at: Date.now(), method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString("utf8"), status: 0 };
         const index = this.requests.length;
         this.requests.push(r);
         const answer = this.behavior(r, index);
@@ -40,6 +42,7 @@ export class Receiver {
           this.hanging.add(res);
           return;
         }
+        r.status = answer.status;
         res.writeHead(answer.status, { "content-type": "application/json", ...answer.headers });
         res.end(answer.body ?? "{}");
       });
@@ -63,8 +66,8 @@ export class Receiver {
     await new Promise<void>((r) => s.close(() => r()));
   }
 
-  /** Alerts received so far: bodies that are an alert or an array of alerts, flattened. */
-  alerts(filter: (r: ReceivedRequest) => boolean = (r) => r.headers["x-test-ok"] !== "0"): { uuid: string; [k: string]: unknown }[] {
+  /** Alerts in requests answered 2xx: bodies that are an alert or an array of alerts, flattened. */
+  alerts(filter: (r: ReceivedRequest) => boolean = (r) => r.status >= 200 && r.status < 300): { uuid: string; [k: string]: unknown }[] {
     const out: { uuid: string }[] = [];
     for (const r of this.requests) {
       if (!filter(r) || r.body === "") continue;

@@ -1,0 +1,52 @@
+/**
+ * npm run services -- up|down|status|restart [NAME...]
+ * Provisions (cached), starts and stops the real services the integration tests use.
+ */
+import { SERVICE_NAMES, down, restart, serviceDef, status, up } from "./services.js";
+import { logFile } from "./proc.js";
+
+const USAGE = `usage: npm run services -- up|down|status|restart [NAME...]
+services: ${SERVICE_NAMES.join(", ")} (default: all)`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === "-h" || command === "--help") {
+    console.log(USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  const names = rest.length > 0 ? rest : SERVICE_NAMES;
+  for (const n of names) serviceDef(n); // unknown names fail before anything starts
+  const t0 = Date.now();
+  switch (command) {
+    case "up":
+      await up(names);
+      break;
+    case "down":
+      await down(names);
+      break;
+    case "restart":
+      for (const n of names) await restart(n);
+      break;
+    case "status":
+      break;
+    default:
+      console.error(`unknown command "${command}"\n${USAGE}`);
+      return 2;
+  }
+  for (const n of names) {
+    const s = await status(n);
+    const pid = s.pid === undefined ? "" : ` pid ${s.pid}`;
+    const log = s.state === "running" ? `  log: ${logFile(n)}` : "";
+    console.log(`${n.padEnd(18)} ${s.state.padEnd(8)}${pid.padEnd(12)} ${s.summary}${log}`);
+  }
+  if (command !== "status") console.log(`(${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : String(err));
+    process.exit(1);
+  },
+);

@@ -1,0 +1,46 @@
+/**
+ * Where the harness's services listen and the credentials they accept. Tests import these
+ * instead of repeating ports and passwords.
+ */
+import { certs } from "./certs.js";
+
+export const KAFKA = {
+  /** PLAINTEXT */
+  brokers: ["127.0.0.1:9092"],
+  /** SASL over TLS: PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 with the user below. */
+  saslSslBrokers: ["127.0.0.1:9094"],
+  /** TLS with client certificates required (mTLS). */
+  mtlsBrokers: ["127.0.0.1:9095"],
+  controllerPort: 9096,
+  username: "peregrine",
+  password: "peregrine-secret",
+  certs,
+} as const;
+
+/**
+ * A Loki-protocol log store (VictoriaLogs, which accepts Loki's push API in JSON and
+ * protobuf+snappy, with X-Scope-OrgID as tenant). Base URL for the Loki output:
+ * `${url}/insert` + the output's `/loki/api/v1/push`.
+ */
+export const LOGS = {
+  url: "http://127.0.0.1:3100",
+  /** The Loki output's `url` (the push path is appended to it). */
+  lokiUrl: "http://127.0.0.1:3100/insert",
+  /** Same store behind TLS and basic auth. */
+  authUrl: "https://127.0.0.1:3101",
+  authLokiUrl: "https://127.0.0.1:3101/insert",
+  username: "peregrine",
+  password: "logs-secret",
+  certs,
+} as const;
+
+export const S3 = {
+  endpoint: "http://127.0.0.1:9000",
+  region: "us-east-1",
+  accessKeyId: "test",
+  secretAccessKey: "test",
+} as const;
+
+export const ALERTMANAGER = {
+  url: "http://127.0.0.1:9093",
+} as const;
