@@ -1,0 +1,672 @@
+// SPDX-License-Identifier: GPL-2.0 OR Apache-2.0
+/*
+ * Peregrine eBPF sensor, kernel side (libbpf CO-RE).
+ *
+ * One sys_exit dispatcher (BTF tracepoint) gated by `interest`, a table from the native
+ * syscall number to our portable id that userspace fills from the rules' event types, so
+ * that an uninteresting syscall costs one load and one compare. Process lifecycle comes
+ * from sched_process_exec/fork/exit, which are always on: the process table in userspace
+ * depends on them. Frames are built in a per-CPU scratch buffer and copied into the
+ * current CPU's ring buffer (one ring per CPU: no cross-CPU lock on the hot path).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "wire.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define FRAME_MAX 32768        /* scratch frame size; a power of two */
+#define DATA_LIMIT 16384       /* a parameter only starts below this offset */
+#define STR_MAX 4096           /* longest string parameter (PATH_MAX) */
+#define SADDR_MAX 128          /* sizeof(struct sockaddr_storage) */
+#define PATH_BUF 8192          /* path builder: components are written backwards into [0, 4096) */
+#define PATH_COMPONENTS 48     /* deepest path resolved in the kernel */
+#define NR_MAX 1024            /* native syscall numbers considered */
+
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define AF_INET 2
+#define AF_INET6 10
+
+/* Set by userspace before load. */
+const volatile __u32 self_tgid = 0;
+const volatile long nr_execveat = -1;
+const volatile __u64 wake_bytes = 0; /* wake the reader only once this much data waits */
+
+/* Native syscall number -> enum pg_syscall (0: not wanted). Written by userspace at run time. */
+__u16 interest[NR_MAX] = {};
+
+/* The frame being built on this CPU, and where the next parameter goes. */
+struct frame {
+	__u32 off; /* next data byte */
+	__u32 np;  /* parameters written */
+	__u8 b[FRAME_MAX - 16]; /* a per-CPU value may not exceed 32 KiB */
+};
+struct pathbuf {
+	__u8 b[PATH_BUF];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct frame);
+} frames SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pathbuf);
+} paths SEC(".maps");
+
+/* [category] = events written, [PG_CAT_COUNT + category] = events dropped */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2 * PG_CAT_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct ring {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22); /* resized by userspace */
+};
+
+/* One ring buffer per CPU, indexed by CPU number; userspace creates and inserts them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1); /* resized to the number of possible CPUs */
+	__type(key, __u32);
+	__array(values, struct ring);
+} rings SEC(".maps");
+
+/* Processes whose syscalls are not reported (the sensor and the detector reading /proc). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u8);
+} ignored SEC(".maps");
+
+/* Argument kinds per portable syscall id: a0..a5, extra, category. */
+#define K(k) PG_A_##k
+#define PG_ROW(U, id, n, a0, a1, a2, a3, a4, a5, x, cat) \
+	[id] = {K(a0), K(a1), K(a2), K(a3), K(a4), K(a5), PG_X_##x, PG_CAT_##cat},
+static const __u8 sc_table[PG_SC_MAX][8] = {PG_SYSCALLS(PG_ROW)};
+#undef PG_ROW
+#undef K
+
+/*
+ * Frame builders. They are global (not inlined) functions on purpose: the verifier checks a
+ * global function once, on its own, instead of once per path through every caller; with
+ * seven variable-length parameters per exec event, inlining would exceed its budget.
+ * Pointers travel as integers because global functions only take scalars.
+ */
+
+static __always_inline struct frame *cur_frame(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&frames, &zero);
+}
+
+static __always_inline struct pg_hdr *begin(__u16 type, __u16 sc, long ret, __u32 nparams)
+{
+	struct frame *f = cur_frame();
+	if (!f)
+		return 0;
+	struct pg_hdr *h = (struct pg_hdr *)f->b;
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 ug = bpf_get_current_uid_gid();
+	h->type = type;
+	h->nparams = nparams;
+	h->ts = bpf_ktime_get_boot_ns();
+	h->tgid = id >> 32;
+	h->tid = (__u32)id;
+	h->ret = ret;
+	h->sc = sc;
+	h->cpu = bpf_get_smp_processor_id();
+	h->uid = (__u32)ug; /* callers refine these to the effective ids */
+	h->gid = ug >> 32;
+	h->reserved = 0;
+	f->np = 0;
+	f->off = sizeof(struct pg_hdr) + 2 * (nparams & (PG_MAX_PARAMS - 1));
+	return h;
+}
+
+/* Records the length of the parameter just written at f->off. */
+static __always_inline void set_len(struct frame *f, __u32 len)
+{
+	__u32 i = f->np;
+	*(__u16 *)&f->b[(sizeof(struct pg_hdr) + 2 * (i & (PG_MAX_PARAMS - 1))) & 511] = len;
+	f->np = i + 1;
+	f->off += len;
+}
+
+/* The first parameter sits at a constant offset, so a fixed struct is copied in directly. */
+static __always_inline void put_first_struct(const void *src, __u32 size)
+{
+	struct frame *f = cur_frame();
+	if (!f || f->np != 0)
+		return;
+	__u32 off = f->off;
+	if (off > 256)
+		return;
+	bpf_probe_read_kernel(&f->b[off & 511], size, src);
+	set_len(f, size);
+}
+
+__noinline int pg_put_empty(void)
+{
+	struct frame *f = cur_frame();
+	if (f)
+		set_len(f, 0);
+	return 0;
+}
+
+__noinline int pg_put_s64(__s64 v)
+{
+	struct frame *f = cur_frame();
+	if (!f)
+		return 0;
+	__u32 off = f->off;
+	if (off >= DATA_LIMIT) {
+		set_len(f, 0);
+		return 0;
+	}
+	*(__s64 *)&f->b[off & (DATA_LIMIT - 1)] = v;
+	set_len(f, 8);
+	return 0;
+}
+
+__noinline int pg_put_user_str(unsigned long uptr)
+{
+	struct frame *f = cur_frame();
+	long n = 0;
+	if (!f)
+		return 0;
+	__u32 off = f->off;
+	if (off < DATA_LIMIT && uptr)
+		n = bpf_probe_read_user_str(&f->b[off & (DATA_LIMIT - 1)], STR_MAX, (const void *)uptr);
+	set_len(f, n > 0 ? (__u32)n : 0);
+	return 0;
+}
+
+__noinline int pg_put_kernel_str(unsigned long kptr)
+{
+	struct frame *f = cur_frame();
+	long n = 0;
+	if (!f)
+		return 0;
+	__u32 off = f->off;
+	if (off < DATA_LIMIT && kptr)
+		n = bpf_probe_read_kernel_str(&f->b[off & (DATA_LIMIT - 1)], STR_MAX, (const void *)kptr);
+	set_len(f, n > 0 ? (__u32)n : 0);
+	return 0;
+}
+
+/* The current task's comm (16 bytes at most). */
+__noinline int pg_put_comm(void)
+{
+	struct frame *f = cur_frame();
+	if (!f)
+		return 0;
+	__u32 off = f->off;
+	if (off >= DATA_LIMIT) {
+		set_len(f, 0);
+		return 0;
+	}
+	__u8 *dst = &f->b[off & (DATA_LIMIT - 1)];
+	if (bpf_get_current_comm(dst, 16)) {
+		set_len(f, 0);
+		return 0;
+	}
+	__u32 n = 0;
+	for (n = 0; n < 15 && dst[n]; n++)
+		;
+	set_len(f, n + 1);
+	return 0;
+}
+
+__noinline int pg_put_user_bytes(unsigned long uptr, __u64 len, __u32 max)
+{
+	struct frame *f = cur_frame();
+	if (!f)
+		return 0;
+	__u32 off = f->off;
+	if (off >= DATA_LIMIT || !uptr || len == 0) {
+		set_len(f, 0);
+		return 0;
+	}
+	if (len > max)
+		len = max;
+	len &= STR_MAX - 1;
+	if (bpf_probe_read_user(&f->b[off & (DATA_LIMIT - 1)], len, (const void *)uptr))
+		len = 0;
+	set_len(f, (__u32)len);
+	return 0;
+}
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+	if (v)
+		*v += 1;
+}
+
+__noinline int pg_submit(__u32 cat)
+{
+	struct frame *f = cur_frame();
+	__u32 cpu = bpf_get_smp_processor_id();
+	void *rb = bpf_map_lookup_elem(&rings, &cpu);
+	cat &= 3;
+	if (!f || !rb)
+		return 0;
+	struct pg_hdr *h = (struct pg_hdr *)f->b;
+	__u32 len = f->off;
+	h->len = len;
+	h->nparams = f->np;
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= wake_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	if (len > sizeof(f->b))
+		return 0;
+	if (bpf_ringbuf_output(rb, f->b, len, flags)) {
+		count(PG_CAT_COUNT + cat);
+		return 0;
+	}
+	count(cat);
+	return 0;
+}
+
+/* ---- paths ---------------------------------------------------------------------------- */
+
+struct walk {
+	struct dentry *d;
+	struct mount *mnt;
+	struct dentry *mnt_root;
+	__u32 pos; /* first byte written so far, components are written right to left */
+};
+
+/* One path component per call (bpf_loop): the verifier checks the body once, not 48 times. */
+static long walk_step(__u32 i, void *ctx)
+{
+	struct walk *w = ctx;
+	__u32 zero = 0;
+	__u8 *pb = bpf_map_lookup_elem(&paths, &zero);
+	if (!pb)
+		return 1;
+	struct dentry *d = w->d;
+	struct mount *mnt = w->mnt;
+	struct dentry *parent = BPF_CORE_READ(d, d_parent);
+	if (d == w->mnt_root || d == parent) {
+		struct mount *mp = BPF_CORE_READ(mnt, mnt_parent);
+		if (d != w->mnt_root || mp == mnt || !mp)
+			return 1; /* the real root, or an internal mount (pipe:, memfd:, ...) */
+		w->d = BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->mnt = mp;
+		w->mnt_root = BPF_CORE_READ(mp, mnt.mnt_root);
+		return 0;
+	}
+	__u32 len = BPF_CORE_READ(d, d_name.len) & 255;
+	const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+	__u32 pos = w->pos;
+	if (pos > STR_MAX - 1 || pos < len + 1)
+		return 1;
+	pos -= len;
+	bpf_probe_read_kernel(&pb[pos & (STR_MAX - 1)], len, name);
+	pos -= 1;
+	pb[pos & (STR_MAX - 1)] = '/';
+	w->pos = pos;
+	w->d = parent;
+	return 0;
+}
+
+/* Writes the absolute path of (mnt, dentry) as a STR parameter, crossing mount points. */
+__noinline int pg_put_path(unsigned long mnt_addr, unsigned long dentry_addr)
+{
+	struct vfsmount *vfsmnt = (struct vfsmount *)mnt_addr;
+	struct dentry *d = (struct dentry *)dentry_addr;
+	__u32 zero = 0;
+	__u8 *pb = bpf_map_lookup_elem(&paths, &zero);
+	struct frame *c = cur_frame();
+	if (!c)
+		return 0;
+	if (!pb || !d || !vfsmnt) {
+		set_len(c, 0);
+		return 0;
+	}
+	struct walk w = {
+		.d = d,
+		.mnt = container_of(vfsmnt, struct mount, mnt),
+		.mnt_root = BPF_CORE_READ(vfsmnt, mnt_root),
+		.pos = STR_MAX - 1,
+	};
+	pb[STR_MAX - 1] = 0;
+	bpf_loop(PATH_COMPONENTS, walk_step, &w, 0);
+	__u32 pos = w.pos;
+	if (pos > STR_MAX - 1)
+		pos = STR_MAX - 1;
+	if (pos == STR_MAX - 1) {
+		d = w.d;
+		if (d == BPF_CORE_READ(d, d_parent) && d != w.mnt_root) {
+			/* A pseudo file's own dentry (memfd:name, pipe:[..]): its name alone. */
+			__u32 len = BPF_CORE_READ(d, d_name.len) & 255;
+			pos -= len;
+			bpf_probe_read_kernel(&pb[pos & (STR_MAX - 1)], len, BPF_CORE_READ(d, d_name.name));
+		} else {
+			pos -= 1;
+			pb[pos & (STR_MAX - 1)] = '/';
+		}
+	}
+	__u32 off = c->off;
+	__u32 len = STR_MAX - pos;
+	if (off >= DATA_LIMIT || len > STR_MAX) {
+		set_len(c, 0);
+		return 0;
+	}
+	bpf_probe_read_kernel(&c->b[off & (DATA_LIMIT - 1)], len & (2 * STR_MAX - 1), &pb[pos & (STR_MAX - 1)]);
+	set_len(c, len);
+	return 0;
+}
+
+/* ---- socket tuple --------------------------------------------------------------------- */
+
+static __always_inline struct file *fd_file(struct task_struct *task, long fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	unsigned int max = BPF_CORE_READ(fdt, max_fds);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = 0;
+	if (fd < 0 || fd >= max)
+		return 0;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+__noinline int pg_put_sock(long fd)
+{
+	struct frame *c = cur_frame();
+	if (!c)
+		return 0;
+	__u32 off = c->off;
+	if (off >= DATA_LIMIT) {
+		set_len(c, 0);
+		return 0;
+	}
+	struct pg_sock_tuple *t = (struct pg_sock_tuple *)&c->b[off & (DATA_LIMIT - 1)];
+	__builtin_memset(t, 0, sizeof(*t));
+	set_len(c, sizeof(*t));
+
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct file *f = fd_file(task, fd);
+	if (!f)
+		return 0;
+	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return 0;
+	struct socket *sock = BPF_CORE_READ(f, private_data);
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return 0;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	t->family = family;
+	t->type = BPF_CORE_READ(sock, type);
+	t->protocol = BPF_CORE_READ(sk, sk_protocol);
+	t->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	t->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == AF_INET) {
+		__u32 s = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__u32 d = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__builtin_memcpy(t->saddr, &s, 4);
+		__builtin_memcpy(t->daddr, &d, 4);
+	} else if (family == AF_INET6) {
+		BPF_CORE_READ_INTO(&t->saddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&t->daddr, sk, __sk_common.skc_v6_daddr);
+	}
+	return 0;
+}
+
+/* ---- syscall arguments ---------------------------------------------------------------- */
+
+static __always_inline long sc_nr(struct pt_regs *regs)
+{
+#if defined(__TARGET_ARCH_x86)
+	return regs->orig_ax;
+#elif defined(__TARGET_ARCH_arm64)
+	return regs->syscallno;
+#else
+#error "unsupported architecture"
+#endif
+}
+
+static __always_inline unsigned long sc_arg(struct pt_regs *regs, int i)
+{
+#if defined(__TARGET_ARCH_x86)
+	switch (i) {
+	case 0: return regs->di;
+	case 1: return regs->si;
+	case 2: return regs->dx;
+	case 3: return regs->r10;
+	case 4: return regs->r8;
+	default: return regs->r9;
+	}
+#elif defined(__TARGET_ARCH_arm64)
+	if (i == 0)
+		return regs->orig_x0;
+	return regs->regs[i & 7];
+#endif
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
+{
+	long nr = sc_nr(regs);
+	if ((unsigned long)nr >= NR_MAX)
+		return 0;
+	__u16 sc = interest[nr];
+	if (sc == 0 || sc >= PG_SC_MAX)
+		return 0;
+	/* A successful exec is reported by sched_process_exec, with the new image. */
+	if ((sc == PG_SC_EXECVE || sc == PG_SC_EXECVEAT) && ret == 0)
+		return 0;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (tgid == self_tgid || bpf_map_lookup_elem(&ignored, &tgid))
+		return 0;
+
+	const __u8 *row = sc_table[sc];
+	__u32 np = 0;
+	for (int i = 0; i < 6; i++)
+		np += row[i] != PG_A_NONE;
+	np += row[6] != PG_X_NONE;
+
+	struct pg_hdr *h = begin(PG_EV_SYSCALL, sc, ret, np);
+	if (!h)
+		return 0;
+	struct task_struct *task = bpf_get_current_task_btf();
+	h->uid = BPF_CORE_READ(task, cred, euid.val);
+	h->gid = BPF_CORE_READ(task, cred, egid.val);
+
+	for (int i = 0; i < 6; i++) {
+		__u8 kind = row[i];
+		unsigned long a = sc_arg(regs, i);
+		if (kind == PG_A_INT) {
+			pg_put_s64((__s64)a);
+		} else if (kind == PG_A_STR) {
+			pg_put_user_str(a);
+		} else if (kind == PG_A_SADDR) {
+			unsigned long alen = i < 5 ? sc_arg(regs, i + 1) : 0;
+			pg_put_user_bytes(a, alen, SADDR_MAX);
+		} else if (kind == PG_A_HOW) {
+			pg_put_user_bytes(a, sizeof(struct open_how), sizeof(struct open_how));
+		}
+	}
+	if (row[6] == PG_X_SOCK_ARG0)
+		pg_put_sock((long)sc_arg(regs, 0));
+	else if (row[6] == PG_X_SOCK_RET)
+		pg_put_sock(ret);
+	pg_submit(row[7]);
+	return 0;
+}
+
+/* ---- process lifecycle ---------------------------------------------------------------- */
+
+static __always_inline __u32 ns_nr(struct pid *pid)
+{
+	unsigned int level = BPF_CORE_READ(pid, level);
+	struct upid up = {};
+	bpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[level & 31]);
+	return up.nr;
+}
+
+struct inode___v611 {
+	time64_t i_mtime_sec;
+	time64_t i_ctime_sec;
+	u32 i_mtime_nsec;
+	u32 i_ctime_nsec;
+} __attribute__((preserve_access_index));
+
+struct inode___v66 {
+	struct timespec64 __i_ctime;
+	struct timespec64 i_mtime;
+} __attribute__((preserve_access_index));
+
+struct inode___old {
+	struct timespec64 i_ctime;
+	struct timespec64 i_mtime;
+} __attribute__((preserve_access_index));
+
+static __always_inline void inode_times(struct inode *ino, __s64 *ctime, __s64 *mtime)
+{
+	if (bpf_core_field_exists(struct inode___v611, i_ctime_sec)) {
+		struct inode___v611 *i = (void *)ino;
+		*ctime = BPF_CORE_READ(i, i_ctime_sec) * 1000000000LL + BPF_CORE_READ(i, i_ctime_nsec);
+		*mtime = BPF_CORE_READ(i, i_mtime_sec) * 1000000000LL + BPF_CORE_READ(i, i_mtime_nsec);
+	} else if (bpf_core_field_exists(struct inode___v66, __i_ctime)) {
+		struct inode___v66 *i = (void *)ino;
+		*ctime = BPF_CORE_READ(i, __i_ctime.tv_sec) * 1000000000LL + BPF_CORE_READ(i, __i_ctime.tv_nsec);
+		*mtime = BPF_CORE_READ(i, i_mtime.tv_sec) * 1000000000LL + BPF_CORE_READ(i, i_mtime.tv_nsec);
+	} else {
+		struct inode___old *i = (void *)ino;
+		*ctime = BPF_CORE_READ(i, i_ctime.tv_sec) * 1000000000LL + BPF_CORE_READ(i, i_ctime.tv_nsec);
+		*mtime = BPF_CORE_READ(i, i_mtime.tv_sec) * 1000000000LL + BPF_CORE_READ(i, i_mtime.tv_nsec);
+	}
+}
+
+#define OVERLAYFS_SUPER_MAGIC 0x794c7630
+
+static __always_inline __u32 exe_flags(struct file *exe)
+{
+	__u32 flags = 0;
+	struct dentry *d = BPF_CORE_READ(exe, f_path.dentry);
+	const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+	char pfx[6] = {};
+	bpf_probe_read_kernel(pfx, sizeof(pfx), name);
+	if (pfx[0] == 'm' && pfx[1] == 'e' && pfx[2] == 'm' && pfx[3] == 'f' && pfx[4] == 'd' && pfx[5] == ':')
+		flags |= PG_EXE_FROM_MEMFD;
+	struct inode *ino = BPF_CORE_READ(exe, f_inode);
+	umode_t mode = BPF_CORE_READ(ino, i_mode);
+	if (mode & 0200)
+		flags |= PG_EXE_WRITABLE;
+	if (BPF_CORE_READ(ino, i_sb, s_magic) == OVERLAYFS_SUPER_MAGIC &&
+	    bpf_core_type_exists(struct ovl_inode)) {
+		/* An overlay inode has an upper dentry only when the file was copied up or created
+		 * in the container's writable layer. */
+		struct ovl_inode *oi = container_of(ino, struct ovl_inode, vfs_inode);
+		if (BPF_CORE_READ(oi, __upperdentry))
+			flags |= PG_EXE_UPPER_LAYER;
+	}
+	return flags;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(pg_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(p);
+	long nr = sc_nr(regs);
+	__u16 sc = nr == nr_execveat ? PG_SC_EXECVEAT : PG_SC_EXECVE;
+	struct pg_hdr *h = begin(PG_EV_EXEC, sc, 0, PG_EXEC_NPARAMS);
+	if (!h)
+		return 0;
+
+	struct pg_exec_info info = {};
+	const struct cred *cred = BPF_CORE_READ(p, cred);
+	info.ppid = BPF_CORE_READ(p, real_parent, tgid);
+	info.sid = BPF_CORE_READ(p, signal, pids[PIDTYPE_SID], numbers[0].nr);
+	info.pgid = BPF_CORE_READ(p, signal, pids[PIDTYPE_PGID], numbers[0].nr);
+	info.vpid = ns_nr(BPF_CORE_READ(p, thread_pid));
+	info.vpgid = ns_nr(BPF_CORE_READ(p, signal, pids[PIDTYPE_PGID]));
+	info.loginuid = BPF_CORE_READ(p, loginuid.val);
+	info.uid = BPF_CORE_READ(cred, uid.val);
+	info.gid = BPF_CORE_READ(cred, gid.val);
+	info.euid = BPF_CORE_READ(cred, euid.val);
+	info.egid = BPF_CORE_READ(cred, egid.val);
+	BPF_CORE_READ_INTO(&info.cap_effective, cred, cap_effective); /* kernel_cap_t: 64 bits */
+	info.start_ns = BPF_CORE_READ(p, start_boottime);
+	struct tty_struct *tty = BPF_CORE_READ(p, signal, tty);
+	if (tty) {
+		int major = BPF_CORE_READ(tty, driver, major);
+		int minor = BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index);
+		info.tty = ((__u32)major << 20) | (__u32)minor;
+	}
+	struct mm_struct *mm = BPF_CORE_READ(p, mm);
+	struct file *exe = BPF_CORE_READ(mm, exe_file);
+	if (exe) {
+		struct inode *ino = BPF_CORE_READ(exe, f_inode);
+		info.exe_ino = BPF_CORE_READ(ino, i_ino);
+		inode_times(ino, &info.exe_ctime_ns, &info.exe_mtime_ns);
+		info.flags = exe_flags(exe);
+	}
+	h->uid = info.euid;
+	h->gid = info.egid;
+
+	put_first_struct(&info, sizeof(info));
+	if (exe)
+		pg_put_path((unsigned long)BPF_CORE_READ(exe, f_path.mnt), (unsigned long)BPF_CORE_READ(exe, f_path.dentry));
+	else
+		pg_put_empty();
+	pg_put_kernel_str((unsigned long)BPF_CORE_READ(bprm, filename));
+	unsigned long as = BPF_CORE_READ(mm, arg_start), ae = BPF_CORE_READ(mm, arg_end);
+	pg_put_user_bytes(as, ae > as ? ae - as : 0, STR_MAX - 1);
+	pg_put_path((unsigned long)BPF_CORE_READ(p, fs, pwd.mnt), (unsigned long)BPF_CORE_READ(p, fs, pwd.dentry));
+	pg_put_comm();
+	pg_put_kernel_str((unsigned long)BPF_CORE_READ(p, cgroups, dfl_cgrp, kn, name));
+	pg_submit(PG_CAT_PROC);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(pg_fork, struct task_struct *parent, struct task_struct *child)
+{
+	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
+		return 0; /* a new thread: the process table is per process */
+	struct pg_hdr *h = begin(PG_EV_FORK, 0, 0, 1);
+	if (!h)
+		return 0;
+	struct pg_fork_info fi = {};
+	fi.child_tgid = BPF_CORE_READ(child, tgid);
+	fi.ppid = BPF_CORE_READ(child, real_parent, tgid);
+	fi.vpid = ns_nr(BPF_CORE_READ(child, thread_pid));
+	fi.start_ns = BPF_CORE_READ(child, start_boottime);
+	put_first_struct(&fi, sizeof(fi));
+	pg_submit(PG_CAT_PROC);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(pg_exit, struct task_struct *p)
+{
+	/* Only the last thread of a process: signal->live reaches 0 before this tracepoint. */
+	if (BPF_CORE_READ(p, signal, live.counter) != 0)
+		return 0;
+	struct pg_hdr *h = begin(PG_EV_EXIT, 0, BPF_CORE_READ(p, exit_code), 0);
+	if (!h)
+		return 0;
+	h->tgid = BPF_CORE_READ(p, tgid);
+	h->tid = BPF_CORE_READ(p, pid);
+	pg_submit(PG_CAT_PROC);
+	return 0;
+}
