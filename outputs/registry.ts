@@ -2,10 +2,12 @@ import type { OutputDefinition } from "../src/delivery/output.js";
 import { stdoutOutput } from "./stdout/index.js";
 import { fileOutput } from "./file/index.js";
 import { webhookOutput } from "./webhook/index.js";
+import { slackOutput } from "./slack/index.js";
 
 /** Every output type, by its `type:` name. Adding an output is one line here. */
 export const OUTPUT_TYPES: Record<string, OutputDefinition> = {
   stdout: stdoutOutput as unknown as OutputDefinition,
   file: fileOutput as unknown as OutputDefinition,
   webhook: webhookOutput as unknown as OutputDefinition,
+  slack: slackOutput as unknown as OutputDefinition,
 };
