@@ -2,7 +2,9 @@ import { createHmac } from "node:crypto";
 import { request } from "undici";
 import type { Alert } from "../../src/alert.js";
 import { s } from "../../src/config/schema.js";
+import { errorMessage } from "../../src/errors.js";
 import { defineOutput, type SendResult } from "../../src/delivery/output.js";
+import { checkTemplate, compileTemplate, compileTemplateFile } from "../../src/templates/index.js";
 import { classifyHttpStatus, classifyNetworkError, createDispatcher, tlsShape } from "../../src/delivery/http.js";
 
 /** POSTs (or PUTs) the alert JSON, a JSON array for batches, or a rendered body template. */
@@ -24,6 +26,12 @@ export const webhookOutput = defineOutput({
       .optional()
       .describe("Signs each body so the receiver can verify it."),
   }),
+  validate(config, ctx, path) {
+    if (config.body_template !== undefined) {
+      const source = config.body_template;
+      checkTemplate(ctx, `${path}.body_template`, () => compileBody(source));
+    }
+  },
   create(config) {
     const dispatcher = createDispatcher(config.tls as never);
     const render = config.body_template === undefined ? undefined : compileBody(config.body_template);
@@ -36,7 +44,13 @@ export const webhookOutput = defineOutput({
 
     return {
       async send(batch, signal): Promise<SendResult> {
-        const body = encode(batch);
+        let body: string;
+        try {
+          body = encode(batch);
+        } catch (err) {
+          // A template that fails on this alert will fail every time: not worth retrying.
+          return { kind: "reject", reason: errorMessage(err) };
+        }
         const headers = { ...baseHeaders };
         if (config.hmac)
           headers[config.hmac.header.toLowerCase()] = `sha256=${createHmac("sha256", config.hmac.secret).update(body).digest("hex")}`;
@@ -55,6 +69,10 @@ export const webhookOutput = defineOutput({
   },
 });
 
-function compileBody(source: string): (context: unknown) => string {
-  return (context) => JSON.stringify(context) + source.slice(0, 0);
+/** `body_template` is inline Handlebars, or the path of a .hbs file (e.g. templates/webhook-generic.hbs). */
+function compileBody(source: string): (context: object) => string {
+  const template = /\.hbs$/.test(source.trim()) && !source.includes("{{")
+    ? compileTemplateFile(source.trim(), { name: source.trim() })
+    : compileTemplate(source, { name: "body_template" });
+  return (context) => template.render(context);
 }

@@ -12,7 +12,10 @@ export interface ReceivedRequest {
 }
 
 /** What the receiver answers: a status (and headers), or "hang" to never answer. */
-export type Behavior = (req: ReceivedRequest, index: number) => { status: number; headers?: Record<string, string>; body?: string } | "hang";
+export type Behavior = (
+  req: ReceivedRequest,
+  index: number,
+) => { status: number; headers?: Record<string, string>; body?: string; delayMs?: number } | "hang";
 
 /**
  * A real HTTP receiver on loopback for delivery tests: records every request and answers
@@ -43,8 +46,12 @@ export class Receiver {
           return;
         }
         r.status = answer.status;
-        res.writeHead(answer.status, { "content-type": "application/json", ...answer.headers });
-        res.end(answer.body ?? "{}");
+        const reply = () => {
+          res.writeHead(answer.status, { "content-type": "application/json", ...answer.headers });
+          res.end(answer.body ?? "{}");
+        };
+        if (answer.delayMs) setTimeout(reply, answer.delayMs);
+        else reply();
       });
     });
     this.server.keepAliveTimeout = 1000;
