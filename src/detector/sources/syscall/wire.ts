@@ -1,0 +1,410 @@
+/**
+ * The sensor's wire format, mirrored from sensor/wire.h (the C header is the source of
+ * truth; test/unit/sensor/wire.test.ts compares every offset and table here with what the C
+ * compiler reports). Frames are little-endian and length-prefixed:
+ *   header (HDR.size bytes) | u16 length table (nparams entries) | parameters.
+ */
+
+export const WIRE_VERSION = 1;
+export const MAX_PARAMS = 16;
+/** Largest frame the sensor can produce (its per-CPU scratch buffer). */
+export const MAX_FRAME = 32752;
+
+export const HDR = {
+  size: 48,
+  len: 0,
+  type: 4,
+  nparams: 6,
+  ts: 8,
+  tgid: 16,
+  tid: 20,
+  ret: 24,
+  sc: 32,
+  cpu: 34,
+  uid: 36,
+  gid: 40,
+} as const;
+
+export const EV = { HELLO: 1, SYSCALL: 2, EXEC: 3, FORK: 4, EXIT: 5, STATS: 6 } as const;
+export const KIND = { NONE: 0, INT: 1, STR: 2, SADDR: 3, HOW: 4 } as const;
+export const EXTRA = { NONE: 0, SOCK_ARG0: 1, SOCK_RET: 2 } as const;
+export const CAT = { FILE: 0, NET: 1, PROC: 2, OTHER: 3, COUNT: 4 } as const;
+export const CATEGORY_NAMES = ["file", "net", "proc", "other"] as const;
+export const EXE_FLAG = { FROM_MEMFD: 1, UPPER_LAYER: 2, WRITABLE: 4 } as const;
+
+/** PG_EV_EXEC parameters, in order. */
+export const EXEC_PARAM = { info: 0, exepath: 1, filename: 2, args: 3, cwd: 4, comm: 5, cgroup: 6 } as const;
+export const EXEC_NPARAMS = 7;
+
+export const EXEC_INFO = {
+  size: 88,
+  ppid: 0,
+  sid: 4,
+  pgid: 8,
+  vpid: 12,
+  vpgid: 16,
+  loginuid: 20,
+  uid: 24,
+  gid: 28,
+  euid: 32,
+  egid: 36,
+  tty: 40,
+  flags: 44,
+  cap_effective: 48,
+  start_ns: 56,
+  exe_ino: 64,
+  exe_ctime_ns: 72,
+  exe_mtime_ns: 80,
+} as const;
+
+export const FORK_INFO = { size: 24, child_tgid: 0, ppid: 4, vpid: 8, start_ns: 16 } as const;
+
+export const SOCK_TUPLE = {
+  size: 44,
+  family: 0,
+  type: 2,
+  protocol: 4,
+  sport: 6,
+  dport: 8,
+  saddr: 12,
+  daddr: 28,
+} as const;
+
+export const HELLO = { size: 24, version: 0, ncpu: 4, boot_offset_ns: 8, ring_bytes: 16 } as const;
+export const STATS = { size: 64, events: 0, drops: 32 } as const;
+
+export interface SyscallSpec {
+  name: string;
+  id: number;
+  /** Parameter kind of each of the six syscall arguments (KIND). */
+  args: readonly [number, number, number, number, number, number];
+  extra: number;
+  category: number;
+  /** Falco's names for the parameters the frame carries (non-NONE arguments, then the extra). */
+  paramNames: readonly string[];
+}
+
+const N = KIND.NONE;
+const I = KIND.INT;
+const S = KIND.STR;
+const A = KIND.SADDR;
+const H = KIND.HOW;
+
+function sc(
+  name: string,
+  id: number,
+  args: SyscallSpec["args"],
+  extra: number,
+  category: number,
+  paramNames: string[],
+): SyscallSpec {
+  return { name, id, args, extra, category, paramNames };
+}
+
+const { FILE, NET, PROC } = CAT;
+const { SOCK_ARG0, SOCK_RET } = EXTRA;
+
+/** Mirrors PG_SYSCALLS in wire.h, with the parameter names rules use (evt.arg.NAME). */
+export const SYSCALLS: readonly SyscallSpec[] = [
+  sc("open", 1, [S, I, I, N, N, N], 0, FILE, ["name", "flags", "mode"]),
+  sc("openat", 2, [I, S, I, I, N, N], 0, FILE, ["dirfd", "name", "flags", "mode"]),
+  sc("openat2", 3, [I, S, H, I, N, N], 0, FILE, ["dirfd", "name", "how", "size"]),
+  sc("creat", 4, [S, I, N, N, N, N], 0, FILE, ["name", "mode"]),
+  sc("execve", 5, [S, N, N, N, N, N], 0, PROC, ["filename"]),
+  sc("execveat", 6, [I, S, N, N, I, N], 0, PROC, ["dirfd", "pathname", "flags"]),
+  sc("connect", 7, [I, A, I, N, N, N], SOCK_ARG0, NET, ["fd", "addr", "addrlen", "tuple"]),
+  sc("accept", 8, [I, N, N, N, N, N], SOCK_RET, NET, ["fd", "tuple"]),
+  sc("accept4", 9, [I, N, N, I, N, N], SOCK_RET, NET, ["fd", "flags", "tuple"]),
+  sc("bind", 10, [I, A, I, N, N, N], SOCK_ARG0, NET, ["fd", "addr", "addrlen", "tuple"]),
+  sc("listen", 11, [I, I, N, N, N, N], SOCK_ARG0, NET, ["fd", "backlog", "tuple"]),
+  sc("socket", 12, [I, I, I, N, N, N], 0, NET, ["domain", "type", "proto"]),
+  sc("sendto", 13, [I, N, I, I, A, I], SOCK_ARG0, NET, ["fd", "size", "flags", "addr", "addrlen", "tuple"]),
+  sc("sendmsg", 14, [I, N, I, N, N, N], SOCK_ARG0, NET, ["fd", "flags", "tuple"]),
+  sc("symlink", 15, [S, S, N, N, N, N], 0, FILE, ["target", "linkpath"]),
+  sc("symlinkat", 16, [S, I, S, N, N, N], 0, FILE, ["target", "linkdirfd", "linkpath"]),
+  sc("link", 17, [S, S, N, N, N, N], 0, FILE, ["oldpath", "newpath"]),
+  sc("linkat", 18, [I, S, I, S, I, N], 0, FILE, ["olddir", "oldpath", "newdir", "newpath", "flags"]),
+  sc("unlink", 19, [S, N, N, N, N, N], 0, FILE, ["path"]),
+  sc("unlinkat", 20, [I, S, I, N, N, N], 0, FILE, ["dirfd", "name", "flags"]),
+  sc("rename", 21, [S, S, N, N, N, N], 0, FILE, ["oldpath", "newpath"]),
+  sc("renameat", 22, [I, S, I, S, N, N], 0, FILE, ["olddirfd", "oldpath", "newdirfd", "newpath"]),
+  sc("renameat2", 23, [I, S, I, S, I, N], 0, FILE, ["olddirfd", "oldpath", "newdirfd", "newpath", "flags"]),
+  sc("mkdir", 24, [S, I, N, N, N, N], 0, FILE, ["path", "mode"]),
+  sc("mkdirat", 25, [I, S, I, N, N, N], 0, FILE, ["dirfd", "path", "mode"]),
+  sc("chmod", 26, [S, I, N, N, N, N], 0, FILE, ["filename", "mode"]),
+  sc("fchmod", 27, [I, I, N, N, N, N], 0, FILE, ["fd", "mode"]),
+  sc("fchmodat", 28, [I, S, I, N, N, N], 0, FILE, ["dirfd", "filename", "mode"]),
+  sc("dup", 29, [I, N, N, N, N, N], 0, FILE, ["oldfd"]),
+  sc("dup2", 30, [I, I, N, N, N, N], 0, FILE, ["oldfd", "newfd"]),
+  sc("dup3", 31, [I, I, I, N, N, N], 0, FILE, ["oldfd", "newfd", "flags"]),
+  sc("ptrace", 32, [I, I, N, N, N, N], 0, PROC, ["request", "pid"]),
+  sc("init_module", 33, [N, I, S, N, N, N], 0, PROC, ["length", "uargs"]),
+  sc("finit_module", 34, [I, S, I, N, N, N], 0, PROC, ["fd", "uargs", "flags"]),
+  sc("mount", 35, [S, S, S, I, N, N], 0, FILE, ["dev", "dir", "type", "flags"]),
+  sc("umount2", 36, [S, I, N, N, N, N], 0, FILE, ["name", "flags"]),
+  sc("setuid", 37, [I, N, N, N, N, N], 0, PROC, ["uid"]),
+  sc("setgid", 38, [I, N, N, N, N, N], 0, PROC, ["gid"]),
+  sc("setreuid", 39, [I, I, N, N, N, N], 0, PROC, ["ruid", "euid"]),
+  sc("setregid", 40, [I, I, N, N, N, N], 0, PROC, ["rgid", "egid"]),
+  sc("setresuid", 41, [I, I, I, N, N, N], 0, PROC, ["ruid", "euid", "suid"]),
+  sc("setresgid", 42, [I, I, I, N, N, N], 0, PROC, ["rgid", "egid", "sgid"]),
+  sc("memfd_create", 43, [S, I, N, N, N, N], 0, FILE, ["name", "flags"]),
+  sc("clone", 44, [I, N, N, N, N, N], 0, PROC, ["flags"]),
+  sc("clone3", 45, [N, N, N, N, N, N], 0, PROC, []),
+  sc("fork", 46, [N, N, N, N, N, N], 0, PROC, []),
+  sc("vfork", 47, [N, N, N, N, N, N], 0, PROC, []),
+  sc("close", 48, [I, N, N, N, N, N], 0, FILE, ["fd"]),
+  sc("chdir", 49, [S, N, N, N, N, N], 0, FILE, ["path"]),
+  sc("fchdir", 50, [I, N, N, N, N, N], 0, FILE, ["fd"]),
+  sc("setsid", 51, [N, N, N, N, N, N], 0, PROC, []),
+  sc("rmdir", 52, [S, N, N, N, N, N], 0, FILE, ["path"]),
+  sc("umount", 53, [S, N, N, N, N, N], 0, FILE, ["name"]),
+];
+
+export const SYSCALL_BY_ID: readonly (SyscallSpec | undefined)[] = (() => {
+  const t: (SyscallSpec | undefined)[] = new Array(64).fill(undefined);
+  for (const s of SYSCALLS) t[s.id] = s;
+  return t;
+})();
+
+export const SYSCALL_BY_NAME: ReadonlyMap<string, SyscallSpec> = new Map(SYSCALLS.map((s) => [s.name, s]));
+
+/** One decoded frame: the header, and where each parameter lies in `buf`. */
+export interface Frame {
+  type: number;
+  sc: number;
+  /** Nanoseconds since boot. */
+  ts: number;
+  tgid: number;
+  tid: number;
+  ret: number;
+  cpu: number;
+  uid: number;
+  gid: number;
+  buf: Buffer;
+  /** Start of parameter i is offs[i], its length lens[i]. */
+  offs: number[];
+  lens: number[];
+}
+
+export class WireError extends Error {
+  readonly code = "SENSOR_WIRE";
+}
+
+/** Reads a little-endian signed 64-bit integer as a number (exact up to 2^53). */
+export function readI64(buf: Buffer, at: number): number {
+  const lo = buf.readUInt32LE(at);
+  const hi = buf.readInt32LE(at + 4);
+  return hi * 4294967296 + lo;
+}
+
+export function readU64(buf: Buffer, at: number): number {
+  return buf.readUInt32LE(at + 4) * 4294967296 + buf.readUInt32LE(at);
+}
+
+export function paramInt(f: Frame, i: number): number | undefined {
+  return f.lens[i] === 8 ? readI64(f.buf, f.offs[i]!) : undefined;
+}
+
+/** A STR parameter without its trailing NUL; undefined when the sensor could not read it. */
+export function paramStr(f: Frame, i: number): string | undefined {
+  const len = f.lens[i];
+  if (!len) return undefined;
+  const start = f.offs[i]!;
+  let end = start + len;
+  if (f.buf[end - 1] === 0) end--;
+  return f.buf.toString("utf8", start, end);
+}
+
+export function paramBytes(f: Frame, i: number): Buffer | undefined {
+  const len = f.lens[i];
+  if (!len) return undefined;
+  return f.buf.subarray(f.offs[i]!, f.offs[i]! + len);
+}
+
+/** NUL-separated argv as a list of strings. */
+export function paramArgs(f: Frame, i: number): string[] {
+  const b = paramBytes(f, i);
+  if (!b) return [];
+  const out: string[] = [];
+  let start = 0;
+  for (let k = 0; k < b.length; k++) {
+    if (b[k] === 0) {
+      out.push(b.toString("utf8", start, k));
+      start = k + 1;
+    }
+  }
+  if (start < b.length) out.push(b.toString("utf8", start)); // truncated last argument
+  return out;
+}
+
+/**
+ * Splits a byte stream into frames. Chunks may cut frames anywhere; the incomplete tail is
+ * kept until the next chunk. Throws WireError on a corrupt stream (a bad length).
+ */
+export class FrameDecoder {
+  private rest: Buffer | undefined;
+
+  constructor(private readonly onFrame: (f: Frame) => void) {}
+
+  push(chunk: Buffer): void {
+    let buf = chunk;
+    if (this.rest) {
+      buf = Buffer.concat([this.rest, chunk]);
+      this.rest = undefined;
+    }
+    let off = 0;
+    const end = buf.length;
+    while (off + 4 <= end) {
+      const len = buf.readUInt32LE(off);
+      if (len < HDR.size || len > MAX_FRAME)
+        throw new WireError(`corrupt sensor stream: frame length ${len} at byte ${off} of a chunk`);
+      if (off + len > end) break;
+      this.onFrame(decodeFrame(buf, off, len));
+      off += len;
+    }
+    if (off < end) this.rest = buf.subarray(off);
+  }
+
+  /** Bytes held back waiting for the rest of a frame. */
+  get pending(): number {
+    return this.rest?.length ?? 0;
+  }
+}
+
+export function decodeFrame(buf: Buffer, at: number, len: number): Frame {
+  const nparams = buf.readUInt16LE(at + HDR.nparams);
+  if (nparams > MAX_PARAMS) throw new WireError(`corrupt sensor frame: ${nparams} parameters`);
+  const offs: number[] = new Array(nparams);
+  const lens: number[] = new Array(nparams);
+  let p = at + HDR.size + 2 * nparams;
+  for (let i = 0; i < nparams; i++) {
+    const l = buf.readUInt16LE(at + HDR.size + 2 * i);
+    offs[i] = p;
+    lens[i] = l;
+    p += l;
+  }
+  if (p > at + len) throw new WireError(`corrupt sensor frame: parameters overrun the frame (${p - at} > ${len})`);
+  return {
+    type: buf.readUInt16LE(at + HDR.type),
+    sc: buf.readUInt16LE(at + HDR.sc),
+    ts: readU64(buf, at + HDR.ts),
+    tgid: buf.readUInt32LE(at + HDR.tgid),
+    tid: buf.readUInt32LE(at + HDR.tid),
+    ret: readI64(buf, at + HDR.ret),
+    cpu: buf.readUInt16LE(at + HDR.cpu),
+    uid: buf.readUInt32LE(at + HDR.uid),
+    gid: buf.readUInt32LE(at + HDR.gid),
+    buf,
+    offs,
+    lens,
+  };
+}
+
+export interface SockTuple {
+  family: number;
+  type: number;
+  protocol: number;
+  sport: number;
+  dport: number;
+  saddr: string;
+  daddr: string;
+}
+
+export function formatIp(b: Buffer, at: number, family: number): string {
+  if (family === 2) return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
+  const groups: string[] = [];
+  for (let i = 0; i < 8; i++) groups.push(b.readUInt16BE(at + 2 * i).toString(16));
+  return compressV6(groups);
+}
+
+function compressV6(groups: string[]): string {
+  // the longest run of zero groups becomes "::"
+  let best = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== "0") {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === "0") j++;
+    if (j - i > bestLen && j - i > 1) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  if (best < 0) return groups.join(":");
+  return `${groups.slice(0, best).join(":")}::${groups.slice(best + bestLen).join(":")}`;
+}
+
+export function readSockTuple(b: Buffer, at: number): SockTuple {
+  const family = b.readUInt16LE(at + SOCK_TUPLE.family);
+  return {
+    family,
+    type: b.readUInt16LE(at + SOCK_TUPLE.type),
+    protocol: b.readUInt16LE(at + SOCK_TUPLE.protocol),
+    sport: b.readUInt16LE(at + SOCK_TUPLE.sport),
+    dport: b.readUInt16LE(at + SOCK_TUPLE.dport),
+    saddr: formatIp(b, at + SOCK_TUPLE.saddr, family),
+    daddr: formatIp(b, at + SOCK_TUPLE.daddr, family),
+  };
+}
+
+/** A struct sockaddr as passed to connect/bind/sendto. */
+export interface SockAddr {
+  family: number;
+  addr?: string;
+  port?: number;
+  path?: string;
+}
+
+export function readSockAddr(b: Buffer): SockAddr | undefined {
+  if (b.length < 2) return undefined;
+  const family = b.readUInt16LE(0);
+  if (family === 2 && b.length >= 8) return { family, port: b.readUInt16BE(2), addr: formatIp(b, 4, 2) };
+  if (family === 10 && b.length >= 24) return { family, port: b.readUInt16BE(2), addr: formatIp(b, 8, 10) };
+  if (family === 1) {
+    let end = 2;
+    // abstract sockets start with a NUL; shown with a leading @ as ss does
+    const abstract = b.length > 2 && b[2] === 0;
+    end = abstract ? b.length : b.indexOf(0, 2) >= 0 ? b.indexOf(0, 2) : b.length;
+    const path = abstract ? `@${b.toString("utf8", 3, end).replace(/\0+$/, "")}` : b.toString("utf8", 2, end);
+    return { family, path };
+  }
+  return { family };
+}
+
+export interface Hello {
+  version: number;
+  ncpu: number;
+  bootOffsetNs: bigint;
+  ringBytes: number;
+}
+
+export function readHello(f: Frame): Hello {
+  const at = f.offs[0]!;
+  return {
+    version: f.buf.readUInt32LE(at + HELLO.version),
+    ncpu: f.buf.readUInt32LE(at + HELLO.ncpu),
+    bootOffsetNs: f.buf.readBigInt64LE(at + HELLO.boot_offset_ns),
+    ringBytes: readU64(f.buf, at + HELLO.ring_bytes),
+  };
+}
+
+export interface SensorCounters {
+  events: number[];
+  drops: number[];
+}
+
+export function readStats(f: Frame): SensorCounters {
+  const at = f.offs[0]!;
+  const events: number[] = [];
+  const drops: number[] = [];
+  for (let i = 0; i < CAT.COUNT; i++) {
+    events.push(readU64(f.buf, at + STATS.events + 8 * i));
+    drops.push(readU64(f.buf, at + STATS.drops + 8 * i));
+  }
+  return { events, drops };
+}

@@ -1,0 +1,17 @@
+/** Builds the sensor through the project's own build script (installs tools when missing). */
+import { execFileSync } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+export const SENSOR = join(ROOT, "sensor", "build", "peregrine-sensor");
+export const WIRE_DUMP = join(ROOT, "sensor", "build", "wire-dump");
+
+let built = false;
+export function buildSensor(): void {
+  if (built) return;
+  execFileSync(process.execPath, [join(ROOT, "scripts", "build-sensor.mjs")], { stdio: ["ignore", "ignore", "inherit"] });
+  built = true;
+}
+
+export const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
