@@ -1,0 +1,483 @@
+/**
+ * Compiles a resolved condition AST (no macros, lists expanded) into one predicate closure.
+ * Type compatibility of operator and field is checked here, once, with Falco's table; literals
+ * are converted to the field's domain at compile time, so evaluation only compares.
+ *
+ * Missing values follow Falco: a check on a field that cannot be extracted is false (also for
+ * `!=`); `exists` is true only when it can be extracted.
+ */
+import type { BinaryCheck, Expr, ListValue, Operand, Value } from "../condition/ast.js";
+import type { EventSource, EventTypeCatalog, ExtractedValue, FieldInfo, FieldType } from "../event.js";
+import { CompileError, compileOperand, type CompiledOperand } from "./operand.js";
+import {
+  escapeRegExp,
+  globToRegExp,
+  netContains,
+  parseBool,
+  parseHexBytes,
+  parseIp,
+  parseIpv4,
+  parseNet,
+  parseNumber,
+  pathMatches,
+  sameIp,
+  type IpNet,
+  type ParsedIp,
+} from "./values.js";
+
+export type Predicate<E> = (event: E) => boolean;
+type Test = (v: ExtractedValue) => boolean;
+
+const NUMERIC: ReadonlySet<FieldType> = new Set(["int", "uint", "port", "abstime", "reltime"]);
+
+/** Falco's operator/type table (flt_is_comparable). */
+const ALLOWED: Record<"numeric" | "bool" | "string" | "bytes" | "ip" | "list", ReadonlySet<string>> = {
+  numeric: new Set(["=", "==", "!=", "<", "<=", ">", ">=", "in", "intersects", "exists"]),
+  bool: new Set(["=", "==", "!=", "in", "intersects", "exists"]),
+  string: new Set([
+    "=", "==", "!=", "<", "<=", ">", ">=", "contains", "in", "exists", "icontains", "startswith", "glob", "pmatch",
+    "endswith", "intersects", "iglob", "regex",
+  ]),
+  bytes: new Set(["=", "==", "!=", "contains", "in", "exists", "startswith", "endswith", "intersects", "bcontains", "bstartswith"]),
+  ip: new Set(["=", "==", "!=", "in", "exists", "intersects"]),
+  list: new Set(["in", "intersects", "exists"]),
+};
+
+function typeClass(type: FieldType): keyof typeof ALLOWED {
+  if (NUMERIC.has(type)) return "numeric";
+  if (type === "bool") return "bool";
+  if (type === "ipaddr" || type === "ipnet") return "ip";
+  if (type === "bytes") return "bytes";
+  return "string";
+}
+
+/** Literal conversions a field may define (alert.priority reads priority names). */
+export interface LiteralAware {
+  literal?: (text: string) => ExtractedValue | undefined;
+}
+
+export function compileCondition<E>(ast: Expr, source: EventSource<E>): Predicate<E> {
+  return compileExpr(ast, source);
+}
+
+function compileExpr<E>(e: Expr, source: EventSource<E>): Predicate<E> {
+  switch (e.kind) {
+    case "and": {
+      const parts = e.children.map((c) => compileExpr(c, source));
+      if (parts.length === 2) {
+        const [a, b] = parts as [Predicate<E>, Predicate<E>];
+        return (ev) => a(ev) && b(ev);
+      }
+      if (parts.length === 3) {
+        const [a, b, c] = parts as [Predicate<E>, Predicate<E>, Predicate<E>];
+        return (ev) => a(ev) && b(ev) && c(ev);
+      }
+      return (ev) => {
+        for (let i = 0; i < parts.length; i++) if (!parts[i]!(ev)) return false;
+        return true;
+      };
+    }
+    case "or": {
+      const parts = e.children.map((c) => compileExpr(c, source));
+      if (parts.length === 2) {
+        const [a, b] = parts as [Predicate<E>, Predicate<E>];
+        return (ev) => a(ev) || b(ev);
+      }
+      return (ev) => {
+        for (let i = 0; i < parts.length; i++) if (parts[i]!(ev)) return true;
+        return false;
+      };
+    }
+    case "not": {
+      const inner = compileExpr(e.child, source);
+      return (ev) => !inner(ev);
+    }
+    case "macro":
+      throw new CompileError(`Undefined macro '${e.name}' used in filter.`, e.pos);
+    case "unary": {
+      const left = compileOperand(source, e.left);
+      const get = left.get;
+      return (ev) => get(ev) !== undefined;
+    }
+    case "binary":
+      return compileBinary(e, source);
+  }
+}
+
+function checkAllowed<E>(op: string, left: CompiledOperand<E>, pos: BinaryCheck["pos"]): void {
+  const cls = left.isList ? "list" : typeClass(left.type);
+  if (!ALLOWED[cls].has(op)) {
+    const what = cls === "list" ? "list" : cls === "ip" ? "ip address and network" : cls;
+    throw new CompileError(`'${op}' operator not supported for ${what} filters (field '${left.name}')`, pos);
+  }
+}
+
+function literalValues(right: Value | ListValue): string[] {
+  if (right.kind === "value") return [right.value];
+  if (right.items.length === 0 && right.name !== undefined) return [right.name];
+  return right.items.map((v) => v.value);
+}
+
+function compileBinary<E>(e: BinaryCheck, source: EventSource<E>): Predicate<E> {
+  const left = compileOperand(source, e.left);
+  const op = e.op === "==" ? "=" : e.op;
+  checkAllowed(e.op, left, e.pos);
+  if (e.modifier && (left.type === "ipaddr" || left.type === "ipnet") && op !== "=" && op !== "!=") {
+    throw new CompileError(`'${e.op} ${e.modifier}' with modifier not supported for ip address and network filters`, e.pos);
+  }
+
+  if (e.right.kind === "field" || e.right.kind === "transformer") {
+    if (op === "pmatch" || op === "regex") throw new CompileError(`operator '${op}' doesn't support right-hand side fields`, e.right.pos);
+    if (left.type === "ipnet") throw new CompileError("field type 'ipnet' doesn't support right-hand side fields", e.right.pos);
+    return compileFieldToField(op, left, compileOperand(source, e.right as Operand));
+  }
+
+  const isListOp = op === "in" || op === "intersects" || op === "pmatch";
+  if (!isListOp && !e.modifier && e.right.kind === "list") {
+    throw new CompileError(`operator '${e.op}' takes a single value, not a list`, e.right.pos);
+  }
+  const raw = literalValues(e.right);
+  checkEventTypes(e, source, raw);
+  const info = fieldInfoOf(source, e.left);
+  const values = raw.map((text) => convertLiteral(text, left, info, e.right.pos, op));
+
+  let test: Test;
+  if (e.modifier) {
+    const tests = values.map((v) => scalarTest(op, left.type, [v], e.right.pos));
+    const n = tests.length;
+    if (n === 0) return () => false;
+    if (e.modifier === "anyof") test = (v) => tests.some((t) => t(v));
+    else if (e.modifier === "allof") test = (v) => tests.every((t) => t(v));
+    else
+      test = (v) => {
+        let hits = 0;
+        for (let i = 0; i < n; i++) if (tests[i]!(v) && ++hits > 1) return false;
+        return hits === 1;
+      };
+  } else if (isListOp && left.isList) {
+    return compileListField(op, left, values);
+  } else {
+    test = scalarTest(op, left.type, values, e.right.pos);
+  }
+  return wrap(left, test);
+}
+
+/** Applies a scalar test to an operand, handling missing values and ancestor alternatives. */
+function wrap<E>(left: CompiledOperand<E>, test: Test): Predicate<E> {
+  const get = left.get;
+  if (!left.multi) {
+    return (ev) => {
+      const v = get(ev);
+      return v !== undefined && test(v);
+    };
+  }
+  return (ev) => {
+    const v = get(ev);
+    if (v === undefined) return false;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) if (test(v[i] as ExtractedValue)) return true;
+      return false;
+    }
+    return test(v);
+  };
+}
+
+function compileListField<E>(op: string, left: CompiledOperand<E>, values: ExtractedValue[]): Predicate<E> {
+  const set = new Set<unknown>(values);
+  const get = left.get;
+  if (op === "intersects") {
+    return (ev) => {
+      const v = get(ev);
+      if (v === undefined) return false;
+      if (!Array.isArray(v)) return set.has(v);
+      for (const x of v) if (set.has(x)) return true;
+      return false;
+    };
+  }
+  // in: every value of the list field is in the set
+  return (ev) => {
+    const v = get(ev);
+    if (v === undefined) return false;
+    if (!Array.isArray(v)) return set.has(v);
+    if (v.length === 0) return false;
+    for (const x of v) if (!set.has(x)) return false;
+    return true;
+  };
+}
+
+function fieldInfoOf<E>(source: EventSource<E>, o: Operand): (FieldInfo & LiteralAware) | undefined {
+  if (o.kind !== "field") return undefined;
+  return source.fields.get(o.name) as (FieldInfo & LiteralAware) | undefined;
+}
+
+function checkEventTypes<E>(e: BinaryCheck, source: EventSource<E>, raw: string[]): void {
+  if (e.left.kind !== "field" || e.left.name !== "evt.type" || e.left.arg !== undefined) return;
+  const catalog = (source as Partial<EventTypeCatalog>).eventTypes;
+  if (!catalog) return;
+  const op = e.op;
+  if (op !== "=" && op !== "==" && op !== "!=" && op !== "in" && op !== "intersects") return;
+  for (const t of raw) {
+    if (!catalog.has(t)) throw new CompileError(`unknown event type '${t}'`, e.right.pos, true);
+  }
+}
+
+type Converted = ExtractedValue | IpNet | ParsedIp;
+
+function convertLiteral<E>(
+  text: string,
+  left: CompiledOperand<E>,
+  info: (FieldInfo & LiteralAware) | undefined,
+  pos: BinaryCheck["pos"],
+  op: string,
+): ExtractedValue {
+  if (info?.literal) {
+    const v = info.literal(text);
+    if (v === undefined) throw new CompileError(`'${text}' is not a valid value for field '${left.name}'`, pos);
+    return v;
+  }
+  const type = left.type;
+  if (NUMERIC.has(type)) {
+    const n = parseNumber(text);
+    if (n === undefined) throw new CompileError(`'${text}' is not a valid number for field '${left.name}'`, pos);
+    return n;
+  }
+  if (type === "bool") {
+    const b = parseBool(text);
+    if (b === undefined) throw new CompileError(`'${text}' is not a valid boolean for field '${left.name}' (use true or false)`, pos);
+    return b;
+  }
+  if (type === "ipaddr" || type === "ipnet") {
+    if (text.includes("/") || type === "ipnet") {
+      if (!parseNet(text)) throw new CompileError(`'${text}' is not a valid IP network for field '${left.name}'`, pos);
+    } else if (!parseIp(text)) {
+      throw new CompileError(`'${text}' is not a valid IP address for field '${left.name}'`, pos);
+    }
+    return text;
+  }
+  if ((op === "bcontains" || op === "bstartswith") && parseHexBytes(text) === undefined) {
+    throw new CompileError(`'${text}' is not a valid hex byte string for '${op}'`, pos);
+  }
+  return text;
+}
+
+/** Builds the test for one operator over scalar values of `type`, against literal `values`. */
+function scalarTest(op: string, type: FieldType, values: ExtractedValue[], pos: BinaryCheck["pos"]): Test {
+  if (NUMERIC.has(type)) return numericTest(op, values as number[]);
+  if (type === "bool") {
+    const b = values[0] as boolean;
+    if (op === "=") return (v) => v === b;
+    if (op === "!=") return (v) => v !== b;
+    const set = new Set(values);
+    return (v) => set.has(v as boolean);
+  }
+  if (type === "ipaddr" || type === "ipnet") return ipTest(op, type, values as string[]);
+  return stringTest(op, values as string[], pos, type === "bytes");
+}
+
+function toNumber(v: ExtractedValue): number {
+  return typeof v === "number" ? v : Number(v);
+}
+
+function numericTest(op: string, values: number[]): Test {
+  const c = values[0]!;
+  switch (op) {
+    case "=":
+      return (v) => toNumber(v) === c;
+    case "!=":
+      return (v) => toNumber(v) !== c;
+    case "<":
+      return (v) => toNumber(v) < c;
+    case "<=":
+      return (v) => toNumber(v) <= c;
+    case ">":
+      return (v) => toNumber(v) > c;
+    case ">=":
+      return (v) => toNumber(v) >= c;
+    default: {
+      const set = new Set(values);
+      return (v) => set.has(toNumber(v));
+    }
+  }
+}
+
+function ipOf(v: ExtractedValue): ParsedIp | undefined {
+  if (typeof v !== "string") return undefined;
+  const v4 = parseIpv4(v);
+  return v4 !== undefined ? { v: 4, n: v4 } : parseIp(v);
+}
+
+function ipTest(op: string, type: FieldType, values: string[]): Test {
+  // an address literal compares for equality, a network literal (or any ipnet field) for membership
+  const matchers: ((ip: ParsedIp) => boolean)[] = values.map((text) => {
+    if (type === "ipnet" || text.includes("/")) {
+      const net = parseNet(text)!;
+      return (ip) => netContains(net, ip);
+    }
+    const addr = parseIp(text)!;
+    return (ip) => sameIp(addr, ip);
+  });
+  const any = (v: ExtractedValue): boolean => {
+    const ip = ipOf(v);
+    if (!ip) return false;
+    for (const m of matchers) if (m(ip)) return true;
+    return false;
+  };
+  if (op === "!=") return (v) => ipOf(v) !== undefined && !any(v);
+  return any;
+}
+
+function str(v: ExtractedValue): string {
+  return typeof v === "string" ? v : String(v);
+}
+
+function stringTest(op: string, values: string[], pos: BinaryCheck["pos"], bytes: boolean): Test {
+  const c = values[0]!;
+  switch (op) {
+    case "=":
+      return (v) => v === c || (typeof v !== "string" && str(v) === c);
+    case "!=":
+      return (v) => !(v === c || (typeof v !== "string" && str(v) === c));
+    case "<":
+      return (v) => str(v) < c;
+    case "<=":
+      return (v) => str(v) <= c;
+    case ">":
+      return (v) => str(v) > c;
+    case ">=":
+      return (v) => str(v) >= c;
+    case "contains":
+      return (v) => str(v).includes(c);
+    case "icontains": {
+      const re = new RegExp(escapeRegExp(c), "i");
+      return (v) => re.test(str(v));
+    }
+    case "bcontains": {
+      const b = parseHexBytes(c)!;
+      return (v) => str(v).includes(b);
+    }
+    case "startswith":
+      return (v) => str(v).startsWith(c);
+    case "bstartswith": {
+      const b = parseHexBytes(c)!;
+      return (v) => str(v).startsWith(b);
+    }
+    case "endswith":
+      return (v) => str(v).endsWith(c);
+    case "glob":
+    case "iglob": {
+      const re = globToRegExp(c, op === "iglob");
+      return (v) => re.test(str(v));
+    }
+    case "regex": {
+      let re: RegExp;
+      try {
+        re = new RegExp(`^(?:${c})$`);
+      } catch (err) {
+        throw new CompileError(`invalid regex pattern: ${(err as Error).message}`, pos);
+      }
+      return (v) => re.test(str(v));
+    }
+    case "pmatch":
+      return (v) => pathMatches(str(v), values);
+    case "in":
+    case "intersects": {
+      if (values.length <= 4) {
+        const [a, b, d, e] = values;
+        return (v) => {
+          const s = str(v);
+          return s === a || s === b || s === d || s === e;
+        };
+      }
+      const set = new Set(values);
+      return (v) => set.has(str(v));
+    }
+  }
+  void bytes;
+  throw new CompileError(`unsupported operator '${op}'`, pos);
+}
+
+/** `a op val(b)`: both sides extracted per event; missing on either side is false. */
+function compileFieldToField<E>(op: string, left: CompiledOperand<E>, right: CompiledOperand<E>): Predicate<E> {
+  const lget = left.get;
+  const rget = right.get;
+  const type = left.type;
+  const numeric = NUMERIC.has(type);
+  const cmp = (l: ExtractedValue, r: ExtractedValue): boolean => {
+    if (Array.isArray(r)) {
+      if (op === "in" || op === "intersects") {
+        for (const x of r) if (cmp(l, x as ExtractedValue)) return true;
+        return false;
+      }
+      return false;
+    }
+    if (numeric) {
+      const a = toNumber(l);
+      const b = toNumber(r);
+      switch (op) {
+        case "=":
+        case "in":
+        case "intersects":
+          return a === b;
+        case "!=":
+          return a !== b;
+        case "<":
+          return a < b;
+        case "<=":
+          return a <= b;
+        case ">":
+          return a > b;
+        case ">=":
+          return a >= b;
+      }
+      return false;
+    }
+    const a = str(l);
+    const b = str(r);
+    switch (op) {
+      case "=":
+      case "in":
+      case "intersects":
+        return a === b;
+      case "!=":
+        return a !== b;
+      case "<":
+        return a < b;
+      case "<=":
+        return a <= b;
+      case ">":
+        return a > b;
+      case ">=":
+        return a >= b;
+      case "contains":
+        return a.includes(b);
+      case "icontains":
+        return a.toLowerCase().includes(b.toLowerCase());
+      case "startswith":
+      case "bstartswith":
+        return a.startsWith(b);
+      case "endswith":
+        return a.endsWith(b);
+      case "bcontains":
+        return a.includes(b);
+      case "glob":
+        return globToRegExp(b, false).test(a);
+      case "iglob":
+        return globToRegExp(b, true).test(a);
+    }
+    return false;
+  };
+  return (ev) => {
+    const l = lget(ev);
+    if (l === undefined) return false;
+    const r = rget(ev);
+    if (r === undefined) return false;
+    if (Array.isArray(l)) {
+      for (const x of l) if (cmp(x as ExtractedValue, r)) return true;
+      return false;
+    }
+    return cmp(l, r);
+  };
+}
+
+export { CompileError };
+export type { Converted };

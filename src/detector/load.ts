@@ -1,0 +1,126 @@
+/**
+ * loadRules: the rule engine's entry point. Reads rules files (directories load their .yaml /
+ * .yml files in name order; files in the order given, later ones appending to or overriding
+ * earlier ones), collects and compiles them, applies rule selection, and returns a Ruleset
+ * together with Falco-style load results.
+ */
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { hostname as osHostname } from "node:os";
+import { join } from "node:path";
+import { parsePriority, type Priority } from "../alert.js";
+import type { EventSource } from "./event.js";
+import { Collector } from "./loader/collector.js";
+import { compileCollected, type AppendOutput } from "./loader/compile-rules.js";
+import { readRulesText } from "./loader/reader.js";
+import { LoadResults, type LoadMessage } from "./loader/results.js";
+import { Ruleset, type CompiledRule } from "./ruleset.js";
+import { alertSource } from "./sources/alert.js";
+import { jsonSource } from "./sources/json.js";
+import { replaySource } from "./sources/replay.js";
+
+/** One step of rule selection, as in falco.yaml's `rules:` list; `*` is a wildcard in names. */
+export type RuleSelectionStep = { enable: { rule?: string; tag?: string } } | { disable: { rule?: string; tag?: string } };
+
+export interface LoadRulesOptions {
+  /** Rules files or directories, in load order. */
+  files?: readonly string[];
+  /** In-memory rules documents, loaded after `files` (tests, embedded defaults). */
+  documents?: readonly { name: string; text: string }[];
+  /** Event sources rules may target; default: replay-backed `syscall`, `alert`, `json`. */
+  sources?: readonly EventSource<never>[];
+  /** Enable/disable by rule name or tag, applied in order after loading. */
+  selection?: readonly RuleSelectionStep[];
+  /** falco.yaml's append_output. */
+  appendOutput?: readonly AppendOutput[];
+  /** Rules less severe than this are loaded but never evaluated. */
+  minimumPriority?: Priority | string;
+  /** `first` (default, as Falco): one alert per event at most; `all`: every matching rule. */
+  ruleMatching?: "first" | "all";
+  /** The alerts' hostname; default: this machine's. */
+  hostname?: string;
+}
+
+export interface LoadRulesResult {
+  ruleset: Ruleset;
+  results: { ok: boolean; errors: LoadMessage[]; warnings: LoadMessage[] };
+}
+
+/** The default sources: `syscall` answered from replayed events, `alert`, `json`. */
+export function defaultSources(): EventSource<never>[] {
+  return [replaySource() as unknown as EventSource<never>, alertSource as unknown as EventSource<never>, jsonSource as EventSource<never>];
+}
+
+/** Expands directories into their .yaml/.yml files, sorted by name. */
+export function expandRulesPaths(paths: readonly string[], results: LoadResults): string[] {
+  const out: string[] = [];
+  for (const p of paths) {
+    let st;
+    try {
+      st = statSync(p);
+    } catch (err) {
+      results.error("LOAD_ERR_FILE_READ", `cannot read '${p}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { file: p, line: 0, column: 0 });
+      continue;
+    }
+    if (st.isDirectory()) {
+      const names = readdirSync(p)
+        .filter((n) => n.endsWith(".yaml") || n.endsWith(".yml"))
+        .sort();
+      for (const n of names) out.push(join(p, n));
+    } else {
+      out.push(p);
+    }
+  }
+  return out;
+}
+
+export function loadRules(options: LoadRulesOptions): LoadRulesResult {
+  const results = new LoadResults();
+  const sources = new Map<string, EventSource<never>>();
+  for (const s of options.sources ?? defaultSources()) sources.set(s.name, s);
+  const collector = new Collector(results, new Set(sources.keys()));
+
+  const docs: { name: string; text: string }[] = [];
+  for (const file of expandRulesPaths(options.files ?? [], results)) {
+    try {
+      docs.push({ name: file, text: readFileSync(file, "utf8") });
+    } catch (err) {
+      results.error("LOAD_ERR_FILE_READ", `cannot read '${file}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { file, line: 0, column: 0 });
+    }
+  }
+  docs.push(...(options.documents ?? []));
+  for (const d of docs) for (const item of readRulesText(d.name, d.text, results)) collector.collect(item);
+
+  const rules = compileCollected(collector, sources, results, options.appendOutput ?? []);
+  applySelection(rules, options.selection ?? []);
+
+  let minimumPriority: Priority | undefined;
+  if (options.minimumPriority !== undefined) {
+    minimumPriority = parsePriority(options.minimumPriority);
+    if (!minimumPriority) throw new Error(`unknown minimum priority '${options.minimumPriority}'`);
+  }
+  const rulesetOptions: ConstructorParameters<typeof Ruleset>[2] = {
+    hostname: options.hostname ?? osHostname(),
+    ruleMatching: options.ruleMatching ?? "first",
+  };
+  if (minimumPriority) rulesetOptions.minimumPriority = minimumPriority;
+  const ruleset = new Ruleset(rules, sources, rulesetOptions);
+  return { ruleset, results: { ok: results.ok, errors: results.errors, warnings: results.warnings } };
+}
+
+function wildcard(pattern: string): RegExp {
+  return new RegExp(`^${pattern.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+}
+
+/** Applies enable/disable steps in order; a step names a rule (with `*` wildcards) or a tag. */
+export function applySelection(rules: readonly CompiledRule[], steps: readonly RuleSelectionStep[]): void {
+  for (const step of steps) {
+    const enable = "enable" in step;
+    const sel = enable ? step.enable : step.disable;
+    const re = sel.rule !== undefined ? wildcard(sel.rule) : undefined;
+    for (const r of rules) {
+      if ((re && re.test(r.name)) || (sel.tag !== undefined && r.tags.includes(sel.tag))) {
+        (r as { enabled: boolean }).enabled = enable;
+      }
+    }
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * The `replay` event source: one JSON object per line,
+ *   {"source": "syscall", "time": "<RFC 3339>", "fields": {"evt.type": "openat", "proc.name": "cat", ...}}
+ * Keys are Falco field names with their argument where the field takes one (`proc.aname[2]`,
+ * `evt.arg.flags` or `evt.arg[flags]`). An ancestor field without an index (`proc.aname`,
+ * `proc.apid`, ...) may be an array, parent first; it then also answers the indexed forms
+ * (`[1]` is the parent, `[0]` the process itself) and `proc.pname` & co. when those are absent.
+ * See docs/replay-format.md.
+ */
+import { isRfc3339 } from "../../alert.js";
+import type { EventSource, EventTypeCatalog, ExtractedValue, Extractor, FieldInfo } from "../event.js";
+import { SYSCALL_EVENT_TYPES, SYSCALL_FIELDS } from "../fields/syscall.js";
+
+export type ReplayValue = string | number | boolean | (string | number)[];
+
+export interface ReplayEvent {
+  source: string;
+  time: string;
+  fields: Record<string, ReplayValue>;
+}
+
+export class ReplayFormatError extends Error {
+  constructor(
+    message: string,
+    readonly line: number,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+const NUMERIC = new Set(["int", "uint", "port", "abstime", "reltime"]);
+
+/** The process field each ancestor field stands for at index 0, and its parent shortcut. */
+const ANCESTOR_SELF: Record<string, [self: string, parent: string | undefined]> = {
+  "proc.aname": ["proc.name", "proc.pname"],
+  "proc.aexe": ["proc.exe", "proc.pexe"],
+  "proc.aexepath": ["proc.exepath", "proc.pexepath"],
+  "proc.apid": ["proc.pid", "proc.ppid"],
+};
+const PARENT_OF: Record<string, string> = {
+  "proc.pname": "proc.aname",
+  "proc.pexe": "proc.aexe",
+  "proc.pexepath": "proc.aexepath",
+  "proc.ppid": "proc.apid",
+};
+
+function fieldFor(fields: ReadonlyMap<string, FieldInfo>, key: string): FieldInfo | undefined {
+  const bracket = key.indexOf("[");
+  const base = bracket < 0 ? key : key.slice(0, bracket);
+  const exact = fields.get(base);
+  if (exact) return exact;
+  for (let dot = base.lastIndexOf("."); dot > 0; dot = base.lastIndexOf(".", dot - 1)) {
+    const info = fields.get(base.slice(0, dot));
+    if (info?.dottedArg) return info;
+  }
+  return undefined;
+}
+
+/** Validates one parsed line against the field registry and converts values to their types. */
+export function normalizeReplayEvent(
+  raw: unknown,
+  line: number,
+  fields: ReadonlyMap<string, FieldInfo> = SYSCALL_FIELDS,
+  strictFields = true,
+): ReplayEvent {
+  if (!raw || typeof raw !== "object" || Array.isArray(raw)) throw new ReplayFormatError("an event must be a JSON object", line);
+  const o = raw as Record<string, unknown>;
+  const source = o.source === undefined ? "syscall" : o.source;
+  if (typeof source !== "string" || source === "") throw new ReplayFormatError("'source' must be a non-empty string", line, "source");
+  const time = o.time === undefined ? new Date(0).toISOString() : o.time;
+  if (typeof time !== "string" || !isRfc3339(time)) throw new ReplayFormatError("'time' must be an RFC 3339 timestamp", line, "time");
+  if (!o.fields || typeof o.fields !== "object" || Array.isArray(o.fields)) {
+    throw new ReplayFormatError("'fields' must be an object of Falco field names to values", line, "fields");
+  }
+  const out: Record<string, ReplayValue> = {};
+  for (const [key, value] of Object.entries(o.fields as Record<string, unknown>)) {
+    const info = fieldFor(fields, key);
+    if (!info) {
+      if (strictFields) throw new ReplayFormatError(`unknown field '${key}'`, line, key);
+      if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") out[key] = value;
+      continue;
+    }
+    out[key] = convert(info, key, value, line);
+  }
+  return { source, time, fields: out };
+}
+
+function convert(info: FieldInfo, key: string, value: unknown, line: number): ReplayValue {
+  const many = Array.isArray(value);
+  if (many && !(info.isList || info.ancestors)) throw new ReplayFormatError(`field '${key}' takes a single value, not an array`, line, key);
+  const one = (v: unknown): string | number | boolean => {
+    if (NUMERIC.has(info.type)) {
+      const n = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : NaN;
+      if (!Number.isFinite(n)) throw new ReplayFormatError(`field '${key}' must be a number`, line, key);
+      return n;
+    }
+    if (info.type === "bool") {
+      if (typeof v === "boolean") return v;
+      if (v === "true" || v === "false") return v === "true";
+      throw new ReplayFormatError(`field '${key}' must be true or false`, line, key);
+    }
+    if (typeof v === "string") return v;
+    if (typeof v === "number" || typeof v === "boolean") return String(v);
+    throw new ReplayFormatError(`field '${key}' must be a string`, line, key);
+  };
+  if (many) return (value as unknown[]).map((v) => one(v) as string | number);
+  return one(value);
+}
+
+/** Parses a whole JSONL text; errors name the line. */
+export function parseReplay(text: string, fields: ReadonlyMap<string, FieldInfo> = SYSCALL_FIELDS): ReplayEvent[] {
+  const events: ReplayEvent[] = [];
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(line);
+    } catch (err) {
+      throw new ReplayFormatError(`not valid JSON: ${(err as Error).message}`, i + 1);
+    }
+    events.push(normalizeReplayEvent(raw, i + 1, fields));
+  }
+  return events;
+}
+
+export interface ReplaySource extends EventSource<ReplayEvent>, EventTypeCatalog {
+  eventTime(event: ReplayEvent): string;
+}
+
+/** A source answering the syscall registry (or another) from replayed events. */
+export function replaySource(
+  name = "syscall",
+  fields: ReadonlyMap<string, FieldInfo> = SYSCALL_FIELDS,
+  eventTypes: ReadonlySet<string> = SYSCALL_EVENT_TYPES,
+): ReplaySource {
+  return {
+    name,
+    fields,
+    eventTypes,
+    eventType: (e) => {
+      const t = e.fields["evt.type"];
+      return typeof t === "string" ? t : undefined;
+    },
+    eventTime: (e) => e.time,
+    extractor(field: string, arg: string | undefined): Extractor<ReplayEvent> | undefined {
+      const info = fields.get(field);
+      if (!info) return undefined;
+      if (field === "evt.time") return (e) => e.fields["evt.time"] ?? e.time;
+      if (field === "evt.source") return (e) => e.fields["evt.source"] ?? e.source;
+      if (arg === undefined) {
+        const parentOf = PARENT_OF[field];
+        if (parentOf) {
+          return (e) => {
+            const v = e.fields[field];
+            if (v !== undefined) return v;
+            const a = e.fields[parentOf];
+            return Array.isArray(a) ? a[0] : undefined;
+          };
+        }
+        return (e) => e.fields[field];
+      }
+      const bracketKey = `${field}[${arg}]`;
+      const dottedKey = `${field}.${arg}`;
+      const anc = ANCESTOR_SELF[field];
+      if (anc) {
+        const index = Number(arg);
+        const [self, parent] = anc;
+        return (e): ExtractedValue | undefined => {
+          const direct = e.fields[bracketKey];
+          if (direct !== undefined) return direct;
+          if (index === 0) return e.fields[self];
+          const a = e.fields[field];
+          if (Array.isArray(a)) return a[index - 1];
+          if (index === 1 && parent) return e.fields[parent];
+          return undefined;
+        };
+      }
+      return (e) => {
+        const v = e.fields[bracketKey];
+        return v !== undefined ? v : e.fields[dottedKey];
+      };
+    },
+  };
+}
