@@ -3,6 +3,7 @@ import { stdoutOutput } from "./stdout/index.js";
 import { fileOutput } from "./file/index.js";
 import { webhookOutput } from "./webhook/index.js";
 import { slackOutput } from "./slack/index.js";
+import { lokiOutput } from "./loki/index.js";
 
 /** Every output type, by its `type:` name. Adding an output is one line here. */
 export const OUTPUT_TYPES: Record<string, OutputDefinition> = {
@@ -10,4 +11,5 @@ export const OUTPUT_TYPES: Record<string, OutputDefinition> = {
   file: fileOutput as unknown as OutputDefinition,
   webhook: webhookOutput as unknown as OutputDefinition,
   slack: slackOutput as unknown as OutputDefinition,
+  loki: lokiOutput as unknown as OutputDefinition,
 };
