@@ -6,6 +6,8 @@ import type { FastifyInstance } from "fastify";
 import { PeregrineError, errorMessage } from "../errors.js";
 import type { Config } from "../config/index.js";
 import { EXIT, loadConfigOrReport } from "./common.js";
+import { installEnrichment, type EnrichConfig } from "../enrich/index.js";
+import { installRouting } from "../route/index.js";
 
 export interface RunContext {
   router: Router;
@@ -106,11 +108,14 @@ export async function runCommand(argv: string[], options: { withDetector: boolea
   });
 }
 
-/** Filters, dedup and enrichment live in src/route/ and src/enrich/ when present. */
+/**
+ * Installs enrichment and per-output routing (filters, dedup, throttle). At shutdown, open
+ * dedup/throttle windows are summarized before the lanes drain, so no count is lost.
+ */
 async function applyRouting(router: Router, config: Config, logger: Logger): Promise<void> {
-  void router;
-  void config;
-  void logger;
+  installEnrichment(router, config.enrich as EnrichConfig | undefined, logger);
+  const routing = installRouting(router, config, logger);
+  registerRunExtension({ name: "noise control", start: async () => () => routing.stop() });
 }
 
 /** Loads the optional halves (dashboard, detector) before running, so `run` is one process. */

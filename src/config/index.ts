@@ -6,6 +6,8 @@ import { ParseContext, s, isObject, didYouMean, ObjectSchema, type ConfigIssue, 
 import { laneShape, type LaneConfig } from "./lane.js";
 import { OUTPUT_TYPES } from "../../outputs/registry.js";
 import type { OutputDefinition } from "../delivery/output.js";
+import { enrichShape } from "../enrich/config.js";
+import { checkOutputRouting } from "../route/check.js";
 
 export const DEFAULT_CONFIG_FILE = "./peregrine.yaml";
 export const DEFAULT_PORT = 2801;
@@ -62,7 +64,7 @@ export const rootShape = {
     .describe("Logging."),
   outputs: s.array(s.any()).default([{ name: "stdout", type: "stdout" }]).describe("The outputs (see docs/outputs/)."),
   detector: s.any().optional().describe("The embedded detector (see docs/detector.md)."),
-  enrich: s.any().optional().describe("Custom fields, tags and templated fields (see docs/enrich.md)."),
+  enrich: enrichShape.optional(),
 } satisfies Shape;
 
 export type RootConfig = Omit<InferShape<typeof rootShape>, "outputs" | "detector" | "enrich">;
@@ -143,6 +145,7 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     const out = parseOutput(entry, ctx, `outputs[${i}]`);
     if (!out) return;
     if (seen.has(out.name)) ctx.error(`outputs[${i}].name`, `duplicate output name "${out.name}"`);
+    checkOutputRouting(out, ctx, `outputs[${i}]`);
     seen.add(out.name);
     outputs.push(out);
   });

@@ -1,5 +1,6 @@
 import { PRIORITIES } from "../alert.js";
 import { s, type InferShape } from "./schema.js";
+import { dedupShape, throttleShape } from "../route/config.js";
 
 const priorityChoices = [...PRIORITIES.map((p) => p.toLowerCase()), "info"];
 
@@ -13,6 +14,8 @@ export const laneShape = {
     .default("debug")
     .describe("Only alerts at least this severe (Falco's order) reach the output."),
   filter: s.string().optional().describe("A rule-language condition over the alert source; only matching alerts reach the output."),
+  dedup: dedupShape.optional(),
+  throttle: throttleShape.optional(),
   batch: s
     .object({
       max_events: s.int().range(1, 100_000).default(1).describe("Most alerts in one send."),

@@ -1,0 +1,16 @@
+import type { Alert, FieldValue } from "../alert.js";
+import { compileTemplate, type CompiledTemplate } from "../templates/index.js";
+
+/** Templated fields render plain text: the value is data, not markup. */
+export function compileFieldTemplate(source: string, name: string): CompiledTemplate {
+  return compileTemplate(source, { name, escape: "none" });
+}
+
+/**
+ * The context of a templated field: the alert, plus each output field and custom field at
+ * the top level, so Falcosidekick's `{{index . "k8s.ns.name"}}` works unchanged while
+ * `{{rule}}` and `{{index output_fields "proc.name"}}` work too. Alert keys win on a clash.
+ */
+export function templateContext(alert: Alert, customFields: Record<string, FieldValue>): Record<string, unknown> {
+  return { ...alert.output_fields, ...customFields, ...alert, custom_fields: customFields };
+}
