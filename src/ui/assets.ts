@@ -1,0 +1,29 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+/**
+ * The page is one HTML document with its stylesheet and script inlined: a single request,
+ * nothing to build, and with ingest auth on only `/ui?token=…` needs the token (the script
+ * then sends it on every API call).
+ */
+export interface PageAssets {
+  html: string;
+}
+
+const FILES = ["index.html", "style.css", "app.js"] as const;
+
+/** Finds static/ beside this module, or in the source tree when running compiled from dist/. */
+export function staticDir(here: string = import.meta.dirname): string {
+  const candidates = [join(here, "static"), join(here, "../../../src/ui/static")];
+  for (const dir of candidates) if (FILES.every((f) => existsSync(join(dir, f)))) return dir;
+  throw new Error(`dashboard assets not found (looked in ${candidates.join(", ")})`);
+}
+
+export function loadPage(dir: string = staticDir()): PageAssets {
+  const [html, css, js] = FILES.map((f) => readFileSync(join(dir, f), "utf8")) as [string, string, string];
+  // A "</" inside the inlined code would end the element early.
+  const safeJs = js.replace(/<\/(script)/gi, "<\\/$1");
+  const safeCss = css.replace(/<\/(style)/gi, "<\\/$1");
+  const page = html.replace("/*INLINE_STYLE*/", () => safeCss).replace("/*INLINE_SCRIPT*/", () => safeJs);
+  return { html: page };
+}

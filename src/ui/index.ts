@@ -1,0 +1,155 @@
+import type { FastifyInstance } from "fastify";
+import type { RunContext, RunExtension } from "../cli/run.js";
+import type { LaneStatus } from "../delivery/lane.js";
+import type { Router } from "../router.js";
+import { loadPage, type PageAssets } from "./assets.js";
+import { hasDetectorStatsProvider, readDetectorStats, type DetectorStats } from "./detector-stats.js";
+import { AlertStats, type StatsSnapshot } from "./stats.js";
+import { EventHub } from "./stream.js";
+
+export { setDetectorStatsProvider, type DetectorStats, type DetectorStatsProvider } from "./detector-stats.js";
+
+/** How often open pages get output state, stats and detector counters. */
+const STATUS_MS = 2000;
+
+export interface OutputView extends LaneStatus {
+  /** Alerts delivered per second since the previous status. */
+  delivery_rate: number;
+  /** Alerts in the dead-letter store now (replayable), not since start. */
+  dead_letters: number;
+}
+
+export interface StatusView {
+  now: number;
+  started_at: number;
+  accepting: boolean;
+  journal: { used_bytes: number; max_bytes: number };
+  outputs: OutputView[];
+  stats: StatsSnapshot;
+  detector?: DetectorStats;
+}
+
+/**
+ * The dashboard: `/ui`, `/api/stats`, `/api/status` and `/api/stream` (server-sent
+ * events). Everything else it shows comes from the core API (`/api/alerts`,
+ * `/api/dead-letters`, replay). Auth is the ingest hook's: with tokens set, these routes
+ * need one too.
+ */
+export class Dashboard {
+  readonly stats = new AlertStats();
+  readonly hub = new EventHub();
+  private page?: PageAssets;
+  private timer?: NodeJS.Timeout;
+  private readonly lastDelivered = new Map<string, { at: number; delivered: number; rate: number }>();
+
+  constructor(
+    private readonly router: Router,
+    private readonly withDetector: boolean,
+  ) {
+    router.on("alert", (alert) => {
+      this.stats.add(alert);
+      this.hub.alert(alert);
+    });
+  }
+
+  register(app: FastifyInstance): void {
+    const servePage = async (_req: unknown, reply: import("fastify").FastifyReply) => {
+      this.page ??= loadPage();
+      return reply
+        .type("text/html; charset=utf-8")
+        .header("cache-control", "no-store")
+        .header("x-content-type-options", "nosniff")
+        .header("referrer-policy", "no-referrer")
+        .send(this.page.html);
+    };
+    app.get("/ui", servePage);
+    app.get("/ui/", servePage);
+    app.get<{ Querystring: { top?: string } }>("/api/stats", (req) => {
+      const top = Math.min(Math.max(Math.trunc(Number(req.query.top ?? 10)) || 10, 1), 100);
+      return this.stats.snapshot(top);
+    });
+    app.get("/api/status", () => this.status());
+    app.get("/api/stream", async (_req, reply) => {
+      reply.hijack();
+      this.hub.attach(reply.raw, { event: "status", data: await this.status() });
+    });
+    app.addHook("onClose", async () => this.stop());
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.tick(), STATUS_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.hub.close();
+  }
+
+  async status(): Promise<StatusView> {
+    const now = Date.now();
+    const outputs: OutputView[] = [];
+    for (const lane of this.router.lanes.values()) {
+      const s = lane.status();
+      outputs.push({ ...s, delivery_rate: this.rate(s.name, s.delivered, now), dead_letters: this.router.journal.countDeadLetters(s.name) });
+    }
+    const view: StatusView = {
+      now,
+      started_at: this.router.startedAt,
+      accepting: this.router.isAccepting,
+      journal: { used_bytes: safeUsedBytes(this.router), max_bytes: this.router.config.storage.max_bytes },
+      outputs,
+      stats: this.stats.snapshot(),
+    };
+    if (this.withDetector && hasDetectorStatsProvider()) {
+      const d = await readDetectorStats();
+      if (d) view.detector = d;
+    }
+    return view;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.hub.size === 0) return;
+    this.hub.flush();
+    this.hub.send("status", await this.status());
+  }
+
+  /** Delivered per second, measured over at least one status period so a burst reads sensibly. */
+  private rate(name: string, delivered: number, now: number): number {
+    const prev = this.lastDelivered.get(name);
+    if (!prev) {
+      this.lastDelivered.set(name, { at: now, delivered, rate: 0 });
+      return 0;
+    }
+    const dt = now - prev.at;
+    if (dt < STATUS_MS / 2) return prev.rate;
+    const rate = Math.round(Math.max(0, ((delivered - prev.delivered) * 1000) / dt) * 10) / 10;
+    this.lastDelivered.set(name, { at: now, delivered, rate });
+    return rate;
+  }
+}
+
+function safeUsedBytes(router: Router): number {
+  try {
+    return router.journal.usedBytes();
+  } catch {
+    return 0;
+  }
+}
+
+let current: Dashboard | undefined;
+
+export const extension: RunExtension = {
+  name: "dashboard",
+  registerRoutes(app: FastifyInstance, ctx: RunContext) {
+    current = new Dashboard(ctx.router, ctx.withDetector);
+    current.register(app);
+  },
+  async start() {
+    const dashboard = current;
+    if (!dashboard) return;
+    dashboard.start();
+    return async () => dashboard.stop();
+  },
+};
