@@ -22,7 +22,7 @@
  *   TransformerListArg    ::= Field | FieldTransformer | QuotedStr | NumValue
  *   FieldTransformerOrVal ::= FieldTransformer | 'val(' Field ')'
  *   Condition             ::= UnaryOperator
- *                           | NumOperator (NumValue | FieldTransformerOrVal)
+ *                           | NumOperator (NumValue | FieldTransformerOrVal | StrValue)   (StrValue: see below)
  *                           | StrOperator (StrValue | FieldTransformerOrVal)
  *                           | StrOperator StrOperatorModifier ListValue
  *                           | ListOperator (ListValue | FieldTransformerOrVal)
@@ -48,6 +48,10 @@
  *   Number                ::= [+\-]?[0-9]+[\.]?[0-9]*([eE][+\-][0-9]+)?
  *   QuotedStr             ::= "(?:\\"|.)*?" | '(?:\\'|.)*?'
  *   BareStr               ::= [^ \b\t\n\r\(\),="']+
+ *
+ * Extension over libsinsp: after a NumOperator a StrValue is accepted too, and converted by
+ * the field at compile time — `alert.priority >= warning` compares severities; a numeric
+ * field given a word fails to compile ("'abc' is not a valid number for field ...").
  *
  * A trailing blank (' ') in a keyword means a blank must follow it. Quoted strings accept the
  * escapes \b \f \n \r \t \\ \/ \" (in "..."), \' (in '...') and \xHH.
@@ -560,6 +564,10 @@ class Parser {
     const t = this.tryParseTransformerOrVal();
     if (t) return t;
     if (this.lexRegex(RGX_HEX) || this.lexRegex(RGX_NUMBER)) return { kind: "value", value: this.lastToken, quoted: false, pos };
+    // Extension over libsinsp: a word is accepted here and converted by the field at compile
+    // time (alert.priority >= warning); numeric fields reject it there with a clear message.
+    if (this.lexQuoted()) return { kind: "value", value: this.lastToken, quoted: true, pos };
+    if (this.lexRegex(RGX_BARE_STR)) return { kind: "value", value: this.lastToken, quoted: false, pos };
     throw this.error(`expected a number value or a field with a valid transformer: ${ALL_TRANSFORMERS}`);
   }
 

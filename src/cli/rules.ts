@@ -1,0 +1,176 @@
+/**
+ * `peregrine rules validate -r FILE_OR_DIR... [--json]`
+ * `peregrine rules test -r FILE_OR_DIR... --events FILE.jsonl [--all]`
+ *
+ * Exit codes: 0 ok, 1 load errors (or bad events), 2 usage.
+ */
+import { readFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+import type { EventSource } from "../detector/event.js";
+import { defaultSources, expandRulesPaths, loadRules } from "../detector/load.js";
+import { formatMessage, LoadResults, type LoadMessage } from "../detector/loader/results.js";
+import { parseReplay, ReplayFormatError, replaySource } from "../detector/sources/replay.js";
+
+export interface CliIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+const processIo: CliIo = {
+  stdout: (t) => void process.stdout.write(t),
+  stderr: (t) => void process.stderr.write(t),
+};
+
+const USAGE = `usage:
+  peregrine rules validate -r FILE_OR_DIR... [--json]
+  peregrine rules test -r FILE_OR_DIR... --events FILE.jsonl [--all]
+
+  -r, --rules PATH   rules file or directory (repeatable; loaded in order)
+  --json             validate: print falco_load_results as JSON
+  --events FILE      test: replay events from a JSONL file (one event per line)
+  --all              test: report every matching rule, not only the first (rule_matching: all)
+`;
+
+interface Parsed {
+  command: "validate" | "test";
+  rules: string[];
+  json: boolean;
+  events?: string;
+  all: boolean;
+}
+
+class UsageError extends Error {}
+
+function parseArgs(argv: readonly string[]): Parsed {
+  const [command, ...rest] = argv;
+  if (command !== "validate" && command !== "test") {
+    throw new UsageError(command === undefined ? "missing subcommand" : `unknown subcommand '${command}'`);
+  }
+  const parsed: Parsed = { command, rules: [], json: false, all: false };
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i]!;
+    const value = (): string => {
+      const v = rest[++i];
+      if (v === undefined || v.startsWith("-")) throw new UsageError(`flag '${a}' needs a value`);
+      return v;
+    };
+    if (a === "-r" || a === "--rules") parsed.rules.push(value());
+    else if (a.startsWith("--rules=")) parsed.rules.push(a.slice(8));
+    else if (a === "--json") parsed.json = true;
+    else if (a === "--events") parsed.events = value();
+    else if (a.startsWith("--events=")) parsed.events = a.slice(9);
+    else if (a === "--all") parsed.all = true;
+    else throw new UsageError(`unknown flag '${a}'`);
+  }
+  if (parsed.rules.length === 0) throw new UsageError("at least one -r FILE_OR_DIR is required");
+  if (command === "test" && !parsed.events) throw new UsageError("'rules test' needs --events FILE.jsonl");
+  if (command === "validate" && parsed.events) throw new UsageError("--events is only for 'rules test'");
+  if (command === "test" && parsed.json) throw new UsageError("--json is only for 'rules validate'");
+  return parsed;
+}
+
+function jsonMessage(m: LoadMessage): Record<string, unknown> {
+  const location: Record<string, unknown> = {
+    position: { name: m.position.file, line: m.position.line, column: m.position.column },
+  };
+  if (m.item) {
+    location.item_type = m.item.type;
+    location.item_name = m.item.name;
+  }
+  const context: Record<string, unknown> = { locations: [location] };
+  if (m.snippet) context.snippet = m.snippet;
+  return { code: m.code, codedesc: m.codeDesc, message: m.message, context };
+}
+
+/** falco -V style: one entry per rules file with its errors and warnings. */
+export function loadResultsJson(files: readonly string[], errors: readonly LoadMessage[], warnings: readonly LoadMessage[]): string {
+  const names = [...files];
+  for (const m of [...errors, ...warnings]) if (!names.includes(m.position.file)) names.push(m.position.file);
+  const entries = names.map((name) => {
+    const errs = errors.filter((m) => m.position.file === name);
+    return {
+      name,
+      successful: errs.length === 0,
+      errors: errs.map(jsonMessage),
+      warnings: warnings.filter((m) => m.position.file === name).map(jsonMessage),
+    };
+  });
+  return JSON.stringify({ falco_load_results: entries }, null, 2);
+}
+
+export async function runRulesCommand(argv: string[], io: CliIo = processIo): Promise<number> {
+  if (argv[0] === "-h" || argv[0] === "--help" || argv[0] === "help") {
+    io.stdout(USAGE);
+    return 0;
+  }
+  let args: Parsed;
+  try {
+    args = parseArgs(argv);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr(`peregrine rules: ${err.message}\n${USAGE}`);
+      return 2;
+    }
+    throw err;
+  }
+
+  const syscall = replaySource();
+  const sources = [syscall as unknown as EventSource<never>, ...defaultSources().filter((s) => s.name !== "syscall")];
+  const { ruleset, results } = loadRules({ files: args.rules, sources, ruleMatching: args.all ? "all" : "first" });
+
+  if (args.command === "validate") {
+    if (args.json) {
+      const files = expandRulesPaths(args.rules, new LoadResults());
+      io.stdout(loadResultsJson(files, results.errors, results.warnings) + "\n");
+    } else {
+      for (const e of results.errors) io.stderr(formatMessage(e, "error") + "\n");
+      for (const w of results.warnings) io.stderr(formatMessage(w, "warning") + "\n");
+      const enabled = ruleset.rules.filter((r) => r.enabled).length;
+      io.stdout(
+        results.ok
+          ? `OK: ${ruleset.rules.length} rules (${enabled} enabled), ${results.warnings.length} warnings\n`
+          : `FAILED: ${results.errors.length} errors, ${results.warnings.length} warnings\n`,
+      );
+    }
+    return results.ok ? 0 : 1;
+  }
+
+  if (!results.ok) {
+    for (const e of results.errors) io.stderr(formatMessage(e, "error") + "\n");
+    return 1;
+  }
+  let text: string;
+  try {
+    text = readFileSync(args.events!, "utf8");
+  } catch (err) {
+    io.stderr(`peregrine rules: cannot read events file '${args.events}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+    return 1;
+  }
+  let events;
+  try {
+    events = parseReplay(text);
+  } catch (err) {
+    if (err instanceof ReplayFormatError) {
+      io.stderr(`${args.events}:${err.line}: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  for (const ev of events) {
+    if (ev.source !== "syscall") continue; // only syscall events replay through the field map
+    for (const alert of ruleset.evaluate(syscall, ev)) io.stdout(JSON.stringify(alert) + "\n");
+  }
+  return 0;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  runRulesCommand(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`peregrine rules: ${(err as Error).message}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
