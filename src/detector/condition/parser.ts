@@ -305,11 +305,13 @@ class Parser {
     const delim = this.input[this.idx];
     if (delim !== "'" && delim !== '"') return false;
     const start = this.pos();
-    let prev = "\\";
+    // Track escapes properly (libsinsp only looks at the previous character, so a value
+    // ending in an escaped backslash would not terminate); the opening quote is skipped.
+    let escaped = true;
     let token = "";
     while (this.idx < this.input.length) {
       const c = this.input[this.idx]!;
-      if (c === delim && prev !== "\\") {
+      if (c === delim && !escaped) {
         this.advance(c);
         token += delim;
         try {
@@ -320,7 +322,7 @@ class Parser {
         }
         return true;
       }
-      prev = c;
+      escaped = !escaped && c === "\\";
       token += c;
       this.advance(c);
     }
