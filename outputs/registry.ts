@@ -4,6 +4,7 @@ import { fileOutput } from "./file/index.js";
 import { webhookOutput } from "./webhook/index.js";
 import { slackOutput } from "./slack/index.js";
 import { lokiOutput } from "./loki/index.js";
+import { kafkaOutput } from "./kafka/index.js";
 
 /** Every output type, by its `type:` name. Adding an output is one line here. */
 export const OUTPUT_TYPES: Record<string, OutputDefinition> = {
@@ -12,4 +13,5 @@ export const OUTPUT_TYPES: Record<string, OutputDefinition> = {
   webhook: webhookOutput as unknown as OutputDefinition,
   slack: slackOutput as unknown as OutputDefinition,
   loki: lokiOutput as unknown as OutputDefinition,
+  kafka: kafkaOutput as unknown as OutputDefinition,
 };
