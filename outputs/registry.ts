@@ -5,6 +5,7 @@ import { webhookOutput } from "./webhook/index.js";
 import { slackOutput } from "./slack/index.js";
 import { lokiOutput } from "./loki/index.js";
 import { kafkaOutput } from "./kafka/index.js";
+import { alertmanagerOutput } from "./alertmanager/index.js";
 
 /** Every output type, by its `type:` name. Adding an output is one line here. */
 export const OUTPUT_TYPES: Record<string, OutputDefinition> = {
@@ -14,4 +15,5 @@ export const OUTPUT_TYPES: Record<string, OutputDefinition> = {
   slack: slackOutput as unknown as OutputDefinition,
   loki: lokiOutput as unknown as OutputDefinition,
   kafka: kafkaOutput as unknown as OutputDefinition,
+  alertmanager: alertmanagerOutput as unknown as OutputDefinition,
 };
