@@ -27,6 +27,21 @@ export interface AppendOutput {
   extra_fields?: (string | Record<string, string>)[];
 }
 
+/** Fields Falco deprecates (enter events are dropped): using them warns with LOAD_DEPRECATED_ITEM. */
+const DEPRECATED_FIELDS = ["evt.dir", "evt.latency", "evt.latency.s", "evt.latency.ns", "evt.latency.human", "evt.wait_latency"];
+
+function deprecatedFields(e: Expr, out = new Set<string>()): Set<string> {
+  const visit = (n: unknown): void => {
+    if (!n || typeof n !== "object") return;
+    if (Array.isArray(n)) return n.forEach(visit);
+    const node = n as { kind?: string; name?: string };
+    if (node.kind === "field" && node.name && DEPRECATED_FIELDS.includes(node.name)) out.add(node.name);
+    for (const [k, v] of Object.entries(node)) if (k !== "pos") visit(v);
+  };
+  visit(e);
+  return out;
+}
+
 /** Falco warns when a rule matches more than this many event types. */
 const NO_EVTTYPE_THRESHOLD = 100;
 
@@ -78,7 +93,7 @@ export function compileCollected(
     const inRange = offset >= 0 && offset <= origin.composite.text.length;
     const where = inRange ? locateIn(origin.composite, offset) : locateIn(origin.composite, 0);
     const snippet = caretSnippet(origin.shift ? `(${origin.composite.text}` : origin.composite.text, pos);
-    const suffix = origin !== fallback ? ` (in macro '${origin.name}' used by ${fallback.kind} '${fallback.name}')` : "";
+    const suffix = origin.kind !== fallback.kind || origin.name !== fallback.name ? ` (in macro '${origin.name}' used by ${fallback.kind} '${fallback.name}')` : "";
     const item = { type: fallback.kind, name: fallback.name };
     if (asWarning) results.warn(asWarning, message + suffix, where, item, snippet);
     else results.error(code, message + suffix, where, item, snippet);
@@ -216,6 +231,15 @@ export function compileCollected(
       if (err.unknown && r.skipIfUnknownFilter) report("LOAD_ERR_COMPILE_CONDITION", err.message, err.pos, origin, "LOAD_UNKNOWN_FILTER");
       else report("LOAD_ERR_COMPILE_CONDITION", err.message, err.pos, origin);
       continue;
+    }
+
+    for (const f of deprecatedFields(ast)) {
+      results.warn("LOAD_DEPRECATED_ITEM", `usage of deprecated field '${f}' has been detected in the rule condition`, r.condition.pieces[0]!.pos, item);
+    }
+    for (const f of DEPRECATED_FIELDS) {
+      if (outputText.includes(`%${f}`)) {
+        results.warn("LOAD_DEPRECATED_ITEM", `usage of deprecated field '${f}' has been detected in the rule output`, r.output.pieces[0]!.pos, item);
+      }
     }
 
     const eventTypes = eventTypesOf(ast);

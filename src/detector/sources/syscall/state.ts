@@ -55,6 +55,8 @@ export interface FdInfo {
   /** open(2) flags; O_CLOEXEC descriptors are dropped at exec. */
   flags: number;
   tuple?: SockTuple;
+  /** Which end we are: "client" after connect, "server" after accept. */
+  role?: "client" | "server";
   /** Socket created by socket(2) and not yet connected/bound: family/type/protocol. */
   family?: number;
   sockType?: number;
@@ -133,6 +135,11 @@ export class ProcessTable {
       this.procs.set(pid, p);
     }
     return p;
+  }
+
+  /** Reads the process from /proc again (its cwd after fchdir to an unknown descriptor). */
+  reread(pid: number): Proc | undefined {
+    return this.reader.read(pid);
   }
 
   /** The known process only (no /proc read). */

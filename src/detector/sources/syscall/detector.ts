@@ -1,0 +1,210 @@
+/**
+ * The embedded syscall detector: loads the rules against the sensor-backed `syscall` source,
+ * seeds the process table from /proc, starts the supervised sensor with the interest set the
+ * rules need, and hands every alert to `onAlert`. `peregrine run` journals the alerts;
+ * `peregrine detect --router URL` posts them.
+ */
+import type { Logger } from "pino";
+import { loadRules, defaultSources, type RuleSelectionStep } from "../../load.js";
+import type { EventSource } from "../../event.js";
+import type { AppendOutput } from "../../loader/compile-rules.js";
+import type { DetectorAlert, Ruleset } from "../../ruleset.js";
+import { checkSensorPrerequisites, defaultSensorBinary } from "./prerequisites.js";
+import { procfsReader, scanProcs } from "./procfs.js";
+import { createSyscallSource, type SyscallSource } from "./source.js";
+import { ProcessTable } from "./state.js";
+import { SensorSupervisor } from "./supervisor.js";
+import { SyscallTracker } from "./tracker.js";
+import { systemUserDb } from "./users.js";
+import { CATEGORY_NAMES, SYSCALLS } from "./wire.js";
+
+export class SensorError extends Error {
+  constructor(
+    readonly code: "SENSOR_UNAVAILABLE" | "DETECTOR_RULES_INVALID",
+    message: string,
+  ) {
+    super(message);
+    this.name = "SensorError";
+  }
+}
+
+/** Syscalls the state tables need whatever the rules say (rare, cheap). */
+const STATE_SYSCALLS = ["chdir", "fchdir", "setsid", "clone", "clone3", "fork", "vfork"];
+/** Rules on these need the descriptor table, so descriptors' births and deaths are tracked too. */
+const FD_CONSUMERS = new Set(["dup", "dup2", "dup3", "fchmod", "fchdir", "finit_module", "close"]);
+const FD_LIFECYCLE = ["close", "dup", "dup2", "dup3"];
+const SOCKET_LIFECYCLE = ["socket", "connect", "accept", "accept4"];
+const SUPPORTED = new Set(SYSCALLS.map((s) => s.name));
+
+/** The syscalls the sensor must send for a set of rule event types. */
+export function interestSet(types: ReadonlySet<string>, all: boolean): string[] {
+  if (all) return [...SUPPORTED];
+  const out = new Set<string>(STATE_SYSCALLS);
+  for (const t of types) if (SUPPORTED.has(t)) out.add(t);
+  const usesFds = [...out].some((t) => FD_CONSUMERS.has(t) || t.startsWith("open") || t === "creat" || t === "socket" || t === "accept" || t === "accept4" || t === "connect");
+  if (usesFds) for (const t of FD_LIFECYCLE) out.add(t);
+  if (types.has("dup") || types.has("dup2") || types.has("dup3")) for (const t of SOCKET_LIFECYCLE) out.add(t);
+  return [...out].sort();
+}
+
+export interface SyscallDetectorOptions {
+  /** Rules files or directories, in load order. */
+  rulesFiles: readonly string[];
+  selection?: readonly RuleSelectionStep[];
+  appendOutput?: readonly AppendOutput[];
+  onAlert(alert: DetectorAlert): void;
+  logger: Logger;
+  /** Size of each per-CPU ring buffer (power of two). Default 8 MiB. */
+  ringBufferBytes?: number;
+  sensorBinary?: string;
+  hostname?: string;
+  /** Extra processes whose syscalls the sensor must not report. */
+  ignorePids?: readonly number[];
+}
+
+export interface SyscallDetectorStats {
+  framesDecoded: number;
+  eventsEvaluated: number;
+  alerts: number;
+  evaluationErrors: number;
+  processes: number;
+  processesReadLate: number;
+  sensorRestarts: number;
+  sensorWireErrors: number;
+  /** From the sensor's last stats frame: per category, events written and dropped in the kernel. */
+  sensorEvents: Record<string, number>;
+  sensorDrops: Record<string, number>;
+  syscalls: readonly string[];
+}
+
+export interface SyscallDetector {
+  readonly ruleset: Ruleset;
+  readonly syscalls: readonly string[];
+  /** Resolves once the sensor streams (its hello frame arrived); rejects if it cannot run. */
+  readonly ready: Promise<void>;
+  stats(): SyscallDetectorStats;
+  stop(): Promise<void>;
+}
+
+export async function startSyscallDetector(opts: SyscallDetectorOptions): Promise<SyscallDetector> {
+  const { logger } = opts;
+  const binary = opts.sensorBinary ?? defaultSensorBinary();
+  const pre = checkSensorPrerequisites({ binary });
+  if (!pre.ok) throw new SensorError("SENSOR_UNAVAILABLE", pre.line);
+
+  const table = new ProcessTable(procfsReader);
+  for (const p of scanProcs()) table.add(p);
+  const tracker = new SyscallTracker(table);
+  const source: SyscallSource = createSyscallSource({
+    table,
+    users: systemUserDb(),
+    bootOffsetNs: () => tracker.bootOffsetNs,
+    ...(opts.hostname !== undefined ? { hostname: opts.hostname } : {}),
+  });
+
+  const sources = [source as unknown as EventSource<never>, ...defaultSources().filter((s) => s.name !== "syscall")];
+  const { ruleset, results } = loadRules({
+    files: opts.rulesFiles,
+    sources,
+    ...(opts.selection ? { selection: opts.selection } : {}),
+    ...(opts.appendOutput ? { appendOutput: opts.appendOutput } : {}),
+    ...(opts.hostname !== undefined ? { hostname: opts.hostname } : {}),
+  });
+  if (!results.ok) {
+    const first = results.errors[0]!;
+    throw new SensorError(
+      "DETECTOR_RULES_INVALID",
+      `${first.position.file}:${first.position.line}:${first.position.column}: ${first.code}: ${first.message}` +
+        (results.errors.length > 1 ? ` (and ${results.errors.length - 1} more errors)` : ""),
+    );
+  }
+  const interest = ruleset.eventTypes("syscall");
+  const syscalls = interestSet(interest.types, interest.all);
+
+  let alerts = 0;
+  let evaluationErrors = 0;
+  const visit = (ev: Parameters<Parameters<SyscallTracker["process"]>[1]>[0]) => {
+    try {
+      const found = ruleset.evaluate(source, ev);
+      for (let i = 0; i < found.length; i++) {
+        alerts++;
+        opts.onAlert(found[i]!);
+      }
+    } catch (err) {
+      // one bad event must not stop detection; the count shows up in stats and the log
+      if (evaluationErrors++ < 10) logger.error({ err: (err as Error).message, evt: ev.type }, "rule evaluation failed");
+    }
+  };
+
+  let resolveReady!: () => void;
+  let rejectReady!: (e: Error) => void;
+  const ready = new Promise<void>((res, rej) => {
+    resolveReady = res;
+    rejectReady = rej;
+  });
+  ready.catch(() => undefined); // observed through the property; never an unhandled rejection
+  let lastDrops = 0;
+  tracker.onStats = (c) => {
+    const drops = c.drops.reduce((a, b) => a + b, 0);
+    if (drops > lastDrops) logger.warn({ dropped: drops - lastDrops, total: drops }, "sensor dropped events (ring buffer full)");
+    lastDrops = drops;
+  };
+
+  const args = [
+    "--syscalls",
+    syscalls.join(","),
+    "--ring-bytes",
+    String(opts.ringBufferBytes ?? 8 * 1024 * 1024),
+    "--ignore-pid",
+    String(process.pid),
+    ...(opts.ignorePids ?? []).flatMap((p) => ["--ignore-pid", String(p)]),
+  ];
+  let helloSeen = false;
+  const supervisor = new SensorSupervisor({
+    binary,
+    args,
+    logger,
+    onFrame: (f) => {
+      tracker.process(f, visit);
+      if (!helloSeen && f.type === 1) {
+        helloSeen = true;
+        resolveReady();
+      }
+    },
+    onFatal: (line) => {
+      logger.error({ sensor: true }, line);
+      rejectReady(new SensorError("SENSOR_UNAVAILABLE", line.replace(/^peregrine-sensor: /, "")));
+    },
+  });
+  supervisor.start();
+  const sweeper = setInterval(() => table.sweep(Date.now()), 2000);
+  sweeper.unref();
+  logger.info({ rules: ruleset.rules.filter((r) => r.enabled).length, syscalls }, "syscall detector started");
+
+  return {
+    ruleset,
+    syscalls,
+    ready,
+    stats(): SyscallDetectorStats {
+      const c = tracker.sensorCounters;
+      const byCat = (v: number[] | undefined) => Object.fromEntries(CATEGORY_NAMES.map((n, i) => [n, v?.[i] ?? 0]));
+      return {
+        framesDecoded: tracker.frames,
+        eventsEvaluated: tracker.events,
+        alerts,
+        evaluationErrors,
+        processes: table.size,
+        processesReadLate: table.lateReads,
+        sensorRestarts: supervisor.restarts,
+        sensorWireErrors: supervisor.wireErrors,
+        sensorEvents: byCat(c?.events),
+        sensorDrops: byCat(c?.drops),
+        syscalls,
+      };
+    },
+    async stop() {
+      clearInterval(sweeper);
+      await supervisor.stop();
+    },
+  };
+}
