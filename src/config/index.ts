@@ -120,7 +120,7 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
       return {
         source,
         issues: doc.errors.map((e) => {
-          const pos = e.linePos?.[0];
+          const pos = e.linePos?.[0] ?? lineCounter!.linePos(e.pos[0]);
           return { path: "", message: `invalid YAML: ${e.message.split("\n")[0]}`, severity: "error" as const, ...(pos ? { line: pos.line, column: pos.col } : {}) };
         }),
       };

@@ -149,8 +149,11 @@ describe("router delivery (real router process, real HTTP receiver)", () => {
     const config = { shutdown: { drain_ms: 2000 }, outputs: [webhook("hook", receiver.url, { batch: { max_events: 5 } })] };
     const router = await startRouter({ config });
     cleanups.push(() => router.kill());
+    const t0 = Date.now();
     const uuids = await postMany(router, 1000, 50);
+    const t1 = Date.now();
     const code = await router.stop("SIGTERM");
+    console.log("post", t1 - t0, "stop", Date.now() - t1);
     expect(code).toBe(0);
     const afterStop = receivedOk(receiver, 0);
     const missing = uuids.filter((u) => !afterStop.has(u));
@@ -159,7 +162,9 @@ describe("router delivery (real router process, real HTTP receiver)", () => {
       expect(router.stderr.join("\n")).toMatch(/stay journaled/);
       const again = await startRouter({ config, dataDir: router.dataDir });
       cleanups.push(() => again.kill());
-      await waitUntil(() => missing.every((u) => receivedOk(receiver, 0).has(u)), 30_000, "the rest after restart");
+      await waitUntil(() => missing.every((u) => receivedOk(receiver, 0).has(u)), 30_000, "the rest after restart").catch((err: Error) => {
+        throw new Error(`${err.message}; ${missing.filter((u) => !receivedOk(receiver, 0).has(u)).length} of ${missing.length} missing\n${again.stderr.join("\n")}`);
+      });
     }
     const all = receivedOk(receiver, 0);
     expect(uuids.every((u) => all.has(u))).toBe(true);
