@@ -3,7 +3,10 @@
  * raw snappy blocks, which brokers accept; reading also understands the xerial framing Java
  * producers write.
  */
-import { CompressionCodecs, CompressionTypes } from "kafkajs";
+// kafkajs is CommonJS; Node's ESM loader does not see CompressionCodecs as a named export.
+import kafkajs from "kafkajs";
+
+const { CompressionCodecs, CompressionTypes } = kafkajs;
 import { compressSync, uncompressSync } from "snappy";
 
 const XERIAL_MAGIC = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00]);
