@@ -421,7 +421,12 @@ int main(int argc, char **argv)
 
 	while (!stopping) {
 		__u64 now = clock_ns(CLOCK_BOOTTIME);
+		/* The kernel side mostly writes without waking us (BPF_RB_NO_WAKEUP: a wakeup per
+		 * event would cost more than the event), so poll is a bounded sleep and every ring
+		 * is drained explicitly each round. */
 		err = ring_buffer__poll(rb, POLL_MS);
+		if (err >= 0 || err == -EINTR)
+			err = ring_buffer__consume(rb);
 		if (err < 0 && err != -EINTR) {
 			fprintf(stderr, "peregrine-sensor: reading the ring buffers failed: %s\n", strerror(-err));
 			return 1;
