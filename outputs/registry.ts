@@ -3,6 +3,7 @@ import { stdoutOutput } from "./stdout/index.js";
 import { fileOutput } from "./file/index.js";
 import { webhookOutput } from "./webhook/index.js";
 import { slackOutput } from "./slack/index.js";
+import { s3Output } from "./s3/index.js";
 import { lokiOutput } from "./loki/index.js";
 import { kafkaOutput } from "./kafka/index.js";
 import { alertmanagerOutput } from "./alertmanager/index.js";
@@ -13,6 +14,7 @@ export const OUTPUT_TYPES: Record<string, OutputDefinition> = {
   file: fileOutput as unknown as OutputDefinition,
   webhook: webhookOutput as unknown as OutputDefinition,
   slack: slackOutput as unknown as OutputDefinition,
+  s3: s3Output as unknown as OutputDefinition,
   loki: lokiOutput as unknown as OutputDefinition,
   kafka: kafkaOutput as unknown as OutputDefinition,
   alertmanager: alertmanagerOutput as unknown as OutputDefinition,
