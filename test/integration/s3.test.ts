@@ -1,0 +1,169 @@
+// The S3 output against the real S3-compatible server of the harness (`npm run services -- up s3`).
+import { gunzipSync } from "node:zlib";
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Alert } from "../../src/alert.js";
+import { ParseContext } from "../../src/config/schema.js";
+import type { Output } from "../../src/delivery/output.js";
+import { s3Output } from "../../outputs/s3/index.js";
+import { batchId, compileKeyTemplate, keyContext, keySegment } from "../../outputs/s3/key.js";
+import { S3 } from "../harness/endpoints.js";
+import { freePort } from "../harness/receiver.js";
+import { services } from "../harness/services.js";
+
+export const s3Client = () =>
+  new S3Client({
+    endpoint: S3.endpoint,
+    region: S3.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: S3.accessKeyId, secretAccessKey: S3.secretAccessKey },
+  });
+
+let n = 0;
+export function alert(over: Partial<Alert> = {}): Alert {
+  n++;
+  const hex = n.toString(16).padStart(12, "0");
+  return {
+    uuid: `${Math.floor(Math.random() * 0xffffffff).toString(16).padStart(8, "0")}-0000-4000-8000-${hex}`,
+    time: new Date(Date.UTC(2024, 2, 5, 7, 8, 9) + n).toISOString().replace("Z", "123456Z"),
+    priority: "Warning",
+    rule: "Write below etc",
+    output: `File below /etc opened for writing (n=${n})`,
+    output_fields: { "fd.name": "/etc/passwd", "proc.name": "vi", n },
+    source: "syscall",
+    tags: ["filesystem"],
+    hostname: "node-1",
+    ...over,
+  };
+}
+
+export function createS3(options: Record<string, unknown>): Output {
+  const ctx = new ParseContext();
+  const config = s3Output.schema.parse(
+    { endpoint: S3.endpoint, force_path_style: true, access_key_id: S3.accessKeyId, secret_access_key: S3.secretAccessKey, region: S3.region, ...options },
+    ctx,
+    "outputs[0]",
+  );
+  s3Output.validate!(config, ctx, "outputs[0]");
+  expect(ctx.issues).toEqual([]);
+  return s3Output.create(config, { name: "archive", logger: pino({ level: "silent" }), dataDir: "/tmp" });
+}
+
+/** Every object under the bucket, decompressed when gzipped, as lines of alerts. */
+export async function readObjects(client: S3Client, bucket: string, into = new Map<string, Alert[]>()): Promise<Map<string, Alert[]>> {
+  let token: string | undefined;
+  do {
+    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
+    for (const o of page.Contents ?? []) {
+      if (into.has(o.Key!)) continue;
+      const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: o.Key! }));
+      const raw = Buffer.from(await got.Body!.transformToByteArray());
+      const text = (o.Key!.endsWith(".gz") ? gunzipSync(raw) : raw).toString("utf8");
+      into.set(o.Key!, text.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as Alert));
+    }
+    token = page.NextContinuationToken;
+  } while (token);
+  return into;
+}
+
+const signal = () => AbortSignal.timeout(15_000);
+
+describe("object keys", () => {
+  it("derive from the batch's content: same alerts in any order, same key", () => {
+    const batch = [alert(), alert(), alert()];
+    const t = compileKeyTemplate("{{year}}-{{month}}-{{day}}/{{hour}}/{{time}}-{{batch_id}}.{{extension}}", "k");
+    const a = t.render(keyContext(batch, "ndjson.gz", "o"));
+    expect(t.render(keyContext([...batch].reverse(), "ndjson.gz", "o"))).toBe(a);
+    expect(a).toMatch(/^2024-03-05\/07\/20240305T070809\.\d{9}Z-[0-9a-f]{16}\.ndjson\.gz$/);
+    expect(batchId([batch[0]!, batch[1]!])).not.toBe(batchId(batch));
+  });
+
+  it("keeps template values inside the prefix", () => {
+    expect(keySegment("../../etc/passwd")).toBe(".._.._etc_passwd");
+    expect(keySegment("..")).toBe("__");
+    expect(keySegment("a b/c")).toBe("a_b_c");
+    const t = compileKeyTemplate("{{output}}/{{batch_id}}", "k");
+    expect(t.render({ ...keyContext([alert()], "ndjson", "x"), output: "../../other-tenant" })).toMatch(/^\.\._\.\._other-tenant\//);
+  });
+
+  it("a key template that escapes or breaks is refused at config check, with its position", () => {
+    const check = (key: string) => {
+      const ctx = new ParseContext();
+      const config = s3Output.schema.parse({ bucket: "b", key }, ctx, "outputs[3]");
+      s3Output.validate!(config, ctx, "outputs[3]");
+      return ctx.issues.map((i) => `${i.path}: ${i.message}`);
+    };
+    expect(check("{{{output}}}/{{batch_id}}")).toEqual([
+      "outputs[3].key: template outputs[3].key, line 1, column 1: raw output ({{{ }}} or {{& }}) is not allowed in this template; values must stay escaped",
+    ]);
+    expect(check("/{{batch_id}}")[0]).toMatch(/must not start with "\/"/);
+    expect(check("../{{batch_id}}")[0]).toMatch(/"\.\." segment/);
+    expect(check("{{year}}//{{batch_id}}")[0]).toMatch(/empty segment/);
+    expect(check("{{yeer}}/{{#if}}{{/if}}")[0]).toMatch(/line 1, column 10: if takes 1 argument, got 0/);
+    expect(check("{{year}}/{{hour}}/{{batch_id}}.json")).toEqual([]);
+  });
+});
+
+describe("s3 output against the S3 server", () => {
+  const client = s3Client();
+  const bucket = `peregrine-test-${Date.now()}`;
+  let output: Output;
+  beforeAll(async () => {
+    await services.start("s3");
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+    output = createS3({ bucket, prefix: "alerts" });
+  });
+  afterAll(async () => {
+    await output.close();
+    client.destroy();
+  });
+
+  it("writes one gzipped NDJSON object per batch, with a checksum", async () => {
+    const batch = Array.from({ length: 250 }, () => alert());
+    expect(await output.send(batch, signal())).toEqual({ kind: "ok" });
+    const objects = await readObjects(client, bucket);
+    const [key, alerts] = [...objects].find(([, a]) => a[0]!.uuid === batch[0]!.uuid)!;
+    expect(key).toMatch(/^alerts\/2024-03-05\/07\/\d{8}T\d{6}\.\d{9}Z-[0-9a-f]{16}\.ndjson\.gz$/);
+    expect(alerts).toEqual(batch);
+    const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: "ENABLED" }));
+    expect(head.ChecksumCRC32).toMatch(/^[A-Za-z0-9+/]+=*$/);
+    expect(head.Metadata?.["alert-count"]).toBe("250");
+  });
+
+  it("a retried batch lands on the same key once (If-None-Match: * answers 412)", async () => {
+    const batch = Array.from({ length: 10 }, () => alert());
+    const before = (await readObjects(client, bucket)).size;
+    expect(await output.send(batch, signal())).toEqual({ kind: "ok" });
+    expect(await output.send([...batch].reverse(), signal())).toEqual({ kind: "ok" });
+    const after = await readObjects(client, bucket, new Map());
+    expect(after.size).toBe(before + 1);
+    const holding = [...after.values()].filter((alerts) => alerts.some((a) => a.uuid === batch[0]!.uuid));
+    expect(holding).toHaveLength(1);
+  });
+
+  it("compression none writes plain .ndjson", async () => {
+    const plain = createS3({ bucket, prefix: "plain/", compression: "none", checksum: "SHA256" });
+    const batch = [alert(), alert()];
+    expect(await plain.send(batch, signal())).toEqual({ kind: "ok" });
+    const objects = await readObjects(client, bucket, new Map());
+    const keys = [...objects.keys()].filter((k) => k.startsWith("plain/"));
+    expect(keys).toHaveLength(1);
+    expect(keys[0]).toMatch(/\.ndjson$/);
+    expect(objects.get(keys[0]!)).toEqual(batch);
+    await plain.close();
+  });
+
+  it("a missing bucket is retried (the destination, not the alerts, is wrong)", async () => {
+    const missing = createS3({ bucket: `no-such-bucket-${Date.now()}` });
+    expect(await missing.send([alert()], signal())).toMatchObject({ kind: "retry", status: 404, reason: expect.stringContaining("NoSuchBucket") });
+    await expect(missing.healthcheck!(signal())).rejects.toThrow();
+    await missing.close();
+  });
+
+  it("an unreachable server is retried", async () => {
+    const down = createS3({ bucket, endpoint: `http://127.0.0.1:${await freePort()}` });
+    expect(await down.send([alert()], signal())).toMatchObject({ kind: "retry", reason: expect.stringContaining("ECONNREFUSED") });
+    await down.close();
+  });
+});
