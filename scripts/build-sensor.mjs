@@ -14,7 +14,7 @@ export const WIRE_DUMP_BINARY = join(root, "sensor", "build", "wire-dump");
 export function buildSensor({ quiet = true } = {}) {
   const stdio = quiet ? ["ignore", "ignore", "inherit"] : "inherit";
   execFileSync("sh", [join(root, "scripts", "install-sensor-deps.sh")], { stdio });
-  execFileSync("make", ["-s", "-C", join(root, "sensor")], { stdio });
+  execFileSync("make", ["-s", "-C", join(root, "sensor"), "all", "testprogs"], { stdio });
   if (!existsSync(SENSOR_BINARY)) throw new Error(`sensor build produced no ${SENSOR_BINARY}`);
   return SENSOR_BINARY;
 }

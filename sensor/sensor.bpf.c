@@ -588,6 +588,10 @@ int BPF_PROG(pg_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(p);
 	long nr = sc_nr(regs);
 	__u16 sc = nr == nr_execveat ? PG_SC_EXECVEAT : PG_SC_EXECVE;
+	/* orig_ax does not always tell execveat apart here; an exec through a descriptor
+	 * (execveat with a dirfd, fexecve) leaves bprm->fdpath set. */
+	if (bpf_core_field_exists(bprm->fdpath) && BPF_CORE_READ(bprm, fdpath))
+		sc = PG_SC_EXECVEAT;
 	struct pg_hdr *h = begin(PG_EV_EXEC, sc, 0, PG_EXEC_NPARAMS);
 	if (!h)
 		return 0;

@@ -15,3 +15,6 @@ export function buildSensor(): void {
 }
 
 export const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+
+export const TESTPROGS = join(ROOT, "sensor", "build", "testprogs");
+export const FALCO_RULES = join(ROOT, "..", "shared", "corpus", "falco-rules", "falco_rules.yaml");
