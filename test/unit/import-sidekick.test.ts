@@ -1,0 +1,119 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parse } from "yaml";
+import { describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config/index.js";
+import { renderImport, translateSidekick } from "../../src/cli/import-sidekick.js";
+
+const FIXTURE = resolve(import.meta.dirname, "../fixtures/sidekick/config.yaml");
+const ENV = { SLACK_WEBHOOKURL: "https://hooks.slack.com/services/T0/B0/secret", WEBHOOK_ADDRESS: "http://127.0.0.1:8080/falco", RUN_ID: "r1" };
+
+function fixture(): Record<string, unknown> {
+  return parse(readFileSync(FIXTURE, "utf8")) as Record<string, unknown>;
+}
+
+describe("config import-sidekick", () => {
+  it("translates the five outputs, enrichment and environment variables", () => {
+    const { config, notes } = translateSidekick(fixture(), ENV);
+    expect(config.enrich).toEqual({
+      custom_fields: { cluster: "eu-west-1", run: "${RUN_ID}" },
+      custom_tags: ["prod", "migrated"],
+      templated_fields: { team: '{{ or (index . "k8s.ns.labels.team") "unknown" }}' },
+    });
+    expect(config.listen).toBeUndefined(); // 2801 is Peregrine's default too
+    expect(config.outputs).toEqual([
+      // A secret from the environment stays a reference: it is never printed.
+      { name: "slack", type: "slack", minimum_priority: "warning", webhook_url: "${SLACK_WEBHOOKURL}", format: "fields" },
+      {
+        name: "loki",
+        type: "loki",
+        minimum_priority: "notice",
+        url: "http://127.0.0.1:3100/insert",
+        format: "text",
+        label_fields: ["run", "team", "cluster"],
+        headers: { "X-Source": "falcosidekick-migration" },
+      },
+      { name: "kafka", type: "kafka", minimum_priority: "debug", brokers: ["127.0.0.1:9092"], topic: "falco.migration" },
+      {
+        name: "webhook",
+        type: "webhook",
+        url: "http://127.0.0.1:8080/falco",
+        headers: { Authorization: "Bearer hook-token" },
+        tls: { insecure_skip_verify: true },
+      },
+      {
+        name: "alertmanager",
+        type: "alertmanager",
+        minimum_priority: "error",
+        url: "http://127.0.0.1:9093",
+        expires_after: "600s",
+        labels: { origin: "sidekick" },
+        annotations: { runbook: "https://runbooks.example/falco" },
+        severity_map: { error: "critical" },
+      },
+    ]);
+    const bySetting = Object.fromEntries(notes.map((n) => [n.setting, n.reason]));
+    expect(Object.keys(bySetting).sort()).toEqual(["datadog", "debug", "slack.messageformat", "templatedfields.owner"]);
+    expect(bySetting["templatedfields.owner"]).toMatch(/unknown helper "printf"/);
+    expect(bySetting.datadog).toMatch(/no datadog output/);
+  });
+
+  it("the printed YAML passes config check, with the untranslated settings as comments", () => {
+    const { config, notes } = translateSidekick(fixture(), ENV);
+    const yaml = renderImport({ config, notes }, "config.yaml");
+    expect(yaml).toMatch(/# Not translated:\n(#   .*\n)*#   debug: /);
+    const dir = mkdtempSync(join(tmpdir(), "peregrine-import-"));
+    const file = join(dir, "peregrine.yaml");
+    writeFileSync(file, yaml);
+    const result = loadConfig(file, ENV);
+    expect(result.issues.filter((i) => i.severity === "error")).toEqual([]);
+    expect(result.config!.outputs.map((o) => o.type)).toEqual(["slack", "loki", "kafka", "webhook", "alertmanager"]);
+    expect(result.config!.outputs[0]!.options.webhook_url).toBe(ENV.SLACK_WEBHOOKURL);
+  });
+
+  it("reads Falcosidekick's environment-only settings and its k:v,k:v map format", () => {
+    const { config, notes } = translateSidekick(
+      {},
+      {
+        LISTENPORT: "2802",
+        CUSTOMFIELDS: "env:prod,owner:%OWNER",
+        CUSTOMTAGS: "a, b",
+        ALERTMANAGER_HOSTPORT: "http://am-1:9093,http://am-2:9093",
+        ALERTMANAGER_EXTRALABELS: "team:sec",
+        ALERTMANAGER_ENDPOINT: "/api/v1/alerts",
+        KAFKA_HOSTPORT: "kafka-1,kafka-2:9093",
+        KAFKA_TOPIC: "falco",
+        KAFKA_SASL: "SCRAM_SHA512",
+        KAFKA_USERNAME: "u",
+        KAFKA_PASSWORD: "p",
+        KAFKA_COMPRESSION: "LZ4",
+        LOKI_HOSTPORT: "https://loki:3100",
+        LOKI_USER: "1234",
+        LOKI_APIKEY: "k",
+        LOKI_MUTUALTLS: "true",
+        TEAMS_WEBHOOKURL: "https://teams.example/hook",
+      },
+    );
+    expect(config.listen).toEqual({ port: 2802 });
+    expect(config.enrich).toEqual({ custom_fields: { env: "prod", owner: "${OWNER}" }, custom_tags: ["a", "b"] });
+    const outputs = config.outputs as Record<string, unknown>[];
+    expect(outputs.map((o) => o.name)).toEqual(["loki", "kafka", "alertmanager", "alertmanager-2"]);
+    expect(outputs[0]).toMatchObject({
+      url: "https://loki:3100",
+      basic_auth: { username: "1234", password: "${LOKI_APIKEY}" },
+      tls: { cert_file: "/etc/certs/client.crt", key_file: "/etc/certs/client.key", ca_file: "/etc/certs/ca.crt" },
+    });
+    expect(outputs[1]).toMatchObject({ brokers: ["kafka-1:9092", "kafka-2:9093"], sasl: { mechanism: "scram-sha-512", username: "u", password: "${KAFKA_PASSWORD}" } });
+    expect(outputs[1]!.compression).toBeUndefined();
+    expect(outputs[3]).toMatchObject({ url: "http://am-2:9093", labels: { team: "sec" } });
+    const settings = notes.map((n) => n.setting);
+    expect(settings).toEqual(expect.arrayContaining(["kafka.compression", "kafka.requiredacks", "alertmanager.endpoint", "teams"]));
+  });
+
+  it("with no translatable output, falls back to stdout and says so", () => {
+    const { config, notes } = translateSidekick({ smtp: { hostport: "mail:25" }, bogus: 1 }, {});
+    expect(config.outputs).toEqual([{ name: "stdout", type: "stdout" }]);
+    expect(notes.map((n) => n.setting).sort()).toEqual(["bogus", "outputs", "smtp"]);
+  });
+});
