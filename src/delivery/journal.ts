@@ -105,8 +105,10 @@ export class SqliteJournal implements Journal {
       this.db.pragma(`synchronous = ${options.fsync ? "FULL" : "NORMAL"}`);
       this.db.pragma("busy_timeout = 5000");
       this.db.exec(`
+        -- AUTOINCREMENT: a seq is never reused once garbage collection empties the table,
+        -- since lanes read the journal as "entries after seq N".
         CREATE TABLE IF NOT EXISTS alerts (
-          seq INTEGER PRIMARY KEY,
+          seq INTEGER PRIMARY KEY AUTOINCREMENT,
           uuid TEXT NOT NULL,
           accepted_at INTEGER NOT NULL,
           body TEXT NOT NULL
