@@ -9,6 +9,8 @@ const OVERSCAN = 8;
 /** Alerts the page keeps; past it the oldest tenth is forgotten (the router keeps 10,000). */
 const MAX_ALERTS = 50000;
 const FRESH_MS = 1600;
+/** Dead letters listed per output (the store lists oldest first). */
+const DLQ_SHOWN = 20;
 
 const token = new URLSearchParams(location.search).get("token");
 const css = getComputedStyle(document.documentElement);
@@ -196,10 +198,9 @@ function trim() {
   for (const a of gone) {
     state.seen.delete(a.uuid);
     state.counts[a.priority]--;
+    a._gone = true;
   }
-  const oldest = state.all[0];
-  const firstKept = state.view.findIndex((a) => a === oldest || a._ms >= oldest._ms);
-  if (firstKept > 0) state.view.splice(0, firstKept);
+  state.view = state.view.filter((a) => !a._gone);
 }
 
 function receive(alerts, live = true) {
@@ -675,7 +676,7 @@ async function loadDeadLetters() {
         el(
           "ul",
           { class: "dlq-items" },
-          ...items.slice(0, 20).map((d) =>
+          ...items.slice(0, DLQ_SHOWN).map((d) =>
             el(
               "li",
               { title: d.reason },
@@ -683,6 +684,7 @@ async function loadDeadLetters() {
               el("span", { class: "why", text: `${d.status ? `HTTP ${d.status} · ` : ""}${d.reason} · ${d.attempts} attempt${d.attempts === 1 ? "" : "s"} · ${fmtAgo(d.failedAt)}` }),
             ),
           ),
+          n > DLQ_SHOWN ? el("li", { class: "muted more", text: `… and ${fmtNum(n - DLQ_SHOWN)} more (oldest shown first)` }) : null,
         ),
       );
     }),
