@@ -462,32 +462,37 @@ function drawChart() {
   const ctx = canvas.getContext("2d");
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   ctx.clearRect(0, 0, w, h);
-  const left = 34;
   const bottom = 18;
   const top = 6;
-  const plotW = w - left - 4;
-  const plotH = h - bottom - top;
   const buckets = chartBuckets;
   let max = 0;
   for (const b of buckets) {
-    let s = 0;
-    for (const p of PRIORITIES) s += b.counts[p] || 0;
-    if (s > max) max = s;
+    let sum = 0;
+    for (const p of PRIORITIES) sum += b.counts[p] || 0;
+    if (sum > max) max = sum;
   }
-  const niceMax = niceCeil(Math.max(max, 4));
+  // Whole-number gridlines: a 1-2-5 step, four or five lines.
+  const step = niceStep(Math.max(max, 4) / 4);
+  const lines = Math.max(1, Math.ceil(Math.max(max, 4) / step));
+  const niceMax = lines * step;
   ctx.font = "10.5px 'DejaVu Sans', sans-serif";
+  let labelW = 0;
+  for (let i = 0; i <= lines; i++) labelW = Math.max(labelW, ctx.measureText(fmtNum(step * i)).width);
+  const left = Math.ceil(labelW) + 10;
+  const plotW = w - left - 4;
+  const plotH = h - bottom - top;
   ctx.fillStyle = "#8591a5";
   ctx.strokeStyle = "#222b38";
   ctx.lineWidth = 1;
   ctx.textAlign = "right";
   ctx.textBaseline = "middle";
-  for (let i = 0; i <= 4; i++) {
-    const y = Math.round(top + plotH - (plotH * i) / 4) + 0.5;
+  for (let i = 0; i <= lines; i++) {
+    const y = Math.round(top + plotH - (plotH * i) / lines) + 0.5;
     ctx.beginPath();
     ctx.moveTo(left, y);
     ctx.lineTo(w - 4, y);
     ctx.stroke();
-    ctx.fillText(fmtNum((niceMax * i) / 4), left - 6, y);
+    ctx.fillText(fmtNum(step * i), left - 6, y);
   }
   const n = buckets.length || 90;
   const slot = plotW / n;
@@ -506,23 +511,27 @@ function drawChart() {
   });
   ctx.fillStyle = "#8591a5";
   ctx.textBaseline = "alphabetic";
-  const labels = [
-    [0, "-15m"],
-    [30, "-10m"],
-    [60, "-5m"],
-    [n - 1, "now"],
-  ];
+  // One label per whole span of minutes back from now, as many as fit.
+  const bucketMin = buckets.length ? 60000 / (buckets[1] ? buckets[1].start - buckets[0].start : 10000) : 6;
+  const minutes = Math.round(n / bucketMin);
+  const every = minutes <= 5 ? 1 : minutes <= 10 ? 2 : 5;
+  const labels = [[n - 1, "now"]];
+  for (let m = every; m <= minutes; m += every) {
+    const i = n - 1 - m * bucketMin;
+    if (i >= 0 && left + i * slot > left + 18) labels.push([i, `-${m}m`]);
+  }
   for (const [i, text] of labels) {
-    ctx.textAlign = i === 0 ? "left" : i === n - 1 ? "right" : "center";
+    ctx.textAlign = i === n - 1 ? "right" : "center";
     const x = i === n - 1 ? left + plotW : left + i * slot;
     ctx.fillText(text, x, h - 4);
   }
   chartGeom = { left, slot, plotW };
 }
 
-function niceCeil(v) {
+function niceStep(v) {
+  if (v <= 1) return 1;
   const exp = Math.pow(10, Math.floor(Math.log10(v)));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * exp >= v) return m * exp;
+  for (const m of [1, 2, 5, 10]) if (m * exp >= v) return m * exp;
   return 10 * exp;
 }
 
@@ -554,7 +563,12 @@ function buildLegend() {
 function applyStatus(s) {
   state.status = s;
   const stats = s.stats;
-  chartBuckets = stats.buckets;
+  // Zoom to where the data starts (5 minutes at least, 15 at most), so a fresh start
+  // does not show one thin bar at the right edge.
+  const first = stats.buckets.findIndex((b) => Object.keys(b.counts).length > 0);
+  const shown = first < 0 ? 30 : Math.min(stats.buckets.length, Math.max(30, stats.buckets.length - first + 2));
+  chartBuckets = stats.buckets.slice(-shown);
+  $("chart-span").textContent = `last ${Math.round((shown * stats.bucket_ms) / 60000)} min · ${stats.bucket_ms / 1000} s bars`;
   drawChart();
   state.statusTotal = stats.total;
   $("k-total").textContent = fmtNum(stats.total);
@@ -617,7 +631,7 @@ function renderOutputs(outputs) {
           stat(fmtNum(o.dead_letters), "dead"),
         ),
       );
-      if (o.last_error) card.append(el("div", { class: "out-err", title: o.last_error.reason, text: `${fmtAgo(Date.parse(o.last_error.at))}: ${o.last_error.reason}` }));
+      if (o.last_error) card.append(el("div", { class: o.state === "healthy" ? "out-err past" : "out-err", title: o.last_error.reason, text: `${fmtAgo(Date.parse(o.last_error.at))}: ${o.last_error.reason}` }));
       return card;
     }),
   );
@@ -637,7 +651,7 @@ function renderDetector(d) {
   const box = $("detector");
   box.replaceChildren(
     stat(fmtNum(d.rules_loaded), "rules loaded"),
-    stat(fmtRate(d.events_per_second).replace("/s", ""), "events / s"),
+    stat(d.events_per_second >= 100 ? fmtNum(Math.round(d.events_per_second)) : d.events_per_second.toFixed(1), "events / s"),
     stat(fmtNum(dropTotal), "drops"),
   );
   if (d.events_total !== undefined || d.alerts_total !== undefined)
@@ -681,7 +695,7 @@ async function loadDeadLetters() {
               "li",
               { title: d.reason },
               el("span", { class: "what" }, el("span", { class: "badge", style: `background:${COLOR[d.alert.priority]};margin-right:6px`, text: d.alert.priority }), d.alert.rule),
-              el("span", { class: "why", text: `${d.status ? `HTTP ${d.status} · ` : ""}${d.reason} · ${d.attempts} attempt${d.attempts === 1 ? "" : "s"} · ${fmtAgo(d.failedAt)}` }),
+              el("span", { class: "why", text: `${d.status && !d.reason.startsWith("HTTP") ? `HTTP ${d.status} · ` : ""}${d.reason} · ${d.attempts} attempt${d.attempts === 1 ? "" : "s"} · ${fmtAgo(d.failedAt)}` }),
             ),
           ),
           n > DLQ_SHOWN ? el("li", { class: "muted more", text: `… and ${fmtNum(n - DLQ_SHOWN)} more (oldest shown first)` }) : null,
