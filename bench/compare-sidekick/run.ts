@@ -1,0 +1,242 @@
+/**
+ * Peregrine vs Falcosidekick, side by side, same machine, same load, same sinks.
+ *
+ *   npm run bench:compare [-- --seconds 20 --connections 32 --scenarios steady,outage,fanout]
+ *
+ * For each scenario and tool: alerts/s accepted (2xx), alerts/s delivered (counted at the
+ * sinks, until the last delivery), ingest latency p50/p99, CPU seconds, peak RSS, and alerts
+ * lost (acknowledged but never delivered). Ends with the fan-out delivered-alerts/s ratio.
+ */
+import { parseArgs } from "node:util";
+import { ensureSidekick, SIDEKICK_RELEASE } from "./build-sidekick.js";
+import { runLoad } from "./load.js";
+import { cpuSeconds, peakRssBytes } from "./procstats.js";
+import { startWebhookSink, type WebhookSink } from "./sinks.js";
+import { falcosidekick, peregrine, type Sinks, type Target } from "./targets.js";
+import { fanoutAvailable, startFanoutCounters, type Counter } from "./fanout.js";
+
+type Scenario = "steady" | "outage" | "fanout";
+
+export interface Row {
+  scenario: Scenario;
+  tool: string;
+  accepted: number;
+  acceptedPerSec: number;
+  /** Alerts that reached every output of the scenario, per second until the last one did. */
+  deliveredPerSec: number;
+  delivered: Record<string, number>;
+  p50: number;
+  p99: number;
+  cpuSec: number;
+  peakRss: number;
+  lost: number;
+  duplicates: number;
+  non2xx: number;
+  drainSec: number;
+}
+
+const OUTAGE_START_S = 3;
+const OUTAGE_MS = 10_000;
+/** A tool that delivers nothing new for this long after the load has stopped is done. */
+const QUIET_MS = 5_000;
+const MAX_DRAIN_MS = 180_000;
+
+async function sleep(ms: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, ms));
+}
+
+function webhookCounter(sink: WebhookSink): Counter {
+  return {
+    name: "webhook",
+    async count() {
+      const s = await sink.stats();
+      return { unique: s.unique, duplicates: s.duplicates, lastAt: s.lastAt };
+    },
+  };
+}
+
+async function runOne(scenario: Scenario, target: Target, sink: WebhookSink, opts: { seconds: number; connections: number }): Promise<Row> {
+  await sink.reset();
+  const runId = `bench-${scenario}-${target.name}-${Date.now().toString(36)}`;
+  const counters: Counter[] = [webhookCounter(sink)];
+  const sinks: Sinks = { webhookUrl: sink.url };
+  let closeFanout: (() => Promise<void>) | undefined;
+  if (scenario === "fanout") {
+    const f = await startFanoutCounters(runId);
+    sinks.loki = f.loki;
+    sinks.kafka = f.kafka;
+    counters.push(...f.counters);
+    closeFanout = f.close;
+  }
+  const running = await target.start(sinks);
+  try {
+    const cpu0 = cpuSeconds(running.pid) ?? 0;
+    const loadStart = Date.now();
+    let outage: Promise<void> | undefined;
+    if (scenario === "outage") outage = sleep(OUTAGE_START_S * 1000).then(() => sink.fail(OUTAGE_MS));
+    const load = await runLoad(running.url, { seconds: opts.seconds, connections: opts.connections, hostname: runId });
+    await outage;
+
+    // Drain: wait until every output has everything acknowledged, or nothing moves for QUIET_MS.
+    const last = new Map<string, { unique: number; duplicates: number; lastAt: number; changedAt: number }>();
+    const drainStart = Date.now();
+    for (;;) {
+      let allDone = true;
+      let quiet = true;
+      for (const c of counters) {
+        const r = await c.count();
+        const prev = last.get(c.name);
+        const changedAt = !prev || r.unique !== prev.unique ? Date.now() : prev.changedAt;
+        last.set(c.name, { ...r, lastAt: r.lastAt || (prev && r.unique === prev.unique ? prev.lastAt : Date.now()), changedAt });
+        if (r.unique < load.accepted) allDone = false;
+        if (Date.now() - changedAt < QUIET_MS) quiet = false;
+      }
+      if (allDone || quiet || Date.now() - drainStart > MAX_DRAIN_MS) break;
+      await sleep(250);
+    }
+    const cpuSec = (cpuSeconds(running.pid) ?? cpu0) - cpu0;
+    const peakRss = peakRssBytes(running.pid) ?? 0;
+    const delivered: Record<string, number> = {};
+    let minUnique = Infinity;
+    let lastAt = loadStart;
+    let duplicates = 0;
+    for (const [name, r] of last) {
+      delivered[name] = r.unique;
+      minUnique = Math.min(minUnique, r.unique);
+      lastAt = Math.max(lastAt, r.lastAt);
+      duplicates += r.duplicates;
+    }
+    const seconds = Math.max((lastAt - loadStart) / 1000, load.seconds);
+    return {
+      scenario,
+      tool: target.name,
+      accepted: load.accepted,
+      acceptedPerSec: load.accepted / load.seconds,
+      deliveredPerSec: minUnique / seconds,
+      delivered,
+      p50: load.latencyP50Ms,
+      p99: load.latencyP99Ms,
+      cpuSec,
+      peakRss,
+      lost: Math.max(0, load.accepted - minUnique),
+      duplicates,
+      non2xx: load.rejected + load.errors,
+      drainSec: (Date.now() - drainStart) / 1000,
+    };
+  } finally {
+    await running.stop();
+    await closeFanout?.();
+  }
+}
+
+function fmt(n: number, digits = 0): string {
+  return n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+export function table(rows: readonly Row[]): string {
+  const head = ["scenario", "tool", "accepted/s", "delivered/s", "p50 ms", "p99 ms", "CPU s", "peak RSS MiB", "accepted", "delivered", "lost", "dup", "non-2xx"];
+  const lines = [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`];
+  for (const r of rows)
+    lines.push(
+      `| ${[
+        r.scenario,
+        r.tool,
+        fmt(r.acceptedPerSec),
+        fmt(r.deliveredPerSec),
+        fmt(r.p50, 1),
+        fmt(r.p99, 1),
+        fmt(r.cpuSec, 1),
+        fmt(r.peakRss / 1024 / 1024),
+        fmt(r.accepted),
+        Object.entries(r.delivered)
+          .map(([k, v]) => (Object.keys(r.delivered).length > 1 ? `${k} ${fmt(v)}` : fmt(v)))
+          .join(", "),
+        fmt(r.lost),
+        fmt(r.duplicates),
+        fmt(r.non2xx),
+      ].join(" | ")} |`,
+    );
+  return lines.join("\n");
+}
+
+function ratio(rows: readonly Row[], scenario: Scenario): number | undefined {
+  const p = rows.find((r) => r.scenario === scenario && r.tool === "peregrine");
+  const f = rows.find((r) => r.scenario === scenario && r.tool === "falcosidekick");
+  if (!p || !f || f.deliveredPerSec === 0) return undefined;
+  return p.deliveredPerSec / f.deliveredPerSec;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      seconds: { type: "string", default: "20" },
+      connections: { type: "string", default: "32" },
+      scenarios: { type: "string", default: "steady,outage,fanout" },
+    },
+    strict: true,
+  });
+  const seconds = Number(values.seconds);
+  const connections = Number(values.connections);
+  if (!Number.isInteger(seconds) || seconds < OUTAGE_START_S + OUTAGE_MS / 1000 + 2) {
+    console.error(`error: --seconds must be an integer of at least ${OUTAGE_START_S + OUTAGE_MS / 1000 + 2}, got "${values.seconds}"`);
+    return 2;
+  }
+  if (!Number.isInteger(connections) || connections < 1) {
+    console.error(`error: --connections must be a positive integer, got "${values.connections}"`);
+    return 2;
+  }
+  const wanted = values.scenarios.split(",").map((s) => s.trim());
+  for (const s of wanted)
+    if (s !== "steady" && s !== "outage" && s !== "fanout") {
+      console.error(`error: --scenarios: unknown scenario "${s}" (steady, outage, fanout)`);
+      return 2;
+    }
+  const scenarios = wanted as Scenario[];
+
+  const binary = ensureSidekick((l) => console.error(`[bench] ${l}`));
+  const notes: string[] = [];
+  if (scenarios.includes("fanout")) {
+    const why = await fanoutAvailable();
+    if (why !== true) {
+      scenarios.splice(scenarios.indexOf("fanout"), 1);
+      notes.push(`fan-out skipped: ${why}`);
+      console.error(`[bench] fan-out skipped: ${why}`);
+    }
+  }
+  const targets: Target[] = [peregrine, falcosidekick(binary)];
+  const sink = await startWebhookSink();
+  const rows: Row[] = [];
+  try {
+    for (const scenario of scenarios)
+      for (const target of targets) {
+        console.error(`[bench] ${scenario}: ${target.name} (${seconds} s, ${connections} connections)`);
+        const row = await runOne(scenario, target, sink, { seconds, connections });
+        console.error(`[bench]   accepted ${fmt(row.acceptedPerSec)}/s, delivered ${fmt(row.deliveredPerSec)}/s, lost ${row.lost}`);
+        rows.push(row);
+      }
+  } finally {
+    await sink.stop();
+  }
+
+  console.log(`Peregrine vs Falcosidekick ${SIDEKICK_RELEASE}: ${seconds} s of load per run, ${connections} connections, one alert per request\n`);
+  console.log(table(rows));
+  console.log("");
+  for (const n of notes) console.log(n);
+  for (const s of scenarios) {
+    const r = ratio(rows, s);
+    if (r !== undefined && s !== "fanout") console.log(`${s}: peregrine/falcosidekick delivered-alerts/s ratio ${r.toFixed(2)}`);
+  }
+  const headline = scenarios.includes("fanout") ? "fanout" : "steady";
+  const r = ratio(rows, headline);
+  if (headline !== "fanout") console.log("(fan-out could not run; the ratio below is the steady scenario's)");
+  console.log(`peregrine/falcosidekick delivered-alerts/s ratio: ${r === undefined ? "n/a" : r.toFixed(2)}`);
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : String(err));
+    process.exit(1);
+  },
+);

@@ -1,0 +1,105 @@
+/**
+ * The router alone: how many alerts per second it accepts and journals, and delivers to a
+ * local webhook sink (a separate process), with its CPU and peak RSS.
+ *
+ *   npm run bench:router [-- --seconds 15 --connections 32]
+ *
+ * Runs: one alert per request and 100 alerts per request (a JSON array), each with the
+ * journal's fsync on (the default: acknowledged means on disk) and off (acknowledged means
+ * in the OS page cache, surviving a crash of the router but not of the machine).
+ */
+import { parseArgs } from "node:util";
+import { rmSync } from "node:fs";
+import { startRouter } from "../../test/harness/router-process.js";
+import { runLoad } from "../compare-sidekick/load.js";
+import { cpuSeconds, peakRssBytes } from "../compare-sidekick/procstats.js";
+import { startWebhookSink } from "../compare-sidekick/sinks.js";
+
+interface Case {
+  perRequest: number;
+  fsync: boolean;
+}
+
+const CASES: Case[] = [
+  { perRequest: 1, fsync: true },
+  { perRequest: 1, fsync: false },
+  { perRequest: 100, fsync: true },
+  { perRequest: 100, fsync: false },
+];
+
+const QUIET_MS = 5000;
+
+function fmt(n: number, digits = 0): string {
+  return n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({ options: { seconds: { type: "string", default: "15" }, connections: { type: "string", default: "32" } }, strict: true });
+  const seconds = Number(values.seconds);
+  const connections = Number(values.connections);
+  if (!Number.isInteger(seconds) || seconds < 1) {
+    console.error(`error: --seconds must be a positive integer, got "${values.seconds}"`);
+    return 2;
+  }
+  if (!Number.isInteger(connections) || connections < 1) {
+    console.error(`error: --connections must be a positive integer, got "${values.connections}"`);
+    return 2;
+  }
+  const sink = await startWebhookSink();
+  const rows: string[] = [];
+  try {
+    for (const c of CASES) {
+      await sink.reset();
+      console.error(`[bench] router: ${c.perRequest} alert(s)/request, fsync ${c.fsync ? "on" : "off"}`);
+      const rp = await startRouter({
+        config: {
+          log: { level: "warn" },
+          storage: { fsync: c.fsync },
+          outputs: [{ name: "webhook", type: "webhook", url: sink.url, batch: { max_events: 200, max_wait_ms: 10 }, concurrency: 2 }],
+        },
+      });
+      try {
+        const pid = rp.proc.pid!;
+        const cpu0 = cpuSeconds(pid) ?? 0;
+        const t0 = Date.now();
+        const load = await runLoad(`${rp.url}/`, { seconds, connections, hostname: `router-bench-${t0}`, perRequest: c.perRequest });
+        const acceptedAlerts = load.accepted * c.perRequest;
+        let last = -1;
+        let changedAt = Date.now();
+        for (;;) {
+          const s = await sink.stats();
+          if (s.unique !== last) {
+            last = s.unique;
+            changedAt = Date.now();
+          }
+          if (s.unique >= acceptedAlerts || Date.now() - changedAt > QUIET_MS) break;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        const s = await sink.stats();
+        const cpu = (cpuSeconds(pid) ?? cpu0) - cpu0;
+        const deliveredSeconds = Math.max((s.lastAt - t0) / 1000, load.seconds);
+        rows.push(
+          `| ${c.perRequest} | ${c.fsync ? "on" : "off"} | ${fmt(acceptedAlerts / load.seconds)} | ${fmt(s.unique / deliveredSeconds)} | ${fmt(load.latencyP50Ms, 1)} | ${fmt(load.latencyP99Ms, 1)} | ${fmt(cpu, 1)} | ${fmt((peakRssBytes(pid) ?? 0) / 1024 / 1024)} | ${fmt(acceptedAlerts - s.unique)} |`,
+        );
+      } finally {
+        await rp.stop("SIGTERM", 20_000);
+        rmSync(rp.dataDir, { recursive: true, force: true });
+      }
+    }
+  } finally {
+    await sink.stop();
+  }
+  console.log(`Peregrine router: ${seconds} s of load per run, ${connections} connections, webhook sink in its own process\n`);
+  console.log("| alerts/request | fsync | accepted+journaled alerts/s | delivered alerts/s | p50 ms | p99 ms | CPU s | peak RSS MiB | lost |");
+  console.log("|---|---|---|---|---|---|---|---|---|");
+  for (const r of rows) console.log(r);
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : String(err));
+    process.exit(1);
+  },
+);
