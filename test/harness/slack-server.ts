@@ -79,6 +79,9 @@ export interface SlackServer {
   failNext(status: number, body: string, count?: number): void;
   /** Forces the next request to be rate-limited with this Retry-After (seconds). */
   rateLimitNext(retryAfterSeconds: number): void;
+  /** Answers every request with this until cleared (undefined), e.g. a 503 outage. */
+  setFault(fault: { status: number; body: string; headers?: Record<string, string> } | undefined): void;
+  readonly port: number;
   close(): Promise<void>;
 }
 
@@ -100,6 +103,7 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
   const hooks = new Map<string, WebhookState>();
   const injected: { status: number; body: string }[] = [];
   let forcedRetryAfter: number | undefined;
+  let fault: { status: number; body: string; headers?: Record<string, string> } | undefined;
 
   function reply(res: ServerResponse, record: RequestRecord, headers: Record<string, string> = {}): void {
     requests.push(record);
@@ -113,6 +117,7 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
     const at = now();
     const path = (req.url ?? "/").split("?")[0]!;
     const base = { at, path };
+    if (fault) return reply(res, { ...base, status: fault.status, body: fault.body }, fault.headers);
     if (req.method !== "POST") return reply(res, { ...base, status: 405, body: "invalid_method" });
     if (!path.startsWith("/services/")) return reply(res, { ...base, status: 404, body: "no_service" });
 
@@ -138,8 +143,8 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
     }
     hook.tokens -= 1;
 
-    const fault = injected.shift();
-    if (fault) return reply(res, { ...base, ...fault });
+    const once = injected.shift();
+    if (once) return reply(res, { ...base, ...once });
 
     const contentType = String(req.headers["content-type"] ?? "");
     if (!contentType.startsWith("application/json"))
@@ -176,6 +181,10 @@ export async function startSlackServer(options: SlackServerOptions = {}): Promis
     rateLimitNext(seconds) {
       forcedRetryAfter = seconds;
     },
+    setFault(f) {
+      fault = f;
+    },
+    port,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -71,6 +71,13 @@ async function readObjects(client: S3Client, bucket: string, into = new Map<stri
 
 const signal = () => AbortSignal.timeout(15_000);
 
+// This file stops and restarts the S3 server: no other test file may use it meanwhile.
+let release: () => void = () => {};
+beforeAll(async () => {
+  release = await services.useExclusively("s3");
+});
+afterAll(() => release());
+
 describe("object keys", () => {
   it("derive from the batch's content: same alerts in any order, same key", () => {
     const batch = [alert(), alert(), alert()];
