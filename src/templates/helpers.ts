@@ -125,8 +125,8 @@ export const HELPERS: Record<string, HelperSpec> = {
   priority_color: {
     minArgs: 1,
     maxArgs: 1,
-    usage: "`{{priority_color priority}}` — a hex colour for the priority (red for Critical and above, amber for Warning, …).",
-    fn: ([v]) => priorityColor(v),
+    usage: '`{{priority_color priority}}` — a hex colour for the priority; `format="int"` gives it as a number (Discord).',
+    fn: ([v], hash) => (hash.format === "int" ? Number.parseInt(priorityColor(v).slice(1), 16) : priorityColor(v)),
   },
   priority_emoji: {
     minArgs: 1,
