@@ -56,8 +56,102 @@ export interface LiteralAware {
   literal?: (text: string) => ExtractedValue | undefined;
 }
 
+/**
+ * Compiles a condition to one JavaScript function generated from the AST (never from the
+ * condition text): checks on plain fields become inline comparisons against constants, and
+ * everything else (transformers, globs, IPs, ancestor fields, ...) calls a closure built by
+ * compileBinary. One generated function per rule keeps V8's type feedback per rule, so hot
+ * checks stay monomorphic and inlined; shared closures would see every rule's values.
+ */
 export function compileCondition<E>(ast: Expr, source: EventSource<E>): Predicate<E> {
+  const deps: unknown[] = [];
+  const body = generate(ast, source, deps);
+  // deps are referenced by index only; literals are embedded with JSON.stringify
+  const factory = new Function("d", `"use strict"; return function condition(e) { let v; return ${body}; };`) as (
+    d: unknown[],
+  ) => Predicate<E>;
+  return factory(deps);
+}
+
+/** The closure-only backend (no generated code); kept for comparison in tests and benches. */
+export function compileConditionClosures<E>(ast: Expr, source: EventSource<E>): Predicate<E> {
   return compileExpr(ast, source);
+}
+
+function dep(deps: unknown[], x: unknown): string {
+  deps.push(x);
+  return `d[${deps.length - 1}]`;
+}
+
+const INLINE_STRING_OPS = new Set(["=", "!=", "in", "intersects", "startswith", "endswith", "contains", "<", "<=", ">", ">="]);
+const INLINE_NUMERIC_OPS = new Set(["=", "!=", "in", "intersects", "<", "<=", ">", ">="]);
+
+function generate<E>(e: Expr, source: EventSource<E>, deps: unknown[]): string {
+  switch (e.kind) {
+    case "and":
+      return `(${e.children.map((c) => generate(c, source, deps)).join(" && ")})`;
+    case "or":
+      return `(${e.children.map((c) => generate(c, source, deps)).join(" || ")})`;
+    case "not":
+      return `!${generate(e.child, source, deps)}`;
+    case "macro":
+      throw new CompileError(`Undefined macro '${e.name}' used in filter.`, e.pos);
+    case "unary": {
+      const left = compileOperand(source, e.left);
+      return `(${dep(deps, left.get)}(e) !== undefined)`;
+    }
+    case "binary":
+      return generateBinary(e, source, deps);
+  }
+}
+
+function generateBinary<E>(e: BinaryCheck, source: EventSource<E>, deps: unknown[]): string {
+  // compileBinary validates (types, literals, event types) and is the fallback implementation
+  const fallback = compileBinary(e, source);
+  const slow = `${dep(deps, fallback)}(e)`;
+  if (e.left.kind !== "field" || e.modifier || (e.right.kind !== "value" && e.right.kind !== "list")) return slow;
+  const left = compileOperand(source, e.left);
+  if (left.multi || left.isList) return slow;
+  const op = e.op === "==" ? "=" : e.op;
+  const numeric = NUMERIC.has(left.type);
+  const isString = left.type === "string";
+  const isBool = left.type === "bool";
+  if (!(isString && INLINE_STRING_OPS.has(op)) && !(numeric && INLINE_NUMERIC_OPS.has(op)) && !(isBool && (op === "=" || op === "!="))) {
+    return slow;
+  }
+  const info = fieldInfoOf(source, e.left);
+  const values = literalValues(e.right).map((t) => convertLiteral(t, left, info, e.right.pos, op));
+  const get = `(v = ${dep(deps, left.get)}(e)) !== undefined`;
+  const lit = JSON.stringify(values[0]);
+  if (isBool) return `(${get} && v ${op === "=" ? "===" : "!=="} ${lit})`;
+  const val = numeric ? `(typeof v === "number" ? v : Number(v))` : `(typeof v === "string" ? v : String(v))`;
+  switch (op) {
+    case "=":
+      return `(${get} && ${val} === ${lit})`;
+    case "!=":
+      return `(${get} && ${val} !== ${lit})`;
+    case "<":
+    case "<=":
+    case ">":
+    case ">=":
+      return `(${get} && ${val} ${op} ${lit})`;
+    case "startswith":
+      return `(${get} && ${val}.startsWith(${lit}))`;
+    case "endswith":
+      return `(${get} && ${val}.endsWith(${lit}))`;
+    case "contains":
+      return `(${get} && ${val}.includes(${lit}))`;
+    case "in":
+    case "intersects": {
+      if (values.length === 0) return "false";
+      // short lists: chained comparisons beat hashing the value
+      if (values.length <= 8) {
+        return `(${get} && ((v = ${val}) === ${values.map((x) => JSON.stringify(x)).join(` || v === `)}))`;
+      }
+      return `(${get} && ${dep(deps, new Set(values))}.has(${val}))`;
+    }
+  }
+  return slow;
 }
 
 function compileExpr<E>(e: Expr, source: EventSource<E>): Predicate<E> {

@@ -17,6 +17,38 @@ export interface ReplayEvent {
   source: string;
   time: string;
   fields: Record<string, ReplayValue>;
+  /**
+   * The same values by slot number (see slotOf): extractors resolve a key to its slot once, at
+   * compile time, so evaluation reads an array element instead of a dictionary property.
+   */
+  slots: (ReplayValue | undefined)[];
+}
+
+const SLOTS = new Map<string, number>();
+
+/** The process-wide slot number of a replay field key (`fd.name`, `proc.aname[2]`, ...). */
+export function slotOf(key: string): number {
+  let i = SLOTS.get(key);
+  if (i === undefined) {
+    i = SLOTS.size;
+    SLOTS.set(key, i);
+  }
+  return i;
+}
+
+const EVT_TYPE_SLOT = slotOf("evt.type");
+
+/**
+ * Builds a ReplayEvent from already-typed fields (the slots are derived from `fields`); keys
+ * taking an argument use the bracket spelling (`evt.arg[flags]`, as normalizeReplayEvent stores).
+ */
+export function replayEvent(source: string, time: string, fields: Record<string, ReplayValue>): ReplayEvent {
+  for (const key of Object.keys(fields)) slotOf(key);
+  // every event gets an array as long as the registry, packed with undefined: element loads stay
+  // in bounds and of one elements kind, so V8 keeps them on its fast path
+  const slots: (ReplayValue | undefined)[] = new Array<ReplayValue | undefined>(SLOTS.size).fill(undefined);
+  for (const key of Object.keys(fields)) slots[SLOTS.get(key)!] = fields[key];
+  return { source, time, fields, slots };
 }
 
 export class ReplayFormatError extends Error {
@@ -81,9 +113,11 @@ export function normalizeReplayEvent(
       if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") out[key] = value;
       continue;
     }
-    out[key] = convert(info, key, value, line);
+    // one spelling per argument: evt.arg.flags is stored as evt.arg[flags]
+    const canonical = !key.includes("[") && key !== info.name ? `${info.name}[${key.slice(info.name.length + 1)}]` : key;
+    out[canonical] = convert(info, key, value, line);
   }
-  return { source, time, fields: out };
+  return replayEvent(source, time, out);
 }
 
 function convert(info: FieldInfo, key: string, value: unknown, line: number): ReplayValue {
@@ -141,47 +175,53 @@ export function replaySource(
     fields,
     eventTypes,
     eventType: (e) => {
-      const t = e.fields["evt.type"];
+      const t = e.slots[EVT_TYPE_SLOT];
       return typeof t === "string" ? t : undefined;
     },
     eventTime: (e) => e.time,
     extractor(field: string, arg: string | undefined): Extractor<ReplayEvent> | undefined {
       const info = fields.get(field);
       if (!info) return undefined;
-      if (field === "evt.time") return (e) => e.fields["evt.time"] ?? e.time;
-      if (field === "evt.source") return (e) => e.fields["evt.source"] ?? e.source;
+      if (field === "evt.time") {
+        const slot = slotOf(field);
+        return (e) => e.slots[slot] ?? e.time;
+      }
+      if (field === "evt.source") {
+        const slot = slotOf(field);
+        return (e) => e.slots[slot] ?? e.source;
+      }
       if (arg === undefined) {
+        const slot = slotOf(field);
         const parentOf = PARENT_OF[field];
         if (parentOf) {
+          const ancestors = slotOf(parentOf);
           return (e) => {
-            const v = e.fields[field];
+            const v = e.slots[slot];
             if (v !== undefined) return v;
-            const a = e.fields[parentOf];
+            const a = e.slots[ancestors];
             return Array.isArray(a) ? a[0] : undefined;
           };
         }
-        return (e) => e.fields[field];
+        return (e) => e.slots[slot];
       }
-      const bracketKey = `${field}[${arg}]`;
-      const dottedKey = `${field}.${arg}`;
+      const bracket = slotOf(`${field}[${arg}]`);
       const anc = ANCESTOR_SELF[field];
       if (anc) {
         const index = Number(arg);
-        const [self, parent] = anc;
+        const self = slotOf(anc[0]);
+        const parent = anc[1] === undefined ? -1 : slotOf(anc[1]);
+        const all = slotOf(field);
         return (e): ExtractedValue | undefined => {
-          const direct = e.fields[bracketKey];
+          const direct = e.slots[bracket];
           if (direct !== undefined) return direct;
-          if (index === 0) return e.fields[self];
-          const a = e.fields[field];
+          if (index === 0) return e.slots[self];
+          const a = e.slots[all];
           if (Array.isArray(a)) return a[index - 1];
-          if (index === 1 && parent) return e.fields[parent];
+          if (index === 1 && parent >= 0) return e.slots[parent];
           return undefined;
         };
       }
-      return (e) => {
-        const v = e.fields[bracketKey];
-        return v !== undefined ? v : e.fields[dottedKey];
-      };
+      return (e) => e.slots[bracket];
     },
   };
 }

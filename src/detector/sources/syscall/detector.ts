@@ -83,6 +83,8 @@ export interface SyscallDetector {
   /** Resolves once the sensor streams (its hello frame arrived); rejects if it cannot run. */
   readonly ready: Promise<void>;
   stats(): SyscallDetectorStats;
+  /** The running sensor process, for resource accounting. */
+  sensorPid(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -202,6 +204,7 @@ export async function startSyscallDetector(opts: SyscallDetectorOptions): Promis
         syscalls,
       };
     },
+    sensorPid: () => supervisor.pid,
     async stop() {
       clearInterval(sweeper);
       await supervisor.stop();
