@@ -245,6 +245,8 @@ describe("docker-compose deployment", () => {
     const dashMount = binds(compose.services.grafana!).find((b) => b.target === dashPath);
     expect(dashMount, `Grafana reads dashboards from ${dashPath}, which nothing mounts`).toBeDefined();
     expect(readdirSync(join(REPO, dashMount!.source))).toContain("peregrine.json");
+    // The bucket script is valid shell.
+    expect(spawnSync("sh", ["-n", join(REPO, "deploy/minio/create-bucket.sh")]).status).toBe(0);
     const home = String(resolved.services.grafana!.environment!.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH);
     expect(home).toBe(`${dashPath}/peregrine.json`);
     const loki = parse(readFileSync(join(REPO, "deploy/loki/config.yaml"), "utf8")) as { server: { http_listen_port: number } };

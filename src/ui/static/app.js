@@ -215,6 +215,8 @@ function receive(alerts, live = true) {
   if (added === 0) return;
   // Keep what the reader is looking at in place when they scrolled down.
   const grew = state.view.length - before;
+  // Grow the list first, or the scroll adjustment below is clamped to the old height.
+  $("spacer").style.height = state.view.length * ROW_H + "px";
   // The header total moves with the feed; the next status (every 2 s) corrects it.
   if (live && state.status) $("k-total").textContent = fmtNum((state.statusTotal += added));
   if (vp.scrollTop > 0 && grew > 0) vp.scrollTop += grew * ROW_H;
@@ -545,6 +547,7 @@ function wireChartTip() {
     const b = chartBuckets[i];
     if (!b || x < 0) return void (tip.hidden = true);
     const total = PRIORITIES.reduce((s, p) => s + (b.counts[p] || 0), 0);
+    if (total === 0) return void (tip.hidden = true);
     tip.replaceChildren(el("div", null, el("b", { text: fmtTime(b.start).slice(0, 8) }), el("span", { text: `${fmtNum(total)} alerts` })));
     for (const p of PRIORITIES) if (b.counts[p]) tip.append(el("div", null, el("span", { style: `color:${COLOR[p]}`, text: p }), el("span", { text: fmtNum(b.counts[p]) })));
     tip.hidden = false;
