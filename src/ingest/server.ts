@@ -32,7 +32,6 @@ export function buildServer(router: Router): FastifyInstance {
     connectionTimeout: 60_000,
     keepAliveTimeout: 65_000,
     return503OnClosing: true,
-    disableRequestLogging: true,
   });
 
   app.removeAllContentTypeParsers();
