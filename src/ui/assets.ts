@@ -1,13 +1,16 @@
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 /**
  * The page is one HTML document with its stylesheet and script inlined: a single request,
  * nothing to build, and with ingest auth on only `/ui?token=…` needs the token (the script
- * then sends it on every API call).
+ * then sends it on every API call). The Content-Security-Policy allows exactly the inlined
+ * script and style (by hash) and requests to this origin, nothing else.
  */
 export interface PageAssets {
   html: string;
+  csp: string;
 }
 
 const FILES = ["index.html", "style.css", "app.js"] as const;
@@ -25,5 +28,19 @@ export function loadPage(dir: string = staticDir()): PageAssets {
   const safeJs = js.replace(/<\/(script)/gi, "<\\/$1");
   const safeCss = css.replace(/<\/(style)/gi, "<\\/$1");
   const page = html.replace("/*INLINE_STYLE*/", () => safeCss).replace("/*INLINE_SCRIPT*/", () => safeJs);
-  return { html: page };
+  const csp = [
+    "default-src 'none'",
+    `script-src '${sha256(safeJs)}'`,
+    `style-src '${sha256(safeCss)}'`,
+    "connect-src 'self'",
+    "img-src 'self' data:",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join("; ");
+  return { html: page, csp };
+}
+
+function sha256(text: string): string {
+  return `sha256-${createHash("sha256").update(text, "utf8").digest("base64")}`;
 }

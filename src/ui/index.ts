@@ -1,7 +1,8 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
 import type { RunContext, RunExtension } from "../cli/run.js";
 import type { LaneStatus } from "../delivery/lane.js";
 import type { Router } from "../router.js";
+import { errorMessage, type ErrorCode } from "../errors.js";
 import { loadPage, type PageAssets } from "./assets.js";
 import { hasDetectorStatsProvider, readDetectorStats, type DetectorStats } from "./detector-stats.js";
 import { AlertStats, type StatsSnapshot } from "./stats.js";
@@ -38,7 +39,6 @@ export interface StatusView {
 export class Dashboard {
   readonly stats = new AlertStats();
   readonly hub = new EventHub();
-  private page?: PageAssets;
   private timer?: NodeJS.Timeout;
   private readonly lastDelivered = new Map<string, { at: number; delivered: number; rate: number }>();
 
@@ -53,14 +53,24 @@ export class Dashboard {
   }
 
   register(app: FastifyInstance): void {
-    const servePage = async (_req: unknown, reply: import("fastify").FastifyReply) => {
-      this.page ??= loadPage();
+    // Read once at start; a broken install loses the page, never the router.
+    let page: PageAssets | undefined;
+    let pageError = "";
+    try {
+      page = loadPage();
+    } catch (err) {
+      pageError = errorMessage(err);
+      this.router.logger.warn(`dashboard disabled: ${pageError}`);
+    }
+    const servePage = async (_req: unknown, reply: FastifyReply) => {
+      if (!page) return reply.code(503).send({ error: { code: "INTERNAL_ERROR" satisfies ErrorCode, message: `the dashboard is unavailable: ${pageError}` } });
       return reply
         .type("text/html; charset=utf-8")
         .header("cache-control", "no-store")
+        .header("content-security-policy", page.csp)
         .header("x-content-type-options", "nosniff")
         .header("referrer-policy", "no-referrer")
-        .send(this.page.html);
+        .send(page.html);
     };
     app.get("/ui", servePage);
     app.get("/ui/", servePage);

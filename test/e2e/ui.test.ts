@@ -80,8 +80,11 @@ describe("dashboard in chromium", () => {
     const page = await newPage(browser);
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(e.message));
+    // A Content-Security-Policy violation (the page allows only its own inlined code) is logged as an error.
+    page.on("console", (m) => void (m.type() === "error" && errors.push(m.text())));
     const res = await page.goto(`${router.url}/ui`);
     expect(res?.status()).toBe(200);
+    expect(res?.headers()["content-security-policy"]).toMatch(/script-src 'sha256-[A-Za-z0-9+/=]+'/);
     expect(await page.title()).toBe("Peregrine");
     await page.locator('#conn[data-state="live"]').waitFor({ timeout: 10_000 });
     await page.locator('.out[data-output="hook"]').waitFor();
