@@ -120,6 +120,21 @@ export function normalizeReplayEvent(
   return replayEvent(source, time, out);
 }
 
+const INTERNED = new Map<string, string>();
+const INTERN_MAX = 1 << 16;
+
+/**
+ * Short, repeated values (event types, process names, paths) share one string object, so many
+ * events keep few distinct strings in cache; comparisons then mostly hit memory already loaded.
+ */
+function intern(s: string): string {
+  if (s.length > 64) return s;
+  const known = INTERNED.get(s);
+  if (known !== undefined) return known;
+  if (INTERNED.size < INTERN_MAX) INTERNED.set(s, s);
+  return s;
+}
+
 function convert(info: FieldInfo, key: string, value: unknown, line: number): ReplayValue {
   const many = Array.isArray(value);
   if (many && !(info.isList || info.ancestors)) throw new ReplayFormatError(`field '${key}' takes a single value, not an array`, line, key);
@@ -134,7 +149,7 @@ function convert(info: FieldInfo, key: string, value: unknown, line: number): Re
       if (v === "true" || v === "false") return v === "true";
       throw new ReplayFormatError(`field '${key}' must be true or false`, line, key);
     }
-    if (typeof v === "string") return v;
+    if (typeof v === "string") return intern(v);
     if (typeof v === "number" || typeof v === "boolean") return String(v);
     throw new ReplayFormatError(`field '${key}' must be a string`, line, key);
   };

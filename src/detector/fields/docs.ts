@@ -1,0 +1,76 @@
+/**
+ * Renders docs/fields.md from the field registries, so the published list cannot drift from
+ * the code (test/unit/detector/docs.test.ts compares them). Regenerate with:
+ *   node --import tsx src/detector/fields/docs.ts > docs/fields.md
+ */
+import { pathToFileURL } from "node:url";
+import type { FieldInfo } from "../event.js";
+import { ALERT_FIELD_LIST } from "../sources/alert.js";
+import { JSON_FIELD_LIST } from "../sources/json.js";
+import { SYSCALL_FIELD_LIST } from "./syscall.js";
+
+function argForm(f: FieldInfo): string {
+  switch (f.arg) {
+    case "required":
+      return f.dottedArg ? `\`${f.name}[X]\` or \`${f.name}.X\`` : `\`${f.name}[X]\``;
+    case "optional":
+      return `\`${f.name}\` or \`${f.name}[X]\``;
+    case "index":
+      return `\`${f.name}[N]\`${f.ancestors ? `, or \`${f.name}\` for any ancestor` : ""}`;
+    default:
+      return `\`${f.name}\``;
+  }
+}
+
+function table(fields: readonly FieldInfo[]): string {
+  const rows = fields.map((f) => `| ${argForm(f)} | ${f.type}${f.isList ? " (list)" : ""} | ${f.description.replace(/\|/g, "\\|")} |`);
+  return ["| field | type | meaning |", "|---|---|---|", ...rows].join("\n");
+}
+
+export function renderFieldsMarkdown(): string {
+  return `# Fields
+
+Every field a condition or an output may name, per event source, with its type. Types decide
+which operators apply (checked when rules load, with Falco's table):
+
+| type | operators |
+|---|---|
+| string | \`= == != < <= > >= contains icontains startswith endswith glob iglob regex pmatch in intersects exists\` |
+| int, uint, port, abstime, reltime | \`= == != < <= > >= in intersects exists\` |
+| bool | \`= == != in intersects exists\` (values \`true\` / \`false\`) |
+| ipaddr, ipnet | \`= == != in intersects exists\`; an \`ipnet\` field, or a value with \`/\`, compares by network membership |
+| bytes | \`= == != contains startswith endswith in intersects bcontains bstartswith exists\` |
+| any list field | \`in intersects exists\` |
+
+A field that cannot be extracted from an event makes every comparison on it false (also
+\`!=\`); \`exists\` is true only when it can be extracted.
+
+This file is generated from the registries in \`src/detector/\`; do not edit it by hand.
+
+## syscall
+
+System-call events from the sensor (or replayed, see [replay-format.md](replay-format.md)).
+The \`container.*\` and \`k8s.*\` fields are built in (rules requiring the \`container\`
+plugin 0.4.0 or older load).
+
+${table(SYSCALL_FIELD_LIST)}
+
+## alert
+
+Fields over a received alert, for the router's per-output filters. \`alert.priority\`
+compares by severity: \`alert.priority >= warning\` holds for Warning, Error, Critical, Alert
+and Emergency.
+
+${table(ALERT_FIELD_LIST)}
+
+## json
+
+Any JSON document; pointers follow RFC 6901 (\`~1\` for \`/\`, \`~0\` for \`~\`).
+
+${table(JSON_FIELD_LIST)}
+`;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.stdout.write(renderFieldsMarkdown());
+}
