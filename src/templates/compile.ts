@@ -279,7 +279,7 @@ function whereOf(node: { loc?: hbs.AST.SourceLocation } | undefined, source: str
 }
 
 const TOKEN_NAMES: Record<string, string> = {
-  EOF: "the end of the template",
+  EOF: "end of template",
   CLOSE: "}}",
   CLOSE_UNESCAPED: "}}}",
   CLOSE_RAW_BLOCK: "}}}}",
@@ -294,6 +294,11 @@ const TOKEN_NAMES: Record<string, string> = {
   EQUALS: "=",
   INVALID: "a character that cannot appear there",
   OPEN_ENDBLOCK: "{{/",
+  OPEN_INVERSE_CHAIN: "{{else …}}",
+  INVERSE: "{{else}}",
+  OPEN_PARTIAL: "{{>",
+  OPEN_RAW_BLOCK: "{{{{",
+  END_RAW_BLOCK: "{{{{/",
   OPEN_INVERSE: "{{^",
   OPEN_BLOCK: "{{#",
   OPEN: "{{",
@@ -319,7 +324,12 @@ function parseFailure(
   if (expecting) {
     const expected = [...expecting[1]!.matchAll(/'([^']+)'/g)].map((m) => tokenName(m[1]!));
     const shown = expected.length > 4 ? `${expected.slice(0, 4).join(", ")}, …` : expected.join(", ");
-    reason = `syntax error: unexpected ${tokenName(expecting[2]!)} (expected ${shown})`;
+    const unclosed = expecting[2] === "EOF" && expected.includes("{{/") ? findUnclosedBlock(source) : undefined;
+    if (unclosed) return new TemplateError("TEMPLATE_INVALID", name, `{{#${unclosed.name}}} is never closed with {{/${unclosed.name}}}`, { ...unclosed, source });
+    reason =
+      expecting[2] === "EOF" && expected.includes("{{/")
+        ? "syntax error: unexpected end of template: a {{#block}} is not closed with {{/block}}"
+        : `syntax error: unexpected ${tokenName(expecting[2]!)} (expected ${shown})`;
     if (expecting[2] === "CLOSE_UNESCAPED")
       reason += '; a "}" right after "}}" reads as "}}}": add a space, as in {{json x}} }';
   } else if (/Lexical error/.test(message)) {
@@ -328,6 +338,23 @@ function parseFailure(
     reason = `syntax error: ${message.split("\n")[0]}`;
   }
   return new TemplateError("TEMPLATE_INVALID", name, reason, where);
+}
+
+/** The innermost block left open at the end, to point at it rather than at the end of the file. */
+function findUnclosedBlock(source: string): { name: string; line: number; column: number } | undefined {
+  // Comments may hold mustaches; blank them out keeping every offset.
+  const text = source.replace(/\{\{!--[\s\S]*?--\}\}|\{\{![\s\S]*?\}\}/g, (m) => m.replace(/[^\n]/g, " "));
+  const stack: { name: string; offset: number }[] = [];
+  for (const m of text.matchAll(/\{\{~?\s*([#^/])\s*([^\s}~()]+)/g)) {
+    if (m[1] === "/") {
+      const at = stack.map((b) => b.name).lastIndexOf(m[2]!);
+      if (at >= 0) stack.length = at;
+    } else stack.push({ name: m[2]!.replace(/^[*>]/, ""), offset: m.index! });
+  }
+  const open = stack.pop();
+  if (!open) return undefined;
+  const before = text.slice(0, open.offset).split("\n");
+  return { name: open.name, line: before.length, column: before[before.length - 1]!.length + 1 };
 }
 
 function exceptionFailure(

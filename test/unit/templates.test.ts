@@ -199,3 +199,11 @@ describe("dates", () => {
     expect(parseTime("garbage")).toBeUndefined();
   });
 });
+
+describe("syntax error messages", () => {
+  it("an unclosed block says so", () => {
+    const err = compileError('{{!-- {{#each x}} in a comment --}}\n{\n  "text": "{{#each tags}}{{#if rule}}{{rule}}{{/if}}"\n}\n');
+    expect(err.reason).toBe("{{#each}} is never closed with {{/each}}");
+    expect([err.line, err.column]).toEqual([3, 12]);
+  });
+});
