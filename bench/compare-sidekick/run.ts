@@ -7,6 +7,7 @@
  * sinks, until the last delivery), ingest latency p50/p99, CPU seconds, peak RSS, and alerts
  * lost (acknowledged but never delivered). Ends with the fan-out delivered-alerts/s ratio.
  */
+import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { ensureSidekick, SIDEKICK_RELEASE } from "./build-sidekick.js";
 import { runLoad } from "./load.js";
@@ -33,6 +34,8 @@ export interface Row {
   duplicates: number;
   non2xx: number;
   drainSec: number;
+  /** The machine's 1-minute load average when the run started: other work skews the figures. */
+  loadAvg: number;
 }
 
 const OUTAGE_START_S = 3;
@@ -68,6 +71,7 @@ async function runOne(scenario: Scenario, target: Target, sink: WebhookSink, opt
     counters.push(...f.counters);
     closeFanout = f.close;
   }
+  const loadAvg = loadavg()[0]!;
   const running = await target.start(sinks);
   try {
     const cpu0 = cpuSeconds(running.pid) ?? 0;
@@ -122,6 +126,7 @@ async function runOne(scenario: Scenario, target: Target, sink: WebhookSink, opt
       duplicates,
       non2xx: load.rejected + load.errors,
       drainSec: (Date.now() - drainStart) / 1000,
+      loadAvg,
     };
   } finally {
     await running.stop();
@@ -134,7 +139,7 @@ function fmt(n: number, digits = 0): string {
 }
 
 export function table(rows: readonly Row[]): string {
-  const head = ["scenario", "tool", "accepted/s", "delivered/s", "p50 ms", "p99 ms", "CPU s", "peak RSS MiB", "accepted", "delivered", "lost", "dup", "non-2xx"];
+  const head = ["scenario", "tool", "accepted/s", "delivered/s", "p50 ms", "p99 ms", "CPU s", "alerts/CPU-s", "peak RSS MiB", "accepted", "delivered", "lost", "dup", "non-2xx", "load avg"];
   const lines = [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`];
   for (const r of rows)
     lines.push(
@@ -146,6 +151,7 @@ export function table(rows: readonly Row[]): string {
         fmt(r.p50, 1),
         fmt(r.p99, 1),
         fmt(r.cpuSec, 1),
+        fmt(alertsPerCpu(r)),
         fmt(r.peakRss / 1024 / 1024),
         fmt(r.accepted),
         Object.entries(r.delivered)
@@ -154,16 +160,22 @@ export function table(rows: readonly Row[]): string {
         fmt(r.lost),
         fmt(r.duplicates),
         fmt(r.non2xx),
+        fmt(r.loadAvg, 1),
       ].join(" | ")} |`,
     );
   return lines.join("\n");
 }
 
-function ratio(rows: readonly Row[], scenario: Scenario): number | undefined {
+/** Alerts delivered to every output per CPU second of the router: less sensitive than rates to other load. */
+function alertsPerCpu(r: Row): number {
+  return r.cpuSec > 0 ? Math.min(...Object.values(r.delivered)) / r.cpuSec : 0;
+}
+
+function ratio(rows: readonly Row[], scenario: Scenario, metric: (r: Row) => number = (r) => r.deliveredPerSec): number | undefined {
   const p = rows.find((r) => r.scenario === scenario && r.tool === "peregrine");
   const f = rows.find((r) => r.scenario === scenario && r.tool === "falcosidekick");
-  if (!p || !f || f.deliveredPerSec === 0) return undefined;
-  return p.deliveredPerSec / f.deliveredPerSec;
+  if (!p || !f || metric(f) === 0) return undefined;
+  return metric(p) / metric(f);
 }
 
 async function main(): Promise<number> {
@@ -224,7 +236,9 @@ async function main(): Promise<number> {
   for (const n of notes) console.log(n);
   for (const s of scenarios) {
     const r = ratio(rows, s);
+    const c = ratio(rows, s, alertsPerCpu);
     if (r !== undefined && s !== "fanout") console.log(`${s}: peregrine/falcosidekick delivered-alerts/s ratio ${r.toFixed(2)}`);
+    if (c !== undefined) console.log(`${s}: peregrine/falcosidekick alerts-per-CPU-second ratio ${c.toFixed(2)}`);
   }
   const headline = scenarios.includes("fanout") ? "fanout" : "steady";
   const r = ratio(rows, headline);

@@ -8,6 +8,7 @@
  * journal's fsync on (the default: acknowledged means on disk) and off (acknowledged means
  * in the OS page cache, surviving a crash of the router but not of the machine).
  */
+import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { rmSync } from "node:fs";
 import { startRouter } from "../../test/harness/router-process.js";
@@ -79,7 +80,7 @@ async function main(): Promise<number> {
         const cpu = (cpuSeconds(pid) ?? cpu0) - cpu0;
         const deliveredSeconds = Math.max((s.lastAt - t0) / 1000, load.seconds);
         rows.push(
-          `| ${c.perRequest} | ${c.fsync ? "on" : "off"} | ${fmt(acceptedAlerts / load.seconds)} | ${fmt(s.unique / deliveredSeconds)} | ${fmt(load.latencyP50Ms, 1)} | ${fmt(load.latencyP99Ms, 1)} | ${fmt(cpu, 1)} | ${fmt((peakRssBytes(pid) ?? 0) / 1024 / 1024)} | ${fmt(acceptedAlerts - s.unique)} |`,
+          `| ${c.perRequest} | ${c.fsync ? "on" : "off"} | ${fmt(acceptedAlerts / load.seconds)} | ${fmt(s.unique / deliveredSeconds)} | ${fmt(load.latencyP50Ms, 1)} | ${fmt(load.latencyP99Ms, 1)} | ${fmt(cpu, 1)} | ${fmt(cpu > 0 ? s.unique / cpu : 0)} | ${fmt((peakRssBytes(pid) ?? 0) / 1024 / 1024)} | ${fmt(Math.max(0, acceptedAlerts - s.unique))} |`,
         );
       } finally {
         await rp.stop("SIGTERM", 20_000);
@@ -90,9 +91,10 @@ async function main(): Promise<number> {
     await sink.stop();
   }
   console.log(`Peregrine router: ${seconds} s of load per run, ${connections} connections, webhook sink in its own process\n`);
-  console.log("| alerts/request | fsync | accepted+journaled alerts/s | delivered alerts/s | p50 ms | p99 ms | CPU s | peak RSS MiB | lost |");
-  console.log("|---|---|---|---|---|---|---|---|---|");
+  console.log("| alerts/request | fsync | accepted+journaled alerts/s | delivered alerts/s | p50 ms | p99 ms | CPU s | alerts/CPU-s | peak RSS MiB | lost |");
+  console.log("|---|---|---|---|---|---|---|---|---|---|");
   for (const r of rows) console.log(r);
+  console.log(`\nload average (1 min) at the end: ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores; lost = acknowledged but not delivered (requests cut at the end of the load are neither)`);
   return 0;
 }
 
