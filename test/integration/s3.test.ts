@@ -9,6 +9,7 @@ import { ParseContext } from "../../src/config/schema.js";
 import type { Output } from "../../src/delivery/output.js";
 import { s3Output } from "../../outputs/s3/index.js";
 import { batchId, compileKeyTemplate, keyContext, keySegment } from "../../outputs/s3/key.js";
+import { classifyS3Error } from "../../outputs/s3/classify.js";
 import { S3 } from "../harness/endpoints.js";
 import { freePort } from "../harness/receiver.js";
 import { startRouter, waitUntil } from "../harness/router-process.js";
@@ -111,6 +112,23 @@ describe("object keys", () => {
     expect(check("{{year}}//{{batch_id}}")[0]).toMatch(/empty segment/);
     expect(check("{{yeer}}/{{#if}}{{/if}}")[0]).toMatch(/line 1, column 10: if takes 1 argument, got 0/);
     expect(check("{{year}}/{{hour}}/{{batch_id}}.json")).toEqual([]);
+  });
+});
+
+describe("answers", () => {
+  const sdkError = (name: string, status?: number) =>
+    Object.assign(new Error(`${name} happened`), { name, ...(status ? { $metadata: { httpStatusCode: status } } : {}) });
+  it("412 means an earlier attempt wrote this batch", () => {
+    expect(classifyS3Error(sdkError("PreconditionFailed", 412))).toEqual({ kind: "ok" });
+  });
+  it("throttling, server errors, conflicts and a wrong destination are retried", () => {
+    for (const [name, status] of [["SlowDown", 503], ["InternalError", 500], ["ConditionalRequestConflict", 409], ["NoSuchBucket", 404], ["AccessDenied", 403], ["ExpiredToken", 400], ["RequestTimeout", 400]] as const)
+      expect(classifyS3Error(sdkError(name, status)), name).toMatchObject({ kind: "retry", status });
+    expect(classifyS3Error(Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }))).toMatchObject({ kind: "retry", reason: "ECONNRESET: socket hang up" });
+  });
+  it("a request S3 will never accept is refused with its code", () => {
+    expect(classifyS3Error(sdkError("InvalidArgument", 400))).toEqual({ kind: "reject", status: 400, reason: "InvalidArgument (HTTP 400): InvalidArgument happened" });
+    expect(classifyS3Error(sdkError("KeyTooLongError", 400))).toMatchObject({ kind: "reject" });
   });
 });
 
