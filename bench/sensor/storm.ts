@@ -1,0 +1,163 @@
+/**
+ * Sensor storm benchmark: a C program opens and closes a file in a loop (two syscalls per
+ * iteration) with and without the detector (sensor + rule engine with Falco's stable rules),
+ * interleaved in one run so the ratios compare like with like on a shared machine.
+ *
+ *   npx tsx bench/sensor/storm.ts [--iterations N] [--rate EVENTS_PER_S] [--rounds R]
+ *
+ * Reported per mode: the storm's wall and CPU time per syscall, the slowdown ratio against
+ * the baseline of the same round, events the detector processed per second, kernel drops,
+ * and the CPU used by the sensor process and by the detector (Node) process. Must run as root.
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import pino from "pino";
+import { startSyscallDetector, type SyscallDetector } from "../../src/detector/sources/syscall/index.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..", "..");
+const RULES = join(root, "..", "shared", "corpus", "falco-rules", "falco_rules.yaml");
+
+function flag(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : def;
+}
+const ITERATIONS = flag("iterations", 500_000);
+const RATE = flag("rate", 200_000);
+const ROUNDS = flag("rounds", 2);
+
+interface StormResult {
+  iterations: number;
+  syscalls: number;
+  wall: number;
+  cpu: number;
+}
+
+function runStorm(bin: string, file: string, iterations: number, rate: number): Promise<StormResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, [file, String(iterations), String(rate)], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.on("close", (code) => (code === 0 ? resolve(JSON.parse(out) as StormResult) : reject(new Error(`storm exited ${code}`))));
+  });
+}
+
+function procCpuSeconds(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+function sum(o: Record<string, number>): number {
+  return Object.values(o).reduce((a, b) => a + b, 0);
+}
+
+interface Measured {
+  mode: string;
+  storm: StormResult;
+  eventsProcessed?: number;
+  processSeconds?: number;
+  kernelEvents?: number;
+  kernelDrops?: number;
+  sensorCpu?: number;
+  detectorCpu?: number;
+}
+
+async function withDetector(d: SyscallDetector, mode: string, run: () => Promise<StormResult>): Promise<Measured> {
+  const before = d.stats();
+  const sensorCpu0 = procCpuSeconds(d.sensorPid());
+  const nodeCpu0 = process.cpuUsage();
+  const t0 = Date.now();
+  const storm = await run();
+  // wait until the detector has drained what the storm produced
+  let last = -1;
+  let lastChange = Date.now();
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 100));
+    const n = d.stats().eventsEvaluated;
+    if (n !== last) {
+      last = n;
+      lastChange = Date.now();
+    } else if (Date.now() - lastChange > 400) break;
+  }
+  await new Promise((r) => setTimeout(r, 1100)); // one more sensor stats frame
+  const after = d.stats();
+  const nodeCpu = process.cpuUsage(nodeCpu0);
+  const processSeconds = (lastChange - t0) / 1000;
+  return {
+    mode,
+    storm,
+    eventsProcessed: after.eventsEvaluated - before.eventsEvaluated,
+    processSeconds,
+    kernelEvents: sum(after.sensorEvents) - sum(before.sensorEvents),
+    kernelDrops: sum(after.sensorDrops) - sum(before.sensorDrops),
+    sensorCpu: procCpuSeconds(d.sensorPid()) - sensorCpu0,
+    detectorCpu: (nodeCpu.user + nodeCpu.system) / 1e6,
+  };
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error("the storm benchmark loads the eBPF sensor: run it as root");
+  execFileSync(process.execPath, [join(root, "scripts", "build-sensor.mjs")], { stdio: "inherit" });
+  const bin = join(tmpdir(), "peregrine-storm");
+  execFileSync("cc", ["-O2", "-o", bin, join(here, "storm.c")]);
+  const file = join(tmpdir(), "peregrine-storm-file");
+  writeFileSync(file, "x");
+  const sensorBin = join(root, "sensor", "build", "peregrine-sensor");
+
+  const results: Measured[] = [];
+  const logger = pino({ level: "warn" });
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const rate of [0, RATE]) {
+      const label = rate === 0 ? "unpaced" : `paced ${RATE / 1000}k/s`;
+      results.push({ mode: `baseline, ${label}`, storm: await runStorm(bin, file, ITERATIONS, rate) });
+
+      // the sensor attached with an interest set that excludes the storm's syscalls
+      const idle = spawn(sensorBin, ["--syscalls", "execve"], { stdio: ["ignore", "ignore", "inherit"] });
+      await new Promise((r) => setTimeout(r, 1500));
+      const idleCpu0 = procCpuSeconds(idle.pid);
+      const attached = await runStorm(bin, file, ITERATIONS, rate);
+      results.push({ mode: `sensor attached (storm not in interest set), ${label}`, storm: attached, sensorCpu: procCpuSeconds(idle.pid) - idleCpu0 });
+      idle.kill("SIGTERM");
+      await new Promise((r) => idle.once("close", r));
+
+      const d = await startSyscallDetector({ rulesFiles: [RULES], logger, onAlert: () => undefined });
+      await d.ready;
+      results.push(await withDetector(d, `detector (sensor + stable rules), ${label}`, () => runStorm(bin, file, ITERATIONS, rate)));
+      await d.stop();
+    }
+  }
+
+  const rows: string[] = [];
+  rows.push("| mode | syscalls/s (storm) | storm CPU µs/syscall | slowdown (CPU) | slowdown (wall) | events processed/s | kernel drops | sensor CPU | detector CPU |");
+  rows.push("|---|---|---|---|---|---|---|---|---|");
+  let base: StormResult | undefined;
+  for (const r of results) {
+    if (r.mode.startsWith("baseline")) base = r.storm;
+    const s = r.storm;
+    const cpuPer = (s.cpu / s.syscalls) * 1e6;
+    const slowCpu = base ? (s.cpu / s.syscalls) / (base.cpu / base.syscalls) : 1;
+    const slowWall = base ? s.wall / base.wall : 1;
+    const evps = r.eventsProcessed !== undefined && r.processSeconds ? Math.round(r.eventsProcessed / r.processSeconds) : undefined;
+    const drops = r.kernelEvents !== undefined ? `${r.kernelDrops} (${((100 * (r.kernelDrops ?? 0)) / Math.max(1, (r.kernelEvents ?? 0) + (r.kernelDrops ?? 0))).toFixed(2)} %)` : "—";
+    const pct = (cpu: number | undefined) => (cpu === undefined ? "—" : `${cpu.toFixed(2)} s (${((100 * cpu) / s.wall).toFixed(0)} % of a core)`);
+    rows.push(
+      `| ${r.mode} | ${Math.round(s.syscalls / s.wall).toLocaleString("en")} | ${cpuPer.toFixed(2)} | ${slowCpu.toFixed(3)} | ${slowWall.toFixed(3)} | ${evps?.toLocaleString("en") ?? "—"} | ${drops} | ${pct(r.sensorCpu)} | ${pct(r.detectorCpu)} |`,
+    );
+  }
+  console.log(rows.join("\n"));
+  console.log(JSON.stringify({ iterations: ITERATIONS, rate: RATE, rounds: ROUNDS, results }));
+}
+
+main().catch((err: unknown) => {
+  console.error((err as Error).message);
+  process.exit(1);
+});

@@ -1,0 +1,181 @@
+/**
+ * The tracker and the extractors together: frames in, field values out, with the process and
+ * fd tables evolving as Falco's would. Processes come from a fixed table instead of /proc.
+ */
+import { describe, expect, it } from "vitest";
+import { SYSCALL_FIELDS } from "../../../src/detector/fields/syscall.js";
+import { createSyscallSource, missingExtractors, rfc3339Ns } from "../../../src/detector/sources/syscall/source.js";
+import { emptyProc, ProcessTable, type Proc } from "../../../src/detector/sources/syscall/state.js";
+import { SyscallTracker, type SyscallEvent } from "../../../src/detector/sources/syscall/tracker.js";
+import type { Frame } from "../../../src/detector/sources/syscall/wire.js";
+import { exec, exit, fork, i64, sockaddrIn, str, syscall, tuple } from "./frames.js";
+
+function proc(pid: number, ppid: number, comm: string, args: string[] = [], extra: Partial<Proc> = {}): Proc {
+  return { ...emptyProc(pid), ppid, comm, exe: comm, exepath: `/usr/bin/${comm}`, args, cwd: "/root", ...extra };
+}
+
+function setup() {
+  const known = new Map<number, Proc>([
+    [1, proc(1, 0, "systemd")],
+    [100, proc(100, 1, "sshd", ["-D"])],
+    [200, proc(200, 100, "bash", ["-l"], { uid: 1000, euid: 1000, loginuid: 1000 })],
+  ]);
+  const table = new ProcessTable({ read: (pid) => known.get(pid) });
+  const tracker = new SyscallTracker(table);
+  const source = createSyscallSource({
+    table,
+    users: { userName: (u) => ({ 0: "root", 1000: "alice" })[u], groupName: (g) => ({ 0: "root", 1000: "staff" })[g] },
+    bootOffsetNs: () => 1_700_000_000_000_000_000n,
+    hostname: "box",
+  });
+  const events: SyscallEvent[] = [];
+  const get = (e: SyscallEvent, field: string, arg?: string) => {
+    const x = source.extractor(field, arg);
+    if (!x) throw new Error(`no extractor for ${field}`);
+    return x(e);
+  };
+  const feed = (...frames: Frame[]) => {
+    for (const f of frames) tracker.process(f, (e) => events.push(e));
+    return events[events.length - 1]!;
+  };
+  return { table, tracker, source, events, get, feed };
+}
+
+describe("syscall source", () => {
+  it("answers every field of the syscall registry", () => {
+    const { source } = setup();
+    expect(missingExtractors(source)).toEqual([]);
+    expect(source.fields).toBe(SYSCALL_FIELDS);
+  });
+
+  it("fork + exec: process fields, ancestry, user and login names", () => {
+    const { get, feed } = setup();
+    const e = feed(
+      fork(200, 300),
+      exec(300, { ppid: 200, exepath: "/usr/bin/find", argv: ["find", "/", "-name", "id_rsa"], cwd: "/home/alice", comm: "find", uid: 1000, loginuid: 1000, tty: (136 << 20) | 2 }),
+    );
+    expect(e.type).toBe("execve");
+    expect(get(e, "proc.name")).toBe("find");
+    expect(get(e, "proc.exe")).toBe("find");
+    expect(get(e, "proc.exepath")).toBe("/usr/bin/find");
+    expect(get(e, "proc.cmdline")).toBe("find / -name id_rsa");
+    expect(get(e, "proc.args")).toBe("/ -name id_rsa");
+    expect(get(e, "proc.cwd")).toBe("/home/alice/");
+    expect(get(e, "proc.tty")).toBe(34818); // pts/2 as /proc/PID/stat encodes it
+    expect(get(e, "proc.pname")).toBe("bash");
+    expect(get(e, "proc.pcmdline")).toBe("bash -l");
+    expect(get(e, "proc.aname", "0")).toBe("find");
+    expect(get(e, "proc.aname", "2")).toBe("sshd");
+    expect(get(e, "proc.aname", "3")).toBe("systemd");
+    expect(get(e, "proc.aname", "4")).toBeUndefined();
+    expect(get(e, "proc.aname")).toEqual(["bash", "sshd", "systemd"]);
+    expect(get(e, "proc.apid", "1")).toBe(200);
+    expect(get(e, "user.uid")).toBe(1000);
+    expect(get(e, "user.name")).toBe("alice");
+    expect(get(e, "user.loginuid")).toBe(1000);
+    expect(get(e, "user.loginname")).toBe("alice");
+    expect(get(e, "evt.res")).toBe("SUCCESS");
+    expect(get(e, "evt.arg", "flags")).toBe("0");
+    expect(get(e, "thread.cap_effective")).toBe("CAP_SYS_ADMIN");
+    expect(get(e, "container.id")).toBe("host");
+    expect(get(e, "evt.time")).toBe(rfc3339Ns(1_700_000_000_000_000_000n + 1_000_000_000n));
+  });
+
+  it("memfd executables and container ids from the cgroup name", () => {
+    const { get, feed } = setup();
+    const id = "ab".repeat(32);
+    const e = feed(fork(200, 301), exec(301, { ppid: 200, exepath: "memfd:x", argv: ["x"], cwd: "/", comm: "memfd:x", flags: 1, cgroup: `docker-${id}.scope` }));
+    expect(get(e, "proc.is_exe_from_memfd")).toBe(true);
+    expect(get(e, "evt.arg", "flags")).toBe("EXE_FROM_MEMFD");
+    expect(get(e, "container.id")).toBe(id.slice(0, 12));
+  });
+
+  it("openat: relative paths resolve against cwd and dirfd; the fd lives until close", () => {
+    const { get, feed, table } = setup();
+    const open = feed(syscall("openat", 200, 3, [i64(-100), str("../etc/./shadow"), i64(0o2000000), i64(0)], { uid: 1000 }));
+    expect(get(open, "fd.name")).toBe("/etc/shadow");
+    expect(get(open, "fd.nameraw")).toBe("../etc/./shadow");
+    expect(get(open, "fd.num")).toBe(3);
+    expect(get(open, "fd.typechar")).toBe("f");
+    expect(get(open, "fd.directory")).toBe("/etc");
+    expect(get(open, "fd.filename")).toBe("shadow");
+    expect(get(open, "evt.is_open_read")).toBe(true);
+    expect(get(open, "evt.is_open_write")).toBe(false);
+    expect(get(open, "evt.arg", "flags")).toBe("O_RDONLY|O_CLOEXEC");
+    expect(get(open, "evt.arg", "dirfd")).toBe("-100");
+
+    const dir = feed(syscall("openat", 200, 4, [i64(-100), str("/var/log"), i64(0o200000), i64(0)]));
+    expect(get(dir, "fd.typechar")).toBe("d");
+    const rel = feed(syscall("openat", 200, 5, [i64(4), str("syslog"), i64(0o1 | 0o1000), i64(0)]));
+    expect(get(rel, "fd.name")).toBe("/var/log/syslog");
+    expect(get(rel, "evt.arg", "flags")).toBe("O_WRONLY|O_TRUNC");
+    expect(get(rel, "evt.is_open_write")).toBe(true);
+
+    const close = feed(syscall("close", 200, 0, [i64(5)]));
+    expect(get(close, "fd.name")).toBe("/var/log/syslog"); // rules still see what was closed
+    expect(table.peek(200)!.fds.has(5)).toBe(false);
+
+    const failed = feed(syscall("openat", 200, -2, [i64(-100), str("/nope"), i64(0), i64(0)]));
+    expect(get(failed, "fd.num")).toBe(-1);
+    expect(get(failed, "evt.res")).toBe("ENOENT");
+    expect(get(failed, "evt.rawres")).toBe(-2);
+  });
+
+  it("chdir moves the cwd used by later relative opens", () => {
+    const { get, feed } = setup();
+    feed(syscall("chdir", 200, 0, [str("/tmp/work")]));
+    const e = feed(syscall("openat", 200, 3, [i64(-100), str("a.txt"), i64(0), i64(0)]));
+    expect(get(e, "fd.name")).toBe("/tmp/work/a.txt");
+    expect(get(e, "proc.cwd")).toBe("/tmp/work/");
+  });
+
+  it("connect and dup: socket tuple, client/server ends, protocol; dup keeps the socket", () => {
+    const { get, feed } = setup();
+    feed(syscall("socket", 200, 7, [i64(2), i64(1), i64(0)]));
+    const t = tuple({ family: 2, protocol: 6, saddr: [10, 0, 0, 5], sport: 40000, daddr: [93, 184, 216, 34], dport: 443 });
+    const c = feed(syscall("connect", 200, 0, [i64(7), sockaddrIn([93, 184, 216, 34], 443), i64(16), t]));
+    expect(get(c, "fd.name")).toBe("10.0.0.5:40000->93.184.216.34:443");
+    expect(get(c, "fd.type")).toBe("ipv4");
+    expect(get(c, "fd.l4proto")).toBe("tcp");
+    expect(get(c, "fd.sip")).toBe("93.184.216.34");
+    expect(get(c, "fd.cip")).toBe("10.0.0.5");
+    expect(get(c, "fd.rport")).toBe(443);
+    expect(get(c, "fd.lport")).toBe(40000);
+    expect(get(c, "fd.sport")).toBe(443);
+    expect(get(c, "fd.connected")).toBe(true);
+    expect(get(c, "evt.arg", "addr")).toBe("93.184.216.34:443");
+    const d = feed(syscall("dup2", 200, 1, [i64(7), i64(1)]));
+    expect(get(d, "fd.type")).toBe("ipv4");
+    expect(get(d, "fd.num")).toBe(1);
+    expect(get(d, "evt.rawres")).toBe(1);
+    expect(get(d, "fd.types", "1")).toEqual(["ipv4"]);
+  });
+
+  it("ptrace requests, symlink arguments and the event type index", () => {
+    const { get, feed, source } = setup();
+    const p = feed(syscall("ptrace", 200, 0, [i64(16), i64(4242)]));
+    expect(get(p, "evt.arg", "request")).toBe("PTRACE_ATTACH");
+    expect(get(p, "evt.type")).toBe("ptrace");
+    expect(source.eventType(p)).toBe("ptrace");
+    const s = feed(syscall("symlinkat", 200, 0, [str("/etc/shadow"), i64(-100), str("/tmp/x")]));
+    expect(get(s, "evt.arg", "target")).toBe("/etc/shadow");
+    expect(get(s, "evt.arg", "linkpath")).toBe("/tmp/x");
+    expect(get(s, "evt.args")).toBe("res=SUCCESS target=/etc/shadow linkdirfd=-100 linkpath=/tmp/x");
+  });
+
+  it("an exited process lingers for late lookups, then goes", () => {
+    const { feed, table } = setup();
+    feed(fork(200, 400), exit(400));
+    expect(table.peek(400)?.exitedAt).toBeDefined();
+    table.sweep(Date.now() + 10_000);
+    expect(table.peek(400)).toBeUndefined();
+  });
+
+  it("an event from a process never seen reads it (here: the fixed table) once", () => {
+    const { get, feed, table } = setup();
+    const e = feed(syscall("openat", 100, 3, [i64(-100), str("x"), i64(0), i64(0)]));
+    expect(get(e, "proc.name")).toBe("sshd");
+    expect(get(e, "fd.name")).toBe("/root/x");
+    expect(table.lateReads).toBe(1);
+  });
+});
