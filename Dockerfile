@@ -49,6 +49,7 @@ COPY bin/ bin/
 # The dashboard's page is read from src/ui/static at run time (no build step for it).
 COPY src/ui/static/ src/ui/static/
 COPY templates/ templates/
+COPY rules/ rules/
 COPY --from=sensor /src/sensor/build/peregrine-sensor sensor/build/peregrine-sensor
 COPY deploy/docker/peregrine.yaml /etc/peregrine/peregrine.yaml
 RUN mkdir -p /var/lib/peregrine && ln -s /app/bin/peregrine.js /usr/local/bin/peregrine
