@@ -59,6 +59,13 @@ describe("one alert", () => {
     }
   });
 
+  it("an alert with nothing but a rule and a priority is still a valid message", () => {
+    for (const format of ["all", "text", "fields"] as const) {
+      const { payload } = buildSlackMessage([alert({ output: "", output_fields: {}, tags: [], hostname: "" })], options({ format }));
+      expect(checkPayload(payload), format).toBeUndefined();
+    }
+  });
+
   it("escapes Slack markup in alert data, so an alert cannot ping @channel", () => {
     const { payload } = buildSlackMessage([alert({ output: "proc=<!channel> & <https://evil|click>", rule: 'a "quoted" rule' })], options());
     const texts = allTexts(payload).join("\n");
