@@ -57,6 +57,8 @@ export const s3Output = defineOutput({
   validate(config, ctx, path) {
     if ((config.access_key_id === undefined) !== (config.secret_access_key === undefined))
       ctx.error(`${path}.${config.access_key_id === undefined ? "access_key_id" : "secret_access_key"}`, "access_key_id and secret_access_key go together");
+    if (config.prefix.startsWith("/") || config.prefix.includes("//"))
+      ctx.error(`${path}.prefix`, `S3 keys have no leading "/" and no empty segments: write "falco/alerts", not "${config.prefix}"`);
     checkTemplate(ctx, `${path}.key`, () => {
       const t = compileKeyTemplate(config.key, `${path}.key`);
       const rendered = t.render(keyContext(SAMPLE_BATCH, "ndjson.gz", "sample"));

@@ -112,6 +112,9 @@ describe("object keys", () => {
     expect(check("{{year}}//{{batch_id}}")[0]).toMatch(/empty segment/);
     expect(check("{{yeer}}/{{#if}}{{/if}}")[0]).toMatch(/line 1, column 10: if takes 1 argument, got 0/);
     expect(check("{{year}}/{{hour}}/{{batch_id}}.json")).toEqual([]);
+    const ctx = new ParseContext();
+    s3Output.validate!(s3Output.schema.parse({ bucket: "b", prefix: "/falco" }, ctx, "outputs[0]"), ctx, "outputs[0]");
+    expect(ctx.issues.map((i) => i.path)).toEqual(["outputs[0].prefix"]);
   });
 });
 
