@@ -112,9 +112,11 @@ export class Ruleset {
 
   /**
    * Evaluates one event from `source` (the same source object the rules were loaded with).
-   * Returns the alerts of the matching rules (at most one with rule_matching: first).
+   * Returns the alerts of the matching rules (at most one with rule_matching: first); the
+   * empty result is a shared frozen array, so nothing is allocated for a non-matching event.
+   * `time` overrides the source's event time (RFC 3339).
    */
-  evaluate<E>(source: EventSource<E>, event: E, time?: string): DetectorAlert[] {
+  evaluate<E>(source: EventSource<E>, event: E, time?: string): readonly DetectorAlert[] {
     const idx = this.index.get(source.name);
     if (!idx) return [];
     if (idx.source !== (source as unknown as EventSource<never>)) {
@@ -151,5 +153,4 @@ export class Ruleset {
   }
 }
 
-const NO_ALERTS: DetectorAlert[] = [];
-Object.freeze(NO_ALERTS);
+const NO_ALERTS: readonly DetectorAlert[] = Object.freeze([]);

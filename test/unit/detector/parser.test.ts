@@ -240,7 +240,7 @@ const transformerArb: fc.Arbitrary<Transformer> = fc.letrec<{ t: Transformer }>(
 const operandArb: fc.Arbitrary<Operand> = fc.oneof({ weight: 3, arbitrary: fieldArb as fc.Arbitrary<Operand> }, { weight: 1, arbitrary: transformerArb as fc.Arbitrary<Operand> });
 const listArb: fc.Arbitrary<ListValue> = fc.oneof(
   fc.array(fc.oneof(bareArb, quotedArb, numberArb), { maxLength: 4 }).map((items) => ({ kind: "list", items }) as ListValue),
-  IDENT.map((name) => ({ kind: "list", items: [], name }) as ListValue),
+  IDENT.map((name) => ({ kind: "list", items: [], name }) as unknown as ListValue),
 );
 
 const checkArb: fc.Arbitrary<Expr> = fc.oneof(

@@ -10,7 +10,7 @@ import type { EventSource, EventTypeCatalog, ExtractedValue, Extractor } from ".
 import { SYSCALL_EVENT_TYPES, SYSCALL_FIELDS } from "../../fields/syscall.js";
 import { capsText, exeFlagsText, familyText, isOpenRead, isOpenWrite, l4protoText, O, openFlagsText, ptraceRequestText, resText, sockTypeText } from "./flags.js";
 import { typeChar, tupleName, type FdInfo, type Proc, type ProcessTable } from "./state.js";
-import type { ArgValue, SyscallEvent } from "./tracker.js";
+import { eventArg, type ArgValue, type SyscallEvent } from "./tracker.js";
 import type { UserDb } from "./users.js";
 import { EXE_FLAG, type SockTuple } from "./wire.js";
 
@@ -58,13 +58,14 @@ function argText(e: SyscallEvent, name: string, v: ArgValue): string | undefined
 function argValue(e: SyscallEvent, name: string): ArgValue {
   if (name === "res") return e.ret;
   if (name === "flags" && e.flags !== undefined) return e.flags;
-  return e.args.get(name);
+  return eventArg(e, name);
 }
 
 function allArgs(e: SyscallEvent): string {
   const parts: string[] = [`res=${resText(e.ret)}`];
-  for (const [k, v] of e.args) {
-    const t = argText(e, k, v);
+  for (let i = 0; i < e.argNames.length; i++) {
+    const k = e.argNames[i]!;
+    const t = argText(e, k, k === "flags" ? argValue(e, k) : e.argValues[i]);
     if (t !== undefined) parts.push(`${k}=${t}`);
   }
   return parts.join(" ");
@@ -120,7 +121,7 @@ export function createSyscallSource(ctx: SyscallSourceContext): SyscallSource {
     "evt.rawres": () => (e) => e.ret,
     "evt.is_open_read": () => (e) => (e.fd && e.flags !== undefined && e.type.startsWith("open") ? isOpenRead(e.flags) : e.type === "creat" ? false : undefined),
     "evt.is_open_write": () => (e) => (e.flags !== undefined && (e.type.startsWith("open") || e.type === "creat") ? isOpenWrite(e.flags) : undefined),
-    "evt.is_open_exec": () => (e) => (e.flags !== undefined && e.type.startsWith("open") ? (e.flags & O.CREAT) !== 0 && ((Number(e.args.get("mode") ?? 0) & 0o111) !== 0) : undefined),
+    "evt.is_open_exec": () => (e) => (e.flags !== undefined && e.type.startsWith("open") ? (e.flags & O.CREAT) !== 0 && ((Number(eventArg(e, "mode") ?? 0) & 0o111) !== 0) : undefined),
     "evt.arg": (arg) => (e) => (arg === undefined ? undefined : argText(e, arg, argValue(e, arg))),
     "evt.rawarg": (arg) => (e) => {
       if (arg === undefined) return undefined;

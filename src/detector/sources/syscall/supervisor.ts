@@ -43,7 +43,7 @@ export class SensorSupervisor {
   start(): void {
     if (this.stopping) return;
     const { binary, args, logger } = this.opts;
-    const decoder = new FrameDecoder((f) => this.opts.onFrame(f));
+    const decoder = new FrameDecoder(this.opts.onFrame, { reuse: true });
     const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
     this.child = child;
     this.startedAt = Date.now();

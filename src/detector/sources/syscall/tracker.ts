@@ -50,13 +50,34 @@ export interface SyscallEvent {
   fdNum: number | undefined;
   /** True when the event gave the descriptor its name (connect, accept, bind, open...). */
   fdNameChanged: boolean;
-  /** Arguments by Falco's parameter name. */
-  args: Map<string, ArgValue>;
+  /** Falco's parameter names, and the values in the same order (see eventArg). */
+  argNames: readonly string[];
+  argValues: ArgValue[];
   /** open flags of an open* event, or the exe flags of an exec. */
   flags: number | undefined;
 }
 
 const FAMILY_TYPE: Record<number, FdType> = { 1: "unix", 2: "ipv4", 10: "ipv6", 16: "netlink", 17: "packet" };
+
+const EXEC_ARG_NAMES = ["filename", "exe", "args", "cwd", "comm", "pid", "ptid", "tty", "pgid", "loginuid"] as const;
+
+/** One argument by Falco's name; undefined when the event has no such argument. */
+export function eventArg(e: SyscallEvent, name: string): ArgValue {
+  const i = e.argNames.indexOf(name);
+  if (i >= 0) return e.argValues[i];
+  if (name === "fd" && e.fdNum !== undefined) return e.fdNum;
+  return undefined;
+}
+
+// What to do to the tables once the rules have seen an event (no closure per event).
+const enum Pending {
+  None,
+  SetFd,
+  DeleteFd,
+  Chdir,
+  Fchdir,
+  Setsid,
+}
 
 function i32(v: number | undefined): number | undefined {
   // Most integer arguments are C ints travelling in 64-bit registers: -100 arrives as 2^32-100.
@@ -68,6 +89,11 @@ export interface TrackerStats {
   frames: number;
   events: number;
   sensor: SensorCounters | undefined;
+}
+
+function dirOf(p: Proc, dirfd: number | undefined): string {
+  if (dirfd === undefined || dirfd === AT_FDCWD) return p.cwd;
+  return p.fds.get(dirfd)?.name ?? p.cwd;
 }
 
 export class SyscallTracker {
@@ -157,17 +183,7 @@ export class SyscallTracker {
     this.table.add(p);
 
     const spec = SYSCALL_BY_ID[f.sc];
-    const args = new Map<string, ArgValue>();
-    args.set("filename", paramStr(f, EXEC_PARAM.filename));
-    args.set("exe", p.exe);
-    args.set("args", p.args.join(" "));
-    args.set("cwd", p.cwd);
-    args.set("comm", comm);
-    args.set("pid", p.pid);
-    args.set("ptid", p.ppid);
-    args.set("tty", p.tty);
-    args.set("pgid", p.pgid);
-    args.set("loginuid", p.loginuid);
+    const argValues: ArgValue[] = [paramStr(f, EXEC_PARAM.filename), p.exe, p.args.join(" "), p.cwd, comm, p.pid, p.ppid, p.tty, p.pgid, p.loginuid];
     this.events++;
     visit({
       num: ++this.num,
@@ -182,10 +198,16 @@ export class SyscallTracker {
       fd: undefined,
       fdNum: undefined,
       fdNameChanged: false,
-      args,
+      argNames: EXEC_ARG_NAMES,
+      argValues,
       flags: p.exeFlags,
     });
   }
+
+  private pending = Pending.None;
+  private pendProc: Proc | undefined;
+  private pendFdNum = 0;
+  private pendFd: FdInfo | undefined;
 
   private syscall(f: Frame, visit: (e: SyscallEvent) => void): void {
     const spec = SYSCALL_BY_ID[f.sc];
@@ -193,22 +215,23 @@ export class SyscallTracker {
     const p = this.table.get(f.tgid) ?? this.table.fork(undefined, f.tgid, 0, f.tgid, 0);
     p.euid = f.uid;
     p.egid = f.gid;
-    const args = new Map<string, ArgValue>();
+    const argValues: ArgValue[] = new Array(spec.paramNames.length);
     let pi = 0;
     for (let a = 0; a < 6; a++) {
       const kind = spec.args[a]!;
       if (kind === KIND.NONE) continue;
-      const name = spec.paramNames[pi]!;
-      if (kind === KIND.INT) args.set(name, i32(paramInt(f, pi)));
-      else if (kind === KIND.STR) args.set(name, paramStr(f, pi));
-      else args.set(name, paramBytes(f, pi));
+      if (kind === KIND.INT) argValues[pi] = i32(paramInt(f, pi));
+      else if (kind === KIND.STR) argValues[pi] = paramStr(f, pi);
+      else argValues[pi] = paramBytes(f, pi);
       pi++;
     }
     let tuple: SockTuple | undefined;
-    if (spec.extra !== 0 && f.lens[pi]) {
-      tuple = readSockTuple(f.buf, f.offs[pi]!);
-      if (tuple.family === 0) tuple = undefined;
-      args.set("tuple", tuple);
+    if (spec.extra !== 0) {
+      if (f.lens[pi]) {
+        tuple = readSockTuple(f.buf, f.offs[pi]!);
+        if (tuple.family === 0) tuple = undefined;
+      }
+      argValues[pi] = tuple;
     }
     const ev: SyscallEvent = {
       num: ++this.num,
@@ -223,60 +246,99 @@ export class SyscallTracker {
       fd: undefined,
       fdNum: undefined,
       fdNameChanged: false,
-      args,
+      argNames: spec.paramNames,
+      argValues,
       flags: undefined,
     };
-    const after = this.describe(ev, p, tuple);
+    this.pending = Pending.None;
+    this.describe(ev, p, tuple);
     this.events++;
     visit(ev);
-    after?.();
+    if (this.pending !== Pending.None) this.applyPending();
   }
 
-  /** Fills the event's descriptor; returns the state change to apply once rules have run. */
-  private describe(ev: SyscallEvent, p: Proc, tuple: SockTuple | undefined): (() => void) | undefined {
-    const a = ev.args;
+  private later(kind: Pending, p: Proc, fdNum = 0, fd?: FdInfo): void {
+    this.pending = kind;
+    this.pendProc = p;
+    this.pendFdNum = fdNum;
+    this.pendFd = fd;
+  }
+
+  private applyPending(): void {
+    const p = this.pendProc!;
+    const n = this.pendFdNum;
+    switch (this.pending) {
+      case Pending.SetFd:
+        p.fds.set(n, this.pendFd!);
+        break;
+      case Pending.DeleteFd:
+        p.fds.delete(n);
+        break;
+      case Pending.Chdir:
+        p.cwd = this.pendFd!.name;
+        break;
+      case Pending.Fchdir: {
+        const dir = p.fds.get(n);
+        if (dir?.name.startsWith("/")) p.cwd = dir.name;
+        else {
+          const fresh = this.table.reread(p.pid);
+          if (fresh) p.cwd = fresh.cwd;
+        }
+        break;
+      }
+      case Pending.Setsid:
+        p.sid = n;
+        p.pgid = n;
+        break;
+    }
+    this.pending = Pending.None;
+    this.pendProc = undefined;
+    this.pendFd = undefined;
+  }
+
+  /** Fills the event's descriptor and notes the state change to apply once rules have run. */
+  private describe(ev: SyscallEvent, p: Proc, tuple: SockTuple | undefined): void {
+    const v = ev.argValues;
     const ret = ev.ret;
-    const num = (k: string) => a.get(k) as number | undefined;
-    const str = (k: string) => a.get(k) as string | undefined;
-    const dirOf = (dirfd: number | undefined) =>
-      dirfd === undefined || dirfd === AT_FDCWD ? p.cwd : (p.fds.get(dirfd)?.name ?? p.cwd);
     switch (ev.type) {
       case "open":
       case "openat":
       case "openat2":
       case "creat": {
-        const raw = str("name") ?? "";
-        let flags = num("flags") ?? 0;
-        if (ev.type === "creat") flags = O.CREAT | O.WRONLY | O.TRUNC;
-        if (ev.type === "openat2") {
-          const how = a.get("how") as Buffer | undefined;
+        // parameter positions: open(name, flags, mode) creat(name, mode) openat*(dirfd, name, flags|how, ...)
+        const at = ev.type === "openat" || ev.type === "openat2";
+        const raw = (v[at ? 1 : 0] as string | undefined) ?? "";
+        let flags = 0;
+        if (ev.type === "open" || ev.type === "openat") flags = (v[at ? 2 : 1] as number | undefined) ?? 0;
+        else if (ev.type === "creat") flags = O.CREAT | O.WRONLY | O.TRUNC;
+        else {
+          const how = v[2] as Buffer | undefined;
           flags = how && how.length >= 8 ? how.readUInt32LE(0) : 0;
-          a.set("flags", flags);
         }
         ev.flags = flags;
         const type: FdType = flags & O.DIRECTORY && !(flags & O.TMPFILE) ? "directory" : "file";
-        const fd: FdInfo = { type, name: resolvePath(dirOf(num("dirfd")), raw), nameRaw: raw, flags };
+        const dir = at ? dirOf(p, v[0] as number | undefined) : p.cwd;
+        const fd: FdInfo = { type, name: resolvePath(dir, raw), nameRaw: raw, flags };
         ev.fd = fd;
         ev.fdNum = ret >= 0 ? ret : -1;
         ev.fdNameChanged = true;
-        a.set("fd", ev.fdNum);
-        return ret >= 0 ? () => void p.fds.set(ret, fd) : undefined;
+        if (ret >= 0) this.later(Pending.SetFd, p, ret, fd);
+        return;
       }
       case "memfd_create": {
-        const fd: FdInfo = { type: "memfd", name: `memfd:${str("name") ?? ""}`, flags: num("flags") ?? 0 };
+        const fd: FdInfo = { type: "memfd", name: `memfd:${(v[0] as string | undefined) ?? ""}`, flags: (v[1] as number | undefined) ?? 0 };
         ev.fd = fd;
         ev.fdNum = ret >= 0 ? ret : -1;
-        a.set("fd", ev.fdNum);
-        return ret >= 0 ? () => void p.fds.set(ret, fd) : undefined;
+        if (ret >= 0) this.later(Pending.SetFd, p, ret, fd);
+        return;
       }
       case "socket": {
-        const family = num("domain") ?? 0;
-        const sockType = num("type") ?? 0;
-        const fd: FdInfo = { type: FAMILY_TYPE[family] ?? "unknown", name: "", flags: 0, family, sockType, protocol: num("proto") ?? 0 };
+        const family = (v[0] as number | undefined) ?? 0;
+        const fd: FdInfo = { type: FAMILY_TYPE[family] ?? "unknown", name: "", flags: 0, family, sockType: (v[1] as number | undefined) ?? 0, protocol: (v[2] as number | undefined) ?? 0 };
         ev.fd = fd;
         ev.fdNum = ret >= 0 ? ret : -1;
-        a.set("fd", ev.fdNum);
-        return ret >= 0 ? () => void p.fds.set(ret, fd) : undefined;
+        if (ret >= 0) this.later(Pending.SetFd, p, ret, fd);
+        return;
       }
       case "connect":
       case "bind":
@@ -286,13 +348,13 @@ export class SyscallTracker {
       case "accept":
       case "accept4": {
         const accepting = ev.type === "accept" || ev.type === "accept4";
-        const n = accepting ? ret : num("fd");
+        const n = accepting ? ret : (v[0] as number | undefined);
         const old = n !== undefined ? p.fds.get(n) : undefined;
         const fd: FdInfo = old ? { ...old } : { type: "unknown", name: "", flags: 0 };
-        const addr = a.get("addr") as Buffer | undefined;
+        const ai = ev.argNames.indexOf("addr");
+        const addr = ai >= 0 ? (v[ai] as Buffer | undefined) : undefined;
         const sa = addr ? readSockAddr(addr) : undefined;
-        if (sa?.addr !== undefined) a.set("addr", `${sa.addr}:${sa.port}`);
-        else if (sa?.path !== undefined) a.set("addr", sa.path);
+        if (ai >= 0) v[ai] = sa?.addr !== undefined ? `${sa.addr}:${sa.port}` : sa?.path;
         if (tuple) {
           fd.type = FAMILY_TYPE[tuple.family] ?? fd.type;
           fd.tuple = tuple;
@@ -305,59 +367,53 @@ export class SyscallTracker {
           fd.type = "unix";
           fd.name = sa.path;
         }
-        fd.role = accepting ? "server" : ev.type === "connect" || ev.type === "sendto" || ev.type === "sendmsg" ? "client" : fd.role;
+        if (accepting) fd.role = "server";
+        else if (ev.type === "connect" || ev.type === "sendto" || ev.type === "sendmsg") fd.role = "client";
         ev.fd = fd;
         ev.fdNum = n;
         ev.fdNameChanged = ev.type !== "sendmsg";
-        if (n === undefined || n < 0 || (accepting && ret < 0)) return undefined;
-        return () => void p.fds.set(n, fd);
+        if (n !== undefined && n >= 0 && !(accepting && ret < 0)) this.later(Pending.SetFd, p, n, fd);
+        return;
       }
       case "dup":
       case "dup2":
       case "dup3": {
-        const old = p.fds.get(num("oldfd") ?? -1);
+        const old = p.fds.get((v[0] as number | undefined) ?? -1);
         ev.fd = old;
         ev.fdNum = ret >= 0 ? ret : -1;
-        a.set("fd", ev.fdNum);
-        if (ret < 0 || !old) return ret >= 0 ? () => void p.fds.delete(ret) : undefined;
-        const copy: FdInfo = { ...old, flags: ev.type === "dup3" && (num("flags") ?? 0) & O.CLOEXEC ? O.CLOEXEC : old.flags & ~O.CLOEXEC };
-        return () => void p.fds.set(ret, copy);
+        if (ret < 0) return;
+        if (!old) {
+          this.later(Pending.DeleteFd, p, ret);
+          return;
+        }
+        const cloexec = ev.type === "dup3" && ((v[2] as number | undefined) ?? 0) & O.CLOEXEC;
+        this.later(Pending.SetFd, p, ret, { ...old, flags: cloexec ? O.CLOEXEC : old.flags & ~O.CLOEXEC });
+        return;
       }
       case "close": {
-        const n = num("fd") ?? -1;
+        const n = (v[0] as number | undefined) ?? -1;
         ev.fd = p.fds.get(n);
         ev.fdNum = n;
-        return ret === 0 ? () => void p.fds.delete(n) : undefined;
+        if (ret === 0) this.later(Pending.DeleteFd, p, n);
+        return;
       }
       case "fchmod":
       case "finit_module":
       case "fchdir": {
-        const n = num("fd") ?? -1;
+        const n = (v[0] as number | undefined) ?? -1;
         ev.fd = p.fds.get(n);
         ev.fdNum = n;
-        if (ev.type !== "fchdir" || ret !== 0) return undefined;
-        return () => {
-          const dir = p.fds.get(n);
-          if (dir?.name.startsWith("/")) p.cwd = dir.name;
-          else {
-            const fresh = this.table.reread(p.pid);
-            if (fresh) p.cwd = fresh.cwd;
-          }
-        };
+        if (ev.type === "fchdir" && ret === 0) this.later(Pending.Fchdir, p, n);
+        return;
       }
       case "chdir":
-        if (ret !== 0) return undefined;
-        return () => {
-          p.cwd = resolvePath(p.cwd, str("path") ?? "");
-        };
+        if (ret === 0) this.later(Pending.Chdir, p, 0, { type: "directory", name: resolvePath(p.cwd, (v[0] as string | undefined) ?? ""), flags: 0 });
+        return;
       case "setsid":
-        if (ret <= 0) return undefined;
-        return () => {
-          p.sid = ret;
-          p.pgid = ret;
-        };
+        if (ret > 0) this.later(Pending.Setsid, p, ret);
+        return;
       default:
-        return undefined;
+        return;
     }
   }
 

@@ -241,11 +241,20 @@ export function paramArgs(f: Frame, i: number): string[] {
 /**
  * Splits a byte stream into frames. Chunks may cut frames anywhere; the incomplete tail is
  * kept until the next chunk. Throws WireError on a corrupt stream (a bad length).
+ *
+ * With `reuse`, one Frame object is refilled for every frame (no allocation per frame): the
+ * callback must copy what it keeps, because the next frame overwrites it.
  */
 export class FrameDecoder {
   private rest: Buffer | undefined;
+  private readonly shared: Frame | undefined;
 
-  constructor(private readonly onFrame: (f: Frame) => void) {}
+  constructor(
+    private readonly onFrame: (f: Frame) => void,
+    options: { reuse?: boolean } = {},
+  ) {
+    if (options.reuse) this.shared = newFrame();
+  }
 
   push(chunk: Buffer): void {
     let buf = chunk;
@@ -260,7 +269,7 @@ export class FrameDecoder {
       if (len < HDR.size || len > MAX_FRAME)
         throw new WireError(`corrupt sensor stream: frame length ${len} at byte ${off} of a chunk`);
       if (off + len > end) break;
-      this.onFrame(decodeFrame(buf, off, len));
+      this.onFrame(decodeFrame(buf, off, len, this.shared));
       off += len;
     }
     if (off < end) this.rest = buf.subarray(off);
@@ -272,11 +281,18 @@ export class FrameDecoder {
   }
 }
 
-export function decodeFrame(buf: Buffer, at: number, len: number): Frame {
+function newFrame(): Frame {
+  return { type: 0, sc: 0, ts: 0, tgid: 0, tid: 0, ret: 0, cpu: 0, uid: 0, gid: 0, buf: Buffer.alloc(0), offs: [], lens: [] };
+}
+
+export function decodeFrame(buf: Buffer, at: number, len: number, into?: Frame): Frame {
   const nparams = buf.readUInt16LE(at + HDR.nparams);
   if (nparams > MAX_PARAMS) throw new WireError(`corrupt sensor frame: ${nparams} parameters`);
-  const offs: number[] = new Array(nparams);
-  const lens: number[] = new Array(nparams);
+  const f = into ?? newFrame();
+  const offs = f.offs;
+  const lens = f.lens;
+  offs.length = nparams;
+  lens.length = nparams;
   let p = at + HDR.size + 2 * nparams;
   for (let i = 0; i < nparams; i++) {
     const l = buf.readUInt16LE(at + HDR.size + 2 * i);
@@ -285,20 +301,17 @@ export function decodeFrame(buf: Buffer, at: number, len: number): Frame {
     p += l;
   }
   if (p > at + len) throw new WireError(`corrupt sensor frame: parameters overrun the frame (${p - at} > ${len})`);
-  return {
-    type: buf.readUInt16LE(at + HDR.type),
-    sc: buf.readUInt16LE(at + HDR.sc),
-    ts: readU64(buf, at + HDR.ts),
-    tgid: buf.readUInt32LE(at + HDR.tgid),
-    tid: buf.readUInt32LE(at + HDR.tid),
-    ret: readI64(buf, at + HDR.ret),
-    cpu: buf.readUInt16LE(at + HDR.cpu),
-    uid: buf.readUInt32LE(at + HDR.uid),
-    gid: buf.readUInt32LE(at + HDR.gid),
-    buf,
-    offs,
-    lens,
-  };
+  f.type = buf.readUInt16LE(at + HDR.type);
+  f.sc = buf.readUInt16LE(at + HDR.sc);
+  f.ts = readU64(buf, at + HDR.ts);
+  f.tgid = buf.readUInt32LE(at + HDR.tgid);
+  f.tid = buf.readUInt32LE(at + HDR.tid);
+  f.ret = readI64(buf, at + HDR.ret);
+  f.cpu = buf.readUInt16LE(at + HDR.cpu);
+  f.uid = buf.readUInt32LE(at + HDR.uid);
+  f.gid = buf.readUInt32LE(at + HDR.gid);
+  f.buf = buf;
+  return f;
 }
 
 export interface SockTuple {
