@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pino from "pino";
+import type { DetectorAlert } from "../../src/detector/ruleset.js";
 import { startSyscallDetector, type SyscallDetector } from "../../src/detector/sources/syscall/index.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -71,27 +72,41 @@ interface Measured {
   detectorCpu?: number;
 }
 
+let markers = 0;
+const markerWaiters = new Map<string, () => void>();
+
+function onAlert(a: DetectorAlert): void {
+  const cmd = String(a.output_fields["proc.cmdline"] ?? "");
+  for (const [m, done] of markerWaiters) if (cmd.includes(m)) done();
+}
+
+/**
+ * Events come out of the sensor in time order, so once an alert raised by a command run
+ * after the storm arrives, every storm event before it has been evaluated.
+ */
+async function drained(): Promise<number> {
+  const m = `storm-marker-${process.pid}-${++markers}`;
+  const seen = new Promise<void>((resolve) => markerWaiters.set(m, resolve));
+  execFileSync("sh", ["-c", `cat /etc/shadow /nonexistent-${m} > /dev/null 2>&1; true`]);
+  await seen;
+  markerWaiters.delete(m);
+  return Date.now();
+}
+
 async function withDetector(d: SyscallDetector, mode: string, run: () => Promise<StormResult>): Promise<Measured> {
+  await drained();
+  await new Promise((r) => setTimeout(r, 1100)); // a fresh sensor stats frame
   const before = d.stats();
   const sensorCpu0 = procCpuSeconds(d.sensorPid());
   const nodeCpu0 = process.cpuUsage();
   const t0 = Date.now();
   const storm = await run();
-  // wait until the detector has drained what the storm produced
-  let last = -1;
-  let lastChange = Date.now();
-  for (;;) {
-    await new Promise((r) => setTimeout(r, 100));
-    const n = d.stats().eventsEvaluated;
-    if (n !== last) {
-      last = n;
-      lastChange = Date.now();
-    } else if (Date.now() - lastChange > 400) break;
-  }
-  await new Promise((r) => setTimeout(r, 1100)); // one more sensor stats frame
-  const after = d.stats();
+  const done = await drained();
   const nodeCpu = process.cpuUsage(nodeCpu0);
-  const processSeconds = (lastChange - t0) / 1000;
+  const sensorCpu = procCpuSeconds(d.sensorPid()) - sensorCpu0;
+  await new Promise((r) => setTimeout(r, 1100)); // the sensor's counters after the storm
+  const after = d.stats();
+  const processSeconds = (done - t0) / 1000;
   return {
     mode,
     storm,
@@ -99,7 +114,7 @@ async function withDetector(d: SyscallDetector, mode: string, run: () => Promise
     processSeconds,
     kernelEvents: sum(after.sensorEvents) - sum(before.sensorEvents),
     kernelDrops: sum(after.sensorDrops) - sum(before.sensorDrops),
-    sensorCpu: procCpuSeconds(d.sensorPid()) - sensorCpu0,
+    sensorCpu,
     detectorCpu: (nodeCpu.user + nodeCpu.system) / 1e6,
   };
 }
@@ -129,7 +144,7 @@ async function main(): Promise<void> {
       idle.kill("SIGTERM");
       await new Promise((r) => idle.once("close", r));
 
-      const d = await startSyscallDetector({ rulesFiles: [RULES], logger, onAlert: () => undefined });
+      const d = await startSyscallDetector({ rulesFiles: [RULES], logger, onAlert });
       await d.ready;
       results.push(await withDetector(d, `detector (sensor + stable rules), ${label}`, () => runStorm(bin, file, ITERATIONS, rate)));
       await d.stop();

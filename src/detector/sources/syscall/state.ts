@@ -107,6 +107,8 @@ export function ttyNumber(major: number, minor: number): number {
 /** Resolves a path against a directory, normalizing "." and ".." (no symlinks). */
 export function resolvePath(base: string, path: string): string {
   if (path === "") return base;
+  // the common case, an already clean absolute path, skips the normalizer
+  if (path.charCodeAt(0) === 47 && !path.includes("/.") && !path.includes("//")) return path;
   return posix.resolve(path.startsWith("/") ? "/" : base || "/", path);
 }
 

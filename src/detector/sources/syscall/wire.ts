@@ -291,8 +291,10 @@ export function decodeFrame(buf: Buffer, at: number, len: number, into?: Frame):
   const f = into ?? newFrame();
   const offs = f.offs;
   const lens = f.lens;
-  offs.length = nparams;
-  lens.length = nparams;
+  if (offs.length !== nparams) {
+    offs.length = nparams;
+    lens.length = nparams;
+  }
   let p = at + HDR.size + 2 * nparams;
   for (let i = 0; i < nparams; i++) {
     const l = buf.readUInt16LE(at + HDR.size + 2 * i);
