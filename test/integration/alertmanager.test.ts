@@ -10,6 +10,7 @@ import { makeAlert, makeAlerts, runId } from "../harness/alerts.js";
 import { ALERTMANAGER } from "../harness/endpoints.js";
 import { Receiver } from "../harness/receiver.js";
 import { startRouter, waitUntil, type RouterProcess } from "../harness/router-process.js";
+import { services } from "../harness/services.js";
 
 interface AmAlert {
   labels: Record<string, string>;
@@ -21,8 +22,14 @@ interface AmAlert {
 
 const ctx = { name: "am-test", logger: pino({ level: "silent" }), dataDir: "/tmp" };
 const outputs: Output[] = [];
+let release: () => void = () => {};
+// The conformance suite stops Alertmanager mid-run: never at the same time as these tests.
+beforeAll(async () => {
+  release = await services.useExclusively("alertmanager");
+});
 afterAll(async () => {
   for (const o of outputs) await o.close();
+  release();
 });
 
 function parse(config: Record<string, unknown>): { issues: ParseContext["issues"]; value: unknown } {

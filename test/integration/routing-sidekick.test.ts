@@ -29,9 +29,12 @@ let slack: SlackServer;
 const receiver = new Receiver();
 let router: RouterProcess | undefined;
 let releaseKafka: (() => void) | undefined;
+let releaseAm: (() => void) | undefined;
 
 beforeAll(async () => {
+  // Suites that stop these services mid-run must not overlap this test.
   releaseKafka = await services.useExclusively("kafka");
+  releaseAm = await services.useExclusively("alertmanager");
   slack = await startSlackServer();
   await receiver.start();
 });
@@ -39,6 +42,7 @@ afterAll(async () => {
   await router?.stop();
   await slack?.close();
   await receiver.stop();
+  releaseAm?.();
   releaseKafka?.();
 });
 
