@@ -77,7 +77,9 @@ export function compileTemplate(source: string, options: CompileTemplateOptions)
   const checker = new TemplateChecker(name, source, options.allowRaw ?? true, escapeFn !== undefined);
   checker.program(ast);
 
-  for (const [helperName, spec] of Object.entries(HELPERS)) env.registerHelper(helperName, toHandlebarsHelper(spec));
+  // Handlebars wraps every registered helper on every render: register only those used.
+  for (const [helperName, spec] of Object.entries(HELPERS))
+    if (checker.used.has(helperName)) env.registerHelper(helperName, toHandlebarsHelper(spec));
   env.unregisterHelper("log");
   if (escapeFn) {
     env.registerHelper(ESCAPE_HELPER, (value: unknown) =>
@@ -140,6 +142,9 @@ export function checkTemplate(ctx: ParseContext, path: string, compile: () => un
 
 /** Walks the AST once: validates helper use and, for escaping modes Handlebars lacks, rewrites `{{x}}` as `{{__escape x}}`. */
 class TemplateChecker {
+  /** Helpers the template calls (ours and Handlebars' own). */
+  readonly used = new Set<string>();
+
   constructor(
     private readonly name: string,
     private readonly source: string,
@@ -195,6 +200,7 @@ class TemplateChecker {
 
     const isCall = node.type === "SubExpression" || params.length > 0 || hash !== undefined;
     const helperName = simpleName(path);
+    if (helperName !== undefined) this.used.add(helperName);
     if (isBlock) {
       if (helperName !== undefined && Object.hasOwn(BUILTIN_BLOCK_HELPERS, helperName)) {
         this.arity(node, helperName, params.length, BUILTIN_BLOCK_HELPERS[helperName]!);
