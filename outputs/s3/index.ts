@@ -24,6 +24,9 @@ const schema = s.object({
   compression: s.string().oneOf(["gzip", "none"]).default("gzip").describe("gzip writes .ndjson.gz objects."),
   checksum: s.string().oneOf(["CRC32", "CRC32C", "SHA1", "SHA256"]).default("CRC32").describe("Integrity checksum sent with every object and verified by the store."),
   storage_class: s.string().optional().describe("Storage class of new objects (e.g. STANDARD_IA, GLACIER_IR)."),
+  server_side_encryption: s.string().oneOf(["AES256", "aws:kms"]).optional().describe("Encryption at rest requested per object; the bucket's default applies when absent."),
+  kms_key_id: s.string().optional().describe("The KMS key of aws:kms encryption (the AWS-managed key when absent)."),
+  acl: s.string().oneOf(["private", "bucket-owner-read", "bucket-owner-full-control"]).optional().describe("Canned ACL, for buckets of another account that still use ACLs (Falcosidekick sets bucket-owner-full-control)."),
 });
 
 /** The sample a key template is checked against at `config check`. */
@@ -55,6 +58,8 @@ export const s3Output = defineOutput({
     concurrency: 2,
   },
   validate(config, ctx, path) {
+    if (config.kms_key_id !== undefined && config.server_side_encryption !== "aws:kms")
+      ctx.error(`${path}.kms_key_id`, 'goes with server_side_encryption: "aws:kms"');
     if ((config.access_key_id === undefined) !== (config.secret_access_key === undefined))
       ctx.error(`${path}.${config.access_key_id === undefined ? "access_key_id" : "secret_access_key"}`, "access_key_id and secret_access_key go together");
     if (config.prefix.startsWith("/") || config.prefix.includes("//"))
@@ -119,6 +124,9 @@ export const s3Output = defineOutput({
               ChecksumAlgorithm: config.checksum as ChecksumAlgorithm,
               Metadata: { "alert-count": String(batch.length) },
               ...(config.storage_class !== undefined ? { StorageClass: config.storage_class as never } : {}),
+              ...(config.server_side_encryption !== undefined ? { ServerSideEncryption: config.server_side_encryption as never } : {}),
+              ...(config.kms_key_id !== undefined ? { SSEKMSKeyId: config.kms_key_id } : {}),
+              ...(config.acl !== undefined ? { ACL: config.acl as never } : {}),
             }),
             { abortSignal: signal },
           );

@@ -184,6 +184,15 @@ describe("s3 output against the S3 server", () => {
     await plain.close();
   });
 
+  it("requests encryption at rest and a canned ACL when configured", async () => {
+    const encrypted = createS3({ bucket, prefix: "sse", server_side_encryption: "AES256", acl: "bucket-owner-full-control" });
+    expect(await encrypted.send([alert()], signal())).toEqual({ kind: "ok" });
+    const [key] = [...(await readObjects(client, bucket, new Map())).keys()].filter((k) => k.startsWith("sse/"));
+    const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key! }));
+    expect(head.ServerSideEncryption).toBe("AES256");
+    await encrypted.close();
+  });
+
   it("a missing bucket is retried (the destination, not the alerts, is wrong)", async () => {
     const missing = createS3({ bucket: `no-such-bucket-${Date.now()}` });
     expect(await missing.send([alert()], signal())).toMatchObject({ kind: "retry", status: 404, reason: expect.stringContaining("NoSuchBucket") });
