@@ -48,7 +48,11 @@ export interface EventSource<E> {
   readonly fields: ReadonlyMap<string, FieldInfo>;
   /** The event type used by the rule index (e.g. "openat"); undefined for sources without types. */
   eventType(event: E): string | undefined;
-  /** Resolved once per field use at compile time. Returns undefined for an unknown field. */
+  /**
+   * Resolved once per field use at compile time. Returns undefined for an unknown field, which
+   * fails the rule ("nonexistent field"); a field in `fields` that the source cannot fill yet
+   * should get an extractor that returns undefined, so rules using it load and never match it.
+   */
   extractor(field: string, arg: string | undefined): Extractor<E> | undefined;
 }
 

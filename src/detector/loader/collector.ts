@@ -101,6 +101,15 @@ export const EXCEPTION_OPERATORS = new Set([
   "glob", "iglob", "regex", "in", "intersects", "pmatch",
 ]);
 
+const MODIFIABLE = new Set(["=", "==", "!=", "contains", "icontains", "bcontains", "startswith", "bstartswith", "endswith", "glob", "iglob", "regex"]);
+
+/** An exception comparison: an operator, or a string operator with a modifier ("startswith anyof"). */
+function isExceptionOperator(c: string): boolean {
+  if (EXCEPTION_OPERATORS.has(c)) return true;
+  const m = /^(\S+) (oneof|anyof|allof)$/.exec(c);
+  return m !== null && MODIFIABLE.has(m[1]!);
+}
+
 class ItemError extends Error {
   constructor(
     readonly code: "LOAD_ERR_YAML_VALIDATE" | "LOAD_ERR_VALIDATE",
@@ -499,7 +508,7 @@ export class Collector {
         throw new ItemError("LOAD_ERR_VALIDATE", `Exception '${name}': fields and comps lists must have equal length`, pos);
       }
       for (const c of Array.isArray(comps) ? comps : [comps]) {
-        if (!EXCEPTION_OPERATORS.has(c)) throw new ItemError("LOAD_ERR_VALIDATE", `Exception '${name}': invalid comparison operator '${c}'`, pos);
+        if (!isExceptionOperator(c)) throw new ItemError("LOAD_ERR_VALIDATE", `Exception '${name}': invalid comparison operator '${c}'`, pos);
       }
       const values: ExceptionValue[] = [];
       if (e.values !== undefined && e.values !== null) {

@@ -231,6 +231,14 @@ describe("exceptions", () => {
       '(evt.type = open) and not ((proc.name = cat and fd.name startswith /tmp) or (proc.name = dog and fd.name startswith /var)) and not (proc.name in (cow, "my tool")) and not ((proc.name in (ant, bee)))',
     );
   });
+  it("accepts comps with modifiers, taking a list value", () => {
+    const ex = "  exceptions:\n    - name: paths\n      fields: [proc.name, fd.name]\n      comps: [=, startswith anyof]\n      values:\n        - [cat, [/tmp, /var/tmp]]\n";
+    const r = load(RULE("r", "evt.type = open", ex));
+    expect(r.results.errors).toEqual([]);
+    const fire = (file: string) => r.ruleset.evaluate(source, ev({ "evt.type": "open", "proc.name": "cat", "fd.name": file })).length > 0;
+    expect(fire("/var/tmp/x")).toBe(false);
+    expect(fire("/etc/x")).toBe(true);
+  });
   it("appends exception values to an existing exception", () => {
     const more = text + "- rule: r\n  exceptions:\n    - name: scalar\n      values: [horse]\n  override:\n    exceptions: append\n";
     const r = load(more);

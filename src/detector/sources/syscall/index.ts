@@ -5,3 +5,6 @@ export { checkSensorPrerequisites, defaultSensorBinary } from "./prerequisites.j
 export type { PrerequisiteResult } from "./prerequisites.js";
 export { createSyscallSource } from "./source.js";
 export type { SyscallEvent } from "./tracker.js";
+export { syscallDetectorExtension } from "./run-extension.js";
+export { detectorSchema, readDetectorConfig, shippedRulesDir } from "./config.js";
+export type { DetectorConfig } from "./config.js";

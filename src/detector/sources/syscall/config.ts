@@ -1,0 +1,79 @@
+/**
+ * The `detector` config section. The config loader may plug `detectorSchema` in for the
+ * section (today it accepts any value); `readDetectorConfig` validates on its own as well, so
+ * the detector never starts on a malformed section.
+ */
+import { dirname, join } from "node:path";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { isObject, joinPath, ParseContext, s } from "../../../config/schema.js";
+import type { RuleSelectionStep } from "../../load.js";
+import type { AppendOutput } from "../../loader/compile-rules.js";
+
+export const DEFAULT_RING_BUFFER_BYTES = 8 * 1024 * 1024;
+
+export const detectorSchema = s
+  .object({
+    enabled: s
+      .any()
+      .default("auto")
+      .describe("auto (default): run the detector when the host can, else warn and run the router alone; true: required (exit 2 when the host cannot); false: off."),
+    rules_files: s
+      .array(s.string())
+      .optional()
+      .describe("Rules files or directories, in load order (later files append to or override earlier ones). Default: the rules/ shipped with Peregrine."),
+    rules: s.array(s.any()).default([]).describe("Rule selection steps as in falco.yaml: `- disable: {rule: NAME}`, `- enable: {tag: TAG}`; `*` is a wildcard."),
+    append_output: s.array(s.any()).default([]).describe("falco.yaml's append_output: extra output text and fields for matching rules."),
+    ring_buffer_bytes: s.bytes().default(DEFAULT_RING_BUFFER_BYTES).describe("Size of each per-CPU ring buffer between the kernel and the sensor (a power of two)."),
+  })
+  .refine((v, ctx, path) => {
+    if (!["auto", true, false, "true", "false"].includes(v.enabled as string | boolean))
+      ctx.error(joinPath(path, "enabled"), `must be auto, true or false, got ${JSON.stringify(v.enabled)}`);
+    const n = v.ring_buffer_bytes;
+    if (typeof n === "number" && (n < 65536 || n > 2 ** 30 || (n & (n - 1)) !== 0))
+      ctx.error(joinPath(path, "ring_buffer_bytes"), `must be a power of two between 64KiB and 1GiB, got ${n}`);
+    v.rules.forEach((step, i) => {
+      const ok =
+        isObject(step) &&
+        Object.keys(step).length === 1 &&
+        ("enable" in step || "disable" in step) &&
+        isObject(step.enable ?? step.disable) &&
+        Object.keys((step.enable ?? step.disable) as object).every((k) => k === "rule" || k === "tag");
+      if (!ok) ctx.error(`${joinPath(path, "rules")}[${i}]`, "must be `enable:` or `disable:` with `rule:` and/or `tag:`");
+    });
+  });
+
+export interface DetectorConfig {
+  enabled: "auto" | boolean;
+  rulesFiles: string[];
+  selection: RuleSelectionStep[];
+  appendOutput: AppendOutput[];
+  ringBufferBytes: number;
+}
+
+/** rules/ of the installation (from src/ under tsx, or dist/src/ when built). */
+export function shippedRulesDir(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const up of ["../../../..", "../../../../.."]) {
+    const dir = join(here, up, "rules");
+    if (existsSync(dir)) return dir;
+  }
+  return join(here, "../../../..", "rules");
+}
+
+export function readDetectorConfig(section: unknown): { ok: true; config: DetectorConfig } | { ok: false; problems: string[] } {
+  const ctx = new ParseContext();
+  const v = detectorSchema.parse(section ?? {}, ctx, "detector");
+  if (!ctx.ok) return { ok: false, problems: ctx.issues.filter((i) => i.severity === "error").map((i) => `${i.path}: ${i.message}`) };
+  const enabled = v.enabled === "auto" ? "auto" : v.enabled === true || v.enabled === "true";
+  return {
+    ok: true,
+    config: {
+      enabled,
+      rulesFiles: v.rules_files ?? [shippedRulesDir()],
+      selection: v.rules as RuleSelectionStep[],
+      appendOutput: v.append_output as AppendOutput[],
+      ringBufferBytes: v.ring_buffer_bytes,
+    },
+  };
+}

@@ -1,0 +1,50 @@
+/**
+ * Joins the syscall detector to `peregrine run`: alerts go through the router's journal like
+ * alerts received over HTTP. With `detector.enabled: auto` (the default) a host that cannot
+ * run the sensor gets one warning line and the router runs alone; with `true` it is an error.
+ * Register with: registerRunExtension(syscallDetectorExtension()).
+ */
+import { normalizeAlert } from "../../../alert.js";
+import type { RunContext, RunExtension } from "../../../cli/run.js";
+import { readDetectorConfig } from "./config.js";
+import { SensorError, startSyscallDetector } from "./detector.js";
+import { checkSensorPrerequisites } from "./prerequisites.js";
+
+export function syscallDetectorExtension(): RunExtension {
+  return {
+    name: "detector",
+    async start(ctx: RunContext) {
+      if (!ctx.withDetector) return;
+      const parsed = readDetectorConfig(ctx.config.detector);
+      if (!parsed.ok) throw new SensorError("DETECTOR_RULES_INVALID", `invalid detector config: ${parsed.problems.join("; ")}`);
+      const cfg = parsed.config;
+      if (cfg.enabled === false) return;
+      const pre = checkSensorPrerequisites();
+      if (!pre.ok) {
+        if (cfg.enabled === "auto") {
+          ctx.logger.warn(`detector skipped: ${pre.line}`);
+          return;
+        }
+        throw new SensorError("SENSOR_UNAVAILABLE", pre.line);
+      }
+      const { logger, router } = ctx;
+      const detector = await startSyscallDetector({
+        rulesFiles: cfg.rulesFiles,
+        selection: cfg.selection,
+        appendOutput: cfg.appendOutput,
+        ringBufferBytes: cfg.ringBufferBytes,
+        logger: logger.child({ component: "detector" }),
+        onAlert(alert) {
+          const n = normalizeAlert(alert);
+          if (!n.ok) {
+            logger.error({ rule: alert.rule, field: n.error.field }, `detector produced an invalid alert: ${n.error.message}`);
+            return;
+          }
+          router.accept([n.alert]).catch((err: unknown) => logger.error({ rule: alert.rule, err: (err as Error).message }, "could not journal a detector alert"));
+        },
+      });
+      await detector.ready;
+      return () => detector.stop();
+    },
+  };
+}
