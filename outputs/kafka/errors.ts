@@ -64,3 +64,9 @@ export function isAuthenticationError(err: unknown): boolean {
   const root = rootCause(err);
   return root.name === "KafkaJSSASLAuthenticationError" || root.type === "SASL_AUTHENTICATION_FAILED";
 }
+
+/** The broker refused the request as too large: smaller requests may pass. */
+export function isSizeError(err: unknown): boolean {
+  const type = rootCause(err).type;
+  return type === "MESSAGE_TOO_LARGE" || type === "RECORD_LIST_TOO_LARGE";
+}

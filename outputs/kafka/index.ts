@@ -14,7 +14,7 @@ import { defineOutput, type SendResult } from "../../src/delivery/output.js";
 import { errorMessage } from "../../src/errors.js";
 import { checkTemplate } from "../../src/templates/index.js";
 import { registerSnappyCodec } from "./codecs.js";
-import { classifyKafkaError, describeKafkaError, isAuthenticationError } from "./errors.js";
+import { classifyKafkaError, describeKafkaError, isAuthenticationError, isSizeError } from "./errors.js";
 import { compileKey, compileTopic } from "./topic.js";
 
 const ACKS = { all: -1, leader: 1, none: 0 } as const;
@@ -74,24 +74,40 @@ export const kafkaOutput = defineOutput({
     const topics = compileTopic(config.topic);
     const keyOf = compileKey(config.key);
     const kafka = new Kafka(clientConfig(config, ctx.logger));
-    const producer: Producer = kafka.producer({
-      idempotent: config.idempotent,
-      maxInFlightRequests: config.idempotent ? 1 : 5,
-      // The lane retries; KafkaJS's own quick resends (which the idempotent producer needs
-      // to keep its sequence numbers) stay short so a send answers within seconds.
-      retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
-    });
-    let connected: Promise<void> | undefined;
-    const connect = () => {
-      connected ??= producer.connect().catch((err: unknown) => {
-        connected = undefined;
-        throw err;
+    const newProducer = (): Producer =>
+      kafka.producer({
+        idempotent: config.idempotent,
+        maxInFlightRequests: config.idempotent ? 1 : 5,
+        // The lane retries; KafkaJS's own quick resends (which the idempotent producer needs
+        // to keep its sequence numbers) stay short so a send answers within seconds.
+        retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
       });
+    let producer = newProducer();
+    let connected: Promise<Producer> | undefined;
+    /** The current producer, connected (a producer replaced meanwhile is not reused). */
+    const connect = (): Promise<Producer> => {
+      const p = producer;
+      connected ??= p.connect().then(
+        () => p,
+        (err: unknown) => {
+          if (producer === p) connected = undefined;
+          throw err;
+        },
+      );
       return connected;
     };
-    producer.on(producer.events.DISCONNECT, () => {
+    /**
+     * After a failed produce KafkaJS's idempotent sequence numbers may no longer match the
+     * broker's (part of the request may have been written), and every later send would fail
+     * with OUT_OF_ORDER_SEQUENCE_NUMBER. A fresh producer gets a new producer id and starts
+     * over; the cost is one InitProducerId round trip after a failure, never on the happy path.
+     */
+    const resetProducer = () => {
+      const old = producer;
+      producer = newProducer();
       connected = undefined;
-    });
+      void old.disconnect().catch(() => undefined);
+    };
     const staticHeaders = Object.entries(config.headers);
     const format = config.format;
 
@@ -108,39 +124,72 @@ export const kafkaOutput = defineOutput({
       return { key: keyOf(alert), value, headers, timestamp: String(Date.parse(alert.time) || Date.now()) };
     }
 
+    function records(batch: readonly Alert[]): TopicMessages[] {
+      const byTopic = new Map<string, Message[]>();
+      for (const alert of batch) {
+        const topic = topics.topicFor(alert);
+        let list = byTopic.get(topic);
+        if (!list) byTopic.set(topic, (list = []));
+        list.push(toMessage(alert));
+      }
+      return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+    }
+
+    async function produce(topicMessages: TopicMessages[], signal: AbortSignal): Promise<void> {
+      await abortable(
+        (async () => {
+          const p = await connect();
+          await p.sendBatch({
+            topicMessages,
+            acks: ACKS[config.acks as keyof typeof ACKS],
+            compression: COMPRESSION[config.compression as keyof typeof COMPRESSION],
+            timeout: config.request_timeout_ms,
+          });
+        })(),
+        signal,
+      );
+    }
+
+    /**
+     * A record batch over the broker's size limit fails as a whole: the batch is split in
+     * halves sent at once, recursively, so only the alert that is itself too large is
+     * rejected and its neighbours are delivered (failures come back as `partial`).
+     */
+    async function sendSlice(batch: readonly Alert[], offset: number, signal: AbortSignal): Promise<SendResult> {
+      let topicMessages: TopicMessages[];
+      try {
+        topicMessages = records(batch);
+      } catch (err) {
+        // A template that fails on these alerts fails every time.
+        return { kind: "reject", reason: `cannot build the records: ${errorMessage(err)}` };
+      }
+      try {
+        await produce(topicMessages, signal);
+        return { kind: "ok" };
+      } catch (err) {
+        resetProducer();
+        if (signal.aborted) return { kind: "retry", reason: `send aborted: ${errorMessage(signal.reason ?? err)}` };
+        if (!isSizeError(err) || batch.length === 1) return classifyKafkaError(err);
+      }
+      const mid = Math.ceil(batch.length / 2);
+      const halves: [number, SendResult][] = [
+        [mid, await sendSlice(batch.slice(0, mid), offset, signal)],
+        [batch.length - mid, await sendSlice(batch.slice(mid), offset + mid, signal)],
+      ];
+      if (halves.every(([, r]) => r.kind === "ok")) return { kind: "ok" };
+      const failed: { index: number; result: SendResult }[] = [];
+      let start = offset;
+      for (const [size, r] of halves) {
+        if (r.kind === "partial") failed.push(...r.failed);
+        else if (r.kind !== "ok") for (let i = 0; i < size; i++) failed.push({ index: start + i, result: r });
+        start += size;
+      }
+      return { kind: "partial", failed };
+    }
+
     return {
-      async send(batch, signal): Promise<SendResult> {
-        const byTopic = new Map<string, Message[]>();
-        try {
-          for (const alert of batch) {
-            const topic = topics.topicFor(alert);
-            let list = byTopic.get(topic);
-            if (!list) byTopic.set(topic, (list = []));
-            list.push(toMessage(alert));
-          }
-        } catch (err) {
-          // A template that fails on this batch fails every time.
-          return { kind: "reject", reason: `cannot build the records: ${errorMessage(err)}` };
-        }
-        const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
-        try {
-          await abortable(
-            (async () => {
-              await connect();
-              await producer.sendBatch({
-                topicMessages,
-                acks: ACKS[config.acks as keyof typeof ACKS],
-                compression: COMPRESSION[config.compression as keyof typeof COMPRESSION],
-                timeout: config.request_timeout_ms,
-              });
-            })(),
-            signal,
-          );
-          return { kind: "ok" };
-        } catch (err) {
-          if (signal.aborted) return { kind: "retry", reason: `send aborted: ${errorMessage(signal.reason ?? err)}` };
-          return classifyKafkaError(err);
-        }
+      send(batch, signal) {
+        return sendSlice(batch, 0, signal);
       },
       /** Connects and asks for the cluster: a wrong password or certificate shows here, named. */
       async healthcheck(signal) {

@@ -26,6 +26,8 @@ export async function readRecords(
   const kafka = new Kafka({ clientId: "harness-reader", brokers: [...KAFKA.brokers], logLevel: logLevel.NOTHING, ...opts.client });
   const consumer = kafka.consumer({ groupId: `harness-${randomUUID()}`, maxWaitTimeInMs: 200 });
   const records: ReadRecord[] = [];
+  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+  await waitForTopics(kafka, topics, deadline);
   let last = Date.now();
   await consumer.connect();
   try {
@@ -45,7 +47,6 @@ export async function readRecords(
         last = Date.now();
       },
     });
-    const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
     const settle = opts.settleMs ?? 1500;
     while (Date.now() < deadline) {
       if (records.length >= expected && Date.now() - last >= settle) break;
@@ -55,4 +56,20 @@ export async function readRecords(
     await consumer.disconnect();
   }
   return records;
+}
+
+/** Subscribing to a topic that does not exist yet fails: wait until its producer created it. */
+async function waitForTopics(kafka: Kafka, topics: string[], deadline: number): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    for (;;) {
+      const existing = new Set(await admin.listTopics());
+      if (topics.every((t) => existing.has(t))) return;
+      if (Date.now() > deadline) throw new Error(`topics not created in time: ${topics.filter((t) => !existing.has(t)).join(", ")}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
 }

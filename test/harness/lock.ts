@@ -49,3 +49,49 @@ export async function withLock<T>(name: string, fn: () => Promise<T>, timeoutMs 
     rmSync(file, { force: true });
   }
 }
+
+/** Locks this process holds (or is acquiring) through acquireLock, shared by its callers. */
+const held = new Map<string, { count: number; acquired: Promise<void>; release: () => void }>();
+
+/**
+ * Holds a lock until the returned function is called: for a test file that stops and
+ * restarts a service (or cannot bear that), so two such files never overlap. Within one
+ * process the lock is shared: nested holders do not wait for each other.
+ */
+export async function acquireLock(name: string, timeoutMs = 15 * 60_000): Promise<() => void> {
+  let entry = held.get(name);
+  if (!entry) {
+    let release!: () => void;
+    const holding = new Promise<void>((r) => (release = r));
+    let ready!: () => void;
+    const acquired = new Promise<void>((r) => (ready = r));
+    const done = withLock(
+      name,
+      async () => {
+        ready();
+        await holding;
+      },
+      timeoutMs,
+    );
+    entry = { count: 0, acquired: Promise.race([acquired, done]), release };
+    held.set(name, entry);
+    entry.acquired.catch(() => held.delete(name));
+  }
+  entry.count++;
+  try {
+    await entry.acquired;
+  } catch (err) {
+    entry.count--;
+    throw err;
+  }
+  let called = false;
+  return () => {
+    if (called) return;
+    called = true;
+    const h = held.get(name);
+    if (h && --h.count === 0) {
+      held.delete(name);
+      h.release();
+    }
+  };
+}

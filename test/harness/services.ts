@@ -10,7 +10,7 @@ import { kafka } from "./services/kafka.js";
 import { s3 } from "./services/s3.js";
 import type { ServiceDef } from "./services/types.js";
 import { victorialogs, victorialogsAuth } from "./services/victorialogs.js";
-import { withLock } from "./lock.js";
+import { acquireLock, withLock } from "./lock.js";
 import { HarnessError, portOpen, runningPid, stopDaemon, waitUntil } from "./proc.js";
 
 export const SERVICES: readonly ServiceDef[] = [kafka, victorialogs, victorialogsAuth, s3, alertmanager];
@@ -101,4 +101,14 @@ export async function down(names: readonly string[] = SERVICE_NAMES): Promise<vo
   await Promise.all(names.map((n) => stop(n)));
 }
 
-export const services = { start, stop, kill, restart, status, ready, up, down };
+/**
+ * For a test file that stops/restarts a service or needs it up throughout: call in
+ * beforeAll and release in afterAll. Files using the same service then run one at a time
+ * (vitest runs files in parallel forks), so a restart in one never breaks another.
+ */
+export async function useExclusively(name: string): Promise<() => void> {
+  serviceDef(name);
+  return acquireLock(`use-${name}`);
+}
+
+export const services = { start, stop, kill, restart, status, ready, up, down, useExclusively };

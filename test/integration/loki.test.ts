@@ -1,21 +1,25 @@
 // The Loki output against a real Loki-protocol store (VictoriaLogs from the harness):
 // create(config).send(batch) directly, then read back what arrived.
-import { createServer, type Server } from "node:http";
-import { AddressInfo } from "node:net";
 import pino from "pino";
-import { request } from "undici";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ParseContext } from "../../src/config/schema.js";
 import type { Output } from "../../src/delivery/output.js";
 import { lokiOutput } from "../../outputs/loki/index.js";
 import { makeAlert, makeAlerts, runId } from "../harness/alerts.js";
 import { LOGS } from "../harness/endpoints.js";
+import { Gateway } from "../harness/gateway.js";
 import { queryLogs, waitForLogCount } from "../harness/logs-query.js";
+import { services } from "../harness/services.js";
 
 const ctx = { name: "loki-test", logger: pino({ level: "silent" }), dataDir: "/tmp" };
 const outputs: Output[] = [];
+let release: () => void = () => {};
+beforeAll(async () => {
+  release = await services.useExclusively("victorialogs");
+});
 afterAll(async () => {
   for (const o of outputs) await o.close();
+  release();
 });
 
 function loki(config: Record<string, unknown>): Output {
@@ -126,61 +130,31 @@ describe("Loki output: tenants, auth, TLS and errors", () => {
   });
 });
 
-/**
- * A gateway in front of the store, as deployments put nginx before Loki: it refuses bodies
- * over `maxBody` with 413 (or answers `status` when set) and forwards everything else.
- */
-async function gateway(maxBody: number): Promise<{ url: string; bodies: number[]; status?: number; retryAfter?: string; server: Server }> {
-  const state: { bodies: number[]; status?: number; retryAfter?: string } = { bodies: [] };
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", async () => {
-      const body = Buffer.concat(chunks);
-      state.bodies.push(body.length);
-      if (state.status !== undefined) {
-        res.writeHead(state.status, state.retryAfter ? { "retry-after": state.retryAfter } : {});
-        res.end("slow down");
-        return;
-      }
-      if (body.length > maxBody) {
-        res.writeHead(413);
-        res.end("request body too large");
-        return;
-      }
-      const headers: Record<string, string> = {};
-      for (const h of ["content-type", "content-encoding", "x-scope-orgid"]) if (req.headers[h]) headers[h] = String(req.headers[h]);
-      const up = await request(`${LOGS.url}${req.url}`, { method: "POST", headers, body });
-      res.writeHead(up.statusCode);
-      res.end(await up.body.text());
-    });
+describe("Loki output behind a gateway", () => {
+  const gw = new Gateway(LOGS.url);
+  beforeAll(async () => {
+    await gw.start();
+    gw.maxBody = 20_000;
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as AddressInfo).port;
-  const g = Object.assign(state, { url: `http://127.0.0.1:${port}/insert`, server });
-  afterAll(() => new Promise<void>((r) => server.close(() => r())));
-  return g;
-}
-
-describe("Loki output behind a gateway", async () => {
-  const gw = await gateway(20_000);
+  afterAll(() => gw.stop());
 
   it("413 splits the batch until the halves fit; every alert arrives once", async () => {
     const run = runId();
-    const out = loki({ url: gw.url, encoding: "json", labels: { run } });
-    gw.bodies.length = 0;
+    const out = loki({ url: `${gw.url}/insert`, encoding: "json", labels: { run } });
+    gw.requests.length = 0;
     // Distinct lines so gzip cannot shrink the batch below the limit.
     const batch = makeAlerts(2000, (i) => ({ output: `alert ${i} ${runId()}${runId()}${runId()}` }));
     expect(await out.send(batch, signal())).toEqual({ kind: "ok" });
-    expect(gw.bodies[0]).toBeGreaterThan(20_000);
-    expect(gw.bodies.length).toBeGreaterThan(2);
+    expect(gw.requests[0]).toMatchObject({ status: 413 });
+    expect(gw.requests[0]!.bytes).toBeGreaterThan(20_000);
+    expect(gw.requests.filter((r) => r.status === 204).length).toBeGreaterThan(1);
     expect(await waitForLogCount(`{run="${run}"}`, 2000)).toBe(2000);
     expect(await waitForLogCount(`{run="${run}"}`, 2001, { timeoutMs: 1000 })).toBe(2000);
   });
 
   it("a single alert larger than the limit is rejected, the rest of its batch delivered", async () => {
     const run = runId();
-    const out = loki({ url: gw.url, encoding: "json", labels: { run } });
+    const out = loki({ url: `${gw.url}/insert`, encoding: "json", labels: { run } });
     const batch = makeAlerts(4);
     batch[2]!.output = Array.from({ length: 3000 }, () => runId()).join(" ");
     const r = await out.send(batch, signal());
@@ -193,13 +167,11 @@ describe("Loki output behind a gateway", async () => {
 
   it("429 and 503 are retries that carry Retry-After", async () => {
     const out = loki({ url: gw.url });
-    gw.status = 429;
-    gw.retryAfter = "3";
+    gw.fault = { status: 429, headers: { "retry-after": "3" }, body: "rate limited" };
     expect(await out.send(makeAlerts(1), signal())).toMatchObject({ kind: "retry", status: 429, retryAfterMs: 3000 });
-    gw.status = 503;
-    gw.retryAfter = undefined;
-    expect(await out.send(makeAlerts(1), signal())).toMatchObject({ kind: "retry", status: 503 });
-    gw.status = undefined;
+    gw.fault = { status: 503, body: "ingester not ready" };
+    expect(await out.send(makeAlerts(1), signal())).toMatchObject({ kind: "retry", status: 503, reason: "HTTP 503: ingester not ready" });
+    gw.fault = undefined;
   });
 });
 
