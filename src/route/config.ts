@@ -11,7 +11,7 @@ function checkKey(key: readonly string[], ctx: ParseContext, path: string): void
 /** `dedup:` of an output: repeats of one key within a window are suppressed and summarized. */
 export const dedupShape = s
   .object({
-    enabled: s.boolean().default(true).describe("false turns dedup off (also the default of chat outputs)."),
+    enabled: s.boolean().default(true).describe("false turns dedup off; chat outputs (slack, teams, ...) have it on unless this says false."),
     window: s.duration().range(100, 7 * 86_400_000).default(60_000).describe("How long after an alert its repeats are suppressed; a summary follows when it closes."),
     key: s
       .array(s.string().notEmpty())
