@@ -139,7 +139,10 @@ export function compileCollected(
           return e;
         }
         const body = macroAst.get(m.name);
-        if (!body) return e; // its own parse error was reported
+        if (!body) {
+          onError("", e.pos); // the macro's own parse error was reported: fail quietly
+          return e;
+        }
         return resolve(body, visible, [...stack, m.name], onError);
       }
       default:
@@ -163,7 +166,7 @@ export function compileCollected(
       (message, pos) => {
         if (failed) return;
         failed = true;
-        report("LOAD_ERR_VALIDATE", message, pos, origin);
+        if (message) report("LOAD_ERR_VALIDATE", message, pos, origin);
       },
     );
   }
@@ -193,7 +196,7 @@ export function compileCollected(
     const ast = resolve(listed, (name) => col.macros.get(name), [], (message, pos) => {
       if (failed) return;
       failed = true;
-      report("LOAD_ERR_VALIDATE", message, pos, origin);
+      if (message) report("LOAD_ERR_VALIDATE", message, pos, origin);
     });
     if (failed) continue;
 

@@ -67,6 +67,14 @@ describe("peregrine rules test", () => {
     expect(alert).toMatchObject({ rule: "Read sensitive file untrusted", priority: "Warning", source: "syscall" });
     expect(alert.output_fields["fd.name"]).toBe("/etc/shadow");
   });
+  it("--all reports every matching rule", async () => {
+    const events = join(FIXTURES, "events/stable/read-sensitive-file-trusted-after-startup.jsonl");
+    const first = await run("test", "-r", STABLE_RULES, "--events", events);
+    const all = await run("test", "-r", STABLE_RULES, "--events", events, "--all");
+    const rules = (out: string) => out.trim().split("\n").map((l) => (JSON.parse(l) as { rule: string }).rule);
+    expect(rules(first.out)).toEqual(["Read sensitive file trusted after startup", "Read sensitive file untrusted"]);
+    expect(rules(all.out)).toEqual(["Read sensitive file trusted after startup", "Read sensitive file untrusted", "Read sensitive file untrusted"]);
+  });
   it("names the line and field of a bad event", async () => {
     const events = join(dir, "bad.jsonl");
     writeFileSync(events, '{"fields": {"evt.type": "openat"}}\n{"fields": {"fd.num": "three"}}\n');

@@ -74,6 +74,13 @@ describe("load errors carry Falco's codes and positions", () => {
     expect(e.snippet).toBe("evt.type = open and proc.name bash\n                              ^");
     expect(e.message).toMatch(/expected a valid check operator/);
   });
+  it("maps condition positions back through plain multi-line and quoted scalars", () => {
+    const plain = load("- macro: m\n  condition: (proc.name = a or\n              proc.name ~ b)\n" + RULE("r", "evt.type = open and m"));
+    expect(plain.results.errors).toHaveLength(1); // the rule using the broken macro adds no noise
+    expect(plain.results.errors[0]).toMatchObject({ code: "LOAD_ERR_COMPILE_CONDITION", position: { line: 3, column: 25 } });
+    const quoted = load('- macro: m\n  condition: "proc.name = \\"x\\" and proc.name ~ b"\n' + RULE("r", "evt.type = open and m"));
+    expect(quoted.results.errors[0]).toMatchObject({ code: "LOAD_ERR_COMPILE_CONDITION", position: { line: 2, column: 47 } });
+  });
   it("LOAD_ERR_COMPILE_CONDITION for an unknown field, naming the macro it came from", () => {
     const { results } = load(`- macro: m\n  condition: proc.nope = 1\n${RULE("r", "evt.type = open and m")}`);
     expect(codes(results.errors)).toEqual(["LOAD_ERR_COMPILE_CONDITION"]);

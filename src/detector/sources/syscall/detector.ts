@@ -41,7 +41,10 @@ export function interestSet(types: ReadonlySet<string>, all: boolean): string[] 
   if (all) return [...SUPPORTED];
   const out = new Set<string>(STATE_SYSCALLS);
   for (const t of types) if (SUPPORTED.has(t)) out.add(t);
-  const usesFds = [...out].some((t) => FD_CONSUMERS.has(t) || t.startsWith("open") || t === "creat" || t === "socket" || t === "accept" || t === "accept4" || t === "connect");
+  // only the rules' own types decide: the state set alone (fchdir) needs no descriptor table
+  const usesFds = [...types].some(
+    (t) => SUPPORTED.has(t) && (FD_CONSUMERS.has(t) || t.startsWith("open") || t === "creat" || t === "socket" || t === "accept" || t === "accept4" || t === "connect"),
+  );
   if (usesFds) for (const t of FD_LIFECYCLE) out.add(t);
   if (types.has("dup") || types.has("dup2") || types.has("dup3")) for (const t of SOCKET_LIFECYCLE) out.add(t);
   return [...out].sort();
