@@ -1,0 +1,72 @@
+import { describe, expect, it } from "vitest";
+import { interestSet } from "../../../src/detector/sources/syscall/detector.js";
+import { readDetectorConfig, shippedRulesDir } from "../../../src/detector/sources/syscall/config.js";
+import { containerIdFromCgroup, containerIdFromProcCgroup } from "../../../src/detector/sources/syscall/container.js";
+
+describe("detector config", () => {
+  it("defaults: auto, the shipped rules, 8 MiB rings", () => {
+    const r = readDetectorConfig(undefined);
+    expect(r).toEqual({
+      ok: true,
+      config: { enabled: "auto", rulesFiles: [shippedRulesDir()], selection: [], appendOutput: [], ringBufferBytes: 8 * 1024 * 1024 },
+    });
+  });
+
+  it("accepts booleans, sizes with units and selection steps", () => {
+    const r = readDetectorConfig({ enabled: true, rules_files: ["/a.yaml", "/rules.d"], ring_buffer_bytes: "16MiB", rules: [{ disable: { tag: "container" } }] });
+    expect(r.ok && r.config).toMatchObject({ enabled: true, rulesFiles: ["/a.yaml", "/rules.d"], ringBufferBytes: 16 * 1024 * 1024, selection: [{ disable: { tag: "container" } }] });
+    expect(readDetectorConfig({ enabled: "false" })).toMatchObject({ ok: true, config: { enabled: false } });
+  });
+
+  it("names every problem with its path", () => {
+    const r = readDetectorConfig({ enabled: "maybe", ring_buffer_bytes: 1000, rules: [{ enable: { name: "x" } }], extra: 1 });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^detector\.enabled: must be auto, true or false/),
+        expect.stringMatching(/^detector\.ring_buffer_bytes: must be a power of two/),
+        expect.stringMatching(/^detector\.rules\[0\]: must be `enable:` or `disable:`/),
+        expect.stringMatching(/^detector\.extra: unknown key/),
+      ]),
+    );
+  });
+});
+
+describe("interest set", () => {
+  it("the rules' syscalls plus the state-tracking ones; unknown types are not sent", () => {
+    expect(interestSet(new Set(["execve", "execveat", "ptrace", "procexit"]), false)).toEqual(
+      ["chdir", "clone", "clone3", "execve", "execveat", "fchdir", "fork", "ptrace", "setsid", "vfork"],
+    );
+  });
+
+  it("descriptor users bring the descriptor lifecycle; dup brings sockets", () => {
+    const open = interestSet(new Set(["openat"]), false);
+    expect(open).toEqual(expect.arrayContaining(["openat", "close", "dup", "dup2", "dup3"]));
+    expect(open).not.toContain("connect");
+    expect(interestSet(new Set(["dup"]), false)).toEqual(expect.arrayContaining(["socket", "connect", "accept", "accept4", "close"]));
+  });
+
+  it("a rule on every event type means every supported syscall", () => {
+    expect(interestSet(new Set(), true).length).toBeGreaterThan(50);
+  });
+});
+
+describe("container ids", () => {
+  const id = "0123456789abcdef".repeat(4);
+  it.each([
+    [`docker-${id}.scope`, id.slice(0, 12)],
+    [`/system.slice/docker-${id}.scope`, id.slice(0, 12)],
+    [`/kubepods/besteffort/pod1/cri-containerd-${id}.scope`, id.slice(0, 12)],
+    [`/docker/${id}`, id.slice(0, 12)],
+    [`crio-${id}.scope`, id.slice(0, 12)],
+    ["/user.slice/user-0.slice/session-1.scope", "host"],
+    ["", "host"],
+  ])("%s -> %s", (path, want) => {
+    expect(containerIdFromCgroup(path)).toBe(want);
+  });
+  it("from /proc/PID/cgroup", () => {
+    expect(containerIdFromProcCgroup(`0::/system.slice/docker-${id}.scope\n`)).toBe(id.slice(0, 12));
+    expect(containerIdFromProcCgroup("0::/init.scope\n")).toBe("host");
+  });
+});
