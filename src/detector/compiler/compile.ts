@@ -21,7 +21,6 @@ import {
   parseNumber,
   pathMatches,
   sameIp,
-  type IpNet,
   type ParsedIp,
 } from "./values.js";
 
@@ -315,8 +314,6 @@ function checkEventTypes<E>(e: BinaryCheck, source: EventSource<E>, raw: string[
   }
 }
 
-type Converted = ExtractedValue | IpNet | ParsedIp;
-
 function convertLiteral<E>(
   text: string,
   left: CompiledOperand<E>,
@@ -365,7 +362,7 @@ function scalarTest(op: string, type: FieldType, values: ExtractedValue[], pos: 
     return (v) => set.has(v as boolean);
   }
   if (type === "ipaddr" || type === "ipnet") return ipTest(op, type, values as string[]);
-  return stringTest(op, values as string[], pos, type === "bytes");
+  return stringTest(op, values as string[], pos);
 }
 
 function toNumber(v: ExtractedValue): number {
@@ -424,7 +421,7 @@ function str(v: ExtractedValue): string {
   return typeof v === "string" ? v : String(v);
 }
 
-function stringTest(op: string, values: string[], pos: BinaryCheck["pos"], bytes: boolean): Test {
+function stringTest(op: string, values: string[], pos: BinaryCheck["pos"]): Test {
   const c = values[0]!;
   switch (op) {
     case "=":
@@ -486,7 +483,6 @@ function stringTest(op: string, values: string[], pos: BinaryCheck["pos"], bytes
       return (v) => set.has(str(v));
     }
   }
-  void bytes;
   throw new CompileError(`unsupported operator '${op}'`, pos);
 }
 
@@ -574,4 +570,3 @@ function compileFieldToField<E>(op: string, left: CompiledOperand<E>, right: Com
 }
 
 export { CompileError };
-export type { Converted };

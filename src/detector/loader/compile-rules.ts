@@ -15,7 +15,6 @@ import { compileOutput, OutputError, typedValue } from "../output/format.js";
 import type { CompiledRule, ExtraField } from "../ruleset.js";
 import { type Collector, type Composite, type ExceptionInfo, locateIn, type MacroInfo } from "./collector.js";
 import type { LoadResults } from "./results.js";
-import { parseCondition as parseForOutputKey } from "../condition/parser.js";
 import { compileOperand } from "../compiler/operand.js";
 
 /** `append_output` entries, as in falco.yaml. */
@@ -281,7 +280,7 @@ export function compileCollected(
 
 function compileExtraField(spec: { key: string; format?: string; field?: string }, source: EventSource<never>): ExtraField<never> {
   if (spec.field !== undefined) {
-    const parsed = parseForOutputKey(`${spec.field} exists`);
+    const parsed = parseCondition(`${spec.field} exists`);
     if (!parsed.ok || parsed.ast.kind !== "unary") throw new OutputError(`invalid extra field '${spec.field}'`, 0, false);
     const get = compileOperand(source, parsed.ast.left).get;
     return { key: spec.key, get: (e) => typedValue(get(e)) };
