@@ -78,7 +78,9 @@ function mostSevere(batch: readonly Alert[]): number {
 }
 
 function renderAlert(alert: Alert, options: SlackMessageOptions): SlackPayload {
-  const fields = Object.entries(alert.output_fields).map(([name, value]) => ({ name, value: toText(value) }));
+  // Enrichment's custom and templated fields (docs/enrich.md) show after the producer's fields.
+  const entries = alert.custom_fields ? [...Object.entries(alert.output_fields), ...Object.entries(alert.custom_fields)] : Object.entries(alert.output_fields);
+  const fields = entries.map(([name, value]) => ({ name, value: toText(value) }));
   try {
     return parsePayload(options.alertTemplate.render({ ...alert, format: options.format, fields }));
   } catch (err) {

@@ -59,6 +59,12 @@ describe("one alert", () => {
     }
   });
 
+  it("enrichment's custom fields show after the producer's fields", () => {
+    const { payload } = buildSlackMessage([alert({ custom_fields: { team: "payments" } })], options());
+    const texts = allTexts(payload);
+    expect(texts.indexOf("*team*\npayments")).toBeGreaterThan(texts.indexOf("*proc.name*\ncat"));
+  });
+
   it("an alert with nothing but a rule and a priority is still a valid message", () => {
     for (const format of ["all", "text", "fields"] as const) {
       const { payload } = buildSlackMessage([alert({ output: "", output_fields: {}, tags: [], hostname: "" })], options({ format }));
