@@ -8,6 +8,7 @@ import { LOGS } from "../harness/endpoints.js";
 import { queryLogs, waitForLogCount } from "../harness/logs-query.js";
 import { Receiver } from "../harness/receiver.js";
 import { startRouter, waitUntil, type RouterProcess } from "../harness/router-process.js";
+import { startSlackServer } from "../harness/slack-server.js";
 
 const receiver = new Receiver();
 let router: RouterProcess | undefined;
@@ -160,8 +161,9 @@ describe("dedup", () => {
 });
 
 describe("enrichment", () => {
-  it("custom and templated fields reach webhook bodies and Loki labels", async () => {
+  it("custom and templated fields reach webhook bodies, Loki labels and Slack fields", async () => {
     const run = runId();
+    const slack = await startSlackServer();
     router = await startRouter({
       env: { CLUSTER_NAME: "eu-west-1" },
       config: {
@@ -176,11 +178,13 @@ describe("enrichment", () => {
         outputs: [
           { name: "hook", type: "webhook", url: `${receiver.url}hook` },
           { name: "loki", type: "loki", url: LOGS.lokiUrl, label_fields: ["run", "team", "cluster"], batch: { max_wait_ms: 50 } },
+          { name: "slack", type: "slack", webhook_url: slack.webhookUrl("enrich"), format: "fields", digest: { enabled: false } },
         ],
       },
     });
     const blue = falcoAlert({ output_fields: { "k8s.ns.name": "payments", "k8s.ns.labels.team": "blue" } });
-    const none = falcoAlert({ output_fields: { "k8s.ns.name": "web" } });
+    // Another output line: Slack's default dedup would take it for a repeat otherwise.
+    const none = falcoAlert({ output: "A shell was spawned in the web namespace", output_fields: { "k8s.ns.name": "web" } });
     await postAll([blue, none]);
     await waitUntil(() => at("/hook").length === 2, 10_000, "webhook deliveries");
     const byUuid = new Map(at("/hook").map((a) => [a.uuid, a]));
@@ -194,5 +198,12 @@ describe("enrichment", () => {
     expect(rows).toHaveLength(1);
     expect(rows[0]!._stream).toContain('cluster="eu-west-1"');
     expect(await waitForLogCount(`{run="${run}", team="unknown"}`, 1)).toBe(1);
+
+    // Slack: the fields sections list the templated and custom fields (both alerts may share a message).
+    const fieldTexts = () => slack.messages.flatMap((m) => JSON.stringify(m.payload).match(/"text":"\*[^"*]+\*\\n[^"]*"/g) ?? []);
+    await waitUntil(() => fieldTexts().filter((t) => t.startsWith('"text":"*team*')).length === 2, 15_000, "both alerts in Slack");
+    expect(fieldTexts()).toEqual(expect.arrayContaining(['"text":"*team*\\nblue"', '"text":"*team*\\nunknown"', '"text":"*cluster*\\neu-west-1"']));
+    expect(slack.violations).toEqual([]);
+    await slack.close();
   });
 });
