@@ -35,6 +35,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile __u32 self_tgid = 0;
 const volatile long nr_execveat = -1;
 const volatile __u64 wake_bytes = 0; /* wake the reader only once this much data waits */
+/* Processes whose syscalls are not reported (the detector reading /proc, for one): compared
+ * inline, which is cheaper on the hot path than a map lookup. */
+#define MAX_IGNORED 8
+const volatile __u32 ignored_tgids[MAX_IGNORED] = {};
 
 /* Native syscall number -> enum pg_syscall (0: not wanted). Written by userspace at run time. */
 __u16 interest[NR_MAX] = {};
@@ -83,14 +87,6 @@ struct {
 	__type(key, __u32);
 	__array(values, struct ring);
 } rings SEC(".maps");
-
-/* Processes whose syscalls are not reported (the sensor and the detector reading /proc). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 64);
-	__type(key, __u32);
-	__type(value, __u8);
-} ignored SEC(".maps");
 
 /* Argument kinds per portable syscall id: a0..a5, extra, category. */
 #define K(k) PG_A_##k
@@ -474,8 +470,11 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 	if ((sc == PG_SC_EXECVE || sc == PG_SC_EXECVEAT) && ret == 0)
 		return 0;
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	if (tgid == self_tgid || bpf_map_lookup_elem(&ignored, &tgid))
+	if (tgid == self_tgid)
 		return 0;
+	for (int i = 0; i < MAX_IGNORED; i++)
+		if (ignored_tgids[i] == tgid)
+			return 0;
 
 	const __u8 *row = sc_table[sc];
 	__u32 np = 0;
@@ -486,9 +485,11 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 	struct pg_hdr *h = begin(PG_EV_SYSCALL, sc, ret, np);
 	if (!h)
 		return 0;
+	/* Direct loads through BTF pointers: inline, cheaper than probe-read helper calls. */
 	struct task_struct *task = bpf_get_current_task_btf();
-	h->uid = BPF_CORE_READ(task, cred, euid.val);
-	h->gid = BPF_CORE_READ(task, cred, egid.val);
+	const struct cred *cred = task->cred;
+	h->uid = cred->euid.val;
+	h->gid = cred->egid.val;
 
 	for (int i = 0; i < 6; i++) {
 		__u8 kind = row[i];

@@ -277,7 +277,7 @@ int main(int argc, char **argv)
 	unsigned long long stats_ms = 1000;
 	const char *syscalls = NULL;
 	int check_only = 0;
-	__u32 ignore[62];
+	__u32 ignore[8];
 	int nignore = 0;
 
 	for (int i = 1; i < argc; i++) {
@@ -297,8 +297,11 @@ int main(int argc, char **argv)
 			stats_ms = parse_size(a, v);
 			i++;
 		} else if (!strcmp(a, "--ignore-pid") && v) {
-			if (nignore < (int)(sizeof(ignore) / sizeof(ignore[0])))
-				ignore[nignore++] = (__u32)parse_size(a, v);
+			if (nignore == (int)(sizeof(ignore) / sizeof(ignore[0]))) {
+				fprintf(stderr, "peregrine-sensor: at most %d --ignore-pid flags\n", nignore);
+				return 1;
+			}
+			ignore[nignore++] = (__u32)parse_size(a, v);
 			i++;
 		} else if (!strcmp(a, "--list-syscalls")) {
 			for (size_t k = 0; k < SC_COUNT; k++)
@@ -354,6 +357,8 @@ int main(int argc, char **argv)
 	skel->rodata->self_tgid = (__u32)getpid();
 	skel->rodata->nr_execveat = PG_NR_execveat;
 	skel->rodata->wake_bytes = ring_bytes / 16;
+	for (int i = 0; i < nignore; i++)
+		skel->rodata->ignored_tgids[i] = ignore[i];
 	bpf_map__set_max_entries(skel->maps.rings, (__u32)ncpu);
 	/* The outer map's template must match the rings we insert, size included. */
 	int tmpl = bpf_map_create(BPF_MAP_TYPE_RINGBUF, NULL, 0, 0, (__u32)ring_bytes, NULL);
@@ -387,9 +392,6 @@ int main(int argc, char **argv)
 			fatal_env("cannot map the ring buffer of CPU %d (%s)", cpu, strerror(errno));
 	}
 
-	__u8 one = 1;
-	for (int i = 0; i < nignore; i++)
-		bpf_map_update_elem(bpf_map__fd(skel->maps.ignored), &ignore[i], &one, BPF_ANY);
 	memcpy(skel->bss->interest, interest, sizeof(interest));
 
 	err = sensor_bpf__attach(skel);
