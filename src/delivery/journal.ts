@@ -75,6 +75,7 @@ export interface SqliteJournalOptions {
 
 const ACK_FLUSH_MS = 20;
 const GC_INTERVAL_MS = 1000;
+const ACK_RETRY_MS = 200;
 
 /**
  * SQLite in WAL mode. Why SQLite rather than a segment log: one file, crash-safe
@@ -182,6 +183,7 @@ export class SqliteJournal implements Journal {
 
   private flush(): void {
     this.flushScheduled = false;
+    if (this.closed) return;
     if (this.ackTimer) {
       clearTimeout(this.ackTimer);
       this.ackTimer = undefined;
@@ -219,7 +221,18 @@ export class SqliteJournal implements Journal {
     } catch (err) {
       const e = new Error(`journal write failed: ${errorMessage(err)}`);
       for (const a of appends) a.reject(e);
-      // Acks that failed to commit are harmless: those alerts are sent again (at-least-once).
+      // Keep the acks: committed alone later (deletes need little room), they free the space
+      // a full disk needs. Dropping them would strand delivered rows until a restart.
+      if (acks.length > 0) {
+        // On a full disk the WAL cannot grow: a checkpoint lets the next commit reuse its space.
+        try {
+          this.db.pragma("wal_checkpoint(RESTART)");
+        } catch {
+          // still full; the retry timer tries again
+        }
+        this.pendingAcks = acks.concat(this.pendingAcks);
+        if (!this.ackTimer && !this.closed) this.ackTimer = setTimeout(() => this.flush(), ACK_RETRY_MS);
+      }
       return;
     }
     if (byOutput.size > 0) for (const l of this.listeners) l(byOutput);
@@ -362,6 +375,7 @@ export class SqliteJournal implements Journal {
     if (this.closed) return;
     this.flush();
     this.closed = true;
+    clearTimeout(this.ackTimer);
     this.db.close();
   }
 }
