@@ -32,13 +32,14 @@ export function createEnricher(config: EnrichConfig | undefined, options: Enrich
   if (fields.length === 0 && tags.length === 0 && templates.length === 0) return (a) => a;
 
   return (alert) => {
-    const custom: Record<string, FieldValue> = { ...alert.custom_fields };
+    const custom: Record<string, FieldValue> = {};
+    if (alert.custom_fields) for (const k in alert.custom_fields) custom[k] = alert.custom_fields[k]!;
     for (const [k, v] of fields) custom[k] = v;
     if (templates.length > 0) {
       let context: Record<string, unknown> | undefined;
       let contextError: unknown;
       try {
-        context = templateContext(alert, { ...custom });
+        context = templateContext(alert, Object.assign({}, custom));
       } catch (err) {
         contextError = err;
       }
@@ -57,6 +58,18 @@ export function createEnricher(config: EnrichConfig | undefined, options: Enrich
       outTags = [...alert.tags];
       for (const t of tags) if (!outTags.includes(t)) outTags.push(t);
     }
-    return { ...alert, tags: outTags, custom_fields: custom };
+    // Built field by field: a spread that overrides keys takes V8's slow path.
+    return {
+      uuid: alert.uuid,
+      time: alert.time,
+      priority: alert.priority,
+      rule: alert.rule,
+      output: alert.output,
+      output_fields: alert.output_fields,
+      source: alert.source,
+      tags: outTags,
+      hostname: alert.hostname,
+      custom_fields: custom,
+    };
   };
 }

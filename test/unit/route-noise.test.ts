@@ -193,3 +193,13 @@ describe("OutputRouter", () => {
     expect(sent).toHaveLength(1);
   });
 });
+
+describe("routes from config", () => {
+  it("chat outputs get dedup unless they configure it; others get none", async () => {
+    const { effectiveDedup } = await import("../../src/route/index.js");
+    expect(effectiveDedup({ type: "slack" })).toMatchObject({ enabled: true, window: 60_000, key: ["rule", "hostname", "output"] });
+    expect(effectiveDedup({ type: "slack", dedup: { enabled: false, window: 1000, key: [], max_keys: 1 } })).toBeUndefined();
+    expect(effectiveDedup({ type: "webhook" })).toBeUndefined();
+    expect(effectiveDedup({ type: "webhook", dedup: { enabled: true, window: 5000, key: ["rule"], max_keys: 1 } })?.window).toBe(5000);
+  });
+});
