@@ -117,3 +117,33 @@ describe("config import-sidekick", () => {
     expect(notes.map((n) => n.setting).sort()).toEqual(["bogus", "outputs", "smtp"]);
   });
 });
+
+describe("config import-sidekick: AWS S3", () => {
+  it("maps bucket, prefix, region, endpoint and credentials; env secrets stay references; passes config check", () => {
+    const { config, notes } = translateSidekick(
+      { aws: { region: "eu-west-1", rolearn: "arn:aws:iam::1:role/x", s3: { bucket: "falco-archive", endpoint: "http://127.0.0.1:9000", minimumpriority: "notice" } } },
+      { AWS_ACCESSKEYID: "AKIAEXAMPLE", AWS_SECRETACCESSKEY: "s3cr3t" },
+    );
+    expect(config.outputs).toEqual([
+      {
+        name: "s3",
+        type: "s3",
+        minimum_priority: "notice",
+        bucket: "falco-archive",
+        prefix: "falco",
+        region: "eu-west-1",
+        endpoint: "http://127.0.0.1:9000",
+        force_path_style: true,
+        access_key_id: "${AWS_ACCESSKEYID}",
+        secret_access_key: "${AWS_SECRETACCESSKEY}",
+      },
+    ]);
+    expect(notes.map((n) => n.setting)).toEqual(["aws.rolearn", "aws.s3 (object layout)"]);
+    const dir = mkdtempSync(join(tmpdir(), "peregrine-import-s3-"));
+    const file = join(dir, "peregrine.yaml");
+    writeFileSync(file, renderImport({ config, notes }, "config.yaml"));
+    const result = loadConfig(file, { AWS_ACCESSKEYID: "AKIAEXAMPLE", AWS_SECRETACCESSKEY: "s3cr3t" });
+    expect(result.issues.filter((i) => i.severity === "error")).toEqual([]);
+    expect(result.config!.outputs[0]!.options).toMatchObject({ access_key_id: "AKIAEXAMPLE", secret_access_key: "s3cr3t" });
+  });
+});
