@@ -6,6 +6,8 @@
  *   events_per_cpu_s  — Ruleset.evaluate, alerts built (the number that matters)
  *   match only, indexed vs unindexed — the same compiled rules reached through the event-type
  *                       index, or every enabled rule tried on every event; no alerts built
+ *   match only, closures — the same rules compiled by the closure-only backend (no generated
+ *                       code), through the index: what generating one function per rule buys
  *
  * Usage: node --import tsx bench/rules-engine/run.ts [--seconds N] [--json FILE]
  *        (pin to one core with: taskset -c 0 node --import tsx bench/rules-engine/run.ts)
@@ -15,6 +17,7 @@ import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { EventSource } from "../../src/detector/event.js";
+import { compileConditionClosures } from "../../src/detector/compiler/compile.js";
 import { loadRules } from "../../src/detector/load.js";
 import { normalizeReplayEvent, replaySource, type ReplayEvent } from "../../src/detector/sources/replay.js";
 
@@ -156,12 +159,26 @@ const matchUnindexed = (e: ReplayEvent): number => {
   for (let i = 0; i < active.length; i++) if (active[i]!.match(e)) return 1;
   return 0;
 };
+// the same rules through the closure-only backend (no generated code), behind the same kind
+// of per-type index (one Map lookup per event, as Ruleset.evaluate does)
+const closureOf = new Map(ruleset.rules.map((r) => [r, compileConditionClosures(r.ast, source)] as const));
+const closureIndex = new Map<string | undefined, ((e: ReplayEvent) => boolean)[]>();
+for (const e of events) {
+  const t = source.eventType(e);
+  if (!closureIndex.has(t)) closureIndex.set(t, ruleset.rulesFor("syscall", t).map((r) => closureOf.get(r)!));
+}
+const matchClosures = (e: ReplayEvent): number => {
+  const preds = closureIndex.get(source.eventType(e))!;
+  for (let i = 0; i < preds.length; i++) if (preds[i]!(e)) return 1;
+  return 0;
+};
 
 // warm up every path (JIT), then measure each
-for (const f of [indexed, matchIndexed, matchUnindexed]) runFor(500, f);
+for (const f of [indexed, matchIndexed, matchUnindexed, matchClosures]) runFor(500, f);
 const full = runFor(seconds * 1000, indexed);
 const mi = runFor(seconds * 1000, matchIndexed);
 const mu = runFor(seconds * 1000, matchUnindexed);
+const mc = runFor(seconds * 1000, matchClosures);
 const rate = (x: { events: number; seconds: number }) => Math.round(x.events / x.seconds);
 
 const byRule = new Map<string, number>();
@@ -177,6 +194,8 @@ const report = {
   match_only_indexed_events_per_cpu_s: rate(mi),
   match_only_unindexed_events_per_cpu_s: rate(mu),
   index_speedup: Number((rate(mi) / rate(mu)).toFixed(2)),
+  match_only_closures_indexed_events_per_cpu_s: rate(mc),
+  generated_code_speedup: Number((rate(mi) / rate(mc)).toFixed(2)),
   alerts_per_1000_events: Number(((full.alerts / full.events) * 1000).toFixed(2)),
   alerts_by_rule: Object.fromEntries(byRule),
   goal_events_per_s: 1_000_000,

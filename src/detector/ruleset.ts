@@ -4,6 +4,7 @@
  */
 import { meetsMinimum, type Alert, type FieldValue, type Priority } from "../alert.js";
 import type { EventSource } from "./event.js";
+import type { Expr } from "./condition/ast.js";
 import type { TypeSet } from "./compiler/evttypes.js";
 import type { Predicate } from "./compiler/compile.js";
 import type { CompiledOutput } from "./output/format.js";
@@ -26,6 +27,8 @@ export interface CompiledRule<E = never> {
   enabled: boolean;
   /** The final condition text (exceptions included), as compiled. */
   condition: string;
+  /** The condition's AST with lists expanded and macros resolved: what was compiled. */
+  ast: Expr;
   /** Event types the condition can match. */
   eventTypes: TypeSet;
   match: Predicate<E>;

@@ -258,6 +258,7 @@ export function compileCollected(
       source: r.source,
       enabled: r.enabled,
       condition: text,
+      ast,
       eventTypes,
       match,
       output,
