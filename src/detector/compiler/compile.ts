@@ -120,6 +120,8 @@ function generateBinary<E>(e: BinaryCheck, source: EventSource<E>, deps: unknown
   }
   const info = fieldInfoOf(source, e.left);
   const values = literalValues(e.right).map((t) => convertLiteral(t, left, info, e.right.pos, op));
+  // only literals JSON can spell exactly are inlined (not Infinity, NaN, bigint)
+  if (values.some((x) => (typeof x === "number" && !Number.isFinite(x)) || typeof x === "bigint")) return slow;
   const get = `(v = ${dep(deps, left.get)}(e)) !== undefined`;
   const lit = JSON.stringify(values[0]);
   if (isBool) return `(${get} && v ${op === "=" ? "===" : "!=="} ${lit})`;
