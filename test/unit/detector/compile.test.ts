@@ -62,7 +62,7 @@ describe("compiled operators", () => {
     ["fd.num <= 6", false],
     ["fd.num > 0x6", true],
     ["fd.num >= 8", false],
-    ["fd.num < 1e999", true],
+    ["fd.num < 1e+999", true],
     ["fd.name contains /ssh/", true],
     ["proc.name icontains BAS", true],
     ["proc.name bcontains 6173", false], // bcontains is for byte buffers: rejected below for strings
