@@ -2,8 +2,9 @@
  * Grafana Loki: pushes batches to `${url}/loki/api/v1/push`, one stream per label set,
  * as protobuf+snappy (Loki's native format, the default) or JSON+gzip.
  *
- * Answers: 2xx ok; 429 and 5xx retry (Retry-After honored); 400 and other 4xx reject with
- * Loki's own message; 413 splits the batch in halves that are sent at once (see send()).
+ * Answers: 2xx ok; 429 and 5xx retry (Retry-After honored); 401, 403 and 404 retry too (the
+ * destination is misconfigured, not the alerts: they wait in the journal until it is fixed);
+ * 400 and other 4xx reject with Loki's own message; 413 splits the batch (see sendSlice()).
  */
 import { request, type Dispatcher } from "undici";
 import type { Alert } from "../../src/alert.js";
@@ -15,6 +16,9 @@ import { encodeRequest, type EncodeOptions, type LokiEncoding, type LineFormat }
 import { BUILTIN_LABELS, isHighCardinalityField, MAX_LABELS_PER_STREAM, planLabels, sanitizeLabelName } from "./labels.js";
 
 export const PUSH_PATH = "/loki/api/v1/push";
+
+/** Answers about where and as whom we push, not about the alerts. */
+const DESTINATION_ERRORS = new Set([401, 403, 404]);
 
 const schema = s
   .object({
@@ -136,8 +140,10 @@ export const lokiOutput = defineOutput({
         return merge(results);
       }
       const result = classifyHttpStatus(answer.status, answer.headers, answer.text);
-      if (result.kind === "reject") return { ...result, reason: `Loki refused the batch: ${result.reason}` };
-      return result;
+      if (result.kind !== "reject") return result;
+      if (DESTINATION_ERRORS.has(answer.status))
+        return { kind: "retry", reason: `Loki refused the credentials, tenant or URL: ${result.reason}`, status: answer.status };
+      return { ...result, reason: `Loki refused the batch: ${result.reason}` };
     }
 
     return {

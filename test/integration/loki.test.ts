@@ -111,8 +111,9 @@ describe("Loki output: tenants, auth, TLS and errors", () => {
 
     const bad = loki({ url: LOGS.authLokiUrl, tls, basic_auth: { username: LOGS.username, password: "wrong" } });
     await expect(bad.healthcheck!(signal())).rejects.toThrow(/Loki answered HTTP 401 .*check basic_auth \/ bearer_token \/ tenant/);
+    // Wrong credentials are the destination's problem, not the alerts': they wait.
     const r = await bad.send(makeAlerts(1), signal());
-    expect(r).toMatchObject({ kind: "reject", status: 401 });
+    expect(r).toMatchObject({ kind: "retry", status: 401, reason: expect.stringMatching(/^Loki refused the credentials, tenant or URL: HTTP 401/) });
 
     // Without the CA the server's certificate is refused: a network-level failure, retried.
     const untrusted = loki({ url: LOGS.authLokiUrl, basic_auth: { username: LOGS.username, password: LOGS.password } });
