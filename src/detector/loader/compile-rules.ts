@@ -212,6 +212,16 @@ export function compileCollected(
         else for (const [key, format] of Object.entries(f)) extraFieldSpecs.push({ key, format });
       }
     }
+    if (outputText.includes("%container.info")) {
+      // Falco dropped the expansion of %container.info: it warns and removes the token
+      results.warn(
+        "LOAD_DEPRECATED_ITEM",
+        "%container.info is deprecated and no more useful; it is removed from the output (container fields can be named directly)",
+        r.output.pieces[0]!.pos,
+        item,
+      );
+      outputText = outputText.split("%container.info").join("");
+    }
     let output;
     const extraFields: ExtraField<never>[] = [];
     try {

@@ -151,8 +151,12 @@ describe("load warnings carry Falco's codes", () => {
     expect(warn("- plugin: foo\n")).toEqual(["LOAD_UNKNOWN_ITEM"]);
     expect(warn(RULE("r", "evt.type = open", "  severity: high\n"))).toEqual(["LOAD_UNKNOWN_KEY"]);
   });
-  it("LOAD_DEPRECATED_ITEM for evt.dir", () => {
+  it("LOAD_DEPRECATED_ITEM for evt.dir and %container.info (which is removed from the output)", () => {
     expect(warn(RULE("r", "evt.type = open and evt.dir = <"))).toEqual(["LOAD_DEPRECATED_ITEM"]);
+    const r = load("- rule: r\n  desc: d\n  condition: evt.type = open\n  output: shell %container.info x=%proc.name\n  priority: INFO\n");
+    expect(codes(r.results.warnings)).toEqual(["LOAD_DEPRECATED_ITEM"]);
+    expect(r.results.errors).toEqual([]);
+    expect(r.ruleset.evaluate(source, ev({ "evt.type": "open", "proc.name": "sh" }))[0]!.output).toBe("2026-01-01T00:00:00Z: Informational shell  x=sh");
   });
   it("LOAD_APPEND_NO_VALUES for an append with no items", () => {
     expect(warn("- list: l\n  items: [a]\n- list: l\n  items: []\n  append: true\n" + RULE("r", "evt.type = open and proc.name in (l)"))).toEqual([
