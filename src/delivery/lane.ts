@@ -196,10 +196,35 @@ export class Lane {
   }
 
   private async work(): Promise<void> {
+    const rateLimited = this.config.rate_limit.per_second > 0;
     for (;;) {
+      // Under a rate limit, wait for the token before cutting the batch, so alerts that
+      // arrive meanwhile join it (fewer, fuller sends: a Slack digest rather than a flood).
+      if (rateLimited && !((await this.waitForAnyEntry()) && (await this.waitForToken()))) return;
       const batch = await this.nextBatch();
       if (!batch) return;
-      await this.deliver(batch);
+      await this.deliver(batch, rateLimited);
+    }
+  }
+
+  /** Waits until the queue holds something; false when stopping with nothing left. */
+  private async waitForAnyEntry(): Promise<boolean> {
+    for (;;) {
+      if (this.stopped) return false;
+      if (this.queueLength() === 0 && this.backlog) this.refill();
+      if (this.queueLength() > 0) return true;
+      if (this.draining) return false;
+      await this.waitForData(IDLE_POLL_MS);
+    }
+  }
+
+  /** Takes a rate-limit token, waiting for one; a token is only taken once there is work for it. */
+  private async waitForToken(): Promise<boolean> {
+    for (;;) {
+      if (this.stopped) return false;
+      const wait = this.bucket.take();
+      if (wait === 0) return true;
+      await this.sleep(wait);
     }
   }
 
@@ -245,7 +270,7 @@ export class Lane {
   }
 
   /** Waits until the rate limit, the circuit and any Retry-After allow a send; false when stopped. */
-  private async gate(): Promise<boolean> {
+  private async gate(tokenHeld: boolean): Promise<boolean> {
     for (;;) {
       if (this.stopped) return false;
       const retryAfterLeft = this.notBefore - Date.now();
@@ -258,7 +283,7 @@ export class Lane {
         await this.sleep(circuitWait);
         continue;
       }
-      const tokenWait = this.bucket.take();
+      const tokenWait = tokenHeld ? 0 : this.bucket.take();
       if (tokenWait > 0) {
         this.circuit.release();
         await this.sleep(tokenWait);
@@ -268,11 +293,11 @@ export class Lane {
     }
   }
 
-  private async deliver(batch: JournalEntry[]): Promise<void> {
+  private async deliver(batch: JournalEntry[], tokenHeld: boolean): Promise<void> {
     let current = batch;
     let attempts = 0;
     while (current.length > 0) {
-      if (!(await this.gate())) return;
+      if (!(await this.gate(tokenHeld && attempts === 0))) return;
       this.inFlight++;
       this.metrics.inFlight.set(this.labels, this.inFlight);
       this.metrics.batchSize.observe(this.labels, current.length);
