@@ -352,11 +352,13 @@ export class Collector {
       return;
     }
 
-    // `- rule: X` with only `enabled`: toggles an existing rule
-    const keys = [...item.values.keys()].filter((k) => k !== "rule");
-    if (keys.length === 1 && keys[0] === "enabled" && !item.values.has("condition")) {
+    // As in Falco: a rule item with none of condition/output/desc/priority must have `enabled`,
+    // and switches an existing rule on or off
+    if (!["condition", "output", "desc", "priority"].some((k) => item.values.has(k))) {
+      if (!item.values.has("enabled")) throw new ItemError("LOAD_ERR_YAML_VALIDATE", "Item has no mapping for key 'enabled'");
+      const enabled = this.optionalBool(item, "enabled")!;
       if (!prev) throw new ItemError("LOAD_ERR_VALIDATE", "Rule has 'enabled' key but no rule by that name already exists");
-      prev.enabled = this.optionalBool(item, "enabled")!;
+      prev.enabled = enabled;
       return;
     }
 

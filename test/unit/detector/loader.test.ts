@@ -107,6 +107,10 @@ describe("load errors carry Falco's codes and positions", () => {
     expect(load("- macro: m\n  condition: x\n  append: true\n").results.errors[0]).toMatchObject({ code: "LOAD_ERR_VALIDATE" });
     expect(load("- rule: r\n  condition: x\n  append: true\n").results.errors[0]).toMatchObject({ code: "LOAD_ERR_VALIDATE" });
     expect(load("- rule: r\n  enabled: false\n").results.errors[0]).toMatchObject({ code: "LOAD_ERR_VALIDATE" });
+    expect(load(RULE("r", "evt.type = open") + "- rule: r\n  tags: [x]\n").results.errors[0]).toMatchObject({
+      code: "LOAD_ERR_YAML_VALIDATE",
+      message: "Item has no mapping for key 'enabled'",
+    });
   });
   it("LOAD_ERR_VALIDATE for engine and plugin version requirements we cannot meet", () => {
     expect(load("- required_engine_version: 99.0.0\n").results.errors[0]).toMatchObject({ code: "LOAD_ERR_VALIDATE", message: /engine version/ });
