@@ -76,7 +76,13 @@ export interface RuleInfo {
   index: number;
 }
 
-const VALID_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+/** Falco's checks: macro names are identifiers, list names bare strings. */
+const VALID_MACRO_NAME = /^[a-zA-Z]+[a-zA-Z0-9_]*$/;
+const VALID_LIST_NAME = /^[^()"'\s=,]+$/;
+
+const WARNING_APPEND = "'append' key is deprecated. Add an 'append' entry (e.g. 'condition: append') under 'override' instead.";
+const WARNING_ENABLED =
+  "The standalone 'enabled' key usage is deprecated. The correct approach requires also a 'replace' entry under the 'override' key (i.e. 'enabled: replace').";
 
 const KEYS: Record<string, ReadonlySet<string>> = {
   list: new Set(["list", "items", "append", "override"]),
@@ -194,7 +200,7 @@ export class Collector {
     if (!item.values.has("override")) return undefined;
     if (item.values.get("append") === true) {
       throw new ItemError(
-        "LOAD_ERR_VALIDATE",
+        "LOAD_ERR_YAML_VALIDATE",
         "Keys 'override' and 'append: true' cannot be used together. Add an 'append' entry (e.g. 'condition: append') under 'override' instead.",
         item.keyPos.get("override"),
       );
@@ -206,26 +212,27 @@ export class Collector {
     const out = new Map<string, "append" | "replace">();
     for (const [k, mode] of Object.entries(raw as Record<string, unknown>)) {
       if (mode !== "append" && mode !== "replace") {
-        throw new ItemError("LOAD_ERR_YAML_VALIDATE", `Override for key '${k}' must be 'append' or 'replace', not '${String(mode)}'`, item.keyPos.get("override"));
+        const allowed = [appendable.has(k) ? "append" : "", replaceable.has(k) ? "replace" : ""].filter(Boolean).join(" ");
+        throw new ItemError(
+          "LOAD_ERR_YAML_VALIDATE",
+          `Invalid override operation for key '${k}': '${String(mode)}'. Allowed values are: ${allowed}`,
+          item.keyPos.get("override"),
+        );
       }
       if (mode === "append" && !appendable.has(k)) {
-        throw new ItemError("LOAD_ERR_VALIDATE", `Key '${k}' cannot be appended to, use 'replace' instead`, item.keyPos.get("override"));
+        throw new ItemError("LOAD_ERR_YAML_VALIDATE", `Key '${k}' cannot be appended to, use 'replace' instead`, item.keyPos.get("override"));
       }
       if (mode === "replace" && !replaceable.has(k)) {
-        throw new ItemError("LOAD_ERR_VALIDATE", `Key '${k}' cannot be replaced`, item.keyPos.get("override"));
+        throw new ItemError("LOAD_ERR_YAML_VALIDATE", `Key '${k}' cannot be replaced`, item.keyPos.get("override"));
       }
       if (!item.values.has(k)) {
-        throw new ItemError("LOAD_ERR_VALIDATE", `An ${mode} override for '${k}' was specified but '${k}' is not defined`, item.keyPos.get("override"));
+        throw new ItemError("LOAD_ERR_YAML_VALIDATE", `An ${mode} override for '${k}' was specified but '${k}' is not defined`, item.keyPos.get("override"));
       }
       out.set(k, mode);
     }
     for (const k of item.values.keys()) {
       if ((appendable.has(k) || replaceable.has(k)) && !out.has(k)) {
-        throw new ItemError(
-          "LOAD_ERR_VALIDATE",
-          `Key '${k}' is defined but not listed under 'override'; add '${k}: append' or '${k}: replace'`,
-          item.keyPos.get(k),
-        );
+        throw new ItemError("LOAD_ERR_YAML_VALIDATE", `Unexpected key '${k}': no corresponding entry under 'override' is defined.`, item.keyPos.get(k));
       }
     }
     return out;
@@ -274,8 +281,8 @@ export class Collector {
 
   private list(item: RawItem, name: string): void {
     this.checkName(item, "list", name);
-    if (!VALID_NAME.test(name)) {
-      this.results.warn("LOAD_INVALID_LIST_NAME", `List has an invalid name. List names should match a regular expression: ${VALID_NAME.source}`, item.pos, { type: "list", name });
+    if (!VALID_LIST_NAME.test(name)) {
+      this.results.warn("LOAD_INVALID_LIST_NAME", `List has an invalid name. List names should match a regular expression: ${VALID_LIST_NAME.source}`, item.pos, { type: "list", name });
     }
     if (!item.values.has("items")) throw new ItemError("LOAD_ERR_YAML_VALIDATE", "Item has no mapping for key 'items'");
     const raw = item.values.get("items");
@@ -285,13 +292,14 @@ export class Collector {
       if (x === null || typeof x === "object") throw new ItemError("LOAD_ERR_YAML_VALIDATE", "List items must be scalars", item.keyPos.get("items"));
       items.push(String(x));
     }
+    if (item.values.get("append") === true) this.results.warn("LOAD_DEPRECATED_ITEM", WARNING_APPEND, item.keyPos.get("append") ?? item.pos, { type: "list", name });
     const override = this.overrides(item, new Set(["items"]), new Set(["items"]));
     const append = item.values.get("append") === true || override?.get("items") === "append";
     const prev = this.lists.get(name);
     const id = this.counter++;
     if (append || override) {
       if (!prev) {
-        throw new ItemError("LOAD_ERR_VALIDATE", `List has 'append' key or an append override but no list by that name already exists`);
+        throw new ItemError("LOAD_ERR_VALIDATE", "List uses 'append' or 'override.items: append' but no list by that name already exists");
       }
       if (items.length === 0) this.results.warn("LOAD_APPEND_NO_VALUES", "Overriding/appending list with no values", item.pos, { type: "list", name });
       prev.items = append ? [...prev.items, ...items] : items;
@@ -307,16 +315,17 @@ export class Collector {
 
   private macro(item: RawItem, name: string): void {
     this.checkName(item, "macro", name);
-    if (!VALID_NAME.test(name)) {
-      this.results.warn("LOAD_INVALID_MACRO_NAME", `Macro has an invalid name. Macro names should match a regular expression: ${VALID_NAME.source}`, item.pos, { type: "macro", name });
+    if (!VALID_MACRO_NAME.test(name)) {
+      this.results.warn("LOAD_INVALID_MACRO_NAME", `Macro has an invalid name. Macro names should match a regular expression: ${VALID_MACRO_NAME.source}`, item.pos, { type: "macro", name });
     }
     const condition = this.composite(item, "condition");
+    if (item.values.get("append") === true) this.results.warn("LOAD_DEPRECATED_ITEM", WARNING_APPEND, item.keyPos.get("append") ?? item.pos, { type: "macro", name });
     const override = this.overrides(item, new Set(["condition"]), new Set(["condition"]));
     const append = item.values.get("append") === true || override?.get("condition") === "append";
     const prev = this.macros.get(name);
     const id = this.counter++;
     if (append || override) {
-      if (!prev) throw new ItemError("LOAD_ERR_VALIDATE", "Macro has 'append' key or an append override but no macro by that name already exists");
+      if (!prev) throw new ItemError("LOAD_ERR_VALIDATE", "Macro uses 'append' or 'override.condition: append' but no macro by that name already exists");
       prev.condition = append ? appendComposite(prev.condition, condition) : condition;
       prev.visibility = id;
       return;
@@ -333,12 +342,18 @@ export class Collector {
     const ref = { type: "rule" as const, name };
     const override = this.overrides(item, RULE_APPENDABLE, RULE_REPLACEABLE);
     const legacyAppend = item.values.get("append") === true;
+    if (legacyAppend) this.results.warn("LOAD_DEPRECATED_ITEM", WARNING_APPEND, item.keyPos.get("append") ?? item.pos, ref);
     const prev = this.rules.get(name);
     const exceptions = item.values.has("exceptions") ? this.exceptions(item, name, legacyAppend || override?.get("exceptions") === "append") : [];
 
     if (legacyAppend || override) {
       if (!prev) {
-        throw new ItemError("LOAD_ERR_VALIDATE", "Rule has 'append' key or an append override but no rule by that name already exists");
+        throw new ItemError(
+          "LOAD_ERR_VALIDATE",
+          legacyAppend || [...override!.values()].includes("append")
+            ? "Rule uses 'append' or 'override.<key>: append' but no rule by that name already exists"
+            : "An 'override.<key>: replace' to a rule was requested but no rule by that name already exists",
+        );
       }
       if (legacyAppend) {
         if (!item.values.has("condition") && !item.values.has("exceptions")) {
@@ -357,6 +372,7 @@ export class Collector {
     if (!["condition", "output", "desc", "priority"].some((k) => item.values.has(k))) {
       if (!item.values.has("enabled")) throw new ItemError("LOAD_ERR_YAML_VALIDATE", "Item has no mapping for key 'enabled'");
       const enabled = this.optionalBool(item, "enabled")!;
+      this.results.warn("LOAD_DEPRECATED_ITEM", WARNING_ENABLED, item.pos, ref);
       if (!prev) throw new ItemError("LOAD_ERR_VALIDATE", "Rule has 'enabled' key but no rule by that name already exists");
       prev.enabled = enabled;
       return;
@@ -368,7 +384,7 @@ export class Collector {
     const output = this.composite(item, "output");
     const desc = this.requireString(item, "desc");
     const priority = parsePriority(priorityText.trim());
-    if (!priority) throw new ItemError("LOAD_ERR_VALIDATE", `Invalid priority '${priorityText}'`, item.keyPos.get("priority"));
+    if (!priority) throw new ItemError("LOAD_ERR_YAML_VALIDATE", `Invalid priority '${priorityText}'`, item.keyPos.get("priority"));
     const tags = this.tags(item);
     const info: RuleInfo = {
       name,
@@ -430,7 +446,7 @@ export class Collector {
       case "priority": {
         const text = this.requireString(item, "priority");
         const p = parsePriority(text.trim());
-        if (!p) throw new ItemError("LOAD_ERR_VALIDATE", `Invalid priority '${text}'`, item.keyPos.get("priority"));
+        if (!p) throw new ItemError("LOAD_ERR_YAML_VALIDATE", `Invalid priority '${text}'`, item.keyPos.get("priority"));
         prev.priority = p;
         return;
       }
@@ -507,10 +523,17 @@ export class Collector {
         throw new ItemError("LOAD_ERR_VALIDATE", `Exception '${name}': fields and comps must both be lists or both be single values`, pos);
       }
       if (Array.isArray(fields) && Array.isArray(comps) && fields.length !== comps.length) {
-        throw new ItemError("LOAD_ERR_VALIDATE", `Exception '${name}': fields and comps lists must have equal length`, pos);
+        throw new ItemError("LOAD_ERR_VALIDATE", `Exception '${name}': Fields and comps lists must have equal length`, pos);
       }
       for (const c of Array.isArray(comps) ? comps : [comps]) {
-        if (!isExceptionOperator(c)) throw new ItemError("LOAD_ERR_VALIDATE", `Exception '${name}': invalid comparison operator '${c}'`, pos);
+        if (!isExceptionOperator(c)) throw new ItemError("LOAD_ERR_VALIDATE", `Exception '${name}': '${c}' is not a supported comparison operator`, pos);
+      }
+      if (!Array.isArray(fields) && fields !== "" && typeof comps === "string" && !["in", "pmatch", "intersects"].includes(comps) && !/ (oneof|anyof|allof)$/.test(comps)) {
+        throw new ItemError(
+          "LOAD_ERR_VALIDATE",
+          `Exception '${name}': When fields is a single value, comps must be one of (in, pmatch, intersects) or a modifier operator (e.g. startswith oneof)`,
+          pos,
+        );
       }
       const values: ExceptionValue[] = [];
       if (e.values !== undefined && e.values !== null) {

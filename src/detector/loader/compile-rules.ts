@@ -15,7 +15,7 @@ import { compileOutput, OutputError, typedValue } from "../output/format.js";
 import type { CompiledRule, ExtraField } from "../ruleset.js";
 import { type Collector, type Composite, type ExceptionInfo, locateIn, type MacroInfo } from "./collector.js";
 import type { LoadResults } from "./results.js";
-import { compileOperand } from "../compiler/operand.js";
+import { compileOperand, resolveField } from "../compiler/operand.js";
 
 /** `append_output` entries, as in falco.yaml. */
 export interface AppendOutput {
@@ -177,6 +177,13 @@ export function compileCollected(
     const source = sources.get(r.source);
     if (!source) continue; // LOAD_UNKNOWN_SOURCE was reported by the collector
     const item = { type: "rule" as const, name: r.name };
+    const badField = r.exceptions
+      .flatMap((ex) => (Array.isArray(ex.fields) ? ex.fields.map((f) => [ex, f] as const) : ex.fields ? [[ex, ex.fields] as const] : []))
+      .find(([, f]) => !isKnownField(source, f));
+    if (badField) {
+      results.error("LOAD_ERR_VALIDATE", `Exception '${badField[0].name}': '${badField[1]}' is not a supported filter field`, badField[0].pos, item);
+      continue;
+    }
     const { text, shift } = withExceptions(r.condition.text, r.exceptions);
     const origin: Origin = { kind: "rule", name: r.name, composite: r.condition, shift };
     const parsed = parseCondition(text);
@@ -287,6 +294,13 @@ export function compileCollected(
     }
   }
   return compiled;
+}
+
+/** Whether `text` (as written in an exception's `fields`) names a field of `source`. */
+function isKnownField(source: EventSource<never>, text: string): boolean {
+  const parsed = parseCondition(`${text} exists`);
+  if (!parsed.ok || parsed.ast.kind !== "unary" || parsed.ast.left.kind !== "field") return false;
+  return resolveField(source.fields, parsed.ast.left.name, parsed.ast.left.arg) !== undefined;
 }
 
 function compileExtraField(spec: { key: string; format?: string; field?: string }, source: EventSource<never>): ExtraField<never> {

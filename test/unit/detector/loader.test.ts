@@ -118,15 +118,19 @@ describe("load errors carry Falco's codes and positions", () => {
     expect(load("- required_plugin_versions:\n  - name: k8saudit\n    version: 0.1.0\n").results.errors[0]).toMatchObject({ code: "LOAD_ERR_VALIDATE" });
     expect(load("- required_plugin_versions:\n  - name: container\n    version: 0.4.0\n").results.errors).toEqual([]);
   });
-  it("LOAD_ERR_VALIDATE for a bad priority and for inconsistent exceptions", () => {
+  it("LOAD_ERR_YAML_VALIDATE for a bad priority, LOAD_ERR_VALIDATE for inconsistent exceptions", () => {
     expect(load("- rule: r\n  desc: d\n  condition: evt.type = open\n  output: o\n  priority: LOUD\n").results.errors[0]).toMatchObject({
-      code: "LOAD_ERR_VALIDATE",
+      code: "LOAD_ERR_YAML_VALIDATE",
       message: "Invalid priority 'LOUD'",
     });
     const ex = load(RULE("r", "evt.type = open", "  exceptions:\n    - name: e\n      fields: [proc.name, fd.name]\n      comps: [=]\n"));
     expect(ex.results.errors[0]).toMatchObject({ code: "LOAD_ERR_VALIDATE", message: /equal length/ });
     const badOp = load(RULE("r", "evt.type = open", "  exceptions:\n    - name: e\n      fields: proc.name\n      comps: like\n"));
-    expect(badOp.results.errors[0]).toMatchObject({ code: "LOAD_ERR_VALIDATE", message: /invalid comparison operator 'like'/ });
+    expect(badOp.results.errors[0]).toMatchObject({ code: "LOAD_ERR_VALIDATE", message: /'like' is not a supported comparison operator/ });
+    const unknownField = load(RULE("r", "evt.type = open", "  exceptions:\n    - name: e\n      fields: [proc.nope]\n      values: [[a]]\n"));
+    expect(unknownField.results.errors[0]).toMatchObject({ code: "LOAD_ERR_VALIDATE", message: "Exception 'e': 'proc.nope' is not a supported filter field" });
+    const scalarEq = load(RULE("r", "evt.type = open", "  exceptions:\n    - name: e\n      fields: proc.name\n      comps: =\n      values: [a]\n"));
+    expect(scalarEq.results.errors[0]).toMatchObject({ code: "LOAD_ERR_VALIDATE", message: /comps must be one of \(in, pmatch, intersects\)/ });
   });
 });
 
@@ -155,6 +159,13 @@ describe("load warnings carry Falco's codes", () => {
     expect(warn("- plugin: foo\n")).toEqual(["LOAD_UNKNOWN_ITEM"]);
     expect(warn(RULE("r", "evt.type = open", "  severity: high\n"))).toEqual(["LOAD_UNKNOWN_KEY"]);
   });
+  it("LOAD_DEPRECATED_ITEM for append: true and for a standalone enabled, as Falco warns", () => {
+    expect(warn("- list: l\n  items: [a]\n- list: l\n  items: [b]\n  append: true\n" + RULE("r", "evt.type = open and proc.name in (l)"))).toEqual([
+      "LOAD_DEPRECATED_ITEM",
+    ]);
+    expect(warn(RULE("r", "evt.type = open") + "- rule: r\n  enabled: false\n")).toEqual(["LOAD_DEPRECATED_ITEM"]);
+    expect(warn(RULE("r", "evt.type = open") + "- rule: r\n  enabled: false\n  override:\n    enabled: replace\n")).toEqual([]);
+  });
   it("LOAD_DEPRECATED_ITEM for evt.dir and %container.info (which is removed from the output)", () => {
     expect(warn(RULE("r", "evt.type = open and evt.dir = <"))).toEqual(["LOAD_DEPRECATED_ITEM"]);
     const r = load("- rule: r\n  desc: d\n  condition: evt.type = open\n  output: shell %container.info x=%proc.name\n  priority: INFO\n");
@@ -163,7 +174,7 @@ describe("load warnings carry Falco's codes", () => {
     expect(r.ruleset.evaluate(source, ev({ "evt.type": "open", "proc.name": "sh" }))[0]!.output).toBe("2026-01-01T00:00:00Z: Informational shell  x=sh");
   });
   it("LOAD_APPEND_NO_VALUES for an append with no items", () => {
-    expect(warn("- list: l\n  items: [a]\n- list: l\n  items: []\n  append: true\n" + RULE("r", "evt.type = open and proc.name in (l)"))).toEqual([
+    expect(warn("- list: l\n  items: [a]\n- list: l\n  items: []\n  override:\n    items: append\n" + RULE("r", "evt.type = open and proc.name in (l)"))).toEqual([
       "LOAD_APPEND_NO_VALUES",
     ]);
   });
@@ -173,7 +184,8 @@ describe("load warnings carry Falco's codes", () => {
   });
   it("LOAD_INVALID_MACRO_NAME and LOAD_INVALID_LIST_NAME", () => {
     expect(warn("- macro: my-macro\n  condition: evt.type = open\n")).toContain("LOAD_INVALID_MACRO_NAME");
-    expect(warn("- list: my-list\n  items: [a]\n")).toContain("LOAD_INVALID_LIST_NAME");
+    expect(warn("- list: my list\n  items: [a]\n")).toContain("LOAD_INVALID_LIST_NAME");
+    expect(warn("- list: my-list\n  items: [a]\n")).not.toContain("LOAD_INVALID_LIST_NAME"); // bare strings are fine for lists
   });
 });
 
@@ -208,9 +220,11 @@ describe("lists, macros, append and override", () => {
   });
   it("override refuses keys that cannot be appended, and mixing with append: true", () => {
     const a = load(RULE("r", "evt.type = open") + `- rule: r\n  priority: INFO\n  override:\n    priority: append\n`);
-    expect(a.results.errors[0]).toMatchObject({ code: "LOAD_ERR_VALIDATE", message: /cannot be appended/ });
+    expect(a.results.errors[0]).toMatchObject({ code: "LOAD_ERR_YAML_VALIDATE", message: /cannot be appended/ });
     const b = load(RULE("r", "evt.type = open") + `- rule: r\n  condition: x\n  append: true\n  override:\n    condition: append\n`);
-    expect(b.results.errors[0]).toMatchObject({ code: "LOAD_ERR_VALIDATE", message: /cannot be used together/ });
+    expect(b.results.errors[0]).toMatchObject({ code: "LOAD_ERR_YAML_VALIDATE", message: /cannot be used together/ });
+    const c = load(RULE("r", "evt.type = open") + `- rule: r\n  condition: x\n  desc: more\n  override:\n    condition: append\n`);
+    expect(c.results.errors[0]).toMatchObject({ code: "LOAD_ERR_YAML_VALIDATE", message: "Unexpected key 'desc': no corresponding entry under 'override' is defined." });
   });
   it("redefines a rule in place and toggles it with an enabled-only item", () => {
     const text = RULE("r", "evt.type = open and proc.name = cat") + RULE("r", "evt.type = open and proc.name = dog") + "- rule: r\n  enabled: false\n";
