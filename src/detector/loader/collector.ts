@@ -245,9 +245,17 @@ export class Collector {
   // ---- items
 
   private engineVersion(item: RawItem): void {
-    const v = String(item.values.get("required_engine_version") ?? "");
-    const need = parseVersion(v);
-    if (!need) throw new ItemError("LOAD_ERR_VALIDATE", `Unable to parse engine version '${v}' as a semver string`, item.keyPos.get("required_engine_version"));
+    const raw = item.values.get("required_engine_version");
+    const v = String(raw ?? "");
+    // an integer is Falco's old engine numbering: N means 0.N.0
+    const need = typeof raw === "number" && Number.isInteger(raw) && raw >= 0 ? ([0, raw, 0] as Version) : /^\d+\.\d+\.\d+$/.test(v.trim()) ? parseVersion(v) : undefined;
+    if (!need) {
+      throw new ItemError(
+        "LOAD_ERR_YAML_VALIDATE",
+        `Unable to parse engine version '${v}' as a semver string. Expected "x.y.z" semver format.`,
+        item.keyPos.get("required_engine_version"),
+      );
+    }
     if (compareVersions(need, parseVersion(ENGINE_VERSION)!) > 0) {
       throw new ItemError("LOAD_ERR_VALIDATE", `Rules require engine version ${v}, but engine version is ${ENGINE_VERSION}`, item.keyPos.get("required_engine_version"));
     }

@@ -115,6 +115,9 @@ describe("load errors carry Falco's codes and positions", () => {
   it("LOAD_ERR_VALIDATE for engine and plugin version requirements we cannot meet", () => {
     expect(load("- required_engine_version: 99.0.0\n").results.errors[0]).toMatchObject({ code: "LOAD_ERR_VALIDATE", message: /engine version/ });
     expect(load("- required_engine_version: 0.26.0\n").results.errors).toEqual([]);
+    expect(load("- required_engine_version: 13\n").results.errors).toEqual([]); // old numbering: 0.13.0
+    expect(load("- required_engine_version: 58\n").results.errors[0]).toMatchObject({ code: "LOAD_ERR_VALIDATE" });
+    expect(load("- required_engine_version: soon\n").results.errors[0]).toMatchObject({ code: "LOAD_ERR_YAML_VALIDATE" });
     expect(load("- required_plugin_versions:\n  - name: k8saudit\n    version: 0.1.0\n").results.errors[0]).toMatchObject({ code: "LOAD_ERR_VALIDATE" });
     expect(load("- required_plugin_versions:\n  - name: container\n    version: 0.4.0\n").results.errors).toEqual([]);
   });
