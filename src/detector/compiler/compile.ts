@@ -393,30 +393,42 @@ function numericTest(op: string, values: number[]): Test {
   }
 }
 
-function ipOf(v: ExtractedValue): ParsedIp | undefined {
-  if (typeof v !== "string") return undefined;
-  const v4 = parseIpv4(v);
-  return v4 !== undefined ? { v: 4, n: v4 } : parseIp(v);
-}
-
+/**
+ * IP checks. IPv4 values (the common case) are parsed to a number and compared against
+ * pre-masked networks without allocating; IPv6 takes the general path.
+ */
 function ipTest(op: string, type: FieldType, values: string[]): Test {
   // an address literal compares for equality, a network literal (or any ipnet field) for membership
-  const matchers: ((ip: ParsedIp) => boolean)[] = values.map((text) => {
-    if (type === "ipnet" || text.includes("/")) {
-      const net = parseNet(text)!;
-      return (ip) => netContains(net, ip);
+  const v4: { base: number; size: number }[] = [];
+  const general: ((ip: ParsedIp) => boolean)[] = [];
+  for (const text of values) {
+    const net = type === "ipnet" || text.includes("/") ? parseNet(text)! : undefined;
+    if (net) {
+      if (net.v === 4) v4.push({ base: net.base as number, size: 2 ** (32 - net.prefix) });
+      general.push((ip) => netContains(net, ip));
+    } else {
+      const addr = parseIp(text)!;
+      if (addr.v === 4) v4.push({ base: addr.n, size: 1 });
+      general.push((ip) => sameIp(addr, ip));
     }
-    const addr = parseIp(text)!;
-    return (ip) => sameIp(addr, ip);
-  });
-  const any = (v: ExtractedValue): boolean => {
-    const ip = ipOf(v);
-    if (!ip) return false;
-    for (const m of matchers) if (m(ip)) return true;
+  }
+  const any = (v: ExtractedValue): boolean | undefined => {
+    if (typeof v !== "string") return undefined;
+    const n = parseIpv4(v);
+    if (n !== undefined) {
+      for (let i = 0; i < v4.length; i++) {
+        const m = v4[i]!;
+        if (n >= m.base && n < m.base + m.size) return true;
+      }
+      return false;
+    }
+    const ip = parseIp(v);
+    if (!ip) return undefined;
+    for (const m of general) if (m(ip)) return true;
     return false;
   };
-  if (op === "!=") return (v) => ipOf(v) !== undefined && !any(v);
-  return any;
+  if (op === "!=") return (v) => any(v) === false;
+  return (v) => any(v) === true;
 }
 
 function str(v: ExtractedValue): string {

@@ -114,6 +114,24 @@ describe("compiled operators", () => {
   });
 });
 
+describe("IP addresses and networks", () => {
+  const v6 = ev({ "evt.type": "connect", "fd.ip": "fe80::1:2", "fd.net": "fe80::1:2", "fd.sip": "::ffff:10.1.2.3" });
+  it("compares IPv6 addresses and networks", () => {
+    expect(check("fd.ip = fe80:0:0:0:0:0:1:2", v6)).toBe(true);
+    expect(check("fd.net = fe80::/10", v6)).toBe(true);
+    expect(check("fd.net in (10.0.0.0/8, 2001:db8::/32)", v6)).toBe(false);
+    expect(check("fd.sip = ::ffff:10.1.2.3", v6)).toBe(true);
+  });
+  it("handles network edges and != on networks", () => {
+    const edge = ev({ "evt.type": "connect", "fd.net": "10.255.255.255", "fd.snet": "11.0.0.0" });
+    expect(check("fd.net = 10.0.0.0/8", edge)).toBe(true);
+    expect(check("fd.snet = 10.0.0.0/8", edge)).toBe(false);
+    expect(check("fd.snet != 10.0.0.0/8", edge)).toBe(true);
+    expect(check("fd.snet in (0.0.0.0/0)", edge)).toBe(true);
+    expect(check("fd.snet != 127.0.0.1", ev({ "evt.type": "connect", "fd.snet": "not-an-ip" }))).toBe(false);
+  });
+});
+
 describe("modifiers", () => {
   it("anyof: some value satisfies the operator", () => {
     expect(check("fd.name startswith anyof (/usr, /etc)")).toBe(true);
