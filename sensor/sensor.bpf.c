@@ -47,7 +47,8 @@ __u16 interest[NR_MAX] = {};
 struct frame {
 	__u32 off; /* next data byte */
 	__u32 np;  /* parameters written */
-	__u8 b[FRAME_MAX - 16]; /* a per-CPU value may not exceed 32 KiB */
+	__u64 submitted; /* frames this CPU submitted: the ring's fill is checked every 64th */
+	__u8 b[FRAME_MAX - 24]; /* a per-CPU value may not exceed 32 KiB */
 };
 struct pathbuf {
 	__u8 b[PATH_BUF];
@@ -266,7 +267,7 @@ __noinline int pg_submit(__u32 cat)
 	h->len = len;
 	h->nparams = f->np;
 	__u64 flags = BPF_RB_NO_WAKEUP;
-	if (bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= wake_bytes)
+	if ((++f->submitted & 63) == 0 && bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= wake_bytes)
 		flags = BPF_RB_FORCE_WAKEUP;
 	if (len > sizeof(f->b))
 		return 0;

@@ -8,7 +8,7 @@
 export const WIRE_VERSION = 1;
 export const MAX_PARAMS = 16;
 /** Largest frame the sensor can produce (its per-CPU scratch buffer). */
-export const MAX_FRAME = 32752;
+export const MAX_FRAME = 32744;
 
 export const HDR = {
   size: 48,
