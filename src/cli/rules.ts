@@ -70,13 +70,9 @@ function parseArgs(argv: readonly string[]): Parsed {
 }
 
 function jsonMessage(m: LoadMessage): Record<string, unknown> {
-  const location: Record<string, unknown> = {
-    position: { name: m.position.file, line: m.position.line, column: m.position.column },
-  };
-  if (m.item) {
-    location.item_type = m.item.type;
-    location.item_name = m.item.name;
-  }
+  const position: Record<string, unknown> = { name: m.position.file, line: m.position.line, column: m.position.column };
+  if (m.position.offset !== undefined) position.offset = m.position.offset;
+  const location: Record<string, unknown> = { item_type: m.item?.type ?? "", item_name: m.item?.name ?? "", position };
   const context: Record<string, unknown> = { locations: [location] };
   if (m.snippet) context.snippet = m.snippet;
   return { code: m.code, codedesc: m.codeDesc, message: m.message, context };

@@ -30,7 +30,7 @@ export function readRulesText(file: string, content: string, results: LoadResult
   const lc = new LineCounter();
   const at = (offset: number): FilePos => {
     const p = lc.linePos(offset);
-    return { file, line: p.line, column: p.col };
+    return { file, line: p.line, column: p.col, offset };
   };
   let docs: Document.Parsed[];
   try {

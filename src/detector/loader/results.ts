@@ -41,6 +41,8 @@ export interface FilePos {
   file: string;
   line: number;
   column: number;
+  /** 0-based character offset in the file, when known. */
+  offset?: number;
 }
 
 export interface LoadMessage {

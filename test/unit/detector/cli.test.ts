@@ -38,7 +38,7 @@ describe("peregrine rules validate", () => {
     expect(entry!.errors[0]).toMatchObject({
       code: "LOAD_ERR_COMPILE_CONDITION",
       codedesc: "Error compiling condition",
-      context: { locations: [{ item_type: "rule", item_name: "r", position: { name: badRules, line: 3 } }] },
+      context: { locations: [{ item_type: "rule", item_name: "r", position: { name: badRules, line: 3, column: 33, offset: 52 } }] },
     });
     expect(entry!.warnings[0]).toMatchObject({ code: "LOAD_UNUSED_MACRO", codedesc: "Unused macro" });
   });

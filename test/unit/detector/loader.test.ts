@@ -70,7 +70,8 @@ describe("load errors carry Falco's codes and positions", () => {
     const { results } = load(RULE("bad", ">\n    evt.type = open and\n    proc.name bash"));
     expect(codes(results.errors)).toEqual(["LOAD_ERR_COMPILE_CONDITION"]);
     const e = results.errors[0]!;
-    expect(e.position).toEqual({ file: "rules.yaml", line: 5, column: 15 });
+    expect(e.position).toMatchObject({ file: "rules.yaml", line: 5, column: 15 });
+    expect(e.position.offset).toBe(RULE("bad", ">\n    evt.type = open and\n    proc.name bash").indexOf("proc.name bash") + 10);
     expect(e.snippet).toBe("evt.type = open and proc.name bash\n                              ^");
     expect(e.message).toMatch(/expected a valid check operator/);
   });
