@@ -173,6 +173,12 @@ describe("transformers", () => {
     expect(check('getopt(fd.types, "lp:e:")[p] = 4444', nc)).toBe(true);
     expect(check('getopt(("-x", "-n"), "n") intersects ("?")', nc)).toBe(true);
   });
+  it("transformers work on the right-hand side too, against fields or transformers", () => {
+    expect(check("tolower(proc.name) = tolower(proc.name)")).toBe(true);
+    expect(check("proc.name != toupper(proc.name)")).toBe(true);
+    expect(check("len(proc.name) < len(fd.name)")).toBe(true);
+    expect(check("fd.name contains basename(fd.name)")).toBe(true);
+  });
   it("val() compares two fields of the same event", () => {
     expect(check("proc.pname = val(proc.aname[1])")).toBe(true);
     expect(check("proc.name = val(proc.pname)")).toBe(false);
