@@ -49,12 +49,6 @@ const schema = s
     tls: tlsShape.optional(),
     connection_timeout_ms: s.duration().range(1).default(5000).describe("Time to open a connection to a broker."),
     request_timeout_ms: s.duration().range(1).default(15_000).describe("Time a broker has to answer a request."),
-  })
-  .refine((c, ctx, path) => {
-    if (c.idempotent && c.acks !== "all") ctx.error(`${path}.acks`, 'an idempotent producer needs acks: all (or set idempotent: false)');
-    if (c.brokers.length === 0) ctx.error(`${path}.brokers`, "needs at least one broker");
-    if (c.sasl !== undefined && c.tls === undefined && c.sasl.mechanism.toLowerCase() === "plain")
-      ctx.warn(`${path}.sasl`, "SASL PLAIN without tls sends the password in clear text");
   });
 
 type KafkaConfig = ReturnType<typeof schema.parse>;
@@ -65,7 +59,12 @@ export const kafkaOutput = defineOutput({
   schema,
   // A record batch per partition must stay under the broker's message.max.bytes (1 MB by default).
   laneDefaults: { batch: { max_events: 5000, max_bytes: 512 * 1024, max_wait_ms: 100 } },
+  // Cross-field checks live here: the router merges the type's keys with the lane's keys.
   validate(config, ctx, path) {
+    if (config.idempotent && config.acks !== "all") ctx.error(`${path}.acks`, 'an idempotent producer needs acks: all (or set idempotent: false)');
+    if (config.brokers.length === 0) ctx.error(`${path}.brokers`, "needs at least one broker");
+    if (config.sasl !== undefined && config.tls === undefined && String(config.sasl.mechanism ?? "").toLowerCase() === "plain")
+      ctx.warn(`${path}.sasl`, "SASL PLAIN without tls sends the password in clear text");
     checkTemplate(ctx, `${path}.topic`, () => compileTopic(config.topic, `${path}.topic`));
     checkTemplate(ctx, `${path}.key`, () => compileKey(config.key, `${path}.key`));
   },

@@ -49,10 +49,6 @@ const schema = s
     bearer_token: s.string().optional().describe("Bearer token (Authorization header)."),
     headers: s.record(s.string()).default({}).describe("Extra request headers."),
     tls: tlsShape.optional(),
-  })
-  .refine((c, ctx, path) => {
-    if (c.basic_auth !== undefined && c.bearer_token !== undefined)
-      ctx.error(`${path}.bearer_token`, "basic_auth and bearer_token exclude each other");
   });
 
 export const lokiOutput = defineOutput({
@@ -60,7 +56,10 @@ export const lokiOutput = defineOutput({
   summary: "Pushes alerts to Grafana Loki as labeled log streams (protobuf+snappy or JSON+gzip), batched.",
   schema,
   laneDefaults: { batch: { max_events: 10_000, max_bytes: 1024 * 1024, max_wait_ms: 1000 } },
+  // Cross-field checks live here: the router merges the type's keys with the lane's keys.
   validate(config, ctx, path) {
+    if (config.basic_auth !== undefined && config.bearer_token !== undefined)
+      ctx.error(`${path}.bearer_token`, "basic_auth and bearer_token exclude each other");
     const names = new Map<string, string>();
     for (const b of BUILTIN_LABELS) names.set(b, b);
     const check = (label: string, where: string) => {

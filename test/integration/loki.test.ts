@@ -193,7 +193,8 @@ describe("Loki output config check", () => {
 
   it("basic_auth and bearer_token exclude each other", () => {
     const pc = new ParseContext();
-    lokiOutput.schema.parse({ url: LOGS.lokiUrl, basic_auth: { username: "u", password: "p" }, bearer_token: "t" }, pc, "o");
+    const cfg = lokiOutput.schema.parse({ url: LOGS.lokiUrl, basic_auth: { username: "u", password: "p" }, bearer_token: "t" }, pc, "o");
+    lokiOutput.validate!(cfg, pc, "o");
     expect(pc.issues).toEqual([expect.objectContaining({ path: "o.bearer_token", severity: "error" })]);
   });
 });
