@@ -16,8 +16,8 @@ afterEach(async () => {
 
 const OUTAGE_MS = scale(20_000, 600_000);
 /** Alerts per request and a pause between requests: a steady stream, not a flood. */
-const BATCH = 50;
-const PAUSE_MS = scale(5, 10);
+const BATCH = scale(50, 20);
+const PAUSE_MS = scale(5, 20);
 /** How far RSS may rise after the first quarter of the outage, while the journal keeps growing. */
 const RSS_GROWTH_LIMIT = 64 * MiB;
 
@@ -78,7 +78,8 @@ describe("reliability: an output down for a long time", () => {
     );
     expect(peak - quarter).toBeLessThan(RSS_GROWTH_LIMIT);
     expect(diskLast).toBeGreaterThan(diskFirst);
-    if (LONG) expect(diskLast - diskFirst).toBeGreaterThan(2 * RSS_GROWTH_LIMIT);
+    // Long mode: the backlog on disk outgrows the whole memory margin, and memory still held.
+    if (LONG) expect(diskLast - diskFirst).toBeGreaterThan(RSS_GROWTH_LIMIT);
 
     // Recovery: everything, in acceptance order.
     await receiver.start(port);
