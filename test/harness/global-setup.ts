@@ -8,7 +8,7 @@
  * - PEREGRINE_SERVICES=kafka,s3 limits which start; `none` starts none.
  * - A run whose file filters all name unit tests (`vitest run test/unit/...`) starts none.
  */
-import { SERVICE_NAMES, serviceDef, status, stop, up } from "./services.js";
+import { SERVICE_NAMES, serviceDef, start, status, stop } from "./services.js";
 
 function wanted(): string[] {
   const env = process.env.PEREGRINE_SERVICES?.trim();
@@ -27,10 +27,30 @@ export default async function setup(): Promise<() => Promise<void>> {
   const names = wanted();
   const before = await Promise.all(names.map((n) => status(n)));
   const t0 = Date.now();
-  await up(names);
-  const started = before.filter((s) => s.state === "stopped").map((s) => s.name);
+  // One service that cannot be provisioned must not take the whole suite down: its own
+  // tests fail (with this message above them), the others run.
+  const failed: string[] = [];
+  const ok: string[] = [];
+  for (const n of names) {
+    try {
+      await serviceDef(n).provision();
+      ok.push(n);
+    } catch (err) {
+      failed.push(n);
+      console.error(`[harness] cannot provision ${n}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  const results = await Promise.allSettled(ok.map((n) => start(n)));
+  results.forEach((r, i) => {
+    if (r.status === "rejected") {
+      failed.push(ok[i]!);
+      console.error(`[harness] cannot start ${ok[i]}: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`);
+    }
+  });
+  const started = before.filter((s) => s.state === "stopped" && !failed.includes(s.name)).map((s) => s.name);
   if (started.length > 0)
     console.log(`[harness] started ${started.join(", ")} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  if (failed.length > 0) console.error(`[harness] NOT running: ${failed.join(", ")} (tests that need them will fail)`);
   return async () => {
     if (process.env.PEREGRINE_SERVICES_STOP === "1") for (const n of started) await stop(n);
   };
