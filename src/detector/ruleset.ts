@@ -138,10 +138,11 @@ export class Ruleset {
   }
 
   private alert<E>(r: CompiledRule<E>, source: EventSource<E>, event: E, time: string | undefined): DetectorAlert {
-    const output_fields: Record<string, FieldValue> = {};
+    const t = time ?? (source as { eventTime?: (e: E) => string | undefined }).eventTime?.(event) ?? new Date().toISOString();
+    // Falco puts its output prefix's fields in output_fields too; our prefix is the ISO 8601 time
+    const output_fields: Record<string, FieldValue> = { "evt.time.iso8601": t };
     r.output.fields(event, output_fields);
     for (const x of r.extraFields) output_fields[x.key] = x.get(event);
-    const t = time ?? (source as { eventTime?: (e: E) => string | undefined }).eventTime?.(event) ?? new Date().toISOString();
     return {
       time: t,
       priority: r.priority,

@@ -308,7 +308,7 @@ describe("selection, priorities, matching and outputs", () => {
       priority: "Debug",
       rule: "Shell B",
       output: "2026-01-01T00:00:00Z: Debug b bash 3 <NA>",
-      output_fields: { "proc.name": "bash", "fd.num": 3, "proc.aname[2]": null },
+      output_fields: { "evt.time.iso8601": "2026-01-01T00:00:00Z", "proc.name": "bash", "fd.num": 3, "proc.aname[2]": null },
       source: "syscall",
       tags: ["shell"],
       hostname: "h",
@@ -323,7 +323,7 @@ describe("selection, priorities, matching and outputs", () => {
     });
     const [a] = r.ruleset.evaluate(source, bash);
     expect(a!.output).toBe("2026-01-01T00:00:00Z: Warning out bash pid=<NA>");
-    expect(a!.output_fields).toEqual({ "proc.name": "bash", "proc.pid": null, "fd.num": 3, combo: "bash/3" });
+    expect(a!.output_fields).toEqual({ "evt.time.iso8601": "2026-01-01T00:00:00Z", "proc.name": "bash", "proc.pid": null, "fd.num": 3, combo: "bash/3" });
   });
   it("loads directories in name order, later files overriding earlier ones", () => {
     const dir = mkdtempSync(join(tmpdir(), "rules-"));

@@ -4,6 +4,7 @@
  * rules need, and hands every alert to `onAlert`. `peregrine run` journals the alerts;
  * `peregrine detect --router URL` posts them.
  */
+import { existsSync } from "node:fs";
 import type { Logger } from "pino";
 import { loadRules, defaultSources, type RuleSelectionStep } from "../../load.js";
 import type { EventSource } from "../../event.js";
@@ -182,7 +183,16 @@ export async function startSyscallDetector(opts: SyscallDetectorOptions): Promis
     },
   });
   supervisor.start();
-  const sweeper = setInterval(() => table.sweep(Date.now()), 2000);
+  let sweeps = 0;
+  const sweeper = setInterval(() => {
+    const now = Date.now();
+    table.sweep(now);
+    // once a minute, forget processes whose exit event was lost
+    if (++sweeps % 30 === 0) {
+      const gone = table.reconcile((pid) => existsSync(`/proc/${pid}`), now);
+      if (gone > 0) logger.debug({ gone }, "processes gone without an exit event");
+    }
+  }, 2000);
   sweeper.unref();
   logger.info({ rules: ruleset.rules.filter((r) => r.enabled).length, syscalls }, "syscall detector started");
 

@@ -202,6 +202,21 @@ export class ProcessTable {
     }
   }
 
+  /**
+   * Marks exited the processes that are gone from the system without an exit event (lost
+   * when a ring buffer overflowed), so the table cannot grow without bound.
+   */
+  reconcile(alive: (pid: number) => boolean, now: number): number {
+    let gone = 0;
+    for (const [pid, p] of this.procs) {
+      if (p.exitedAt === undefined && !alive(pid)) {
+        this.exit(pid, now);
+        gone++;
+      }
+    }
+    return gone;
+  }
+
   get size(): number {
     return this.procs.size;
   }
