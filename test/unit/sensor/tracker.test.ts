@@ -171,6 +171,15 @@ describe("syscall source", () => {
     expect(table.peek(400)).toBeUndefined();
   });
 
+  it("processes gone without an exit event are reconciled away", () => {
+    const { feed, table } = setup();
+    feed(fork(200, 500), fork(200, 501));
+    expect(table.reconcile((pid) => pid !== 501, Date.now())).toBe(1);
+    table.sweep(Date.now() + 10_000);
+    expect(table.peek(501)).toBeUndefined();
+    expect(table.peek(500)).toBeDefined();
+  });
+
   it("an event from a process never seen reads it (here: the fixed table) once", () => {
     const { get, feed, table } = setup();
     const e = feed(syscall("openat", 100, 3, [i64(-100), str("x"), i64(0), i64(0)]));
