@@ -59,7 +59,10 @@ export function compileField<E>(source: EventSource<E>, ref: FieldRef): Compiled
     throw new CompileError(`field '${info.name}' takes a numeric index, not '${arg}'`, ref.pos);
   }
   const get = source.extractor(info.name, arg);
-  if (!get) throw new CompileError(`nonexistent field '${ref.name}' for source '${source.name}'`, ref.pos, true);
+  if (!get) {
+    if (arg !== undefined) throw new CompileError(`invalid argument '${arg}' for field '${info.name}'`, ref.pos);
+    throw new CompileError(`nonexistent field '${ref.name}' for source '${source.name}'`, ref.pos, true);
+  }
   const name = arg === undefined ? info.name : `${info.name}[${arg}]`;
   return {
     get,

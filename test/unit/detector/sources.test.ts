@@ -68,6 +68,11 @@ describe("json source", () => {
     expect(m("json.value[/user/missing] exists")).toBe(false);
     expect(m('json.value[/user/groups] = \'["adm","dev"]\'')).toBe(true);
   });
+  it("a malformed pointer is a compile error naming it", () => {
+    const r = parseCondition("json.value[user] = x");
+    if (!r.ok) throw new Error(r.error.message);
+    expect(() => compileCondition(r.ast, jsonSource)).toThrow("invalid argument 'user' for field 'json.value'");
+  });
   it("rules with source: json load and evaluate", () => {
     const { ruleset, results } = loadRules({
       documents: [{ name: "j.yaml", text: "- rule: admin login\n  desc: d\n  condition: json.value[/user/name] = root\n  output: login by %json.value[/user/name]\n  priority: NOTICE\n  source: json\n" }],
