@@ -9,7 +9,8 @@
  * - transient faults (5xx, 429, broker unavailable): alerts wait and arrive after the fault;
  * - permanent refusals land in the dead-letter store with the service's reason;
  * - the service stopped and restarted mid-stream: nothing lost (duplicates are counted
- *   and reported, at-least-once allows them);
+ *   and reported, at-least-once allows them); the same after SIGKILL where the service
+ *   keeps what it acknowledged;
  * - shutdown: SIGTERM flushes what is queued before the router exits.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -52,6 +53,12 @@ export interface ConformanceSpec {
   /** Stop and start the real service (mid-stream outage). */
   stopService(): Promise<void>;
   startService(): Promise<void>;
+  /**
+   * Kill the service without a graceful shutdown (SIGKILL), when it keeps what it
+   * acknowledged through that (a store that acknowledges before its data is durable
+   * would lose lines that were never ours to keep, so it leaves this out).
+   */
+  crashService?(): Promise<void>;
   faults: ConformanceFault[];
   permanent?: ConformancePermanent;
   /** Alerts in the delivery and restart cases (10,000 for the issue's acceptance runs). */
@@ -195,6 +202,26 @@ export function defineConformance(spec: ConformanceSpec): void {
       console.log(`[conformance ${spec.type}] restart mid-stream: ${volume} posted, ${total} delivered, ${duplicates} duplicates`);
       expect((await outputStatus(r)).dead_lettered).toBe(0);
     });
+
+    if (spec.crashService) {
+      const crash = spec.crashService;
+      it(`survives the service killed (SIGKILL) mid-stream: all ${volume} arrive`, async () => {
+        const run = runId();
+        const r = await router(run);
+        const alerts = makeAlerts(volume);
+        const half = Math.floor(volume / 2);
+        const posting = postAll(r, alerts.slice(0, half), 8);
+        // Kill it while alerts are in flight, not between batches.
+        await waitUntil(async () => (await outputStatus(r)).delivered > 0, 30_000, "first deliveries");
+        await crash();
+        await posting;
+        await spec.startService();
+        await postAll(r, alerts.slice(half));
+        const { total, duplicates } = await waitDelivered(run, alerts.map((a) => a.uuid), r);
+        console.log(`[conformance ${spec.type}] crash mid-stream: ${volume} posted, ${total} delivered, ${duplicates} duplicates`);
+        expect((await outputStatus(r)).dead_lettered).toBe(0);
+      });
+    }
 
     it("flushes queued alerts on SIGTERM before exiting", async () => {
       const run = runId();

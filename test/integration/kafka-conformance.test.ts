@@ -23,6 +23,9 @@ defineConformance({
     await services.stop("kafka");
   },
   startService: () => services.start("kafka"),
+  // acks=all is answered once the records are in the broker's log (the OS page cache):
+  // killing the process loses none of them.
+  crashService: () => services.kill("kafka"),
   faults: [
     {
       name: "the broker unavailable",
