@@ -20,6 +20,7 @@ import {
   parseNet,
   parseNumber,
   pathMatches,
+  pathPrefixes,
   sameIp,
   type ParsedIp,
 } from "./values.js";
@@ -482,8 +483,10 @@ function stringTest(op: string, values: string[], pos: BinaryCheck["pos"]): Test
       }
       return (v) => re.test(str(v));
     }
-    case "pmatch":
-      return (v) => pathMatches(str(v), values);
+    case "pmatch": {
+      const bases = pathPrefixes(values);
+      return (v) => pathMatches(str(v), bases);
+    }
     case "in":
     case "intersects": {
       if (values.length <= 4) {

@@ -152,10 +152,15 @@ export function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 }
 
-/** pmatch: true when `path` is one of `prefixes` or lies below one of them. */
-export function pathMatches(path: string, prefixes: readonly string[]): boolean {
-  for (const p of prefixes) {
-    const base = p.length > 1 && p.endsWith("/") ? p.slice(0, -1) : p;
+/** pmatch prefixes, normalized once at compile time (no trailing slash except for "/"). */
+export function pathPrefixes(prefixes: readonly string[]): string[] {
+  return prefixes.map((p) => (p.length > 1 && p.endsWith("/") ? p.slice(0, -1) : p));
+}
+
+/** pmatch: true when `path` is one of `bases` (from pathPrefixes) or lies below one of them. */
+export function pathMatches(path: string, bases: readonly string[]): boolean {
+  for (let i = 0; i < bases.length; i++) {
+    const base = bases[i]!;
     if (path === base) return true;
     if (base === "/" ? path.startsWith("/") : path.startsWith(base) && path.charCodeAt(base.length) === 47) return true;
   }
