@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cachePath } from "./paths.js";
-import { run } from "./proc.js";
+import { note, run } from "./proc.js";
 
 export const CERT_DIR = cachePath("certs");
 
@@ -21,6 +21,7 @@ export const certs = {
 
 export function ensureCerts(): void {
   if (Object.values(certs).every((f) => existsSync(f))) return;
+  note("generating a test CA, a server and a client certificate");
   mkdirSync(CERT_DIR, { recursive: true });
   const caKey = join(CERT_DIR, "ca-key.pem");
   const days = "3650";

@@ -188,3 +188,8 @@ export function run(command: string, args: string[], options: SpawnSyncOptions =
 export function commandExists(command: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" }).status === 0;
 }
+
+/** One line on stderr about slow provisioning work, so a first run does not look stuck. */
+export function note(message: string): void {
+  process.stderr.write(`[harness] ${message}\n`);
+}

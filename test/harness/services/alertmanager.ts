@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ALERTMANAGER } from "../endpoints.js";
 import { cachePath } from "../paths.js";
-import { commandExists, HarnessError, httpOk, run, startDaemon } from "../proc.js";
+import { commandExists, HarnessError, httpOk, note, run, startDaemon } from "../proc.js";
 import type { ServiceDef } from "./types.js";
 
 const BINARY = "prometheus-alertmanager";
@@ -25,6 +25,7 @@ receivers:
 async function provision(): Promise<void> {
   if (!commandExists(BINARY)) {
     if (!commandExists("apt-get")) throw new HarnessError(`alertmanager: ${BINARY} is missing and apt-get is not available`);
+    note(`alertmanager: installing Debian's ${BINARY} package`);
     // Debian's package has no service manager to talk to here; the harness runs it itself.
     run("apt-get", ["update", "-q"], { env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
     run("apt-get", ["install", "-y", "-q", "--no-install-recommends", BINARY], {

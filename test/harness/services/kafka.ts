@@ -10,7 +10,7 @@ import { Kafka, logLevel } from "kafkajs";
 import { certs, ensureCerts } from "../certs.js";
 import { KAFKA } from "../endpoints.js";
 import { cachePath, HARNESS_DIR } from "../paths.js";
-import { commandExists, HarnessError, run, startDaemon } from "../proc.js";
+import { commandExists, HarnessError, note, run, startDaemon } from "../proc.js";
 import type { ServiceDef } from "./types.js";
 
 const POM = join(HARNESS_DIR, "kafka", "pom.xml");
@@ -84,6 +84,7 @@ async function provision(): Promise<void> {
   const stamp = join(LIBS, `.resolved-${version}`);
   if (!existsSync(stamp)) {
     if (!commandExists("mvn")) throw new HarnessError("kafka needs Maven to resolve its jars: apt-get install maven");
+    note(`kafka: resolving Apache Kafka ${version} jars with Maven (first run)`);
     mkdirSync(LIBS, { recursive: true });
     for (const f of readdirSync(LIBS)) if (f.endsWith(".jar")) run("rm", ["-f", join(LIBS, f)]);
     run("mvn", ["-q", "-B", "-f", POM, "dependency:copy-dependencies", `-DoutputDirectory=${LIBS}`, "-DincludeScope=runtime"]);
@@ -92,6 +93,7 @@ async function provision(): Promise<void> {
   ensureCerts();
   writeFileSync(CONFIG, serverProperties());
   if (!existsSync(join(DATA, "logs", "meta.properties"))) {
+    note("kafka: formatting the KRaft storage with the SCRAM user");
     mkdirSync(DATA, { recursive: true });
     const clusterId = randomBytes(16).toString("base64url");
     const scram = (mech: string) => `${mech}=[name=${KAFKA.username},password=${KAFKA.password}]`;

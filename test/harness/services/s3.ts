@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { S3 } from "../endpoints.js";
 import { cachePath } from "../paths.js";
-import { commandExists, HarnessError, httpOk, run, startDaemon } from "../proc.js";
+import { commandExists, HarnessError, httpOk, note, run, startDaemon } from "../proc.js";
 import type { ServiceDef } from "./types.js";
 
 export const MOTO_VERSION = "5.2.5";
@@ -19,6 +19,7 @@ async function provision(): Promise<void> {
   const stamp = join(VENV, `.moto-${MOTO_VERSION}`);
   if (existsSync(stamp) && existsSync(SERVER)) return;
   if (!commandExists("python3")) throw new HarnessError("s3 needs python3 (3.9 or newer) with the venv module");
+  note(`s3: installing moto ${MOTO_VERSION} in a virtualenv (first run)`);
   if (!existsSync(join(VENV, "bin", "pip"))) run("python3", ["-m", "venv", VENV]);
   run(join(VENV, "bin", "pip"), ["install", "-q", "--disable-pip-version-check", `moto[server]==${MOTO_VERSION}`]);
   run("touch", [stamp]);

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { certs, ensureCerts } from "../certs.js";
 import { LOGS } from "../endpoints.js";
 import { cachePath } from "../paths.js";
-import { commandExists, HarnessError, run, startDaemon } from "../proc.js";
+import { commandExists, HarnessError, note, run, startDaemon } from "../proc.js";
 import type { ServiceDef } from "./types.js";
 import { Agent, request } from "undici";
 
@@ -26,6 +26,7 @@ const BIN = join(BIN_DIR, "victoria-logs");
 async function provision(): Promise<void> {
   if (!existsSync(BIN)) {
     if (!commandExists("go")) throw new HarnessError("victorialogs is built from source: install the Go toolchain (1.24 or newer)");
+    note(`victorialogs: building ${VICTORIALOGS_VERSION} from its Go module (first run, a minute or more)`);
     mkdirSync(BIN_DIR, { recursive: true });
     // nice: the build takes a few minutes on two cores and must not starve running tests.
     run("nice", ["-n", "10", "go", "install", `${VICTORIALOGS_MODULE}/app/victoria-logs@${VICTORIALOGS_VERSION}`], {
