@@ -18,6 +18,7 @@ export interface GatewayRequest {
   at: number;
   bytes: number;
   status: number;
+  headers: Record<string, string>;
 }
 
 export class Gateway {
@@ -42,7 +43,9 @@ export class Gateway {
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("end", () => {
         const body = Buffer.concat(chunks);
-        const rec: GatewayRequest = { at: Date.now(), bytes: body.length, status: 0 };
+        const seen: Record<string, string> = {};
+        for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) seen[k] = String(v);
+        const rec: GatewayRequest = { at: Date.now(), bytes: body.length, status: 0, headers: seen };
         this.requests.push(rec);
         const answer = (status: number, text: string, headers: Record<string, string> = {}) => {
           rec.status = status;

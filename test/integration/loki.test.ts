@@ -166,6 +166,20 @@ describe("Loki output behind a gateway", () => {
     expect(await waitForLogCount(`{run="${run}"}`, 3)).toBe(3);
   });
 
+  it("sends the bearer token, tenant and extra headers on every push", async () => {
+    const run = runId();
+    const out = loki({ url: `${gw.url}/insert`, bearer_token: "t0ken", tenant: "7", headers: { "X-Team": "secops" }, labels: { run } });
+    gw.requests.length = 0;
+    expect(await out.send(makeAlerts(2), signal())).toEqual({ kind: "ok" });
+    expect(gw.requests[0]!.headers).toMatchObject({
+      authorization: "Bearer t0ken",
+      "x-scope-orgid": "7",
+      "x-team": "secops",
+      "content-type": "application/x-protobuf",
+    });
+    expect(await waitForLogCount(`{run="${run}"}`, 2, { tenant: "7" })).toBe(2);
+  });
+
   it("429 and 503 are retries that carry Retry-After", async () => {
     const out = loki({ url: gw.url });
     gw.fault = { status: 429, headers: { "retry-after": "3" }, body: "rate limited" };
