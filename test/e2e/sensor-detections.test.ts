@@ -236,4 +236,20 @@ describe.skipIf(!isRoot)("sensor detections with the stable Falco rules (root)",
     expect(Object.values(s.sensorDrops).reduce((a, b) => a + b, 0)).toBe(0);
     expect(s.eventsEvaluated).toBeGreaterThan(0);
   });
+
+  it("a killed sensor is restarted and detection resumes", async () => {
+    const before = detector.sensorPid();
+    expect(before).toBeDefined();
+    process.kill(before!, "SIGKILL");
+    const deadline = Date.now() + 10_000;
+    while (detector.sensorPid() === undefined || detector.sensorPid() === before) {
+      if (Date.now() > deadline) throw new Error("the sensor was not restarted");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(detector.stats().sensorRestarts).toBe(1);
+    await new Promise((r) => setTimeout(r, 500)); // programs attached again
+    const t = Date.now();
+    sh(`cat /etc/shadow /nonexistent-${marker}-again > /dev/null 2>&1; true`);
+    await expectAlert("Read sensitive file untrusted", t, (x) => String(field(x, "proc.cmdline")).includes(`${marker}-again`));
+  });
 });
