@@ -1,5 +1,5 @@
 /** CPU time and memory of a process, read from /proc (Linux). */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /** Clock ticks per second of /proc/<pid>/stat; 100 on every Linux this runs on. */
 const CLK_TCK = 100;
@@ -38,4 +38,25 @@ export function peakRssBytes(pid: number): number | undefined {
 
 export function mib(bytes: number | undefined): string {
   return bytes === undefined ? "?" : `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
+}
+
+/**
+ * Seconds the process's threads spent runnable but waiting for a CPU (sum over
+ * /proc/<pid>/task/<tid>/schedstat, field 2): high values mean other work starved it.
+ * Threads that exited before the read are not counted.
+ */
+export function runqueueWaitSeconds(pid: number): number | undefined {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[1]);
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+    return ns / 1e9;
+  } catch {
+    return undefined;
+  }
 }

@@ -11,7 +11,7 @@ import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { ensureSidekick, SIDEKICK_RELEASE } from "./build-sidekick.js";
 import { runLoad } from "./load.js";
-import { cpuSeconds, peakRssBytes } from "./procstats.js";
+import { cpuSeconds, peakRssBytes, runqueueWaitSeconds } from "./procstats.js";
 import { startWebhookSink, type WebhookSink } from "./sinks.js";
 import { falcosidekick, peregrine, type Sinks, type Target } from "./targets.js";
 import { fanoutAvailable, startFanoutCounters, type Counter } from "./fanout.js";
@@ -29,6 +29,8 @@ export interface Row {
   p50: number;
   p99: number;
   cpuSec: number;
+  /** Seconds its threads waited for a CPU while runnable: other load on the machine. */
+  waitSec: number;
   peakRss: number;
   lost: number;
   duplicates: number;
@@ -75,6 +77,7 @@ async function runOne(scenario: Scenario, target: Target, sink: WebhookSink, opt
   const running = await target.start(sinks);
   try {
     const cpu0 = cpuSeconds(running.pid) ?? 0;
+    const wait0 = runqueueWaitSeconds(running.pid) ?? 0;
     const loadStart = Date.now();
     let outage: Promise<void> | undefined;
     if (scenario === "outage") outage = sleep(OUTAGE_START_S * 1000).then(() => sink.fail(OUTAGE_MS));
@@ -99,6 +102,7 @@ async function runOne(scenario: Scenario, target: Target, sink: WebhookSink, opt
       await sleep(250);
     }
     const cpuSec = (cpuSeconds(running.pid) ?? cpu0) - cpu0;
+    const waitSec = (runqueueWaitSeconds(running.pid) ?? wait0) - wait0;
     const peakRss = peakRssBytes(running.pid) ?? 0;
     const delivered: Record<string, number> = {};
     let minUnique = Infinity;
@@ -121,6 +125,7 @@ async function runOne(scenario: Scenario, target: Target, sink: WebhookSink, opt
       p50: load.latencyP50Ms,
       p99: load.latencyP99Ms,
       cpuSec,
+      waitSec,
       peakRss,
       lost: Math.max(0, load.accepted - minUnique),
       duplicates,
@@ -139,7 +144,7 @@ function fmt(n: number, digits = 0): string {
 }
 
 export function table(rows: readonly Row[]): string {
-  const head = ["scenario", "tool", "accepted/s", "delivered/s", "p50 ms", "p99 ms", "CPU s", "alerts/CPU-s", "peak RSS MiB", "accepted", "delivered", "lost", "dup", "non-2xx", "load avg"];
+  const head = ["scenario", "tool", "accepted/s", "delivered/s", "p50 ms", "p99 ms", "CPU s", "CPU wait s", "alerts/CPU-s", "peak RSS MiB", "accepted", "delivered", "lost", "dup", "non-2xx", "load avg"];
   const lines = [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`];
   for (const r of rows)
     lines.push(
@@ -151,6 +156,7 @@ export function table(rows: readonly Row[]): string {
         fmt(r.p50, 1),
         fmt(r.p99, 1),
         fmt(r.cpuSec, 1),
+        fmt(r.waitSec, 1),
         fmt(alertsPerCpu(r)),
         fmt(r.peakRss / 1024 / 1024),
         fmt(r.accepted),

@@ -13,7 +13,7 @@ import { parseArgs } from "node:util";
 import { rmSync } from "node:fs";
 import { startRouter } from "../../test/harness/router-process.js";
 import { runLoad } from "../compare-sidekick/load.js";
-import { cpuSeconds, peakRssBytes } from "../compare-sidekick/procstats.js";
+import { cpuSeconds, peakRssBytes, runqueueWaitSeconds } from "../compare-sidekick/procstats.js";
 import { startWebhookSink } from "../compare-sidekick/sinks.js";
 
 interface Case {
@@ -62,6 +62,7 @@ async function main(): Promise<number> {
       try {
         const pid = rp.proc.pid!;
         const cpu0 = cpuSeconds(pid) ?? 0;
+        const wait0 = runqueueWaitSeconds(pid) ?? 0;
         const t0 = Date.now();
         const load = await runLoad(`${rp.url}/`, { seconds, connections, hostname: `router-bench-${t0}`, perRequest: c.perRequest });
         const acceptedAlerts = load.accepted * c.perRequest;
@@ -78,9 +79,10 @@ async function main(): Promise<number> {
         }
         const s = await sink.stats();
         const cpu = (cpuSeconds(pid) ?? cpu0) - cpu0;
+        const wait = (runqueueWaitSeconds(pid) ?? wait0) - wait0;
         const deliveredSeconds = Math.max((s.lastAt - t0) / 1000, load.seconds);
         rows.push(
-          `| ${c.perRequest} | ${c.fsync ? "on" : "off"} | ${fmt(acceptedAlerts / load.seconds)} | ${fmt(s.unique / deliveredSeconds)} | ${fmt(load.latencyP50Ms, 1)} | ${fmt(load.latencyP99Ms, 1)} | ${fmt(cpu, 1)} | ${fmt(cpu > 0 ? s.unique / cpu : 0)} | ${fmt((peakRssBytes(pid) ?? 0) / 1024 / 1024)} | ${fmt(Math.max(0, acceptedAlerts - s.unique))} |`,
+          `| ${c.perRequest} | ${c.fsync ? "on" : "off"} | ${fmt(acceptedAlerts / load.seconds)} | ${fmt(s.unique / deliveredSeconds)} | ${fmt(load.latencyP50Ms, 1)} | ${fmt(load.latencyP99Ms, 1)} | ${fmt(cpu, 1)} | ${fmt(wait, 1)} | ${fmt(cpu > 0 ? s.unique / cpu : 0)} | ${fmt((peakRssBytes(pid) ?? 0) / 1024 / 1024)} | ${fmt(Math.max(0, acceptedAlerts - s.unique))} |`,
         );
       } finally {
         await rp.stop("SIGTERM", 20_000);
@@ -91,8 +93,8 @@ async function main(): Promise<number> {
     await sink.stop();
   }
   console.log(`Peregrine router: ${seconds} s of load per run, ${connections} connections, webhook sink in its own process\n`);
-  console.log("| alerts/request | fsync | accepted+journaled alerts/s | delivered alerts/s | p50 ms | p99 ms | CPU s | alerts/CPU-s | peak RSS MiB | lost |");
-  console.log("|---|---|---|---|---|---|---|---|---|---|");
+  console.log("| alerts/request | fsync | accepted+journaled alerts/s | delivered alerts/s | p50 ms | p99 ms | CPU s | CPU wait s | alerts/CPU-s | peak RSS MiB | lost |");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|");
   for (const r of rows) console.log(r);
   console.log(`\nload average (1 min) at the end: ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores; lost = acknowledged but not delivered (requests cut at the end of the load are neither)`);
   return 0;
