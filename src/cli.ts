@@ -26,7 +26,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   router: async () => (await import("./cli/run.js")).runCommandWithExtensions(false),
   config: async () => (await import("./cli/config.js")).configCommand,
   dlq: async () => (await import("./cli/dlq.js")).dlqCommand,
-  rules: async () => optional("./cli/rules.js", "runRulesCommand", "rules"),
+  rules: async () => (await import("./cli/rules.js")).runRulesCommand,
   detect: async () => optional("./cli/detect.js", "detectCommand", "detect"),
 };
 

@@ -3,18 +3,12 @@ import { loadConfig, formatIssue } from "../config/index.js";
 import { PeregrineError } from "../errors.js";
 import { EXIT } from "./common.js";
 
-const IMPORT_SIDEKICK = "./import-sidekick.js";
-
 /** `peregrine config check [-c FILE] [--json]`: every problem, with path and line; exit 1 when any. */
 export async function configCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === "import-sidekick") {
-    const mod = (await import(IMPORT_SIDEKICK).catch(() => undefined)) as { importSidekickCommand?: (a: string[]) => Promise<number> } | undefined;
-    if (!mod?.importSidekickCommand) {
-      process.stderr.write("config import-sidekick is not available in this build\n");
-      return EXIT.USAGE;
-    }
-    return mod.importSidekickCommand(rest);
+    const { importSidekickCommand } = await import("./import-sidekick.js");
+    return importSidekickCommand(rest);
   }
   if (sub !== "check") {
     process.stderr.write("usage: peregrine config check [-c FILE] [--json]\n       peregrine config import-sidekick FILE\n");

@@ -118,15 +118,9 @@ async function applyRouting(router: Router, config: Config, logger: Logger): Pro
   registerRunExtension({ name: "noise control", start: async () => () => routing.stop() });
 }
 
-/** Loads the optional halves (dashboard, detector) before running, so `run` is one process. */
+/** The dashboard and the detector join the router in one process. */
 export async function runCommandWithExtensions(withDetector: boolean): Promise<(argv: string[]) => Promise<number>> {
-  for (const mod of ["../ui/index.js", "./detector-extension.js"]) {
-    try {
-      const m = (await import(mod)) as { extension?: RunExtension };
-      if (m.extension && !extensions.includes(m.extension)) registerRunExtension(m.extension);
-    } catch (err) {
-      if ((err as { code?: string }).code !== "ERR_MODULE_NOT_FOUND") throw err;
-    }
-  }
+  const [ui, detector] = await Promise.all([import("../ui/index.js"), import("./detector-extension.js")]);
+  for (const ext of [ui.extension, detector.extension]) if (!extensions.includes(ext)) registerRunExtension(ext);
   return (argv) => runCommand(argv, { withDetector });
 }
