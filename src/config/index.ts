@@ -292,7 +292,7 @@ function setByShape(target: Record<string, unknown>, shape: Shape, rest: string,
   for (const [key, schema] of Object.entries(shape)) {
     const k = envName(key);
     if (rest === k) {
-      target[key] = parseYamlScalar(value);
+      target[key] = envValue(value);
       return true;
     }
     if (rest.startsWith(`${k}_`) && schema instanceof ObjectSchema) {
@@ -311,7 +311,7 @@ function setByEnvPath(target: Record<string, unknown>, rest: string, value: stri
   for (const key of Object.keys(target)) {
     const k = envName(key);
     if (rest === k) {
-      target[key] = parseYamlScalar(value);
+      target[key] = envValue(value);
       return;
     }
     if (rest.startsWith(`${k}_`) && isObject(target[key])) {
@@ -319,7 +319,16 @@ function setByEnvPath(target: Record<string, unknown>, rest: string, value: stri
       return;
     }
   }
-  target[rest.toLowerCase()] = parseYamlScalar(value);
+  target[rest.toLowerCase()] = envValue(value);
+}
+
+/** A variable's value read as YAML, so numbers and booleans keep their type; text that is not valid YAML stays a string. */
+function envValue(value: string): unknown {
+  try {
+    return parseYamlScalar(value);
+  } catch {
+    return value;
+  }
 }
 
 /** Maps `outputs[2].url` to the YAML node's line and column, when the key exists in the file. */
