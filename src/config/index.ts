@@ -333,12 +333,16 @@ function envValue(value: string): unknown {
 
 /** Maps `outputs[2].url` to the YAML node's line and column, when the key exists in the file. */
 function locate(doc: Document | undefined, lc: LineCounter | undefined, path: string): { line?: number; column?: number } {
-  if (!doc || !lc || path === "") return {};
+  if (!doc || !lc) return {};
+  // A problem with the whole document (not a map) points at its first node.
+  const root = isNode(doc.contents) && doc.contents.range ? lc.linePos(doc.contents.range[0]) : { line: 1, col: 1 };
+  if (path === "") return { line: root.line, column: root.col };
   const keys: (string | number)[] = [];
   for (const part of path.split(".")) {
     const m = /^([^[\]]*)((?:\[\d+\])*)$/.exec(part);
     if (!m) return {};
-    if (m[1]) keys.push(m[1]);
+    if (m[1] === '""') keys.push("");
+    else if (m[1]) keys.push(m[1]);
     for (const idx of m[2]!.matchAll(/\[(\d+)\]/g)) keys.push(Number(idx[1]));
   }
   // Walk up until an existing node: an unknown or missing key points at its parent.

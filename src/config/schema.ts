@@ -253,7 +253,8 @@ export class ObjectSchema<S extends Shape> extends Schema<InferShape<S>> {
     const out: Record<string, unknown> = {};
     const keys = Object.keys(this.shape);
     for (const k of Object.keys(obj)) {
-      if (!(k in this.shape)) ctx.error(joinPath(path, k), `unknown key${didYouMean(k, keys)}`);
+      if (k === "") ctx.error(joinPath(path, '""'), "empty key");
+      else if (!(k in this.shape)) ctx.error(joinPath(path, k), `unknown key${didYouMean(k, keys)}`);
     }
     for (const k of keys) {
       const v = this.shape[k]!.parse(obj[k], ctx, joinPath(path, k));
