@@ -1,7 +1,7 @@
 import { readFileSync, existsSync } from "node:fs";
 import { LineCounter, parseDocument, parse as parseYamlScalar, isNode, type Document } from "yaml";
 import { PRIORITIES, parsePriority, type Priority } from "../alert.js";
-import { PeregrineError } from "../errors.js";
+import { PeregrineError, errorMessage } from "../errors.js";
 import { ParseContext, s, isObject, didYouMean, ObjectSchema, type ConfigIssue, type InferShape, type Shape } from "./schema.js";
 import { laneShape, type LaneConfig } from "./lane.js";
 import { OUTPUT_TYPES } from "../../outputs/registry.js";
@@ -195,12 +195,18 @@ function parseOutput(entry: unknown, ctx: ParseContext, path: string): OutputCon
     return undefined;
   }
   const withDefaults = mergeDefaults((def.laneDefaults ?? {}) as Record<string, unknown>, entry);
+  const errorsBefore = ctx.issues.filter((i) => i.severity === "error").length;
   const parsed = outputSchema(def).parse(withDefaults, ctx, path) as Record<string, unknown>;
   const options: Record<string, unknown> = {};
   for (const k of Object.keys(def.schema.shape)) if (k in parsed) options[k] = parsed[k];
-  const errorsBefore = ctx.issues.length;
-  def.validate?.(options as never, ctx, path);
-  void errorsBefore;
+  try {
+    def.validate?.(options as never, ctx, path);
+  } catch (err) {
+    // Cross-field checks assume the fields parsed: a missing or mistyped one, already
+    // reported, may make them throw. Anything else is reported at the output, not thrown.
+    const errorsNow = ctx.issues.filter((i) => i.severity === "error").length;
+    if (errorsNow === errorsBefore) ctx.error(path, `cannot be checked: ${errorMessage(err)}`);
+  }
   const lane = parsed as unknown as LaneConfig & { name: string; minimum_priority: string; filter?: string };
   const out: OutputConfig = {
     ...lane,
