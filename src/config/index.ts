@@ -1,5 +1,5 @@
 import { readFileSync, existsSync } from "node:fs";
-import { LineCounter, parseDocument, parse as parseYamlScalar, isNode, type Document } from "yaml";
+import { LineCounter, parseDocument, parse as parseYamlScalar, isNode, visit, type Document } from "yaml";
 import { PRIORITIES, parsePriority, type Priority } from "../alert.js";
 import { PeregrineError, errorMessage } from "../errors.js";
 import { ParseContext, s, isObject, didYouMean, ObjectSchema, type ConfigIssue, type InferShape, type Shape } from "./schema.js";
@@ -125,7 +125,13 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
         }),
       };
     }
-    raw = doc.toJS() ?? {};
+    try {
+      raw = doc.toJS() ?? {};
+    } catch (err) {
+      // e.g. an alias (*name) whose anchor (&name) is not set before it
+      const pos = lineCounter.linePos(firstAliasOffset(doc) ?? 0);
+      return { source, issues: [{ path: "", message: `invalid YAML: ${errorMessage(err).split("\n")[0]}`, severity: "error", line: pos.line, column: pos.col }] };
+    }
   } else if (file !== undefined) {
     throw new PeregrineError("CONFIG_FILE_UNREADABLE", `config file not found: ${path}`);
   }
@@ -335,6 +341,23 @@ function envValue(value: string): unknown {
   } catch {
     return value;
   }
+}
+
+/** Where the first alias that names no earlier anchor is (else the first alias): toJS() fails on it. */
+function firstAliasOffset(doc: Document): number | undefined {
+  let first: number | undefined;
+  let unresolved: number | undefined;
+  visit(doc, {
+    Alias(_key, node) {
+      first ??= node.range?.[0];
+      if (node.resolve(doc) === undefined) {
+        unresolved = node.range?.[0];
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  return unresolved ?? first;
 }
 
 /** Maps `outputs[2].url` to the YAML node's line and column, when the key exists in the file. */
