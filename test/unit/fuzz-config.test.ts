@@ -129,7 +129,9 @@ function slots(tree: unknown): [Container, string | number][] {
   return out;
 }
 
-function applyMutation(tree: Record<string, unknown>, m: Mutation): void {
+function applyMutation(tree: Record<string, unknown>, mutation: Mutation): void {
+  // fast-check reuses generated values while shrinking: never let the tree share (and mutate) them
+  const m = structuredClone(mutation);
   const all = slots(tree);
   if (all.length === 0) return;
   const [container, key] = all[m.at % all.length]!;
