@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import Database from "better-sqlite3";
 import { request } from "undici";
 import { Receiver, freePort } from "../harness/receiver.js";
 import { makeAlert, startRouter, waitUntil, type RouterProcess } from "../harness/router-process.js";
@@ -100,6 +101,20 @@ describe("reliability: the disk itself is full (ENOSPC)", () => {
     const late = makeAlert(next(), { uuid: randomUUID() });
     await waitUntil(async () => (await post(router.url, [late])).status === 200, 30_000, "ingest to accept again once space is freed");
     await waitUntil(() => delivered.includes(late.uuid as string), 10_000, "the alert accepted after space was freed");
+  }, 120_000);
+
+  it.skipIf(!canMount)("deliveries made while the disk was full are recorded in the journal once space is freed (no resend after a restart)", async () => {
+    const { router, receiver, port, mountDir, acked, delivered } = await fillTheDisk();
+    // The output drains the backlog while the disk is still full: the acks cannot commit yet.
+    await receiver.start(port);
+    await waitUntil(() => missing(acked, delivered).length === 0, 60_000, `all ${acked.length} acknowledged alerts`);
+    expect(spawnSync("mount", ["-o", "remount,size=64m", mountDir]).status).toBe(0);
+    const db = new Database(join(router.dataDir, "journal.db"), { readonly: true, fileMustExist: true });
+    cleanups.push(async () => db.close());
+    const pending = () => (db.prepare("SELECT COUNT(*) AS n FROM deliveries").get() as { n: number }).n;
+    await waitUntil(() => pending() === 0, 20_000, "the journal to record every delivery").catch((err: Error) => {
+      throw new Error(`${err.message}: ${pending()} of ${acked.length} delivered alerts still pending in the journal`);
+    });
   }, 120_000);
 
   /*
