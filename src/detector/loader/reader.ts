@@ -71,12 +71,21 @@ export function readRulesText(file: string, content: string, results: LoadResult
         text: new Map(),
         exceptionPos: [],
       };
+      let broken = false;
       for (const pair of node.items) {
         const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
         const valueNode = pair.value as Node | null;
-        const value = valueNode === null ? null : valueNode.toJS(doc);
-        item.values.set(key, value);
         const start = valueNode?.range?.[0] ?? (pair.key as Node | null)?.range?.[0] ?? 0;
+        let value: unknown;
+        try {
+          value = valueNode === null ? null : valueNode.toJS(doc);
+        } catch (err) {
+          // e.g. an alias (*name) whose anchor is not set before it: the item is left out
+          results.error("LOAD_ERR_YAML_PARSE", (err as Error).message.split("\n")[0]!, at(start));
+          broken = true;
+          break;
+        }
+        item.values.set(key, value);
         item.keyPos.set(key, at(start));
         if (valueNode && isScalar(valueNode) && typeof valueNode.value === "string") {
           item.text.set(key, scalarSource(content, valueNode, at));
@@ -85,7 +94,7 @@ export function readRulesText(file: string, content: string, results: LoadResult
           for (const ex of valueNode.items) item.exceptionPos.push(at((ex as Node)?.range?.[0] ?? start));
         }
       }
-      items.push(item);
+      if (!broken) items.push(item);
     }
   }
   return items;
