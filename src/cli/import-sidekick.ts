@@ -8,7 +8,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { LineCounter, parseDocument, stringify } from "yaml";
+import { LineCounter, parseDocument, stringify, visit } from "yaml";
 import { parsePriority } from "../alert.js";
 import { compileFieldTemplate } from "../enrich/templated.js";
 import { errorMessage } from "../errors.js";
@@ -74,8 +74,24 @@ export async function importSidekickCommand(argv: string[]): Promise<number> {
     process.stderr.write(`error: ${file}:${pos.line}:${pos.col}: invalid YAML: ${e.message.split("\n")[0]}\n`);
     return EXIT.INVALID;
   }
-  const raw = doc.toJS() ?? {};
-  if (typeof raw !== "object" || Array.isArray(raw)) {
+  let raw: unknown;
+  try {
+    raw = doc.toJS() ?? {};
+  } catch (err) {
+    // e.g. an alias (*name) whose anchor is not set before it
+    let at = 0;
+    visit(doc, {
+      Alias(_key, node) {
+        if (node.resolve(doc) !== undefined) return undefined;
+        at = node.range?.[0] ?? 0;
+        return visit.BREAK;
+      },
+    });
+    const pos = lineCounter.linePos(at);
+    process.stderr.write(`error: ${file}:${pos.line}:${pos.col}: invalid YAML: ${errorMessage(err).split("\n")[0]}\n`);
+    return EXIT.INVALID;
+  }
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     process.stderr.write(`error: ${file}: a Falcosidekick config is a YAML map of settings\n`);
     return EXIT.INVALID;
   }
