@@ -157,7 +157,8 @@ export class NumberSchema extends Schema<number> {
       if (input.trim() === "") n = undefined;
     }
     if (n === undefined || !Number.isFinite(n)) {
-      ctx.error(path, `must be a ${this.typeName()}, got ${JSON.stringify(input)}`);
+      const type = this.typeName();
+      ctx.error(path, `must be ${/^[aeiou]/.test(type) ? "an" : "a"} ${type}, got ${JSON.stringify(input)}`);
       return 0;
     }
     if (this.integer && !Number.isInteger(n)) ctx.error(path, `must be an integer, got ${n}`);
