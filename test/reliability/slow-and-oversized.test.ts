@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { request } from "undici";
 import { Receiver } from "../harness/receiver.js";
 import { makeAlert, startRouter, waitUntil, type RouterProcess } from "../harness/router-process.js";
-import { MiB, rssBytes, sampler, scale } from "./helpers.js";
+import { LONG, MiB, rssBytes, sampler, scale } from "./helpers.js";
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -153,8 +153,15 @@ describe("reliability: slowloris and oversized requests", () => {
     expect(chunked413).toBeGreaterThan(0);
     expect(statuses.every((s) => s === 200)).toBe(true);
     expect(worstMs).toBeLessThan(LIVENESS_MS);
-    // Nothing near the 512 MiB declared or the 8 MiB x N streamed was held in memory.
-    expect(peak - baseline).toBeLessThan(64 * MiB);
+    // Nothing near the 512 MiB declared or the 8 MiB x N streamed was held in memory (the long
+    // run's 32 parallel streams keep more socket buffers in flight than CI's 8)...
+    expect(peak - baseline).toBeLessThan(scale(64, 128) * MiB);
+    // ...and memory levels off rather than growing with the number of attacks.
+    const third = Math.floor(rss.samples.length / 3);
+    const early = Math.max(...rss.samples.slice(0, third).map((s) => s.value));
+    const late = Math.max(...rss.samples.slice(2 * third).map((s) => s.value));
+    console.log(`oversized: RSS peak ${(early / MiB).toFixed(0)} MiB in the first third, ${(late / MiB).toFixed(0)} MiB in the last`);
+    if (LONG) expect(late - early).toBeLessThan(32 * MiB);
     // Refused bodies never reached an output; the normal client's alerts did.
     await waitUntil(() => receiver.alerts().length >= statuses.length, 10_000, "the normal client's alerts at the output");
     expect(receiver.alerts().every((a) => typeof a.output === "string" && !(a.output as string).startsWith("xxxx"))).toBe(true);
