@@ -34,11 +34,17 @@ export async function dlqCommand(argv: string[]): Promise<number> {
     process.stderr.write(`error: --output: no output named "${values.output}" in ${config.source} (known: ${config.outputs.map((o) => o.name).join(", ")})\n`);
     return EXIT.USAGE;
   }
-  const ids = (values.id ?? []).map(Number);
-  if (ids.some((n) => !Number.isInteger(n))) {
-    process.stderr.write("error: --id must be an integer\n");
+  const limit = values.limit === undefined ? 1000 : Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1) {
+    process.stderr.write(`error: --limit must be a positive integer, got "${values.limit}"\n`);
     return EXIT.USAGE;
   }
+  const badId = (values.id ?? []).find((v) => !/^\s*\d+\s*$/.test(v));
+  if (badId !== undefined) {
+    process.stderr.write(`error: --id must be a dead letter's number, got "${badId}"\n`);
+    return EXIT.USAGE;
+  }
+  const ids = (values.id ?? []).map(Number);
 
   if (sub === "replay") {
     const viaApi = await replayViaApi(config, values.output, ids);
@@ -50,7 +56,6 @@ export async function dlqCommand(argv: string[]): Promise<number> {
   const journal = new SqliteJournal({ dir: config.storage.path, maxBytes: config.storage.max_bytes, fsync: true });
   try {
     if (sub === "list") {
-      const limit = values.limit === undefined ? 1000 : Number(values.limit);
       const filter = values.output === undefined ? { limit } : { output: values.output, limit };
       const letters = journal.listDeadLetters(filter);
       if (values.json) process.stdout.write(`${JSON.stringify(letters, null, 2)}\n`);
