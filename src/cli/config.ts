@@ -11,6 +11,7 @@ export async function configCommand(argv: string[]): Promise<number> {
     return importSidekickCommand(rest);
   }
   if (sub !== "check") {
+    if (sub !== undefined && sub !== "-h" && sub !== "--help") process.stderr.write(`error: unknown subcommand "${sub}"\n`);
     process.stderr.write("usage: peregrine config check [-c FILE] [--json]\n       peregrine config import-sidekick FILE\n");
     return EXIT.USAGE;
   }

@@ -14,7 +14,7 @@ const USAGE = "usage: peregrine dlq list [--output NAME] [--limit N] [--json] [-
 export async function dlqCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub !== "list" && sub !== "replay") {
-    process.stderr.write(USAGE);
+    process.stderr.write(`${sub === undefined ? "error: missing subcommand" : `error: unknown subcommand "${sub}"`}\n${USAGE}`);
     return EXIT.USAGE;
   }
   const { values } = parseArgs({
