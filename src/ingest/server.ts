@@ -32,6 +32,12 @@ export function buildServer(router: Router): FastifyInstance {
     connectionTimeout: 60_000,
     keepAliveTimeout: 65_000,
     return503OnClosing: true,
+    // A URL that does not decode (/%ZZ) names no route: answered in our error shape, not Fastify's.
+    frameworkErrors: (err, req, reply) => {
+      router.metrics.ingestRejected.inc({ reason: "INGEST_NOT_FOUND" });
+      const message = err.code === "FST_ERR_BAD_URL" ? `the URL is not valid: ${JSON.stringify(req.url.split("?")[0])}` : err.message;
+      void (reply as unknown as FastifyReply).code(400).send(errorBody("INGEST_NOT_FOUND", message));
+    },
   });
 
   app.removeAllContentTypeParsers();
