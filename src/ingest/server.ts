@@ -170,6 +170,8 @@ function registerApi(app: FastifyInstance, router: Router): void {
     } catch {
       return reply.code(400).send(errorBody("INGEST_INVALID_JSON", "the body is not valid JSON"));
     }
+    if (body === null || typeof body !== "object" || Array.isArray(body))
+      return reply.code(400).send(errorBody("INGEST_INVALID_JSON", 'the body must be a JSON object, e.g. {"output": "NAME", "ids": [1, 2]}'));
     if (body.output !== undefined && (typeof body.output !== "string" || !router.lanes.has(body.output)))
       return reply.code(400).send(errorBody("DELIVERY_UNKNOWN_OUTPUT", `no output named ${JSON.stringify(body.output)}`, { field: "output" }));
     if (body.ids !== undefined && (!Array.isArray(body.ids) || !body.ids.every((x) => Number.isInteger(x))))
