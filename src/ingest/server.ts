@@ -158,7 +158,10 @@ function registerApi(app: FastifyInstance, router: Router): void {
     const limit = Math.min(Math.max(Number(req.query.limit ?? 1000) || 1000, 1), 10_000);
     return { alerts: router.recentAlerts(limit) };
   });
-  app.get<{ Querystring: { output?: string; limit?: string } }>("/api/dead-letters", (req) => {
+  app.get<{ Querystring: { output?: string | string[]; limit?: string } }>("/api/dead-letters", (req, reply) => {
+    // ?output=a&output=b arrives as an array, which the journal's query cannot bind
+    if (Array.isArray(req.query.output))
+      return reply.code(400).send(errorBody("INGEST_INVALID_FIELD", "output: give one output name", { field: "output" }));
     const limit = Math.min(Math.max(Number(req.query.limit ?? 1000) || 1000, 1), 10_000);
     const filter = req.query.output === undefined ? { limit } : { output: req.query.output, limit };
     return { dead_letters: router.journal.listDeadLetters(filter), total: router.journal.countDeadLetters(req.query.output) };
