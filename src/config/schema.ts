@@ -253,6 +253,7 @@ export class ObjectSchema<S extends Shape> extends Schema<InferShape<S>> {
     const obj = input as Record<string, unknown>;
     const out: Record<string, unknown> = {};
     const keys = Object.keys(this.shape);
+    const errorsBefore = errorCount(ctx);
     for (const k of Object.keys(obj)) {
       if (k === "") ctx.error(joinPath(path, '""'), "empty key");
       else if (!(k in this.shape)) ctx.error(joinPath(path, k), `unknown key${didYouMean(k, keys)}`);
@@ -262,7 +263,8 @@ export class ObjectSchema<S extends Shape> extends Schema<InferShape<S>> {
       if (v !== undefined) out[k] = v;
     }
     const value = out as InferShape<S>;
-    this.extraCheck?.run(value, ctx, path);
+    // Cross-field checks assume well-typed fields; a field already reported may be missing or a placeholder.
+    if (errorCount(ctx) === errorsBefore) this.extraCheck?.run(value, ctx, path);
     return value;
   }
   override doc(): SchemaDoc {
@@ -326,6 +328,12 @@ export function parseBytes(text: string): number | undefined {
     tib: 1024 ** 4,
   };
   return Math.round(n * factors[unit]!);
+}
+
+function errorCount(ctx: ParseContext): number {
+  let n = 0;
+  for (const issue of ctx.issues) if (issue.severity === "error") n++;
+  return n;
 }
 
 export function isObject(v: unknown): v is Record<string, unknown> {

@@ -77,10 +77,12 @@ outputs:
     labels: { team: sec }
     severity_map: { error: critical }
     expires_after: 5m
-    dedup: { window: 1m }
+    dedup: { window: 1m, key: [rule, output_fields.proc.name] }
+    throttle: { limit: 5, interval: 10s, key: [hostname] }
 enrich:
   custom_fields: { cluster: eu }
   custom_tags: [prod]
+  templated_fields: { team: '{{default (index output_fields "k8s.ns.name") "none"}}' }
 `,
 ];
 
