@@ -42,7 +42,8 @@ export async function runCommand(argv: string[], options: { withDetector: boolea
   if (!config) return EXIT.INVALID;
   if (values.port !== undefined) {
     const port = Number(values.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    // digits only: Number("") is 0 (a random port) and Number("0x50") is 80
+    if (!/^\d+$/.test(values.port) || port > 65535) {
       process.stderr.write(`error: --port must be a port number, got "${values.port}"\n`);
       return EXIT.USAGE;
     }
