@@ -3,6 +3,8 @@
  * condition parser alone, and the replay event reader behind `peregrine rules test --events`.
  * Whatever the input, nothing throws; every load error names its code and a file position.
  */
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
@@ -12,6 +14,7 @@ import { LOAD_ERROR_CODES, LOAD_WARNING_CODES, type LoadMessage } from "../../sr
 import { parseCondition } from "../../src/detector/condition/parser.js";
 import { normalizeReplayEvent, parseReplay, ReplayFormatError, replaySource, type ReplayEvent } from "../../src/detector/sources/replay.js";
 
+const REPO = resolve(import.meta.dirname, "../..");
 const source = replaySource();
 const sources = [source as unknown as EventSource<never>];
 
@@ -248,6 +251,22 @@ describe("loadRules under fuzzing", () => {
         check(text);
       }),
       { numRuns: 500 },
+    );
+  });
+
+  it("the shipped rules and slices of Falco's ruleset, mutated: errors carry code and position, nothing throws", () => {
+    const shipped = readFileSync(resolve(REPO, "rules/peregrine_rules.yaml"), "utf8");
+    // Falco's rules corpus, read in place next to the repository, cut into its top-level items
+    const falco = readFileSync(resolve(REPO, "../shared/corpus/falco-rules/falco_rules.yaml"), "utf8");
+    const items = falco.split(/\n(?=- )/);
+    const slice = fc.tuple(fc.nat(items.length - 1), fc.integer({ min: 1, max: 15 })).map(([at, n]) => items.slice(at, at + n).join("\n"));
+    fc.assert(
+      fc.property(fc.oneof(fc.constant(shipped), slice), fc.array(textEdit, { maxLength: 4 }), (seed, edits) => {
+        let text = seed;
+        for (const e of edits) text = applyTextEdit(text, e);
+        check(text);
+      }),
+      { numRuns: 600 },
     );
   });
 
