@@ -84,24 +84,29 @@ function onAlert(a: DetectorAlert): void {
  * Events come out of the sensor in time order, so once an alert raised by a command run
  * after the storm arrives, every storm event before it has been evaluated.
  */
-async function drained(): Promise<number> {
+async function drained(d: SyscallDetector): Promise<number> {
   const m = `storm-marker-${process.pid}-${++markers}`;
   const seen = new Promise<void>((resolve) => markerWaiters.set(m, resolve));
-  execFileSync("sh", ["-c", `cat /etc/shadow /nonexistent-${m} > /dev/null 2>&1; true`]);
-  await seen;
+  // the marker's own events can be among those a full ring drops: repeat it until seen
+  for (let attempt = 0; ; attempt++) {
+    execFileSync("sh", ["-c", `cat /etc/shadow /nonexistent-${m} > /dev/null 2>&1; true`]);
+    const ok = await Promise.race([seen.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000))]);
+    if (ok) break;
+    if (attempt === 5) throw new Error(`marker ${m} never raised its alert; detector stats: ${JSON.stringify(d.stats())}`);
+  }
   markerWaiters.delete(m);
   return Date.now();
 }
 
 async function withDetector(d: SyscallDetector, mode: string, run: () => Promise<StormResult>): Promise<Measured> {
-  await drained();
+  await drained(d);
   await new Promise((r) => setTimeout(r, 1100)); // a fresh sensor stats frame
   const before = d.stats();
   const sensorCpu0 = procCpuSeconds(d.sensorPid());
   const nodeCpu0 = process.cpuUsage();
   const t0 = Date.now();
   const storm = await run();
-  const done = await drained();
+  const done = await drained(d);
   const nodeCpu = process.cpuUsage(nodeCpu0);
   const sensorCpu = procCpuSeconds(d.sensorPid()) - sensorCpu0;
   await new Promise((r) => setTimeout(r, 1100)); // the sensor's counters after the storm
