@@ -1,5 +1,5 @@
 import { readFileSync, existsSync } from "node:fs";
-import { LineCounter, parseDocument, parse as parseYamlScalar, isNode, visit, type Document } from "yaml";
+import { LineCounter, parseDocument, isNode, visit, type Document } from "yaml";
 import { PRIORITIES, parsePriority, type Priority } from "../alert.js";
 import { PeregrineError, errorMessage } from "../errors.js";
 import { ParseContext, s, isObject, didYouMean, ObjectSchema, type ConfigIssue, type InferShape, type Shape } from "./schema.js";
@@ -334,10 +334,15 @@ function setByEnvPath(target: Record<string, unknown>, rest: string, value: stri
   target[rest.toLowerCase()] = envValue(value);
 }
 
-/** A variable's value read as YAML, so numbers and booleans keep their type; text that is not valid YAML stays a string. */
+/**
+ * A variable's value read as YAML, so numbers and booleans keep their type; text YAML
+ * rejects or warns about (`[1`, `!x`) stays the string it is, and is validated as such.
+ */
 function envValue(value: string): unknown {
   try {
-    return parseYamlScalar(value);
+    const doc = parseDocument(value, { logLevel: "silent" });
+    if (doc.errors.length > 0 || doc.warnings.length > 0) return value;
+    return doc.toJS();
   } catch {
     return value;
   }

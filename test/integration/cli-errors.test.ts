@@ -62,6 +62,8 @@ function expectNoStack(r: Run): void {
   expect(all, all).not.toMatch(/^\s+at .*(:\d+:\d+\)?|<anonymous>)$/m);
   expect(all, all).not.toMatch(/\b\w*Error: .*\n\s+at /);
   expect(all, all).not.toMatch(/node:internal|triggerUncaughtException/);
+  // nor a Node process warning ("(node:123) [CODE] SomeWarning: ...")
+  expect(all, all).not.toMatch(/\(node:\d+\)/);
 }
 
 /** The message a user reads: the first lines, short. */
@@ -166,6 +168,10 @@ describe("the command line with bad input", () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('listen.port: must be an integer, got "[1"');
     expectNoStack(r);
+    const tagged = await cli(["config", "check", "-c", GOOD], { PEREGRINE_LISTEN_PORT: "!x" });
+    expect(tagged.code).toBe(1);
+    expect(tagged.stdout).toContain('listen.port: must be an integer, got "!x"');
+    expectNoStack(tagged);
   });
 
   it("--port that is not a port: exit 2, names the flag and the value", async () => {

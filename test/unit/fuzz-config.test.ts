@@ -233,7 +233,7 @@ describe("loadConfig under fuzzing", () => {
         for (const m of muts) applyMutation(tree, m);
         check(stringify(tree), env);
       }),
-      { numRuns: 1500 },
+      { numRuns: 1000 },
     );
   });
 
