@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
+import pino from "pino";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { loadConfig, type LoadResult } from "../../src/config/index.js";
@@ -245,6 +246,29 @@ describe("loadConfig under fuzzing", () => {
         check(text, {});
       }),
       { numRuns: 1500 },
+    );
+  });
+
+  it("a mutated config that passes the check also creates its outputs (what config check accepts, the router starts)", async () => {
+    const logger = pino({ level: "silent" });
+    await fc.assert(
+      fc.asyncProperty(fc.nat(SEEDS.length - 1), fc.array(mutation, { minLength: 1, maxLength: 3 }), async (seed, muts) => {
+        const tree = parse(SEEDS[seed]!) as Record<string, unknown>;
+        for (const m of muts) applyMutation(tree, m);
+        const text = stringify(tree);
+        const { config } = check(text, {});
+        for (const out of config?.outputs ?? []) {
+          let created;
+          try {
+            // creating an output opens no connection and no file: those wait for the first send
+            created = out.definition.create(out.options as never, { name: out.name, logger, dataDir: dir });
+          } catch (err) {
+            throw new Error(`config check passed but output ${out.name} (${out.type}) cannot be created:\n${text}\n---\n${(err as Error).stack}`);
+          }
+          await created.close();
+        }
+      }),
+      { numRuns: 300 },
     );
   });
 
