@@ -12,6 +12,9 @@ import pino from "pino";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { loadConfig, type LoadResult } from "../../src/config/index.js";
+import { createEnricher } from "../../src/enrich/enricher.js";
+import type { EnrichConfig } from "../../src/enrich/index.js";
+import { routesFromConfig } from "../../src/route/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "peregrine-fuzz-config-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -257,7 +260,14 @@ describe("loadConfig under fuzzing", () => {
         for (const m of muts) applyMutation(tree, m);
         const text = stringify(tree);
         const { config } = check(text, {});
-        for (const out of config?.outputs ?? []) {
+        if (!config) return;
+        try {
+          routesFromConfig(config.outputs);
+          createEnricher(config.enrich as EnrichConfig | undefined);
+        } catch (err) {
+          throw new Error(`config check passed but routing or enrichment cannot be set up:\n${text}\n---\n${(err as Error).stack}`);
+        }
+        for (const out of config.outputs) {
           let created;
           try {
             // creating an output opens no connection and no file: those wait for the first send
