@@ -3,7 +3,7 @@
  * iteration) with and without the detector (sensor + rule engine with Falco's stable rules),
  * interleaved in one run so the ratios compare like with like on a shared machine.
  *
- *   npx tsx bench/sensor/storm.ts [--iterations N] [--rate EVENTS_PER_S] [--rounds R]
+ *   npx tsx bench/sensor/storm.ts [--iterations N] [--rate EVENTS_PER_S] [--rounds R] [--ring-bytes N]
  *
  * Reported per mode: the storm's wall and CPU time per syscall, the slowdown ratio against
  * the baseline of the same round, events the detector processed per second, kernel drops,
@@ -29,6 +29,7 @@ function flag(name: string, def: number): number {
 const ITERATIONS = flag("iterations", 500_000);
 const RATE = flag("rate", 200_000);
 const ROUNDS = flag("rounds", 2);
+const RING_BYTES = flag("ring-bytes", 8 * 1024 * 1024);
 
 interface StormResult {
   iterations: number;
@@ -149,7 +150,7 @@ async function main(): Promise<void> {
       idle.kill("SIGTERM");
       await new Promise((r) => idle.once("close", r));
 
-      const d = await startSyscallDetector({ rulesFiles: [RULES], logger, onAlert });
+      const d = await startSyscallDetector({ rulesFiles: [RULES], logger, onAlert, ringBufferBytes: RING_BYTES });
       await d.ready;
       results.push(await withDetector(d, `detector (sensor + stable rules), ${label}`, () => runStorm(bin, file, ITERATIONS, rate)));
       await d.stop();
