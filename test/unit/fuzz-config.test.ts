@@ -282,6 +282,17 @@ describe("loadConfig under fuzzing", () => {
     );
   });
 
+  it("pathological documents (deep nesting, an alias bomb, a lone alias) are located problems", () => {
+    let bomb = "a: &x0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n";
+    for (let i = 1; i < 12; i++) bomb += `b${i}: &x${i} [${Array(10).fill(`*x${i - 1}`).join(", ")}]\n`;
+    const cases = [`listen: ${"[".repeat(10_000)}${"]".repeat(10_000)}\n`, `listen: ${"{a: ".repeat(5000)}1${"}".repeat(5000)}\n`, bomb, "*nothing\n", "listen: { port: *p }\n"];
+    for (const text of cases) {
+      const r = check(text, {});
+      expect(r.config).toBeUndefined();
+      expect(r.issues[0]!.line).toBeGreaterThanOrEqual(1);
+    }
+  });
+
   it("random documents: every problem is located, nothing throws", () => {
     const yamlish = fc.stringMatching(/^[ a-z0-9:\-\n\[\]{},"'#&*!|>]{0,80}$/);
     const randomTree = fc.jsonValue({ maxDepth: 3 }).map((v) => stringify(v));

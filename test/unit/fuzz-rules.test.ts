@@ -270,6 +270,23 @@ describe("loadRules under fuzzing", () => {
     );
   });
 
+  it("pathological documents (deep nesting, an alias bomb, long and deep conditions) are positioned errors", () => {
+    let bomb = "- list: l0\n  items: &x0 [a, a, a, a, a, a, a, a, a, a]\n";
+    for (let i = 1; i < 12; i++) bomb += `- list: l${i}\n  items: &x${i} [${Array(10).fill(`*x${i - 1}`).join(", ")}]\n`;
+    const rule = (condition: string) => `- rule: r\n  desc: d\n  condition: ${condition}\n  output: o\n  priority: WARNING\n`;
+    const cases = [
+      bomb,
+      `- ${"[".repeat(10_000)}${"]".repeat(10_000)}\n`,
+      `- ${"{a: ".repeat(5000)}1${"}".repeat(5000)}\n`,
+      rule(`${"(".repeat(2000)}proc.name = a${")".repeat(2000)}`),
+      rule(`${"not ".repeat(20_000)}proc.name = a`),
+      rule(Array.from({ length: 5000 }, (_, i) => `proc.name = a${i}`).join(" or ")),
+      rule(`${"tolower(".repeat(2000)}proc.name${")".repeat(2000)} = a`),
+    ];
+    for (const text of cases) check(text);
+    expect(loadRules({ documents: [{ name: "b.yaml", text: bomb }], sources, hostname: "h" }).results.errors[0]?.code).toBe("LOAD_ERR_YAML_PARSE");
+  });
+
   it("random documents: errors carry code and position, nothing throws", () => {
     fc.assert(
       fc.property(fc.oneof(fc.string({ maxLength: 60 }), fc.jsonValue({ maxDepth: 3 }).map((v) => stringify(v))), (text) => check(text)),
