@@ -79,15 +79,18 @@ export async function importSidekickCommand(argv: string[]): Promise<number> {
     raw = doc.toJS() ?? {};
   } catch (err) {
     // e.g. an alias (*name) whose anchor is not set before it
-    let at = 0;
+    // the first alias naming no earlier anchor, else (an alias bomb) the first alias
+    let first: number | undefined;
+    let unresolved: number | undefined;
     visit(doc, {
       Alias(_key, node) {
+        first ??= node.range?.[0];
         if (node.resolve(doc) !== undefined) return undefined;
-        at = node.range?.[0] ?? 0;
+        unresolved = node.range?.[0];
         return visit.BREAK;
       },
     });
-    const pos = lineCounter.linePos(at);
+    const pos = lineCounter.linePos(unresolved ?? first ?? 0);
     process.stderr.write(`error: ${file}:${pos.line}:${pos.col}: invalid YAML: ${errorMessage(err).split("\n")[0]}\n`);
     return EXIT.INVALID;
   }

@@ -173,6 +173,17 @@ describe("config import-sidekick under fuzzing", () => {
     );
   });
 
+  it("an alias bomb and deep nesting: exit 1 naming file and line", async () => {
+    let bomb = "a: &x0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n";
+    for (let i = 1; i < 12; i++) bomb += `b${i}: &x${i} [${Array(10).fill(`*x${i - 1}`).join(", ")}]\n`;
+    const r = await runImport(bomb);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${input}:2:10: invalid YAML: Excessive alias count`);
+    const deep = await runImport(`slack: ${"[".repeat(10_000)}${"]".repeat(10_000)}\n`);
+    expect(deep.code).toBe(1);
+    expect(deep.stderr).toMatch(new RegExp(`^error: ${input.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:1:\\d+: invalid YAML`));
+  });
+
   it("random documents through the command: exit 0 or exit 1 naming the file", async () => {
     await fc.assert(
       fc.asyncProperty(fc.oneof(fc.string({ maxLength: 40 }), fc.jsonValue({ maxDepth: 3 }).map((v) => stringify(v))), async (text) => {
