@@ -58,12 +58,12 @@ static void fatal_env(const char *fmt, ...)
 	exit(2);
 }
 
+/* libbpf's own messages only with --verbose: failures are summarised by our one error line. */
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
-	if (!verbose && level != LIBBPF_WARN)
-		return 0;
+	(void)level;
 	if (!verbose)
-		return 0; /* warnings are summarised by our own error line */
+		return 0;
 	return vfprintf(stderr, fmt, args);
 }
 
