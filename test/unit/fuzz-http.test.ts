@@ -20,22 +20,36 @@ import { Dashboard } from "../../src/ui/index.js";
 const dir = mkdtempSync(join(tmpdir(), "peregrine-fuzz-http-"));
 let app: FastifyInstance;
 let router: Router;
+let authApp: FastifyInstance;
+let authRouter: Router;
 
-beforeAll(async () => {
-  const file = join(dir, "peregrine.yaml");
-  writeFileSync(file, `storage: { path: ${JSON.stringify(join(dir, "data"))}, fsync: false }\ningest: { max_body_bytes: 16KiB }\noutputs:\n  - { name: archive, type: file, path: ${JSON.stringify(join(dir, "out.ndjson"))} }\n`);
+/** A real router (journal on disk, a file output) with the dashboard routes, behind fastify's injection. */
+async function setup(name: string, tokens: string[]): Promise<{ app: FastifyInstance; router: Router }> {
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(
+    file,
+    `storage: { path: ${JSON.stringify(join(dir, name))}, fsync: false }\ningest: { max_body_bytes: 16KiB, auth: { tokens: ${JSON.stringify(tokens)} } }\noutputs:\n  - { name: archive, type: file, path: ${JSON.stringify(join(dir, `${name}.ndjson`))} }\n`,
+  );
   const { config, issues } = loadConfig(file, {});
   if (!config) throw new Error(JSON.stringify(issues));
-  router = new Router(config, pino({ level: "silent" }));
-  router.start();
-  app = buildServer(router);
-  new Dashboard(router, false).register(app);
-  await app.ready();
+  const r = new Router(config, pino({ level: "silent" }));
+  r.start();
+  const a = buildServer(r);
+  new Dashboard(r, false).register(a);
+  await a.ready();
+  return { app: a, router: r };
+}
+
+beforeAll(async () => {
+  ({ app, router } = await setup("open", []));
+  ({ app: authApp, router: authRouter } = await setup("auth", ["s3cret"]));
 });
 
 afterAll(async () => {
-  await app.close();
-  await router.stop(0);
+  for (const [a, r] of [[app, router], [authApp, authRouter]] as const) {
+    await a.close();
+    await r.stop(0);
+  }
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -89,6 +103,27 @@ describe("the HTTP API under fuzzing", () => {
         }
       }),
       { numRuns: 4000 },
+    );
+  }, 120_000);
+
+  it("with ingest auth on: random requests never 5xx; without the token every guarded route answers a JSON 401", async () => {
+    const OPEN = new Set(["/healthz", "/ping", "/metrics"]);
+    const auth = fc.constantFrom<Record<string, string>>({}, { authorization: "Bearer s3cret" }, { authorization: "Bearer wrong" }, { authorization: "bearer s3cret" }, { authorization: "Bearer  s3cret " }, { authorization: "Basic czNjcmV0" });
+    const tokenQuery = fc.constantFrom("", "?token=s3cret", "?token=wrong", "?token=s3cret&token=s3cret", "?token=", "?token[]=s3cret");
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...METHODS), fc.constantFrom(...PATHS.filter((p) => !p.includes("?"))), tokenQuery, auth, body, async (method, path, qs, hdrs, payload) => {
+        const withBody = method !== "GET" && method !== "HEAD";
+        const res = await authApp.inject({ method, url: `${path}${qs}`, headers: { "content-type": "application/json", ...hdrs }, ...(withBody ? { payload } : {}) });
+        const what = `${method} ${path}${qs} ${JSON.stringify(hdrs)} -> ${res.statusCode} ${res.body.slice(0, 200)}`;
+        if (res.statusCode >= 500) throw new Error(`5xx: ${what}`);
+        const hasToken = hdrs.authorization?.startsWith("Bearer ") && hdrs.authorization.slice(7).trim() === "s3cret";
+        const queryToken = qs === "?token=s3cret";
+        if (!hasToken && !queryToken && !OPEN.has(path) && res.statusCode !== 400) {
+          if (res.statusCode !== 401) throw new Error(`no 401 without a token: ${what}`);
+          if (method !== "HEAD") expect(res.json().error.code).toBe("INGEST_UNAUTHORIZED");
+        }
+      }),
+      { numRuns: 1500 },
     );
   }, 120_000);
 
