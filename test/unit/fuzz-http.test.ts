@@ -6,6 +6,7 @@
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { connect } from "node:net";
 import { join } from "node:path";
 import fc from "fast-check";
 import pino from "pino";
@@ -125,6 +126,42 @@ describe("the HTTP API under fuzzing", () => {
       }),
       { numRuns: 1500 },
     );
+  }, 120_000);
+
+  it("raw garbage on a real socket: the server answers or closes, stays up, and then accepts an alert", async () => {
+    const server = await setup("socket", []);
+    const address = await server.app.listen({ host: "127.0.0.1", port: 0 });
+    const port = Number(new URL(address).port);
+    const request = fc.oneof(
+      fc.string({ maxLength: 200 }),
+      fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b).toString("latin1")),
+      fc.tuple(fc.constantFrom("POST / HTTP/1.1", "GET /ping HTTP/1.1", "POST /api/dead-letters/replay HTTP/1.1", "PUT / HTTP/1.0", "POST / HTTP/9.9", "POST /\u0000 HTTP/1.1"), fc.array(fc.constantFrom("Host: x", "Content-Type: application/json", "Content-Length: 5", "Content-Length: -1", "Content-Length: 99999999999", "Transfer-Encoding: chunked", "Transfer-Encoding: gzip", "Content-Length: 3\r\nContent-Length: 4", "X: \u0001", ": empty"), { maxLength: 4 }), fc.constantFrom("", "{}", "zz\r\n", "5\r\n{\"a\":\r\n0\r\n\r\n", "[]")).map(([line, hs, b]) => `${line}\r\n${hs.join("\r\n")}\r\n\r\n${b}`),
+    );
+    const send = (raw: string) =>
+      new Promise<string>((done) => {
+        const socket = connect(port, "127.0.0.1");
+        let got = "";
+        socket.setTimeout(500, () => socket.destroy());
+        socket.on("data", (d) => (got += d.toString("latin1")));
+        socket.on("error", () => undefined);
+        socket.on("close", () => done(got));
+        socket.end(raw, "latin1");
+      });
+    try {
+      await fc.assert(
+        fc.asyncProperty(request, async (raw) => {
+          const answer = await send(raw);
+          if (/^HTTP\/1\.[01] 5\d\d/.test(answer)) throw new Error(`5xx for ${JSON.stringify(raw)}: ${answer.slice(0, 300)}`);
+        }),
+        { numRuns: 300 },
+      );
+      const res = await fetch(`http://127.0.0.1:${port}/`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ rule: "r", priority: "Warning", output: "o" }) });
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { uuid: string }).uuid).toMatch(/^[0-9a-f-]{36}$/);
+    } finally {
+      await server.app.close();
+      await server.router.stop(0);
+    }
   }, 120_000);
 
   it("replay refusals name the field", async () => {
