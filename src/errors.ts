@@ -22,6 +22,9 @@ export const ERROR_CODES = {
   STORAGE_OPEN_FAILED: "The journal cannot be opened at storage.path.",
   STORAGE_WRITE_FAILED: "The journal could not write; the alerts were not accepted, retry later.",
   INTERNAL_ERROR: "An unexpected error; the log has details.",
+  // detector
+  SENSOR_UNAVAILABLE: "The eBPF sensor cannot run on this host (privileges, BTF, tracefs or ring buffer); the message says what to grant.",
+  DETECTOR_RULES_INVALID: "The detector's rules or its config section have errors.",
   // cli
   CLI_USAGE: "The command line is not understood.",
   // delivery

@@ -27,6 +27,9 @@ export interface RunExtension {
 }
 
 const extensions: RunExtension[] = [];
+
+/** Extension failures that end `peregrine run`, by error code, with their exit code. */
+const EXTENSION_EXIT: Record<string, number> = { SENSOR_UNAVAILABLE: EXIT.USAGE, DETECTOR_RULES_INVALID: EXIT.INVALID };
 export function registerRunExtension(ext: RunExtension): void {
   extensions.push(ext);
 }
@@ -84,7 +87,17 @@ export async function runCommand(argv: string[], options: { withDetector: boolea
       const stop = await ext.start(ctx);
       if (stop) stops.push(stop);
     } catch (err) {
-      logger.error(`${ext.name} did not start: ${errorMessage(err)}`);
+      const exit = EXTENSION_EXIT[(err as { code?: string }).code ?? ""];
+      if (exit === undefined) {
+        logger.error(`${ext.name} did not start: ${errorMessage(err)}`);
+        continue;
+      }
+      // A half that was asked for explicitly (detector.enabled: true) and cannot run is fatal.
+      logger.fatal(`${ext.name}: ${errorMessage(err)}`);
+      for (const stop of stops.reverse()) await stop().catch(() => {});
+      await router.stop(0);
+      await app.close().catch(() => {});
+      return exit;
     }
   }
 

@@ -4,6 +4,7 @@ import { PRIORITIES, parsePriority, type Priority } from "../alert.js";
 import { PeregrineError, errorMessage } from "../errors.js";
 import { ParseContext, s, isObject, didYouMean, ObjectSchema, type ConfigIssue, type InferShape, type Shape } from "./schema.js";
 import { laneShape, type LaneConfig } from "./lane.js";
+import { detectorSchema } from "../detector/sources/syscall/config.js";
 import { OUTPUT_TYPES } from "../../outputs/registry.js";
 import type { OutputDefinition } from "../delivery/output.js";
 import { enrichShape } from "../enrich/config.js";
@@ -63,7 +64,7 @@ export const rootShape = {
     })
     .describe("Logging."),
   outputs: s.array(s.any()).default([{ name: "stdout", type: "stdout" }]).describe("The outputs (see docs/outputs/)."),
-  detector: s.any().optional().describe("The embedded detector (see docs/detector.md)."),
+  detector: detectorSchema.optional().describe("The embedded detector (see docs/detector.md)."),
   enrich: enrichShape.optional(),
 } satisfies Shape;
 
@@ -142,7 +143,7 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     raw = {};
   }
   raw = substituteReferences(raw, env, ctx, "");
-  applyEnvOverrides(raw as Record<string, unknown>, env, ctx);
+  const fromEnv = applyEnvOverrides(raw as Record<string, unknown>, env, ctx);
 
   const root = rootSchema.parse(raw, ctx, "");
   const outputs: OutputConfig[] = [];
@@ -156,7 +157,12 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     outputs.push(out);
   });
 
-  const issues = ctx.issues.map((issue) => ({ ...issue, ...locate(doc, lineCounter, issue.path) }));
+  const issues = ctx.issues.map((issue) => {
+    // A value an environment variable set is not where the file says: name the variable instead.
+    const variable = envSource(fromEnv, issue.path);
+    if (variable !== undefined) return { ...issue, message: `${issue.message} (set by ${variable})` };
+    return { ...issue, ...locate(doc, lineCounter, issue.path) };
+  });
   if (!ctx.ok) return { issues, source };
   const config: Config = {
     listen: root.listen,
@@ -271,11 +277,14 @@ function substituteReferences(value: unknown, env: NodeJS.ProcessEnv, ctx: Parse
  * the output with that name (name upper-cased, non-alphanumerics as _). Values are YAML
  * scalars, so numbers and booleans keep their type.
  */
-function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, ctx: ParseContext): void {
+function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, ctx: ParseContext): Map<string, string> {
+  /** Config path -> the variable that set it. */
+  const set = new Map<string, string>();
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith("PEREGRINE_") || value === undefined) continue;
     if (name === "PEREGRINE_LOG_LEVEL" && raw.log === undefined) {
       raw.log = { level: value };
+      set.set("log.level", name);
       continue;
     }
     const rest = name.slice("PEREGRINE_".length);
@@ -286,52 +295,63 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv,
         (o) => isObject(o) && typeof o.name === "string" && tail.startsWith(`${envName(o.name)}_`),
       ) as Record<string, unknown> | undefined;
       if (!target) continue;
-      setByEnvPath(target, tail.slice(envName(target.name as string).length + 1), value);
+      const path = setByEnvPath(target, tail.slice(envName(target.name as string).length + 1), value, `outputs[${outputs.indexOf(target)}]`);
+      set.set(path, name);
       continue;
     }
-    if (!setByShape(raw, rootShape, rest, value)) {
-      if (rest.split("_")[0] && Object.keys(rootShape).some((k) => rest.startsWith(envName(k))))
-        ctx.warn(name, "environment variable matches no config key; ignored");
-    }
+    const path = setByShape(raw, rootShape, rest, value, "");
+    if (path !== undefined) set.set(path, name);
+    else if (rest.split("_")[0] && Object.keys(rootShape).some((k) => rest.startsWith(envName(k))))
+      ctx.warn(name, "environment variable matches no config key; ignored");
   }
+  return set;
+}
+
+/** The variable that set this path or one of its parents, if any. */
+function envSource(fromEnv: Map<string, string>, path: string): string | undefined {
+  for (const [set, variable] of fromEnv) if (path === set || path.startsWith(`${set}.`) || path.startsWith(`${set}[`)) return variable;
+  return undefined;
 }
 
 function envName(key: string): string {
   return key.toUpperCase().replace(/[^A-Z0-9]/g, "_");
 }
 
-function setByShape(target: Record<string, unknown>, shape: Shape, rest: string, value: string): boolean {
+/** Sets the key the variable names; returns its config path, or undefined when it names none. */
+function setByShape(target: Record<string, unknown>, shape: Shape, rest: string, value: string, path: string): string | undefined {
   for (const [key, schema] of Object.entries(shape)) {
     const k = envName(key);
+    const keyPath = path ? `${path}.${key}` : key;
     if (rest === k) {
       target[key] = envValue(value);
-      return true;
+      return keyPath;
     }
     if (rest.startsWith(`${k}_`) && schema instanceof ObjectSchema) {
       const child = isObject(target[key]) ? (target[key] as Record<string, unknown>) : {};
-      if (setByShape(child, schema.shape, rest.slice(k.length + 1), value)) {
+      const set = setByShape(child, schema.shape, rest.slice(k.length + 1), value, keyPath);
+      if (set !== undefined) {
         target[key] = child;
-        return true;
+        return set;
       }
     }
   }
-  return false;
+  return undefined;
 }
 
 /** For outputs, whose keys depend on the type: match existing keys first, else snake_case the rest. */
-function setByEnvPath(target: Record<string, unknown>, rest: string, value: string): void {
+function setByEnvPath(target: Record<string, unknown>, rest: string, value: string, path: string): string {
   for (const key of Object.keys(target)) {
     const k = envName(key);
     if (rest === k) {
       target[key] = envValue(value);
-      return;
+      return `${path}.${key}`;
     }
     if (rest.startsWith(`${k}_`) && isObject(target[key])) {
-      setByEnvPath(target[key] as Record<string, unknown>, rest.slice(k.length + 1), value);
-      return;
+      return setByEnvPath(target[key] as Record<string, unknown>, rest.slice(k.length + 1), value, `${path}.${key}`);
     }
   }
   target[rest.toLowerCase()] = envValue(value);
+  return `${path}.${rest.toLowerCase()}`;
 }
 
 /**
