@@ -163,14 +163,18 @@ describe("the command line with bad input", () => {
     ]);
   });
 
-  it("an environment override that is not valid YAML: exit 1, names the key", async () => {
+  it("an environment override that is not valid YAML: exit 1, names the key and the variable", async () => {
     const r = await cli(["config", "check", "-c", GOOD], { PEREGRINE_LISTEN_PORT: "[1" });
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain('listen.port: must be an integer, got "[1"');
+    // the file's own listen.port line would point at the wrong value: the variable is named instead
+    expect(r.stdout).toContain('error: listen.port: must be an integer, got "[1" (set by PEREGRINE_LISTEN_PORT)');
     expectNoStack(r);
     const tagged = await cli(["config", "check", "-c", GOOD], { PEREGRINE_LISTEN_PORT: "!x" });
     expect(tagged.code).toBe(1);
-    expect(tagged.stdout).toContain('listen.port: must be an integer, got "!x"');
+    expect(tagged.stdout).toContain('listen.port: must be an integer, got "!x" (set by PEREGRINE_LISTEN_PORT)');
+    const output = await cli(["config", "check", "-c", GOOD], { PEREGRINE_OUTPUTS_OUT_FORMAT: "xml" });
+    expect(output.code).toBe(1);
+    expect(output.stdout).toContain('error: outputs[0].format: must be one of json, text, got "xml" (set by PEREGRINE_OUTPUTS_OUT_FORMAT)');
     expectNoStack(tagged);
   });
 
