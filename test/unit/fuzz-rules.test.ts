@@ -11,7 +11,9 @@ import { parse, stringify } from "yaml";
 import type { EventSource } from "../../src/detector/event.js";
 import { loadRules } from "../../src/detector/load.js";
 import { LOAD_ERROR_CODES, LOAD_WARNING_CODES, type LoadMessage } from "../../src/detector/loader/results.js";
+import type { Alert } from "../../src/alert.js";
 import { parseCondition } from "../../src/detector/condition/parser.js";
+import { compileFilter } from "../../src/route/filter.js";
 import { normalizeReplayEvent, parseReplay, ReplayFormatError, replaySource, type ReplayEvent } from "../../src/detector/sources/replay.js";
 
 const REPO = resolve(import.meta.dirname, "../..");
@@ -347,6 +349,67 @@ describe("the condition parser under fuzzing", () => {
     parsedOrPositioned(`${"(".repeat(5000)}proc.name = a${")".repeat(5000)}`);
     parsedOrPositioned("not ".repeat(20000) + "proc.name = a");
     parsedOrPositioned(`${"tolower(".repeat(3000)}proc.name${")".repeat(3000)} = a`);
+  });
+});
+
+describe("output filters (the alert source) under fuzzing", () => {
+  const BITS = ["alert.rule", "alert.priority", "alert.source", "alert.tags", "alert.hostname", "alert.output", "alert.time", "alert.field[k8s.ns.name]", "alert.field[proc.name]", "alert.field[", "alert.nope",
+    " >= ", " = ", " != ", " in ", " contains ", " startswith ", " intersects ", " exists", " and ", " or ", "not ", "(", ")", "warning", "Critical", "k8s", "(a, b)", "'x y'", '"', "\n", "\t", ",", "]", "0"];
+  const soup = fc.array(fc.oneof(fc.constantFrom(...BITS), fc.string({ maxLength: 3 })), { maxLength: 12 }).map((p) => p.join(""));
+  // well-formed checks joined by and/or, so that many filters compile and get evaluated
+  const check = fc
+    .tuple(
+      fc.constantFrom("alert.rule", "alert.priority", "alert.source", "alert.tags", "alert.hostname", "alert.output", "alert.field[k8s.ns.name]", "alert.field[fd.num]", "alert.field[x]"),
+      fc.constantFrom("=", "!=", ">=", "<", "in", "contains", "startswith", "endswith", "glob", "intersects", "exists", "pmatch", "icontains"),
+      fc.constantFrom("warning", "Critical", "k8s", "(a, b)", "(warning, error)", "'x y'", '"a*"', "5", "0x1f", "-1", "''"),
+      fc.constantFrom("", "not "),
+    )
+    .map(([f, op, v, neg]) => `${neg}${f} ${op}${op === "exists" ? "" : ` ${v}`}`);
+  const structured = fc.array(check, { minLength: 1, maxLength: 4 }).chain((cs) =>
+    fc.array(fc.constantFrom(" and ", " or ", "\nand "), { minLength: cs.length - 1, maxLength: cs.length - 1 }).map((ops) => cs.map((c, i) => (i === 0 ? c : `${ops[i - 1]}${c}`)).join("")),
+  );
+  const filterText = fc.oneof(soup, structured);
+  const alertArb = fc.record({
+    uuid: fc.uuid(),
+    time: fc.constantFrom("2026-01-01T00:00:00Z", "2026-01-01T00:00:00.123456789Z"),
+    priority: fc.constantFrom("Emergency", "Alert", "Critical", "Error", "Warning", "Notice", "Informational", "Debug"),
+    rule: fc.string({ maxLength: 8 }),
+    output: fc.string({ maxLength: 12 }),
+    output_fields: fc.dictionary(fc.constantFrom("k8s.ns.name", "proc.name", "fd.num", "x"), fc.oneof(fc.string({ maxLength: 4 }), fc.integer(), fc.boolean(), fc.constant(null)), { maxKeys: 3 }),
+    source: fc.constantFrom("syscall", "k8s_audit", ""),
+    tags: fc.array(fc.string({ maxLength: 4 }), { maxLength: 3 }),
+    hostname: fc.string({ maxLength: 6 }),
+  });
+
+  it("compiles or reports positions inside the filter text; what compiles matches any alert without throwing", () => {
+    fc.assert(
+      fc.property(filterText, fc.array(alertArb, { minLength: 1, maxLength: 3 }), (text, alerts) => {
+        let compiled: ReturnType<typeof compileFilter>;
+        try {
+          compiled = compileFilter(text);
+        } catch (err) {
+          throw new Error(`compileFilter threw on ${JSON.stringify(text)}: ${(err as Error).stack}`);
+        }
+        if (!compiled.ok) {
+          const lines = text.split("\n");
+          for (const e of compiled.errors) {
+            const line = lines[e.line - 1];
+            if (line === undefined || e.column < 1 || e.column > line.length + 1)
+              throw new Error(`position ${e.line}:${e.column} outside ${JSON.stringify(text)}: ${e.message}`);
+            if (!e.code || !e.message) throw new Error(`no code or message for ${JSON.stringify(text)}`);
+          }
+          return;
+        }
+        for (const a of alerts) {
+          try {
+            compiled.match(a as Alert);
+          } catch (err) {
+            throw new Error(`filter ${JSON.stringify(text)} threw on ${JSON.stringify(a)}: ${(err as Error).stack}`);
+          }
+        }
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
 
