@@ -78,8 +78,7 @@ export async function importSidekickCommand(argv: string[]): Promise<number> {
   try {
     raw = doc.toJS() ?? {};
   } catch (err) {
-    // e.g. an alias (*name) whose anchor is not set before it
-    // the first alias naming no earlier anchor, else (an alias bomb) the first alias
+    // An alias whose anchor is not set before it, or an alias bomb: point at that alias, else the first.
     let first: number | undefined;
     let unresolved: number | undefined;
     visit(doc, {
