@@ -26,6 +26,16 @@ storage: { path: ./data, max_bytes: 1GiB, fsync: true }
 ingest: { max_body_bytes: 1MiB, auth: { tokens: [abc] } }
 shutdown: { drain_ms: 5s }
 log: { level: info }
+detector:
+  enabled: auto
+  rules_files: [./rules]
+  rules:
+    - disable: { rule: "Shell*" }
+    - enable: { tag: network }
+  append_output:
+    - match: { source: syscall }
+      extra_output: "pod=%k8s.pod.name"
+  ring_buffer_bytes: 8MiB
 outputs:
   - name: out
     type: stdout
