@@ -53,9 +53,13 @@ export function sampler(read: () => number | undefined, everyMs = 250): { sample
  * Makes the receiver answer per `decide` and records the alerts of every request it
  * answered 200, in arrival order: those, and only those, count as delivered.
  */
-export function countingBehavior(receiver: Receiver, decide: (req: ReceivedRequest) => number | "hang" = () => 200): { delivered: string[]; deliveredN: number[] } {
+export function countingBehavior(
+  receiver: Receiver,
+  decide: (req: ReceivedRequest) => number | "hang" = () => 200,
+): { delivered: string[]; deliveredN: number[]; deliveredSet: Set<string> } {
   const delivered: string[] = [];
   const deliveredN: number[] = [];
+  const deliveredSet = new Set<string>();
   receiver.behavior = (req) => {
     const verdict = decide(req);
     if (verdict === "hang") return "hang";
@@ -63,12 +67,27 @@ export function countingBehavior(receiver: Receiver, decide: (req: ReceivedReque
       const v = JSON.parse(req.body) as unknown;
       for (const a of (Array.isArray(v) ? v : [v]) as { uuid: string; output_fields?: { n?: number } }[]) {
         delivered.push(a.uuid);
+        deliveredSet.add(a.uuid);
         deliveredN.push(Number(a.output_fields?.n));
       }
     }
     return { status: verdict };
   };
-  return { delivered, deliveredN };
+  return { delivered, deliveredN, deliveredSet };
+}
+
+/**
+ * A cheap, repeatable "has everything in `expected` arrived?" for large runs: it walks
+ * `expected` once overall, resuming where the last call stopped, instead of rebuilding sets
+ * on every poll (the receiver shares this event loop). Returns how many are still missing
+ * at the first gap (0 when all arrived).
+ */
+export function arrivalTracker(expected: readonly string[], got: Set<string>): () => number {
+  let cursor = 0;
+  return () => {
+    while (cursor < expected.length && got.has(expected[cursor]!)) cursor++;
+    return expected.length - cursor;
+  };
 }
 
 export interface Flood {
