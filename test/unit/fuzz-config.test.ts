@@ -12,6 +12,7 @@ import pino from "pino";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { loadConfig, type LoadResult } from "../../src/config/index.js";
+import { PeregrineError } from "../../src/errors.js";
 import { createEnricher } from "../../src/enrich/enricher.js";
 import type { EnrichConfig } from "../../src/enrich/index.js";
 import { routesFromConfig } from "../../src/route/index.js";
@@ -237,6 +238,20 @@ describe("loadConfig under fuzzing", () => {
       const r = check(seed, {});
       expect(r.issues.filter((i) => i.severity === "error")).toEqual([]);
       expect(r.config).toBeDefined();
+    }
+  });
+
+  it("an unreadable file is the one thing that throws, as a PeregrineError naming it", () => {
+    for (const path of [join(dir, "missing.yaml"), dir]) {
+      let thrown: unknown;
+      try {
+        loadConfig(path, {});
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(PeregrineError);
+      expect((thrown as PeregrineError).code).toBe("CONFIG_FILE_UNREADABLE");
+      expect((thrown as PeregrineError).message).toContain(path);
     }
   });
 
