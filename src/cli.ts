@@ -27,19 +27,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   config: async () => (await import("./cli/config.js")).configCommand,
   dlq: async () => (await import("./cli/dlq.js")).dlqCommand,
   rules: async () => (await import("./cli/rules.js")).runRulesCommand,
-  detect: async () => optional("./cli/detect.js", "detectCommand", "detect"),
+  detect: async () => (await import("./cli/detect.js")).detectCommand,
 };
-
-/** Commands whose module another part of the build provides; a clear line when it is absent. */
-async function optional(specifier: string, exportName: string, name: string): Promise<Command> {
-  const mod = (await import(specifier).catch(() => undefined)) as Record<string, unknown> | undefined;
-  const fn = mod?.[exportName];
-  if (typeof fn === "function") return fn as Command;
-  return async () => {
-    process.stderr.write(`peregrine ${name} is not available in this build\n`);
-    return EXIT.USAGE;
-  };
-}
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
