@@ -319,16 +319,38 @@ export class Lane {
   }
 
   private async sendOnce(batch: readonly JournalEntry[]): Promise<SendResult> {
-    const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.config.timeout_ms)]);
+    const deadline = this.deadline(this.config.timeout_ms);
     try {
       return await this.output.send(
         batch.map((e) => e.alert),
-        signal,
+        deadline.signal,
       );
     } catch (err) {
       // An output should classify its own failures; a throw is treated as transient.
       return { kind: "retry", reason: `output threw: ${errorMessage(err)}` };
+    } finally {
+      deadline.clear();
     }
+  }
+
+  /**
+   * A signal that aborts at `ms` or when the lane stops. A plain timer rather than
+   * AbortSignal.any(AbortSignal.timeout()): on Node 20 the combined signal can lose its
+   * timeout to garbage collection, and a hung send would then never be cut.
+   */
+  private deadline(ms: number): { signal: AbortSignal; clear(): void } {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new DOMException(`send timed out after ${ms} ms`, "TimeoutError")), ms);
+    const onStop = () => controller.abort(this.abort.signal.reason);
+    if (this.abort.signal.aborted) onStop();
+    else this.abort.signal.addEventListener("abort", onStop, { once: true });
+    return {
+      signal: controller.signal,
+      clear: () => {
+        clearTimeout(timer);
+        this.abort.signal.removeEventListener("abort", onStop);
+      },
+    };
   }
 
   /** Applies a result: acks, dead letters; returns what must be tried again. */
@@ -424,12 +446,15 @@ export class Lane {
 
   private async runHealthcheck(): Promise<void> {
     if (!this.output.healthcheck) return;
+    const deadline = this.deadline(10_000);
     try {
-      await this.output.healthcheck(AbortSignal.any([this.abort.signal, AbortSignal.timeout(10_000)]));
+      await this.output.healthcheck(deadline.signal);
     } catch (err) {
       const reason = `healthcheck failed: ${errorMessage(err)}`;
       this.lastError = { reason, at: new Date().toISOString() };
       this.logger.error({ output: this.name }, `output ${this.name}: ${reason} (alerts wait in the journal)`);
+    } finally {
+      deadline.clear();
     }
   }
 }

@@ -16,18 +16,9 @@ afterEach(async () => {
 });
 
 describe("reliability: an output that never answers", () => {
-  /*
-   * KNOWN BUG (core, src/delivery/lane.ts, sendOnce and runHealthcheck): the send's deadline
-   * is AbortSignal.any([stopSignal, AbortSignal.timeout(timeout_ms)]). On Node 20 the timeout
-   * signal inside AbortSignal.any() can be garbage-collected before it fires (Node issue
-   * 57736, fixed in Node 24), so after any GC the composite never aborts: a send to an output
-   * that never answers hangs forever, and with concurrency 1 the output stops delivering
-   * until the router restarts (nothing is lost: the batch stays journaled). Keep a strong
-   * reference to the timeout signal until the send settles (or use a setTimeout that aborts
-   * a per-send AbortController). `it.fails` keeps the reproduction in the suite; it turns
-   * red once the bug is fixed, and then `.fails` should go.
-   */
-  it.fails("[known bug] cuts a hung send at timeout_ms and delivers the batch on the next try", async () => {
+  // Regression test: the send's deadline was AbortSignal.any([stop, AbortSignal.timeout()]),
+  // whose timeout Node 20 can garbage-collect (Node issue 57736); a hung send then never ended.
+  it("cuts a hung send at timeout_ms and delivers the batch on the next try", async () => {
     const receiver = await new Receiver().start();
     cleanups.push(() => receiver.stop());
     // The first delivery hangs forever; every later one succeeds.
