@@ -15,8 +15,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import Database from "better-sqlite3";
 import { request } from "undici";
 import { Receiver, freePort } from "../harness/receiver.js";
-import { makeAlert, startRouter, waitUntil, type RouterProcess } from "../harness/router-process.js";
-import { countingBehavior, missing } from "./helpers.js";
+import { makeAlert, waitUntil, type RouterProcess } from "../harness/router-process.js";
+import { countingBehavior, missing, startRouterIn } from "./helpers.js";
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -59,7 +59,7 @@ async function fillTheDisk(): Promise<{ router: RouterProcess; receiver: Receive
     receiver.port = port; // down
     const { delivered } = countingBehavior(receiver);
     cleanups.push(() => receiver.stop());
-    const router = await startRouter({
+    const router = await startRouterIn(cleanups, {
       dataDir: join(mountDir, "data"),
       config: {
         // The quota is far above the disk: the disk fills first.

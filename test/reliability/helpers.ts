@@ -4,11 +4,11 @@
  * what it answered 200 to, and /proc samplers for RSS and the journal's size on disk.
  */
 import { randomUUID } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { Pool } from "undici";
 import type { ReceivedRequest, Receiver } from "../harness/receiver.js";
-import { makeAlert } from "../harness/router-process.js";
+import { makeAlert, startRouter, type RouterProcess, type StartRouterOptions } from "../harness/router-process.js";
 
 /** PEREGRINE_LONG=1 runs the long versions (minutes); the default fits CI on two cores. */
 export const LONG = process.env.PEREGRINE_LONG === "1";
@@ -55,14 +55,16 @@ export function sampler(read: () => number | undefined, everyMs = 250): { sample
  */
 export function countingBehavior(
   receiver: Receiver,
-  decide: (req: ReceivedRequest) => number | "hang" = () => 200,
+  decide: (req: ReceivedRequest) => number | "hang" | { status: number; headers: Record<string, string> } = () => 200,
 ): { delivered: string[]; deliveredN: number[]; deliveredSet: Set<string> } {
   const delivered: string[] = [];
   const deliveredN: number[] = [];
   const deliveredSet = new Set<string>();
   receiver.behavior = (req) => {
-    const verdict = decide(req);
-    if (verdict === "hang") return "hang";
+    const decided = decide(req);
+    if (decided === "hang") return "hang";
+    const verdict = typeof decided === "number" ? decided : decided.status;
+    const headers = typeof decided === "number" ? {} : decided.headers;
     if (verdict === 200 && req.body !== "") {
       const v = JSON.parse(req.body) as unknown;
       for (const a of (Array.isArray(v) ? v : [v]) as { uuid: string; output_fields?: { n?: number } }[]) {
@@ -71,7 +73,7 @@ export function countingBehavior(
         deliveredN.push(Number(a.output_fields?.n));
       }
     }
-    return { status: verdict };
+    return { status: verdict, headers };
   };
   return { delivered, deliveredN, deliveredSet };
 }
@@ -170,4 +172,17 @@ export function webhookOutput(url: string, extra: Record<string, unknown> = {}):
     timeout_ms: 2000,
     ...extra,
   };
+}
+
+/**
+ * Starts the real router and registers its removal: killed, then its directory (config, and
+ * the journal unless `dataDir` points elsewhere) deleted, so runs leave no journals behind.
+ */
+export async function startRouterIn(cleanups: (() => Promise<unknown>)[], options: StartRouterOptions): Promise<RouterProcess> {
+  const rp = await startRouter(options);
+  cleanups.push(async () => {
+    await rp.kill();
+    rmSync(dirname(rp.configFile), { recursive: true, force: true });
+  });
+  return rp;
 }

@@ -7,8 +7,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { Pool } from "undici";
 import { Receiver } from "../harness/receiver.js";
-import { makeAlert, startRouter, waitUntil } from "../harness/router-process.js";
-import { countingBehavior } from "./helpers.js";
+import { makeAlert, waitUntil } from "../harness/router-process.js";
+import { countingBehavior, startRouterIn } from "./helpers.js";
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -23,7 +23,7 @@ describe("reliability: an output that never answers", () => {
     cleanups.push(() => receiver.stop());
     // The first delivery hangs forever; every later one succeeds.
     const { deliveredN } = countingBehavior(receiver, (req) => (receiver.requests.indexOf(req) === 0 ? "hang" : 200));
-    const router = await startRouter({
+    const router = await startRouterIn(cleanups, {
       config: {
         outputs: [{ name: "hook", type: "webhook", url: receiver.url, concurrency: 1, timeout_ms: 4000, retry: { initial_ms: 50, max_ms: 200 }, batch: { max_events: 100, max_wait_ms: 0 } }],
       },

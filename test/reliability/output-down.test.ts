@@ -6,8 +6,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { Pool } from "undici";
 import { Receiver, freePort } from "../harness/receiver.js";
-import { makeAlert, startRouter, waitUntil } from "../harness/router-process.js";
-import { countingBehavior, journalBytesOnDisk, LONG, MiB, rssBytes, sampler, scale } from "./helpers.js";
+import { makeAlert, waitUntil } from "../harness/router-process.js";
+import { countingBehavior, journalBytesOnDisk, LONG, MiB, rssBytes, sampler, scale, startRouterIn } from "./helpers.js";
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -28,7 +28,7 @@ describe("reliability: an output down for a long time", () => {
     receiver.port = port; // not started: connection refused, the output is down
     const { deliveredN } = countingBehavior(receiver);
     cleanups.push(() => receiver.stop());
-    const router = await startRouter({
+    const router = await startRouterIn(cleanups, {
       config: {
         outputs: [
           {

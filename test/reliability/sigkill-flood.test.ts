@@ -6,8 +6,8 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { Receiver } from "../harness/receiver.js";
-import { startRouter, waitUntil, type RouterProcess } from "../harness/router-process.js";
-import { arrivalTracker, countingBehavior, flood, missing, scale, webhookOutput } from "./helpers.js";
+import { waitUntil, type RouterProcess } from "../harness/router-process.js";
+import { arrivalTracker, countingBehavior, flood, missing, scale, startRouterIn, webhookOutput } from "./helpers.js";
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -33,7 +33,7 @@ describe("reliability: SIGKILL during a flood, output flapping", () => {
     const config = {
       outputs: [webhookOutput(receiver.url, { batch: { max_events: 50, max_wait_ms: 5 }, concurrency: 2, timeout_ms: 500 })],
     };
-    let router: RouterProcess = await startRouter({ config });
+    let router: RouterProcess = await startRouterIn(cleanups, { config });
     const dataDir = router.dataDir;
     cleanups.push(() => router.kill());
     const load = flood(() => router.url, { connections: 8, batch: 10, pauseMs: PAUSE_MS });
@@ -44,7 +44,7 @@ describe("reliability: SIGKILL during a flood, output flapping", () => {
       const ackedBefore = load.acked.size;
       await router.kill(); // SIGKILL, requests in flight get no answer
       expect(ackedBefore).toBeGreaterThan(0);
-      router = await startRouter({ config, dataDir });
+      router = await startRouterIn(cleanups, { config, dataDir });
     }
     await new Promise((r) => setTimeout(r, 1000));
     await load.stop();

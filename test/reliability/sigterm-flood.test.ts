@@ -6,8 +6,8 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { Receiver } from "../harness/receiver.js";
-import { startRouter, waitUntil, type RouterProcess } from "../harness/router-process.js";
-import { arrivalTracker, countingBehavior, flood, missing, scale, webhookOutput } from "./helpers.js";
+import { waitUntil, type RouterProcess } from "../harness/router-process.js";
+import { arrivalTracker, countingBehavior, flood, missing, scale, startRouterIn, webhookOutput } from "./helpers.js";
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -28,7 +28,7 @@ describe("reliability: SIGTERM during a flood", () => {
       shutdown: { drain_ms: 300 },
       outputs: [webhookOutput(receiver.url, { batch: { max_events: 50, max_wait_ms: 5 }, concurrency: 2 })],
     };
-    let router: RouterProcess = await startRouter({ config });
+    let router: RouterProcess = await startRouterIn(cleanups, { config });
     const dataDir = router.dataDir;
     cleanups.push(() => router.kill());
     const load = flood(() => router.url, { connections: 8, batch: 10, pauseMs: 5 });
@@ -38,7 +38,7 @@ describe("reliability: SIGTERM during a flood", () => {
       await new Promise((r) => setTimeout(r, 2000));
       const code = await router.stop("SIGTERM", 30_000);
       expect(code, `exit code of graceful stop ${k + 1}`).toBe(0);
-      router = await startRouter({ config, dataDir });
+      router = await startRouterIn(cleanups, { config, dataDir });
     }
     await new Promise((r) => setTimeout(r, 1000));
     await load.stop();

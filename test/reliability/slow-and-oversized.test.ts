@@ -10,8 +10,8 @@ import { connect, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { request } from "undici";
 import { Receiver } from "../harness/receiver.js";
-import { makeAlert, startRouter, waitUntil, type RouterProcess } from "../harness/router-process.js";
-import { LONG, MiB, rssBytes, sampler, scale } from "./helpers.js";
+import { makeAlert, waitUntil, type RouterProcess } from "../harness/router-process.js";
+import { LONG, MiB, rssBytes, sampler, scale, startRouterIn } from "./helpers.js";
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -64,7 +64,7 @@ function openSocket(port: number): Promise<Socket> {
 async function startQuietRouter(): Promise<{ router: RouterProcess; receiver: Receiver }> {
   const receiver = await new Receiver().start();
   cleanups.push(() => receiver.stop());
-  const router = await startRouter({
+  const router = await startRouterIn(cleanups, {
     config: { ingest: { max_body_bytes: MAX_BODY }, outputs: [{ name: "hook", type: "webhook", url: receiver.url, batch: { max_events: 100, max_wait_ms: 10 } }] },
   });
   cleanups.push(() => router.kill());
