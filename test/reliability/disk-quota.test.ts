@@ -99,19 +99,9 @@ describe("reliability: disk quota reached", () => {
     await waitUntil(() => missing(acked, delivered).length === 0, 60_000, `all ${acked.length} acknowledged alerts after recovery`);
   });
 
-  /*
-   * KNOWN BUG (core, src/delivery/journal.ts, collectGarbage): delivered alerts' bodies are
-   * deleted only inside a commit that carries acks, and at most once per GC_INTERVAL_MS, with
-   * no trailing run. When the last acks of a backlog commit less than a second after the
-   * previous collection, their alerts are never deleted; at the quota, ingest refuses before
-   * appending, so no commit ever comes again: the journal stays "full" and ingest answers 503
-   * for good, even across a restart, though every alert was delivered. Through the router
-   * this depends on delivery timing (the test above used to fail about one run in three on
-   * its "accepts again" step); on the journal itself it is deterministic, as here.
-   * A fix: when a collection is skipped for the interval, schedule one for when it ends.
-   * `it.fails` keeps the reproduction; it turns red once fixed, and then `.fails` should go.
-   */
-  it.fails("[known bug] a journal at its quota is no longer full once every alert in it is acknowledged", async () => {
+  // Regression test: delivered alerts were collected only inside a commit carrying acks, at most
+  // once a second and with no trailing run, so a journal at its quota could stay "full" for good.
+  it("a journal at its quota is no longer full once every alert in it is acknowledged", async () => {
     const dir = mkdtempSync(join(tmpdir(), "peregrine-quota-journal-"));
     cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
     const journal = new SqliteJournal({ dir, maxBytes: MAX_BYTES, fsync: false });
