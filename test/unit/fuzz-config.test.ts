@@ -16,6 +16,7 @@ import { PeregrineError } from "../../src/errors.js";
 import { createEnricher } from "../../src/enrich/enricher.js";
 import type { EnrichConfig } from "../../src/enrich/index.js";
 import { routesFromConfig } from "../../src/route/index.js";
+import { slots } from "../harness/tree-slots.js";
 
 const dir = mkdtempSync(join(tmpdir(), "peregrine-fuzz-config-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -132,19 +133,6 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ op: fc.constant("add" as const), at: fc.nat(), key: fc.string({ minLength: 1, maxLength: 10 }), value: anyValue }),
 );
 
-type Container = Record<string, unknown> | unknown[];
-
-/** Every (container, key) pair in the tree, in a stable order, so a mutation can pick one by index. */
-function slots(tree: unknown): [Container, string | number][] {
-  const out: [Container, string | number][] = [];
-  const walk = (node: unknown): void => {
-    if (Array.isArray(node)) node.forEach((v, i) => (out.push([node, i]), walk(v)));
-    else if (node !== null && typeof node === "object")
-      for (const [k, v] of Object.entries(node)) (out.push([node as Record<string, unknown>, k]), walk(v));
-  };
-  walk(tree);
-  return out;
-}
 
 function applyMutation(tree: Record<string, unknown>, mutation: Mutation): void {
   // fast-check reuses generated values while shrinking: never let the tree share (and mutate) them

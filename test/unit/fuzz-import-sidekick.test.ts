@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { importSidekickCommand, translateSidekick } from "../../src/cli/import-sidekick.js";
 import { loadConfig } from "../../src/config/index.js";
+import { slots } from "../harness/tree-slots.js";
 
 const FIXTURE = readFileSync(resolve(import.meta.dirname, "../fixtures/sidekick/config.yaml"), "utf8");
 const SEEDS = [
@@ -90,17 +91,6 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ op: fc.constant("rename" as const), at: fc.nat(), key: fc.oneof(fc.constantFrom(...SIDEKICK_KEYS), fc.string({ minLength: 1, maxLength: 6 })) }),
 );
 
-type Container = Record<string, unknown> | unknown[];
-function slots(tree: unknown): [Container, string | number][] {
-  const out: [Container, string | number][] = [];
-  const walk = (node: unknown): void => {
-    if (Array.isArray(node)) node.forEach((v, i) => (out.push([node, i]), walk(v)));
-    else if (node !== null && typeof node === "object")
-      for (const [k, v] of Object.entries(node)) (out.push([node as Record<string, unknown>, k]), walk(v));
-  };
-  walk(tree);
-  return out;
-}
 
 function applyMutation(tree: Record<string, unknown>, mutation: Mutation): void {
   const m = structuredClone(mutation);

@@ -15,6 +15,7 @@ import type { Alert } from "../../src/alert.js";
 import { parseCondition } from "../../src/detector/condition/parser.js";
 import { compileFilter } from "../../src/route/filter.js";
 import { normalizeReplayEvent, parseReplay, ReplayFormatError, replaySource, type ReplayEvent } from "../../src/detector/sources/replay.js";
+import { slots } from "../harness/tree-slots.js";
 
 const REPO = resolve(import.meta.dirname, "../..");
 const source = replaySource();
@@ -96,18 +97,6 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ op: fc.constant("rename" as const), at: fc.nat(), key: fc.oneof(fc.constantFrom(...KEYS), fc.string({ minLength: 1, maxLength: 6 })) }),
 );
 
-type Container = Record<string, unknown> | unknown[];
-
-function slots(tree: unknown): [Container, string | number][] {
-  const out: [Container, string | number][] = [];
-  const walk = (node: unknown): void => {
-    if (Array.isArray(node)) node.forEach((v, i) => (out.push([node, i]), walk(v)));
-    else if (node !== null && typeof node === "object")
-      for (const [k, v] of Object.entries(node)) (out.push([node as Record<string, unknown>, k]), walk(v));
-  };
-  walk(tree);
-  return out;
-}
 
 function applyMutation(tree: unknown[], mutation: Mutation): void {
   const m = structuredClone(mutation);
