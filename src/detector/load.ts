@@ -50,6 +50,20 @@ export function defaultSources(): EventSource<never>[] {
   return [replaySource() as unknown as EventSource<never>, alertSource as unknown as EventSource<never>, jsonSource as EventSource<never>];
 }
 
+const READ_FAILURES: Record<string, string> = {
+  ENOENT: "no such file or directory",
+  EACCES: "permission denied",
+  ENOTDIR: "a part of the path is not a directory",
+  EISDIR: "it is a directory",
+};
+
+/** The system's code and what it means, e.g. "ENOENT (no such file or directory)". */
+function readFailure(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === undefined) return (err as Error).message;
+  return READ_FAILURES[code] ? `${code} (${READ_FAILURES[code]})` : code;
+}
+
 /** Expands directories into their .yaml/.yml files, sorted by name. */
 export function expandRulesPaths(paths: readonly string[], results: LoadResults): string[] {
   const out: string[] = [];
@@ -58,7 +72,7 @@ export function expandRulesPaths(paths: readonly string[], results: LoadResults)
     try {
       st = statSync(p);
     } catch (err) {
-      results.error("LOAD_ERR_FILE_READ", `cannot read '${p}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { file: p, line: 0, column: 0 });
+      results.error("LOAD_ERR_FILE_READ", `cannot read '${p}': ${readFailure(err)}`, { file: p, line: 0, column: 0 });
       continue;
     }
     if (st.isDirectory()) {
@@ -84,7 +98,7 @@ export function loadRules(options: LoadRulesOptions): LoadRulesResult {
     try {
       docs.push({ name: file, text: readFileSync(file, "utf8") });
     } catch (err) {
-      results.error("LOAD_ERR_FILE_READ", `cannot read '${file}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { file, line: 0, column: 0 });
+      results.error("LOAD_ERR_FILE_READ", `cannot read '${file}': ${readFailure(err)}`, { file, line: 0, column: 0 });
     }
   }
   docs.push(...(options.documents ?? []));
