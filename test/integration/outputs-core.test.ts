@@ -99,7 +99,8 @@ describe("webhook output", () => {
       { key: readFileSync(certs.serverKey), cert: readFileSync(certs.serverCert), ca: readFileSync(certs.caCert), requestCert: true, rejectUnauthorized: true },
       (req, res) => {
         const sock = req.socket as import("node:tls").TLSSocket;
-        seen.push({ authorized: sock.authorized, cn: sock.getPeerCertificate().subject?.CN });
+        const cn = sock.getPeerCertificate().subject?.CN;
+        seen.push({ authorized: sock.authorized, cn: Array.isArray(cn) ? cn[0] : cn });
         req.resume();
         req.on("end", () => res.end("ok"));
       },
