@@ -1,4 +1,4 @@
-/** For the fuzz tests' tree mutations: a parsed YAML/JSON document's containers and keys. */
+/** For the fuzz tests' mutations: tree slots of a parsed document, and text edits. */
 export type Container = Record<string, unknown> | unknown[];
 
 /** Every (container, key) pair in the tree, in a stable order, so a mutation can pick one by index. */
@@ -11,4 +11,27 @@ export function slots(tree: unknown): [Container, string | number][] {
   };
   walk(tree);
   return out;
+}
+
+/** A text-level mutation of a document: each fuzz test draws the kinds and tokens that suit it. */
+export type TextEdit =
+  | { op: "insert"; at: number; text: string }
+  | { op: "delete"; at: number; length: number }
+  | { op: "indent"; line: number; by: number }
+  | { op: "duplicate"; line: number };
+
+export function applyTextEdit(text: string, e: TextEdit): string {
+  if (e.op === "insert") {
+    const at = e.at % (text.length + 1);
+    return text.slice(0, at) + e.text + text.slice(at);
+  }
+  if (e.op === "delete") {
+    const at = e.at % (text.length + 1);
+    return text.slice(0, at) + text.slice(at + e.length);
+  }
+  const lines = text.split("\n");
+  const i = e.line % lines.length;
+  if (e.op === "duplicate") lines.splice(i, 0, lines[i]!);
+  else lines[i] = e.by >= 0 ? " ".repeat(e.by) + lines[i] : lines[i]!.replace(new RegExp(`^ {0,${-e.by}}`), "");
+  return lines.join("\n");
 }

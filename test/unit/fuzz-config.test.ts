@@ -16,7 +16,7 @@ import { PeregrineError } from "../../src/errors.js";
 import { createEnricher } from "../../src/enrich/enricher.js";
 import type { EnrichConfig } from "../../src/enrich/index.js";
 import { routesFromConfig } from "../../src/route/index.js";
-import { slots } from "../harness/tree-slots.js";
+import { applyTextEdit, slots, type TextEdit } from "../harness/tree-slots.js";
 
 const dir = mkdtempSync(join(tmpdir(), "peregrine-fuzz-config-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -162,11 +162,6 @@ function applyMutation(tree: Record<string, unknown>, mutation: Mutation): void 
   }
 }
 
-type TextEdit =
-  | { op: "insert"; at: number; text: string }
-  | { op: "delete"; at: number; length: number }
-  | { op: "indent"; line: number; by: number }
-  | { op: "duplicate"; line: number };
 
 const textEdit: fc.Arbitrary<TextEdit> = fc.oneof(
   fc.record({
@@ -179,21 +174,6 @@ const textEdit: fc.Arbitrary<TextEdit> = fc.oneof(
   fc.record({ op: fc.constant("duplicate" as const), line: fc.nat() }),
 );
 
-function applyTextEdit(text: string, e: TextEdit): string {
-  if (e.op === "insert") {
-    const at = e.at % (text.length + 1);
-    return text.slice(0, at) + e.text + text.slice(at);
-  }
-  if (e.op === "delete") {
-    const at = e.at % (text.length + 1);
-    return text.slice(0, at) + text.slice(at + e.length);
-  }
-  const lines = text.split("\n");
-  const i = e.line % lines.length;
-  if (e.op === "duplicate") lines.splice(i, 0, lines[i]!);
-  else lines[i] = e.by >= 0 ? " ".repeat(e.by) + lines[i] : lines[i]!.replace(new RegExp(`^ {0,${-e.by}}`), "");
-  return lines.join("\n");
-}
 
 /** PEREGRINE_* overrides with odd values: they pass through the same validation. */
 const envArb = fc.dictionary(

@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { importSidekickCommand, translateSidekick } from "../../src/cli/import-sidekick.js";
 import { loadConfig } from "../../src/config/index.js";
-import { slots } from "../harness/tree-slots.js";
+import { applyTextEdit, slots, type TextEdit } from "../harness/tree-slots.js";
 
 const FIXTURE = readFileSync(resolve(import.meta.dirname, "../fixtures/sidekick/config.yaml"), "utf8");
 const SEEDS = [
@@ -112,16 +112,11 @@ function applyMutation(tree: Record<string, unknown>, mutation: Mutation): void 
   }
 }
 
-type TextEdit = { op: "insert"; at: number; text: string } | { op: "delete"; at: number; length: number };
 const textEdit: fc.Arbitrary<TextEdit> = fc.oneof(
   fc.record({ op: fc.constant("insert" as const), at: fc.nat(), text: fc.oneof(fc.string({ maxLength: 3 }), fc.constantFrom(":", "- ", "\n", "  ", "{", "[", '"', "&a ", "*a", "*b", "!!binary ", "|", "#", "\t")) }),
   fc.record({ op: fc.constant("delete" as const), at: fc.nat(), length: fc.integer({ min: 1, max: 8 }) }),
 );
 
-function applyTextEdit(text: string, e: TextEdit): string {
-  const at = e.at % (text.length + 1);
-  return e.op === "insert" ? text.slice(0, at) + e.text + text.slice(at) : text.slice(0, at) + text.slice(at + e.length);
-}
 
 describe("config import-sidekick under fuzzing", () => {
   it("the seeds translate", async () => {

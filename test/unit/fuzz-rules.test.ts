@@ -15,7 +15,7 @@ import type { Alert } from "../../src/alert.js";
 import { parseCondition } from "../../src/detector/condition/parser.js";
 import { compileFilter } from "../../src/route/filter.js";
 import { normalizeReplayEvent, parseReplay, ReplayFormatError, replaySource, type ReplayEvent } from "../../src/detector/sources/replay.js";
-import { slots } from "../harness/tree-slots.js";
+import { applyTextEdit, slots, type TextEdit } from "../harness/tree-slots.js";
 
 const REPO = resolve(import.meta.dirname, "../..");
 const source = replaySource();
@@ -120,7 +120,6 @@ function applyMutation(tree: unknown[], mutation: Mutation): void {
   }
 }
 
-type TextEdit = { op: "insert"; at: number; text: string } | { op: "delete"; at: number; length: number } | { op: "indent"; line: number; by: number };
 
 const CONDITION_BITS = ["(", ")", " and ", " or ", " not ", "=", "!=", " in ", " exists", "'", '"', ",", "[", "]", "%", "\\", "evt.type", "proc.name", "glob ", "startswith ", "tolower(", "val(", "0x", "1e5", "-"];
 
@@ -134,20 +133,6 @@ const textEdit: fc.Arbitrary<TextEdit> = fc.oneof(
   fc.record({ op: fc.constant("indent" as const), line: fc.nat(), by: fc.integer({ min: -4, max: 4 }) }),
 );
 
-function applyTextEdit(text: string, e: TextEdit): string {
-  if (e.op === "insert") {
-    const at = e.at % (text.length + 1);
-    return text.slice(0, at) + e.text + text.slice(at);
-  }
-  if (e.op === "delete") {
-    const at = e.at % (text.length + 1);
-    return text.slice(0, at) + text.slice(at + e.length);
-  }
-  const lines = text.split("\n");
-  const i = e.line % lines.length;
-  lines[i] = e.by >= 0 ? " ".repeat(e.by) + lines[i] : lines[i]!.replace(new RegExp(`^ {0,${-e.by}}`), "");
-  return lines.join("\n");
-}
 
 /** A few events every compiled rule is run against, so evaluation is fuzzed too. */
 const EVENTS: ReplayEvent[] = [
