@@ -78,18 +78,6 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-const KNOWN_KEYS = new Set([
-  "uuid",
-  "time",
-  "priority",
-  "rule",
-  "output",
-  "output_fields",
-  "source",
-  "tags",
-  "hostname",
-  "custom_fields",
-]);
 
 /**
  * Validates and normalizes one alert as Falco's JSON output (or any producer) sends it.
@@ -140,11 +128,6 @@ export function normalizeAlert(
   };
   if (isPlainObject(input.custom_fields)) alert.custom_fields = input.custom_fields as Record<string, FieldValue>;
   return { ok: true, alert };
-}
-
-/** Keys a producer sent that Falco's format does not define; kept out of the alert, reported for debugging. */
-export function unknownAlertKeys(input: Record<string, unknown>): string[] {
-  return Object.keys(input).filter((k) => !KNOWN_KEYS.has(k));
 }
 
 function fail(field: string, message: string): { ok: false; error: AlertValidationError } {

@@ -1,6 +1,6 @@
 import { readFileSync, existsSync } from "node:fs";
 import { LineCounter, parseDocument, isNode, visit, type Document } from "yaml";
-import { PRIORITIES, parsePriority, type Priority } from "../alert.js";
+import { parsePriority, type Priority } from "../alert.js";
 import { PeregrineError, errorMessage } from "../errors.js";
 import { ParseContext, s, isObject, didYouMean, ObjectSchema, type ConfigIssue, type InferShape, type Shape } from "./schema.js";
 import { laneShape, type LaneConfig } from "./lane.js";
@@ -13,7 +13,6 @@ import { checkOutputRouting } from "../route/check.js";
 export const DEFAULT_CONFIG_FILE = "./peregrine.yaml";
 export const DEFAULT_PORT = 2801;
 
-const priorityNames = [...PRIORITIES.map((p) => p.toLowerCase()), "info"];
 
 export const rootShape = {
   listen: s
@@ -416,4 +415,3 @@ export function formatIssue(issue: LoadResult["issues"][number], source: string)
   return `${issue.severity}: ${where}${path}${issue.message}`;
 }
 
-export { priorityNames };
