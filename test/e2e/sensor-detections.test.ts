@@ -207,7 +207,9 @@ describe.skipIf(!isRoot)("sensor detections with the stable Falco rules (root)",
     const t2 = Date.now();
     sh(`${prog} none`);
     await new Promise((r) => setTimeout(r, QUIET_MS));
-    expect(alerts.filter((x) => x.at >= t2 && field(x.alert, "proc.name") === "ptrace-attach")).toEqual([]);
+    // By the event's own time too: a restarted attach of the first run can report late.
+    const late = alerts.filter((x) => x.at >= t2 && Date.parse(x.alert.time) >= t2 - 1 && field(x.alert, "proc.name") === "ptrace-attach");
+    expect(late.map((x) => x.alert.output)).toEqual([]);
   });
 
   it("truncating a file under /var/log: Clear Log Activities; appending to it: nothing", async () => {
