@@ -79,6 +79,10 @@ export function expandRulesPaths(paths: readonly string[], results: LoadResults)
       const names = readdirSync(p)
         .filter((n) => n.endsWith(".yaml") || n.endsWith(".yml"))
         .sort();
+      // An empty directory is almost always a wrong path; loading nothing silently would
+      // leave a detector that never alerts.
+      if (names.length === 0)
+        results.error("LOAD_ERR_FILE_READ", `cannot load '${p}': the directory has no .yaml or .yml files`, { file: p, line: 0, column: 0 });
       for (const n of names) out.push(join(p, n));
     } else {
       out.push(p);

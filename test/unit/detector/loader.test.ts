@@ -335,6 +335,15 @@ describe("selection, priorities, matching and outputs", () => {
     expect(r.results.errors).toEqual([]);
     expect(r.ruleset.evaluate(source, ev({ "evt.type": "open", "proc.name": "dog" }))).toHaveLength(1);
   });
+  it("a directory without rules files is an error naming it, not an empty ruleset", () => {
+    const dir = mkdtempSync(join(tmpdir(), "rules-empty-"));
+    dirs.push(dir);
+    writeFileSync(join(dir, "README.txt"), "no rules here");
+    const r = loadRules({ files: [dir], sources });
+    expect(r.results.errors.map((e) => [e.code, e.message])).toEqual([
+      ["LOAD_ERR_FILE_READ", `cannot load '${dir}': the directory has no .yaml or .yml files`],
+    ]);
+  });
   it("eventTypes reports 'all' when some rule matches every event type", () => {
     const r = load(RULE("any", "proc.name = bash", "  warn_evttypes: false\n") + RULE("o", "evt.type in (open, openat)"));
     expect(r.ruleset.eventTypes("syscall")).toEqual({ all: true, types: new Set(["open", "openat"]) });
