@@ -27,6 +27,12 @@ export default async function setup(): Promise<() => Promise<void>> {
   const names = wanted();
   const before = await Promise.all(names.map((n) => status(n)));
   const t0 = Date.now();
+  for (const s of before)
+    if (s.state === "external")
+      console.warn(
+        `[harness] ${s.name}: its ports are served by a program this checkout did not start; using it. Tests that need ` +
+          `this checkout's certificates or restart the service may fail: stop it where it was started (npm run services -- down).`,
+      );
   // One service that cannot be provisioned must not take the whole suite down: its own
   // tests fail (with this message above them), the others run.
   const failed: string[] = [];
