@@ -1,0 +1,144 @@
+/**
+ * Sensor cost on ordinary work, beside the storm's worst case: the same commands run with
+ * nothing attached, with the sensor attached but not capturing them, and under the detector
+ * (sensor + Falco's stable rules), interleaved in one run so ratios compare like with like.
+ *
+ *   npx tsx bench/sensor/workload.ts [--rounds R]
+ *
+ * Workloads (each a shell command, timed with its children's CPU from getrusage):
+ *   untar    extract a 4,000-file archive and delete the tree (open/openat/close/unlink heavy)
+ *   compile  compile a small C file 20 times (exec, mmap and header opens: a build)
+ *   git      git status and git log --stat over this repository (mostly stat and read, which
+ *            the stable rules never ask for: the sensor's cost when it is only attached)
+ * Must run as root.
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import pino from "pino";
+import { startSyscallDetector } from "../../src/detector/sources/syscall/index.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..", "..");
+const RULES = join(root, "..", "shared", "corpus", "falco-rules", "falco_rules.yaml");
+
+function flag(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : def;
+}
+const ROUNDS = flag("rounds", 3);
+
+interface Timed {
+  wall: number;
+  cpu: number;
+}
+
+/** Runs a shell command; wall time and the CPU of the whole process tree (RUSAGE_CHILDREN). */
+function timed(command: string): Timed {
+  const py =
+    "import json,resource,subprocess,sys,time\n" +
+    "t=time.perf_counter(); subprocess.run(['sh','-c',sys.argv[1]],check=True); w=time.perf_counter()-t\n" +
+    "r=resource.getrusage(resource.RUSAGE_CHILDREN); print(json.dumps({'wall':w,'cpu':r.ru_utime+r.ru_stime}))";
+  return JSON.parse(execFileSync("python3", ["-c", py, command]).toString()) as Timed;
+}
+
+function prepare(): Record<string, string> {
+  const work = mkdtempSync(join(tmpdir(), "pg-workload-"));
+  const src = join(work, "src");
+  for (let d = 0; d < 40; d++) {
+    mkdirSync(join(src, `d${d}`), { recursive: true });
+    for (let f = 0; f < 100; f++) writeFileSync(join(src, `d${d}`, `f${f}.txt`), "x".repeat(2048));
+  }
+  execFileSync("tar", ["cf", join(work, "files.tar"), "-C", src, "."]);
+  rmSync(src, { recursive: true });
+  const out = join(work, "out");
+  return {
+    untar: `mkdir -p ${out} && tar xf ${work}/files.tar -C ${out} && rm -rf ${out}`,
+    compile: `for i in $(seq 20); do cc -O0 -c ${join(here, "storm.c")} -o ${work}/storm.o; done`,
+    git: `git -C ${root} status --porcelain > /dev/null && git -C ${root} log --stat -n 300 > /dev/null`,
+    cleanup: work,
+  };
+}
+
+interface Row {
+  round: number;
+  mode: string;
+  workload: string;
+  t: Timed;
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error("the workload benchmark loads the eBPF sensor: run it as root");
+  execFileSync(process.execPath, [join(root, "scripts", "build-sensor.mjs")], { stdio: "inherit" });
+  const { cleanup, ...workloads } = prepare();
+  const sensorBin = join(root, "sensor", "build", "peregrine-sensor");
+  const rows: Row[] = [];
+  const events: Record<string, number[]> = {};
+  const drops: Record<string, number[]> = {};
+  const runAll = async (round: number, mode: string, counters?: () => { events: number; drops: number }): Promise<void> => {
+    for (const [name, command] of Object.entries(workloads)) {
+      timed(command); // warm the page cache and the detector's tables for this command
+      const settle = () => new Promise((r) => setTimeout(r, 1100)); // the sensor reports its counters each second
+      if (counters) await settle();
+      const before = counters?.();
+      rows.push({ round, mode, workload: name, t: timed(command) });
+      if (counters && before) {
+        await settle();
+        const after = counters();
+        (events[name] ??= []).push(after.events - before.events);
+        (drops[name] ??= []).push(after.drops - before.drops);
+      }
+    }
+  };
+
+  for (let round = 1; round <= ROUNDS; round++) {
+    await runAll(round, "baseline");
+
+    const idle = spawn(sensorBin, ["--syscalls", "execve"], { stdio: ["ignore", "ignore", "inherit"] });
+    await new Promise((r) => setTimeout(r, 1500));
+    await runAll(round, "sensor attached");
+    idle.kill("SIGTERM");
+    await new Promise((r) => idle.once("close", r));
+
+    const d = await startSyscallDetector({ rulesFiles: [RULES], logger: pino({ level: "warn" }), onAlert: () => {} });
+    await d.ready;
+    await runAll(round, "detector", () => {
+      const st = d.stats();
+      return { events: sum(Object.values(st.sensorEvents)), drops: sum(Object.values(st.sensorDrops)) };
+    });
+    await d.stop();
+  }
+  rmSync(cleanup, { recursive: true, force: true });
+
+  const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
+  const out: string[] = [];
+  out.push("| workload | baseline CPU s | sensor attached (CPU, wall) | detector (CPU, wall) | captured events per run | kernel drops |");
+  out.push("|---|---|---|---|---|---|");
+  for (const name of Object.keys(workloads)) {
+    const ratio = (mode: string, k: keyof Timed) =>
+      median(
+        rows
+          .filter((r) => r.workload === name && r.mode === mode)
+          .map((r) => r.t[k] / rows.find((b) => b.workload === name && b.mode === "baseline" && b.round === r.round)!.t[k]),
+      );
+    const baseCpu = median(rows.filter((r) => r.workload === name && r.mode === "baseline").map((r) => r.t.cpu));
+    out.push(
+      `| ${name} | ${baseCpu.toFixed(3)} | ${ratio("sensor attached", "cpu").toFixed(3)}×, ${ratio("sensor attached", "wall").toFixed(3)}× | ` +
+        `${ratio("detector", "cpu").toFixed(3)}×, ${ratio("detector", "wall").toFixed(3)}× | ${median(events[name] ?? [0]).toLocaleString("en")} | ${sum(drops[name] ?? [])} |`,
+    );
+  }
+  console.log(`medians of ${ROUNDS} rounds; ratios are against the baseline of the same round`);
+  console.log(out.join("\n"));
+  console.log(JSON.stringify({ rounds: ROUNDS, rows, events, drops }));
+}
+
+function sum(a: number[]): number {
+  return a.reduce((x, y) => x + y, 0);
+}
+
+main().catch((err: unknown) => {
+  console.error((err as Error).message);
+  process.exit(1);
+});
