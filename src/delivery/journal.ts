@@ -1,5 +1,5 @@
 import Database from "better-sqlite3";
-import { mkdirSync } from "node:fs";
+import { makeDirs } from "../fs-dirs.js";
 import { join } from "node:path";
 import type { Alert } from "../alert.js";
 import { PeregrineError, errorMessage } from "../errors.js";
@@ -101,7 +101,7 @@ export class SqliteJournal implements Journal {
 
   constructor(options: SqliteJournalOptions) {
     try {
-      mkdirSync(options.dir, { recursive: true });
+      makeDirs(options.dir);
       this.db = new Database(join(options.dir, "journal.db"));
       this.db.pragma("journal_mode = WAL");
       this.db.pragma(`synchronous = ${options.fsync ? "FULL" : "NORMAL"}`);

@@ -125,6 +125,21 @@ describe("the command line with bad input", () => {
     }
   });
 
+  it("a storage path that cannot be a directory: exit 3 at once, names the path and the reason", async () => {
+    // Under /proc the kernel answers ENOENT to mkdir although the parent exists, where a
+    // recursive mkdir would retry forever; a regular file in the path is ENOTDIR.
+    for (const [path, reason] of [
+      ["/proc/peregrine-no-such-dir/data", "ENOENT"],
+      [join(GOOD, "data"), "ENOTDIR"],
+    ] as const) {
+      const r = await cli(["router", "-c", GOOD], { PEREGRINE_STORAGE_PATH: path });
+      expect(r.code, path).toBe(3);
+      expect(`${r.stdout}${r.stderr}`, path).toContain(`cannot open the journal in ${path}: ${reason}`);
+      expectShort(r.stdout + r.stderr, 3);
+      expectNoStack(r);
+    }
+  });
+
   it("a config with a YAML syntax error: exit 1, names file and line", async () => {
     const r = await cli(["config", "check", "-c", BAD_YAML]);
     expect(r.code).toBe(1);

@@ -6,7 +6,7 @@
  * full, counted and logged.
  */
 import Database from "better-sqlite3";
-import { mkdirSync } from "node:fs";
+import { makeDirs } from "../../../fs-dirs.js";
 import { dirname } from "node:path";
 import type { Logger } from "pino";
 import { request } from "undici";
@@ -48,7 +48,7 @@ export class AlertForwarder {
   private readonly s = { sent: 0, rejected: 0, dropped: 0, failedAttempts: 0 };
 
   constructor(private readonly opts: ForwarderOptions) {
-    mkdirSync(dirname(opts.spoolPath), { recursive: true });
+    makeDirs(dirname(opts.spoolPath));
     this.db = new Database(opts.spoolPath);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = NORMAL");
