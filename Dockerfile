@@ -52,7 +52,11 @@ COPY templates/ templates/
 COPY rules/ rules/
 COPY --from=sensor /src/sensor/build/peregrine-sensor sensor/build/peregrine-sensor
 COPY deploy/docker/peregrine.yaml /etc/peregrine/peregrine.yaml
-RUN mkdir -p /var/lib/peregrine && ln -s /app/bin/peregrine.js /usr/local/bin/peregrine
+# Without -c the CLI reads ./peregrine.yaml: here that is the mounted config, so
+# `peregrine router` and `docker compose exec peregrine peregrine dlq list` use its journal
+# on the volume, not built-in defaults with a journal in /app/data.
+RUN mkdir -p /var/lib/peregrine && ln -s /app/bin/peregrine.js /usr/local/bin/peregrine \
+ && ln -s /etc/peregrine/peregrine.yaml /app/peregrine.yaml
 VOLUME /var/lib/peregrine
 EXPOSE 2801
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s \

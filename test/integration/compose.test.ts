@@ -6,9 +6,10 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join, posix, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { DEFAULT_CONFIG_FILE } from "../../src/config/index.js";
 import { Receiver } from "../harness/receiver.js";
 import { makeAlert, startRouter, waitUntil, type RouterProcess } from "../harness/router-process.js";
 
@@ -181,6 +182,27 @@ describe("docker-compose deployment", () => {
     }
     expect(dockerfile).toMatch(/^FROM node:20-slim|ARG NODE_IMAGE=node:20-slim/m);
     expect(dockerfile).toMatch(/make -C sensor/);
+  });
+
+  it("the image's default config is the one its CMD names, with the journal on its volume", () => {
+    // Final stage only, continuation lines joined.
+    const dockerfile = readFileSync(join(REPO, "Dockerfile"), "utf8").replace(/\\\n/g, " ");
+    const stage = dockerfile.split(/^FROM\s/m).at(-1)!;
+    const workdir = [...stage.matchAll(/^WORKDIR\s+(\S+)/gm)].at(-1)?.[1];
+    const cmd = JSON.parse(/^CMD\s+(\[.*\])\s*$/m.exec(stage)![1]!) as string[];
+    const imageConfig = cmd[cmd.indexOf("-c") + 1]!;
+    expect(workdir).toBeDefined();
+    // `docker run IMAGE router` or `peregrine dlq list` in the container pass no -c: the CLI's
+    // default file, relative to WORKDIR, must lead to the same config.
+    const links = [...stage.matchAll(/\bln\s+-s\s+(\S+)\s+(\S+)/g)].map((m) => [m[1], m[2]]);
+    expect(links, `${posix.join(workdir!, DEFAULT_CONFIG_FILE)} should link to ${imageConfig}`).toContainEqual([imageConfig, posix.join(workdir!, DEFAULT_CONFIG_FILE)]);
+    // The config copied there keeps its journal on the declared volume.
+    const copied = /^COPY\s+(\S+)\s+(\S+)\s*$/gm;
+    const source = [...stage.matchAll(copied)].find((m) => m[2] === imageConfig)?.[1];
+    expect(source, `nothing is copied to ${imageConfig}`).toBeDefined();
+    const storage = (parse(readFileSync(join(REPO, source!), "utf8")) as { storage: { path: string } }).storage.path;
+    const volumes = [...stage.matchAll(/^VOLUME\s+(.+)$/gm)].flatMap((m) => m[1]!.trim().split(/\s+/));
+    expect(volumes).toContain(storage);
   });
 
   it("mounts a peregrine.yaml that passes `peregrine config check` with the environment compose gives it", () => {
