@@ -15,6 +15,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Alert } from "../../src/alert.js";
+import { OUTPUT_TYPES } from "../../outputs/registry.js";
 import { makeAlerts, runId } from "../harness/alerts.js";
 import { startRouter, waitUntil, type RouterProcess } from "../harness/router-process.js";
 
@@ -225,9 +226,18 @@ export function defineConformance(spec: ConformanceSpec): void {
 
     it("flushes queued alerts on SIGTERM before exiting", async () => {
       const run = runId();
-      const r = await router(run, {}, { shutdown: { drain_ms: 30_000 } });
-      const alerts = makeAlerts(500);
+      // A batch that never fills and a wait that never ends: only the shutdown can send these
+      // alerts, so the case fails if SIGTERM exits without flushing (instead of passing
+      // because the lane had already sent everything).
+      const batch = { ...((spec.config(run).batch as Record<string, unknown> | undefined) ?? {}) };
+      const maxEvents = Number(batch.max_events ?? OUTPUT_TYPES[spec.type]?.laneDefaults?.batch?.max_events ?? 1);
+      const n = Math.max(1, Math.min(500, maxEvents - 1));
+      const r = await router(run, { batch: { ...batch, max_wait_ms: 600_000 } }, { shutdown: { drain_ms: 30_000 } });
+      const alerts = makeAlerts(n);
       await postAll(r, alerts);
+      await new Promise((res) => setTimeout(res, 300));
+      // (An output that sends one alert per batch cannot hold one back.)
+      if (maxEvents > 1) expect(await outputStatus(r)).toMatchObject({ queue_depth: n, delivered: 0 });
       const code = await r.stop("SIGTERM");
       expect(code).toBe(0);
       // Everything was sent before exit: it is all there without any router running.
