@@ -113,13 +113,16 @@ export function buildServer(router: Router): FastifyInstance {
 
   app.post("/", (req, reply) => ingest(req, reply, false));
   app.post("/test", (req, reply) => ingest(req, reply, true, [router.testAlert()]));
+  const methodNotAllowed = async (req: FastifyRequest, reply: FastifyReply) => {
+    router.metrics.ingestRejected.inc({ reason: "INGEST_METHOD_NOT_ALLOWED" });
+    return reply.code(405).header("allow", "POST").send(errorBody("INGEST_METHOD_NOT_ALLOWED", `${req.method} is not allowed on /; POST alerts`));
+  };
   app.route({
     method: ["GET", "PUT", "DELETE", "PATCH", "HEAD"],
     url: "/",
-    handler: (req, reply) => {
-      router.metrics.ingestRejected.inc({ reason: "INGEST_METHOD_NOT_ALLOWED" });
-      return reply.code(405).header("allow", "POST").send(errorBody("INGEST_METHOD_NOT_ALLOWED", `${req.method} is not allowed on /; POST alerts`));
-    },
+    // Answered before the body is parsed: a PUT with a text body is a wrong method, not a wrong media type.
+    onRequest: methodNotAllowed,
+    handler: methodNotAllowed,
   });
 
   app.get("/ping", (_req, reply) => reply.type("text/plain").send("pong\n"));

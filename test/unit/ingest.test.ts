@@ -83,6 +83,17 @@ describe("HTTP ingest", () => {
     expect((await app.inject({ method: "GET", url: "/nope" })).statusCode).toBe(404);
   });
 
+  it("405 for another method on / whatever its body: the method is judged before the content type", async () => {
+    for (const method of ["PUT", "PATCH", "DELETE"] as const) {
+      for (const headers of [{ "content-type": "text/plain" }, { "content-type": "application/json" }, {}]) {
+        const res = await app.inject({ method, url: "/", payload: "a=b", headers });
+        expect(res.statusCode, `${method} ${JSON.stringify(headers)}`).toBe(405);
+        expect(res.headers.allow).toBe("POST");
+        expect(res.json().error.code).toBe("INGEST_METHOD_NOT_ALLOWED");
+      }
+    }
+  });
+
   it("serves /ping, /healthz, /metrics and POST /test", async () => {
     expect((await app.inject({ url: "/ping" })).body).toBe("pong\n");
     const health = await app.inject({ url: "/healthz" });
