@@ -436,6 +436,8 @@ function str(v: ExtractedValue): string {
   return typeof v === "string" ? v : String(v);
 }
 
+const RE2_ONLY = /\[:(?:alnum|alpha|ascii|blank|cntrl|digit|graph|lower|print|punct|space|upper|word|xdigit):\]|(?<!\\)(?:\\\\)*\\[pP]/;
+
 function stringTest(op: string, values: string[], pos: BinaryCheck["pos"]): Test {
   const c = values[0]!;
   switch (op) {
@@ -476,10 +478,24 @@ function stringTest(op: string, values: string[], pos: BinaryCheck["pos"]): Test
     }
     case "regex": {
       let re: RegExp;
+      // RE2 (Falco's engine) takes flags as a leading group, (?i) or (?s); JavaScript wants
+      // them as RegExp flags.
+      const flags = /^\(\?([is]+)\)/.exec(c);
+      const pattern = flags ? c.slice(flags[0].length) : c;
+      // RE2 syntax that JavaScript would read differently without an error: refuse it rather
+      // than match something else ([[:alpha:]] would be the class '[:alph' then ']').
+      const unsupported = RE2_ONLY.exec(pattern);
+      if (unsupported) {
+        throw new CompileError(`invalid regex pattern '${c}': RE2 syntax '${unsupported[0]}' is not supported here; write the characters out (e.g. [a-zA-Z] for [:alpha:])`, pos);
+      }
       try {
-        re = new RegExp(`^(?:${c})$`);
+        // Checked on its own before anchoring: wrapped first, an unbalanced 'a)|(b' would
+        // compile to a different, valid expression instead of failing.
+        new RegExp(pattern);
+        re = new RegExp(`^(?:${pattern})$`, flags ? [...new Set(flags[1])].join("") : "");
       } catch (err) {
-        throw new CompileError(`invalid regex pattern: ${(err as Error).message}`, pos);
+        const reason = (err as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, "");
+        throw new CompileError(`invalid regex pattern '${c}': ${reason}`, pos);
       }
       return (v) => re.test(str(v));
     }

@@ -326,8 +326,9 @@ class Parser {
       token += c;
       this.advance(c);
     }
-    this.setPos(start);
-    return false;
+    // No other token can start with a quote, so this is the real error; without it the
+    // caller would only say "expected a string value".
+    throw new ConditionSyntaxError(`unterminated quoted string: no closing ${delim} before the end of the condition`, start);
   }
 
   // ---- productions

@@ -231,7 +231,23 @@ describe("compile-time checks", () => {
     expect(compileError("fd.num = abc").message).toMatch(/'abc' is not a valid number for field 'fd.num'/);
     expect(compileError("evt.is_open_read = yes").message).toMatch(/not a valid boolean/);
     expect(compileError("fd.net = 10.0.0.0/99").message).toMatch(/not a valid IP network/);
-    expect(compileError("fd.name regex '('").message).toMatch(/invalid regex pattern/);
+    expect(compileError("fd.name regex '('").message).toBe("invalid regex pattern '(': Unterminated group");
+  });
+  it("regex: an unbalanced pattern is rejected, not silently re-grouped by the anchoring", () => {
+    // anchored as ^(?:a)|(b)$ it would be valid and mean "starts with a or ends with b"
+    expect(compileError("fd.name regex 'a)|(b'").message).toMatch(/^invalid regex pattern 'a\)\|\(b': /);
+  });
+  it("regex: RE2-only syntax JavaScript would silently read differently is refused", () => {
+    expect(compileError("proc.name regex '[[:alpha:]]+'").message).toMatch(/RE2 syntax '\[:alpha:\]' is not supported/);
+    expect(compileError("proc.name regex \\pL+").message).toMatch(/RE2 syntax '\\p' is not supported/);
+    // an escaped backslash before p is a plain backslash and a letter
+    expect(check("proc.name regex x\\\\p", ev({ "proc.name": "x\\p" }))).toBe(true);
+  });
+  it("regex: RE2's leading (?i) and (?s) flags apply to the whole pattern", () => {
+    expect(check("proc.name regex '(?i)bash'")).toBe(true);
+    expect(check("proc.name regex 'bash'")).toBe(false);
+    expect(check("proc.cmdline regex '(?s)BASH.*'")).toBe(false);
+    expect(check("proc.cmdline regex '(?is)BASH.*'")).toBe(true);
   });
   it("checks field arguments", () => {
     expect(compileError("proc.name[1] = x").message).toMatch(/does not take an argument/);

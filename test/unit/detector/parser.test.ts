@@ -192,6 +192,13 @@ describe("condition parser: errors carry line, column and what was expected", ()
   it("reports a missing value", () => {
     expect(parseError("fd.num >= ")).toMatchObject({ col: 11 });
   });
+  it("reports an unterminated quoted string where it opens", () => {
+    const e = parseError('evt.type = open and\n  proc.name = "abc');
+    expect(e).toMatchObject({ line: 2, col: 15 });
+    expect(e.message).toBe('unterminated quoted string: no closing " before the end of the condition');
+    expect(parseError("proc.name in (a, 'b)")).toMatchObject({ line: 1, col: 18, message: expect.stringMatching(/^unterminated quoted string: no closing '/) });
+    expect(parseError('proc.aname["x = a').message).toMatch(/^unterminated quoted string/);
+  });
   it("reports an empty condition", () => {
     expect(parseError("").message).toBe("filter input string is empty");
   });
