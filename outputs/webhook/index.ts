@@ -35,7 +35,10 @@ export const webhookOutput = defineOutput({
   create(config) {
     const dispatcher = createDispatcher(config.tls as never);
     const render = config.body_template === undefined ? undefined : compileBody(config.body_template);
-    const baseHeaders: Record<string, string> = { "content-type": config.content_type, ...config.headers };
+    // Header names are case-insensitive: lower-cased, so `Content-Type` in headers replaces the
+    // default instead of riding beside it (where the default won and the user's was dropped).
+    const baseHeaders: Record<string, string> = { "content-type": config.content_type };
+    for (const [name, value] of Object.entries(config.headers)) baseHeaders[name.toLowerCase()] = value;
 
     function encode(batch: readonly Alert[]): string {
       if (render) return batch.length === 1 ? render(batch[0]!) : render({ alerts: batch });

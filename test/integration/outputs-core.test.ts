@@ -52,6 +52,16 @@ describe("webhook output", () => {
     await out.close();
   });
 
+  it("a Content-Type (any case) in headers replaces the default content type", async () => {
+    const r = await new Receiver().start();
+    cleanups.push(() => r.stop());
+    const out = webhookOutput.create(parse(webhookOutput.schema, { url: r.url, headers: { "Content-Type": "application/vnd.siem+json", "X-Team": "sec" } }), ctx);
+    expect(await out.send([alert(1)], signal())).toEqual({ kind: "ok" });
+    expect(r.requests[0]!.headers["content-type"]).toBe("application/vnd.siem+json");
+    expect(r.requests[0]!.headers["x-team"]).toBe("sec");
+    await out.close();
+  });
+
   it("classifies answers: 2xx ok, 408/429/5xx retry with Retry-After, other 4xx reject, network errors retry", async () => {
     const r = await new Receiver().start();
     cleanups.push(() => r.stop());
