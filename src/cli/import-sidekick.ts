@@ -23,6 +23,8 @@ export interface ImportNote {
 export interface ImportResult {
   config: Record<string, unknown>;
   notes: ImportNote[];
+  /** Translated, but worth a look before use (e.g. a credential written out in clear). */
+  warnings?: string[];
 }
 
 type Tree = Record<string, unknown>;
@@ -112,6 +114,7 @@ export async function importSidekickCommand(argv: string[]): Promise<number> {
     `${outputs} output${outputs === 1 ? "" : "s"} translated; ${result.notes.length} setting${result.notes.length === 1 ? "" : "s"} not translated${result.notes.length > 0 ? ":" : ""}\n`,
   );
   for (const n of result.notes) process.stderr.write(`  - ${n.setting}: ${n.reason}\n`);
+  for (const w of result.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
   return EXIT.OK;
 }
 
@@ -119,12 +122,17 @@ export async function importSidekickCommand(argv: string[]): Promise<number> {
 export function renderImport(result: ImportResult, source: string): string {
   const head = `# Peregrine configuration translated from the Falcosidekick config ${source}\n# by \`peregrine config import-sidekick\`. Check it with \`peregrine config check -c FILE\`.\n`;
   let tail = "";
+  for (const w of result.warnings ?? []) tail += `\n# Warning: ${w.replace(/\n/g, " ")}`;
+  if (tail !== "") tail += "\n";
   if (result.notes.length > 0) {
     tail = "\n# Not translated:\n";
     for (const n of result.notes) tail += `#   ${n.setting}: ${n.reason.replace(/\n/g, " ")}\n`;
   }
   return `${head}${stringify(result.config, { lineWidth: 0 })}${tail}`;
 }
+
+/** Header names that usually carry a credential. */
+const CREDENTIAL_HEADER = /authorization|token|secret|password|api[-_]?key|cookie/i;
 
 /** Sections translated here; any other configured section is reported. */
 const TRANSLATED = new Set(["listenaddress", "listenport", "customfields", "customtags", "templatedfields", "slack", "loki", "kafka", "aws", "webhook", "alertmanager", "mutualtlsfilespath", "mutualtlsclient", "tlsclient"]);
@@ -170,6 +178,7 @@ export function translateSidekick(rawConfig: Tree, env: NodeJS.ProcessEnv): Impo
   const tree = lowerKeys(rawConfig) as Tree;
   const notes: ImportNote[] = [];
   const note = (setting: string, reason: string) => notes.push({ setting, reason });
+  const warnings: string[] = [];
 
   function fileValue(path: string): unknown {
     let cur: unknown = tree;
@@ -216,6 +225,12 @@ export function translateSidekick(rawConfig: Tree, env: NodeJS.ProcessEnv): Impo
         }
         out[pair.slice(0, i).trim()] = pair.slice(i + 1).trim();
       }
+      // One variable holds every header, so a header cannot become a ${VAR} reference of its own.
+      const credentials = Object.keys(out).filter((h) => CREDENTIAL_HEADER.test(h));
+      if (f.env && path.endsWith("customheaders") && credentials.length > 0)
+        warnings.push(
+          `${f.env}: the ${credentials.join(", ")} header${credentials.length === 1 ? " is" : "s are"} written in clear; replace the value with a \${VAR} reference before sharing the file`,
+        );
     } else if (f.value !== null && typeof f.value === "object" && !Array.isArray(f.value)) {
       // Map keys keep the case the user wrote (header names, label names): read them from the raw file.
       const rawMap = rawAt(rawConfig, path);
@@ -484,7 +499,7 @@ export function translateSidekick(rawConfig: Tree, env: NodeJS.ProcessEnv): Impo
     if (TRANSLATED.has(key) || key in GLOBAL_NOTES || OTHER_OUTPUTS.some((s) => s === key || s.startsWith(`${key}.`))) continue;
     note(key, "unknown Falcosidekick setting");
   }
-  return { config, notes };
+  return { config, notes, warnings };
 }
 
 /** The raw (case-preserving) map at a lower-cased path, for map keys such as header names. */

@@ -111,6 +111,18 @@ describe("config import-sidekick", () => {
     expect(settings).toEqual(expect.arrayContaining(["kafka.compression", "kafka.requiredacks", "alertmanager.endpoint", "teams"]));
   });
 
+  it("warns that a credential header read from the environment is written in clear", () => {
+    const env = { WEBHOOK_ADDRESS: "http://127.0.0.1:8080/falco", WEBHOOK_CUSTOMHEADERS: "Authorization:Bearer S3CRET,X-Team:sec" };
+    const result = translateSidekick({ webhook: { minimumpriority: "" } }, env);
+    expect(result.config.outputs).toEqual([expect.objectContaining({ headers: { Authorization: "Bearer S3CRET", "X-Team": "sec" } })]);
+    expect(result.notes).toEqual([]);
+    expect(result.warnings).toEqual([expect.stringMatching(/^WEBHOOK_CUSTOMHEADERS: the Authorization header is written in clear; replace the value with a \$\{VAR\} reference/)]);
+    expect(renderImport(result, "config.yaml")).toContain("# Warning: WEBHOOK_CUSTOMHEADERS: the Authorization header is written in clear");
+    // Headers in the file, or without a credential, are the user's own text: no warning.
+    expect(translateSidekick({ webhook: { address: "http://x/", customheaders: { Authorization: "Bearer y" } } }, {}).warnings).toEqual([]);
+    expect(translateSidekick({ webhook: {} }, { ...env, WEBHOOK_CUSTOMHEADERS: "X-Team:sec" }).warnings).toEqual([]);
+  });
+
   it("with no translatable output, falls back to stdout and says so", () => {
     const { config, notes } = translateSidekick({ smtp: { hostport: "mail:25" }, bogus: 1 }, {});
     expect(config.outputs).toEqual([{ name: "stdout", type: "stdout" }]);
