@@ -144,7 +144,7 @@ export async function runRulesCommand(argv: string[], io: CliIo = processIo): Pr
   }
   let events;
   try {
-    events = parseReplay(text);
+    events = parseReplay(text, undefined, "syscall");
   } catch (err) {
     if (err instanceof ReplayFormatError) {
       io.stderr(`${args.events}:${err.line}: ${err.message}\n`);
@@ -153,7 +153,6 @@ export async function runRulesCommand(argv: string[], io: CliIo = processIo): Pr
     throw err;
   }
   for (const ev of events) {
-    if (ev.source !== "syscall") continue; // only syscall events replay through the field map
     for (const alert of ruleset.evaluate(syscall, ev)) io.stdout(JSON.stringify(alert) + "\n");
   }
   return 0;

@@ -95,11 +95,17 @@ export function normalizeReplayEvent(
   line: number,
   fields: ReadonlyMap<string, FieldInfo> = SYSCALL_FIELDS,
   strictFields = true,
+  onlySource?: string,
 ): ReplayEvent {
   if (!raw || typeof raw !== "object" || Array.isArray(raw)) throw new ReplayFormatError("an event must be a JSON object", line);
   const o = raw as Record<string, unknown>;
   const source = o.source === undefined ? "syscall" : o.source;
   if (typeof source !== "string" || source === "") throw new ReplayFormatError("'source' must be a non-empty string", line, "source");
+  // checked before the fields, which would otherwise fail as unknown syscall fields (or the
+  // event would be skipped without a word)
+  if (onlySource !== undefined && source !== onlySource) {
+    throw new ReplayFormatError(`source '${source}' cannot be replayed here: only '${onlySource}' events can`, line, "source");
+  }
   const time = o.time === undefined ? new Date(0).toISOString() : o.time;
   if (typeof time !== "string" || !isRfc3339(time)) throw new ReplayFormatError("'time' must be an RFC 3339 timestamp", line, "time");
   if (!o.fields || typeof o.fields !== "object" || Array.isArray(o.fields)) {
@@ -157,8 +163,8 @@ function convert(info: FieldInfo, key: string, value: unknown, line: number): Re
   return one(value);
 }
 
-/** Parses a whole JSONL text; errors name the line. */
-export function parseReplay(text: string, fields: ReadonlyMap<string, FieldInfo> = SYSCALL_FIELDS): ReplayEvent[] {
+/** Parses a whole JSONL text; errors name the line. With `onlySource`, other sources are errors. */
+export function parseReplay(text: string, fields: ReadonlyMap<string, FieldInfo> = SYSCALL_FIELDS, onlySource?: string): ReplayEvent[] {
   const events: ReplayEvent[] = [];
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
@@ -170,7 +176,7 @@ export function parseReplay(text: string, fields: ReadonlyMap<string, FieldInfo>
     } catch (err) {
       throw new ReplayFormatError(`not valid JSON: ${(err as Error).message}`, i + 1);
     }
-    events.push(normalizeReplayEvent(raw, i + 1, fields));
+    events.push(normalizeReplayEvent(raw, i + 1, fields, true, onlySource));
   }
   return events;
 }

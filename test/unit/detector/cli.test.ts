@@ -82,6 +82,15 @@ describe("peregrine rules test", () => {
     expect(r.code).toBe(1);
     expect(r.err).toBe(`${events}:2: field 'fd.num' must be a number\n`);
   });
+  it("refuses events of a source it cannot replay instead of skipping them or blaming their fields", async () => {
+    const events = join(dir, "other-source.jsonl");
+    writeFileSync(events, '{"fields": {"evt.type": "openat"}}\n{"source": "json", "fields": {"json.value[/a]": 1}}\n');
+    const r = await run("test", "-r", STABLE_RULES, "--events", events);
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(`${events}:2: source 'json' cannot be replayed here: only 'syscall' events can\n`);
+    writeFileSync(events, '{"source": "k8s_audit", "fields": {"evt.type": "openat"}}\n');
+    expect((await run("test", "-r", STABLE_RULES, "--events", events)).err).toMatch(/:1: source 'k8s_audit' cannot be replayed here/);
+  });
 });
 
 describe("usage", () => {
