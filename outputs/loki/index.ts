@@ -91,7 +91,10 @@ export const lokiOutput = defineOutput({
       metadata: config.structured_metadata.map((f) => [sanitizeLabelName(f), f]),
     };
     const encoding = config.encoding as LokiEncoding;
-    const baseHeaders: Record<string, string> = { ...config.headers };
+    // Header names are case-insensitive: lower-cased, so an extra `X-Scope-OrgID` or
+    // `Content-Type` is replaced by what the output sets instead of being sent beside it.
+    const baseHeaders: Record<string, string> = {};
+    for (const [name, value] of Object.entries(config.headers)) baseHeaders[name.toLowerCase()] = value;
     if (config.tenant !== undefined) baseHeaders["x-scope-orgid"] = config.tenant;
     if (config.basic_auth !== undefined)
       baseHeaders.authorization = `Basic ${Buffer.from(`${config.basic_auth.username}:${config.basic_auth.password}`).toString("base64")}`;
