@@ -12,6 +12,8 @@ import { checkOutputRouting } from "../route/check.js";
 
 export const DEFAULT_CONFIG_FILE = "./peregrine.yaml";
 export const DEFAULT_PORT = 2801;
+/** The outputs when the config lists none: one `stdout`, which PEREGRINE_OUTPUTS_STDOUT_* can still change. */
+const DEFAULT_OUTPUTS: Record<string, unknown>[] = [{ name: "stdout", type: "stdout" }];
 
 
 export const rootShape = {
@@ -62,7 +64,7 @@ export const rootShape = {
         .describe("Log level."),
     })
     .describe("Logging."),
-  outputs: s.array(s.any()).default([{ name: "stdout", type: "stdout" }]).describe("The outputs (see docs/outputs/)."),
+  outputs: s.array(s.any()).default(() => structuredClone(DEFAULT_OUTPUTS)).describe("The outputs (see docs/outputs/)."),
   detector: detectorSchema.optional().describe("The embedded detector (see docs/detector.md)."),
   enrich: enrichShape.optional(),
 } satisfies Shape;
@@ -288,12 +290,19 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv,
     }
     const rest = name.slice("PEREGRINE_".length);
     if (rest.startsWith("OUTPUTS_")) {
+      // Without an outputs list the built-in one applies; overrides must reach it too.
+      if (raw.outputs === undefined || raw.outputs === null) raw.outputs = structuredClone(DEFAULT_OUTPUTS);
       const outputs = Array.isArray(raw.outputs) ? raw.outputs : [];
       const tail = rest.slice("OUTPUTS_".length);
       const target = outputs.find(
         (o) => isObject(o) && typeof o.name === "string" && tail.startsWith(`${envName(o.name)}_`),
       ) as Record<string, unknown> | undefined;
-      if (!target) continue;
+      if (!target) {
+        // A mistyped name would otherwise leave the file's value (often a secret) in force, silently.
+        const names = outputs.filter((o) => isObject(o) && typeof o.name === "string").map((o) => `${envName((o as { name: string }).name)} (${(o as { name: string }).name})`);
+        ctx.error(name, `names no configured output; PEREGRINE_OUTPUTS_<NAME>_<KEY> takes one of: ${names.join(", ") || "none"}`);
+        continue;
+      }
       const path = setByEnvPath(target, tail.slice(envName(target.name as string).length + 1), value, `outputs[${outputs.indexOf(target)}]`);
       set.set(path, name);
       continue;

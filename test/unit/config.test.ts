@@ -70,6 +70,20 @@ outputs:
     expect(r.config!.outputs[0]!.concurrency).toBe(3);
   });
 
+  it("PEREGRINE_OUTPUTS_* reaches the built-in stdout output; one naming no output is an error, not ignored", () => {
+    const builtIn = loadConfig(undefined, { PEREGRINE_OUTPUTS_STDOUT_FORMAT: "text" });
+    expect(builtIn.issues).toEqual([]);
+    expect(builtIn.config!.outputs[0]!.options.format).toBe("text");
+
+    const file = write("outputs:\n  - { name: my-hook, type: webhook, url: 'http://a/' }\n");
+    const typo = loadConfig(file, { PEREGRINE_OUTPUTS_MY_HOK_URL: "http://b/" });
+    expect(typo.config).toBeUndefined();
+    expect(typo.issues).toHaveLength(1);
+    expect(formatIssue(typo.issues[0]!, file)).toBe(
+      "error: PEREGRINE_OUTPUTS_MY_HOK_URL: names no configured output; PEREGRINE_OUTPUTS_<NAME>_<KEY> takes one of: MY_HOOK (my-hook)",
+    );
+  });
+
   it("reports invalid YAML with line and column", () => {
     const r = loadConfig(write("listen:\n  port: [1,\n"), {});
     expect(r.config).toBeUndefined();
