@@ -50,3 +50,19 @@ export function classifyS3Error(err: unknown): SendResult {
     return { kind: "retry", reason, status };
   return { kind: "reject", reason, status };
 }
+
+/**
+ * Why HeadBucket failed, in words. Its answers have no body, so the SDK's own message is
+ * only "UnknownError" or "NotFound": the status says what is wrong with the destination.
+ */
+export function describeHeadBucketError(err: unknown, bucket: string, where: string): string {
+  const e = (err ?? {}) as SdkError;
+  const status = e.$metadata?.httpStatusCode;
+  if (status === undefined) return `cannot reach S3 at ${where}: ${e.code ? `${e.code}: ` : ""}${errorMessage(err)}`;
+  if (status === 404) return `bucket "${bucket}" does not exist at ${where} (HTTP 404); create it or fix bucket/endpoint`;
+  if (status === 403)
+    return `access to bucket "${bucket}" at ${where} is denied (HTTP 403); check the credentials and the bucket's policy`;
+  if (status === 301 || status === 400)
+    return `bucket "${bucket}" answered HTTP ${status} at ${where}; it is likely in another region than the configured one`;
+  return `checking bucket "${bucket}" at ${where} failed: ${e.Code ?? e.name ?? "Error"} (HTTP ${status}): ${errorMessage(err)}`;
+}

@@ -6,7 +6,7 @@ import { s } from "../../src/config/schema.js";
 import { defineOutput, type SendResult } from "../../src/delivery/output.js";
 import { errorMessage } from "../../src/errors.js";
 import { checkTemplate } from "../../src/templates/index.js";
-import { classifyS3Error } from "./classify.js";
+import { classifyS3Error, describeHeadBucketError } from "./classify.js";
 import { checkKeyLength, compileKeyTemplate, DEFAULT_KEY_TEMPLATE, joinKey, keyContext, keyProblem } from "./key.js";
 
 const gzipAsync = promisify(gzip);
@@ -136,7 +136,11 @@ export const s3Output = defineOutput({
         }
       },
       async healthcheck(signal) {
-        await client.send(new HeadBucketCommand({ Bucket: config.bucket }), { abortSignal: signal });
+        try {
+          await client.send(new HeadBucketCommand({ Bucket: config.bucket }), { abortSignal: signal });
+        } catch (err) {
+          throw new Error(describeHeadBucketError(err, config.bucket, config.endpoint ?? `AWS region ${config.region}`));
+        }
       },
       async close() {
         client.destroy();

@@ -9,7 +9,7 @@ import { ParseContext } from "../../src/config/schema.js";
 import type { Output } from "../../src/delivery/output.js";
 import { s3Output } from "../../outputs/s3/index.js";
 import { batchId, compileKeyTemplate, keyContext, keySegment } from "../../outputs/s3/key.js";
-import { classifyS3Error } from "../../outputs/s3/classify.js";
+import { classifyS3Error, describeHeadBucketError } from "../../outputs/s3/classify.js";
 import { S3 } from "../harness/endpoints.js";
 import { freePort } from "../harness/receiver.js";
 import { startRouter, waitUntil } from "../harness/router-process.js";
@@ -133,6 +133,16 @@ describe("answers", () => {
     expect(classifyS3Error(sdkError("InvalidArgument", 400))).toEqual({ kind: "reject", status: 400, reason: "InvalidArgument (HTTP 400): InvalidArgument happened" });
     expect(classifyS3Error(sdkError("KeyTooLongError", 400))).toMatchObject({ kind: "reject" });
   });
+  it("a failed HeadBucket (no body, SDK message \"UnknownError\") is named by its status at start", () => {
+    const where = "http://127.0.0.1:9000";
+    expect(describeHeadBucketError(sdkError("Forbidden", 403), "b", where)).toBe(
+      'access to bucket "b" at http://127.0.0.1:9000 is denied (HTTP 403); check the credentials and the bucket\'s policy',
+    );
+    expect(describeHeadBucketError(sdkError("PermanentRedirect", 301), "b", where)).toMatch(/^bucket "b" answered HTTP 301 .*another region/);
+    expect(describeHeadBucketError(sdkError("UnknownError", 503), "b", where)).toBe(
+      'checking bucket "b" at http://127.0.0.1:9000 failed: UnknownError (HTTP 503): UnknownError happened',
+    );
+  });
 });
 
 describe("s3 output against the S3 server", () => {
@@ -196,13 +206,16 @@ describe("s3 output against the S3 server", () => {
   it("a missing bucket is retried (the destination, not the alerts, is wrong)", async () => {
     const missing = createS3({ bucket: `no-such-bucket-${Date.now()}` });
     expect(await missing.send([alert()], signal())).toMatchObject({ kind: "retry", status: 404, reason: expect.stringContaining("NoSuchBucket") });
-    await expect(missing.healthcheck!(signal())).rejects.toThrow();
+    await expect(missing.healthcheck!(signal())).rejects.toThrow(
+      /^bucket "no-such-bucket-\d+" does not exist at http:\/\/127\.0\.0\.1:9000 \(HTTP 404\); create it or fix bucket\/endpoint$/,
+    );
     await missing.close();
   });
 
   it("an unreachable server is retried", async () => {
     const down = createS3({ bucket, endpoint: `http://127.0.0.1:${await freePort()}` });
     expect(await down.send([alert()], signal())).toMatchObject({ kind: "retry", reason: expect.stringContaining("ECONNREFUSED") });
+    await expect(down.healthcheck!(signal())).rejects.toThrow(/^cannot reach S3 at http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/);
     await down.close();
   });
 });
