@@ -54,6 +54,8 @@ function typeClass(type: FieldType): keyof typeof ALLOWED {
 /** Literal conversions a field may define (alert.priority reads priority names). */
 export interface LiteralAware {
   literal?: (text: string) => ExtractedValue | undefined;
+  /** What `literal` accepts, for the error when it refuses a value. */
+  literalHint?: string;
 }
 
 /**
@@ -326,7 +328,10 @@ function convertLiteral<E>(
 ): ExtractedValue {
   if (info?.literal) {
     const v = info.literal(text);
-    if (v === undefined) throw new CompileError(`'${text}' is not a valid value for field '${left.name}'`, pos);
+    if (v === undefined) {
+      const hint = info.literalHint ? ` (expected ${info.literalHint})` : "";
+      throw new CompileError(`'${text}' is not a valid value for field '${left.name}'${hint}`, pos);
+    }
     return v;
   }
   const type = left.type;

@@ -21,6 +21,7 @@ const priorityField: FieldInfo & LiteralAware = {
     if (p) return severity(p);
     return undefined;
   },
+  literalHint: `a priority: ${PRIORITIES.map((p) => p.toLowerCase()).join(", ")}`,
 };
 
 export const ALERT_FIELD_LIST: readonly FieldInfo[] = [
