@@ -58,4 +58,20 @@ describe.skipIf(!isRoot)("peregrine run: sensor alerts reach the outputs (root)"
       "user.name": "root",
     });
   });
+
+  it("the dashboard's detector panel reports the running detector", async () => {
+    const read = async () => (await (await fetch(`${router.url}/api/status`)).json()) as { detector?: Record<string, unknown> };
+    await read();
+    await new Promise((r) => setTimeout(r, 1100)); // a rate needs two reads a second apart
+    execFileSync("sh", ["-c", "cat /etc/hostname > /dev/null"]);
+    await new Promise((r) => setTimeout(r, 300)); // the sensor releases frames after a few ms
+    const { detector } = await read();
+    expect(detector).toBeDefined();
+    expect(detector!.rules_loaded).toBeGreaterThan(20); // Falco's stable rules
+    expect(detector!.events_total).toBeGreaterThan(0);
+    expect(detector!.alerts_total).toBeGreaterThanOrEqual(1); // the previous test's alert
+    expect(detector!.events_per_second).toBeGreaterThan(0);
+    expect(Object.keys(detector!.drops as object).sort()).toEqual(["file", "net", "other", "proc"]);
+    expect(detector!.state).toMatch(/^running/);
+  });
 });

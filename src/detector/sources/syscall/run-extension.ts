@@ -6,8 +6,9 @@
  */
 import { normalizeAlert } from "../../../alert.js";
 import type { RunContext, RunExtension } from "../../../cli/run.js";
+import { setDetectorStatsProvider, type DetectorStats } from "../../../ui/detector-stats.js";
 import { readDetectorConfig } from "./config.js";
-import { SensorError, startSyscallDetector } from "./detector.js";
+import { SensorError, startSyscallDetector, type SyscallDetector } from "./detector.js";
 import { checkSensorPrerequisites } from "./prerequisites.js";
 
 export function syscallDetectorExtension(): RunExtension {
@@ -44,7 +45,31 @@ export function syscallDetectorExtension(): RunExtension {
         },
       });
       await detector.ready;
-      return () => detector.stop();
+      setDetectorStatsProvider(dashboardStats(detector));
+      return async () => {
+        setDetectorStatsProvider(undefined);
+        await detector.stop();
+      };
     },
+  };
+}
+
+/** The dashboard's detector panel: counters, and events/s over the time since its last read. */
+function dashboardStats(detector: SyscallDetector): () => DetectorStats {
+  const rulesLoaded = detector.ruleset.rules.filter((r) => r.enabled && r.source === "syscall").length;
+  let last = { at: Date.now(), events: detector.stats().eventsEvaluated, rate: 0 };
+  return () => {
+    const st = detector.stats();
+    const now = Date.now();
+    // Reads closer together than a second would make a jumpy rate: keep the last one.
+    if (now - last.at >= 1000) last = { at: now, events: st.eventsEvaluated, rate: ((st.eventsEvaluated - last.events) * 1000) / (now - last.at) };
+    return {
+      rules_loaded: rulesLoaded,
+      events_per_second: Math.round(last.rate),
+      events_total: st.eventsEvaluated,
+      alerts_total: st.alerts,
+      drops: st.sensorDrops,
+      state: st.sensorRestarts > 0 ? `running (sensor restarted ${st.sensorRestarts}×)` : "running",
+    };
   };
 }
