@@ -67,6 +67,10 @@ export function buildServer(router: Router): FastifyInstance {
 
   app.setNotFoundHandler((req, reply) => reply.code(404).send(errorBody("INGEST_NOT_FOUND", `no route ${req.method} ${req.url.split("?")[0]}`)));
 
+  // One log line when the journal reaches its quota and one when it accepts again: a line per
+  // refused request would flood the logs exactly when the operator needs to read them.
+  let storageFull = false;
+
   async function ingest(req: FastifyRequest, reply: FastifyReply, allOutputs: boolean, alerts?: Alert[]): Promise<unknown> {
     if (!router.isAccepting) {
       router.metrics.ingestRejected.inc({ reason: "INGEST_SHUTTING_DOWN" });
@@ -97,12 +101,22 @@ export function buildServer(router: Router): FastifyInstance {
     }
     try {
       const entries = await router.accept(batch, { allOutputs });
+      if (storageFull) {
+        storageFull = false;
+        router.logger.info("journal below storage.max_bytes again: accepting alerts");
+      }
       if (single && entries.length === 1) return reply.send({ uuid: entries[0]!.alert.uuid });
       return reply.send({ accepted: entries.length, uuids: entries.map((e) => e.alert.uuid) });
     } catch (err) {
       if (err instanceof StorageFullError) {
         router.metrics.ingestRejected.inc({ reason: "INGEST_STORAGE_FULL" });
-        router.logger.warn("journal at storage.max_bytes: answering 503 until outputs catch up");
+        if (!storageFull) {
+          storageFull = true;
+          router.logger.warn(
+            { max_bytes: config.storage.max_bytes },
+            "journal at storage.max_bytes: ingest answers 503 until outputs deliver the backlog (nothing is dropped)",
+          );
+        }
         return reply.code(503).header("retry-after", "10").send(errorBody("INGEST_STORAGE_FULL", ERROR_CODES.INGEST_STORAGE_FULL));
       }
       router.metrics.ingestRejected.inc({ reason: "STORAGE_WRITE_FAILED" });

@@ -144,6 +144,45 @@ describe("HTTP ingest", () => {
   }, 300_000);
 });
 
+describe("ingest at the journal's quota", () => {
+  it("answers 503 with Retry-After, sets the metric, and logs the full state once, not per request", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "peregrine-quota-"));
+    const file = join(dir, "peregrine.yaml");
+    // Port 1 on loopback refuses connections: every alert stays journaled for its output.
+    writeFileSync(
+      file,
+      `storage: { path: ${dir}/data, fsync: false, max_bytes: 1MiB }\ningest: { max_body_bytes: 512KiB }\n` +
+        `outputs: [{ name: down, type: webhook, url: "http://127.0.0.1:1/", retry: { initial_ms: 60s } }]\n`,
+    );
+    const { config, issues } = loadConfig(file, {});
+    if (!config) throw new Error(JSON.stringify(issues));
+    const lines: { level: number; msg: string }[] = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const router = new Router(config, logger);
+    router.start();
+    const app = buildServer(router);
+    try {
+      const batch = JSON.stringify(Array.from({ length: 50 }, () => ({ ...good, output: "x".repeat(4000) })));
+      const post = () => app.inject({ method: "POST", url: "/", payload: batch, headers: { "content-type": "application/json" } });
+      let res = await post();
+      for (let i = 0; i < 60 && res.statusCode === 200; i++) res = await post();
+      expect(res.statusCode).toBe(503);
+      for (let i = 0; i < 5; i++) {
+        res = await post();
+        expect(res.statusCode).toBe(503);
+        expect(res.headers["retry-after"]).toBeDefined();
+        expect(res.json().error.code).toBe("INGEST_STORAGE_FULL");
+      }
+      expect((await app.inject({ url: "/metrics" })).body).toMatch(/^peregrine_journal_full 1$/m);
+      const full = lines.filter((l) => l.msg.includes("storage.max_bytes"));
+      expect(full).toHaveLength(1);
+      expect(full[0]!.level).toBe(40);
+    } finally {
+      await router.stop(0);
+    }
+  });
+});
+
 describe("ingest auth", () => {
   it("needs a bearer token on / and /api when tokens are set, never on /healthz, /ping, /metrics", async () => {
     const { app, router } = await setup(["t0ken-a", "t0ken-b"]);
