@@ -1,5 +1,8 @@
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { formatIssue, loadConfig } from "../../src/config/index.js";
 import { PeregrineError } from "../../src/errors.js";
 import { compileTemplate, HELPERS, TemplateError } from "../../src/templates/index.js";
 import { formatTime, parseTime } from "../../src/templates/dates.js";
@@ -205,5 +208,36 @@ describe("syntax error messages", () => {
     const err = compileError('{{!-- {{#each x}} in a comment --}}\n{\n  "text": "{{#each tags}}{{#if rule}}{{rule}}{{/if}}"\n}\n');
     expect(err.reason).toBe("{{#each}} is never closed with {{/each}}");
     expect([err.line, err.column]).toEqual([3, 12]);
+  });
+});
+
+describe("docs/templates.md", () => {
+  it("shows the error config check really prints for a template mistake", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tpl-doc-"));
+    const file = join(dir, "peregrine.yaml");
+    // The config the docs' example stands for: a webhook body whose third line misspells a helper.
+    writeFileSync(
+      file,
+      [
+        "outputs:",
+        "  - name: x",
+        "    type: stdout",
+        "  - name: w",
+        "    type: webhook",
+        "    url: http://127.0.0.1:9/x",
+        "    body_template: |",
+        "      {",
+        '        "a": "{{rule}}",',
+        '        "b": "{{uper rule}}"',
+        "      }",
+        "",
+      ].join("\n"),
+    );
+    const result = loadConfig(file, {});
+    const printed = result.issues.map((i) => formatIssue(i, "peregrine.yaml"));
+    const doc = readFileSync(new URL("../../docs/templates.md", import.meta.url), "utf8");
+    const example = /```\n\s*(error: peregrine\.yaml:[^\n]*)\n/.exec(doc)?.[1];
+    expect(example).toBeDefined();
+    expect(printed).toEqual([example]);
   });
 });
