@@ -9,7 +9,7 @@
  *
  * See docs/rules.md.
  */
-export { loadRules, defaultSources, applySelection, expandRulesPaths } from "./load.js";
+export { loadRules, defaultSources, applySelection, expandRulesPaths, checkRulesOptions, RulesOptionsError } from "./load.js";
 export type { LoadRulesOptions, LoadRulesResult, RuleSelectionStep } from "./load.js";
 export { Ruleset } from "./ruleset.js";
 export type { CompiledRule, DetectorAlert, EventTypeInterest, RulesetOptions } from "./ruleset.js";

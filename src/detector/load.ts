@@ -91,7 +91,84 @@ export function expandRulesPaths(paths: readonly string[], results: LoadResults)
   return out;
 }
 
+/** Selection steps or append_output entries that are not shaped as documented. */
+export class RulesOptionsError extends Error {
+  readonly code = "RULES_OPTIONS_INVALID";
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join("; "));
+  }
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const isStr = (v: unknown): v is string => typeof v === "string" && v !== "";
+
+/**
+ * Checks rule selection steps and append_output entries (they come from configuration
+ * files); each problem names its path, e.g. `rules[0].enable.rule: must be a non-empty string`.
+ * `names` are the configuration keys the two lists are read from.
+ */
+export function checkRulesOptions(
+  options: { selection?: readonly unknown[]; appendOutput?: readonly unknown[] },
+  names: { selection: string; appendOutput: string } = { selection: "rules", appendOutput: "append_output" },
+): string[] {
+  const problems: string[] = [];
+  (options.selection ?? []).forEach((step, i) => {
+    const at = `${names.selection}[${i}]`;
+    const keys = isObj(step) ? Object.keys(step) : [];
+    if (keys.length !== 1 || (keys[0] !== "enable" && keys[0] !== "disable")) {
+      problems.push(`${at}: must be a map with one key, enable or disable`);
+      return;
+    }
+    const sel = (step as Record<string, unknown>)[keys[0]!];
+    const selKeys = isObj(sel) ? Object.keys(sel) : [];
+    if (!isObj(sel) || selKeys.length === 0 || selKeys.some((k) => k !== "rule" && k !== "tag")) {
+      problems.push(`${at}.${keys[0]}: must name a rule and/or a tag (rule: NAME, tag: TAG)`);
+      return;
+    }
+    for (const k of selKeys) if (!isStr(sel[k])) problems.push(`${at}.${keys[0]}.${k}: must be a non-empty string`);
+  });
+  (options.appendOutput ?? []).forEach((entry, i) => {
+    const at = `${names.appendOutput}[${i}]`;
+    if (!isObj(entry)) {
+      problems.push(`${at}: must be a map with match, extra_output and/or extra_fields`);
+      return;
+    }
+    for (const k of Object.keys(entry)) {
+      if (k !== "match" && k !== "extra_output" && k !== "extra_fields") problems.push(`${at}: unknown key '${k}' (expected match, extra_output, extra_fields)`);
+    }
+    const m = entry.match;
+    if (m !== undefined) {
+      if (!isObj(m)) problems.push(`${at}.match: must be a map with source, tags and/or rule`);
+      else
+        for (const [k, v] of Object.entries(m)) {
+          if (k === "source" || k === "rule") {
+            if (!isStr(v)) problems.push(`${at}.match.${k}: must be a non-empty string`);
+          } else if (k === "tags") {
+            if (!Array.isArray(v) || !v.every(isStr)) problems.push(`${at}.match.tags: must be a list of tags`);
+          } else problems.push(`${at}.match: unknown key '${k}' (expected source, tags, rule)`);
+        }
+    }
+    if (entry.extra_output !== undefined && typeof entry.extra_output !== "string") problems.push(`${at}.extra_output: must be a string`);
+    const f = entry.extra_fields;
+    if (f !== undefined) {
+      if (!Array.isArray(f)) problems.push(`${at}.extra_fields: must be a list of field names or {key: format} maps`);
+      else
+        f.forEach((x, j) => {
+          const ok = isStr(x) || (isObj(x) && Object.keys(x).length > 0 && Object.values(x).every((v) => typeof v === "string"));
+          if (!ok) problems.push(`${at}.extra_fields[${j}]: must be a field name or a {key: format} map`);
+        });
+    }
+  });
+  return problems;
+}
+
+/** Throws RulesOptionsError when `selection` or `appendOutput` is malformed. */
 export function loadRules(options: LoadRulesOptions): LoadRulesResult {
+  const problems = checkRulesOptions({
+    ...(options.selection ? { selection: options.selection } : {}),
+    ...(options.appendOutput ? { appendOutput: options.appendOutput } : {}),
+  });
+  if (problems.length > 0) throw new RulesOptionsError(problems);
   const results = new LoadResults();
   const sources = new Map<string, EventSource<never>>();
   for (const s of options.sources ?? defaultSources()) sources.set(s.name, s);

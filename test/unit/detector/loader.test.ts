@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { EventSource } from "../../../src/detector/event.js";
-import { loadRules, type LoadRulesOptions } from "../../../src/detector/load.js";
+import { checkRulesOptions, loadRules, RulesOptionsError, type LoadRulesOptions } from "../../../src/detector/load.js";
 import type { LoadMessage } from "../../../src/detector/loader/results.js";
 import { normalizeReplayEvent, replaySource, type ReplayEvent } from "../../../src/detector/sources/replay.js";
 import { INCUBATING_RULES, STABLE_RULES } from "./helpers.js";
@@ -324,6 +324,30 @@ describe("selection, priorities, matching and outputs", () => {
     const [a] = r.ruleset.evaluate(source, bash);
     expect(a!.output).toBe("2026-01-01T00:00:00Z: Warning out bash pid=<NA>");
     expect(a!.output_fields).toEqual({ "evt.time.iso8601": "2026-01-01T00:00:00Z", "proc.name": "bash", "proc.pid": null, "fd.num": 3, combo: "bash/3" });
+  });
+  it("malformed selection steps and append_output entries are errors naming their path, not TypeErrors", () => {
+    const bad = (opts: Record<string, unknown>) => {
+      try {
+        load(text, opts as Partial<LoadRulesOptions>);
+      } catch (err) {
+        expect(err).toBeInstanceOf(RulesOptionsError);
+        return (err as RulesOptionsError).problems;
+      }
+      throw new Error("expected RulesOptionsError");
+    };
+    expect(bad({ selection: [{ enable: { rule: 5 } }, { enable: {} }, { toggle: { rule: "x" } }] })).toEqual([
+      "rules[0].enable.rule: must be a non-empty string",
+      "rules[1].enable: must name a rule and/or a tag (rule: NAME, tag: TAG)",
+      "rules[2]: must be a map with one key, enable or disable",
+    ]);
+    expect(bad({ appendOutput: [{ extra_fields: "fd.num" }, { match: { tags: "a", src: "syscall" } }, { extra_output: 3, extra_fields: [7] }] })).toEqual([
+      "append_output[0].extra_fields: must be a list of field names or {key: format} maps",
+      "append_output[1].match.tags: must be a list of tags",
+      "append_output[1].match: unknown key 'src' (expected source, tags, rule)",
+      "append_output[2].extra_output: must be a string",
+      "append_output[2].extra_fields[0]: must be a field name or a {key: format} map",
+    ]);
+    expect(checkRulesOptions({ selection: [{ disable: { rule: "*", tag: "a" } }], appendOutput: [{ match: { source: "syscall", tags: ["a"], rule: "r" }, extra_output: "x", extra_fields: ["a", { k: "%a" }] }] })).toEqual([]);
   });
   it("loads directories in name order, later files overriding earlier ones", () => {
     const dir = mkdtempSync(join(tmpdir(), "rules-"));
