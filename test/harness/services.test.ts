@@ -4,6 +4,16 @@ import { services } from "./services.js";
 
 describe("harness services", () => {
   it("stops and restarts Alertmanager with a real readiness check", async () => {
+    // The Alertmanager test files run in the other fork: they must not see it stopped.
+    const release = await services.useExclusively("alertmanager");
+    try {
+      await stopAndRestart();
+    } finally {
+      release();
+    }
+  });
+
+  async function stopAndRestart(): Promise<void> {
     await services.start("alertmanager");
     expect(await services.ready("alertmanager")).toBe(true);
     expect(await services.stop("alertmanager")).toBe(true);
@@ -12,7 +22,7 @@ describe("harness services", () => {
     await services.start("alertmanager");
     expect(await services.ready("alertmanager")).toBe(true);
     expect((await services.status("alertmanager")).state).toBe("running");
-  });
+  }
 
   it("names an unknown service clearly", async () => {
     await expect(services.start("nope")).rejects.toThrow(/unknown service "nope"; known: kafka/);
