@@ -36,7 +36,7 @@ export const ALERT_FIELD_LIST: readonly FieldInfo[] = [
     name: "alert.field",
     type: "string",
     arg: "required",
-    description: "One output field by key (alert.field[proc.name]), read from output_fields, then custom_fields; as text.",
+    description: "One output field by key (alert.field[proc.name]), read from output_fields, then custom_fields; as text, so < and > compare text ('1000' < '999').",
   },
 ];
 
