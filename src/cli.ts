@@ -7,7 +7,8 @@ const HELP = `peregrine — runtime-security alert router and detector
 usage:
   peregrine run [-c FILE] [-p PORT]        router and embedded detector (npm start)
   peregrine router [-c FILE] [-p PORT]     the router alone
-  peregrine detect --router URL [...]      the detector alone, sending to a router
+  peregrine detect --router URL [-c FILE] [--spool FILE] [--token T]
+                                           the detector alone, sending to a router
   peregrine config check [-c FILE] [--json]
   peregrine config import-sidekick FILE    translate a Falcosidekick config
   peregrine rules validate -r FILE... [--json]
@@ -44,6 +45,15 @@ async function main(argv: string[]): Promise<number> {
   if (!load) {
     process.stderr.write(`unknown command "${name}"\n\n${HELP}`);
     return EXIT.USAGE;
+  }
+  // Commands without a usage text of their own answer --help with their lines of HELP.
+  if ((rest.includes("--help") || rest.includes("-h")) && name !== "config" && name !== "rules") {
+    const lines = HELP.split("\n");
+    // a command's line, and the description continuing on the next line when it wraps
+    const own = lines.filter((l, i) => l.startsWith(`  peregrine ${name} `) || (/^ {20,}\S/.test(l) && lines[i - 1]!.startsWith(`  peregrine ${name} `)));
+    const footer = lines.filter((l) => l.startsWith("exit codes:") || l.startsWith("config:"));
+    process.stdout.write(`usage:\n${own.join("\n")}\n\n${footer.join("\n")}\n`);
+    return EXIT.OK;
   }
   const command = await load();
   return command(rest);

@@ -11,8 +11,13 @@ export async function configCommand(argv: string[]): Promise<number> {
     return importSidekickCommand(rest);
   }
   if (sub !== "check") {
-    if (sub !== undefined && sub !== "-h" && sub !== "--help") process.stderr.write(`error: unknown subcommand "${sub}"\n`);
-    process.stderr.write("usage: peregrine config check [-c FILE] [--json]\n       peregrine config import-sidekick FILE\n");
+    const usage = "usage: peregrine config check [-c FILE] [--json]\n       peregrine config import-sidekick FILE\n";
+    if (sub === "-h" || sub === "--help") {
+      process.stdout.write(usage);
+      return EXIT.OK;
+    }
+    if (sub !== undefined) process.stderr.write(`error: unknown subcommand "${sub}"\n`);
+    process.stderr.write(usage);
     return EXIT.USAGE;
   }
   const { values } = parseArgs({ args: rest, options: { config: { type: "string", short: "c" }, json: { type: "boolean" } }, strict: true });

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { startRouter, waitUntil } from "../harness/router-process.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const dir = mkdtempSync(join(tmpdir(), "peregrine-cli-errors-"));
@@ -87,6 +88,15 @@ describe("the command line with bad input", () => {
       expect(r.stderr, args.join(" ")).toMatch(/--(nope|bogus)/);
       expectShort(r.stderr);
       expectNoStack(r);
+    }
+  });
+
+  it("--help on every command: exit 0 and the command's usage, not an unknown-option error", async () => {
+    for (const name of ["run", "router", "detect", "dlq", "config", "rules"]) {
+      const r = await cli([name, "--help"]);
+      expect(r.code, name).toBe(0);
+      expect(r.stdout, name).toContain(`peregrine ${name} `);
+      expect(r.stderr, name).toBe("");
     }
   });
 
@@ -248,6 +258,30 @@ describe("the command line with bad input", () => {
     expect(r.stderr).toContain("known: out");
     expectShort(r.stderr, 2);
     expectNoStack(r);
+  });
+
+  it("dlq replay: with no router it writes the journal and says so; a router that refuses is exit 3 with its answer", async () => {
+    const offline = await cli(["dlq", "replay", "-c", GOOD]);
+    expect(offline.code, offline.stderr).toBe(0);
+    expect(offline.stdout).toContain("no router answered at http://127.0.0.1:1; replayed 0 dead letter(s) in the journal");
+
+    const router = await startRouter({ config: { ingest: { auth: { tokens: ["right-token"] } }, outputs: [{ name: "out", type: "stdout" }] } });
+    try {
+      await waitUntil(async () => (await router.get("/ping")).status === 200, 30_000, "the router to listen");
+      const wrongToken = file(
+        "wrong-token.yaml",
+        `listen: { address: 127.0.0.1, port: ${router.port} }\nstorage: { path: ${JSON.stringify(router.dataDir)} }\ningest: { auth: { tokens: [wrong-token] } }\noutputs:\n  - { name: out, type: stdout }\n`,
+      );
+      const refused = await cli(["dlq", "replay", "-c", wrongToken]);
+      expect(refused.code).toBe(3);
+      expect(refused.stderr).toContain(`error: the router at http://127.0.0.1:${router.port} refused the replay: HTTP 401: a valid bearer token is required`);
+      expect(refused.stderr).toContain("nothing replayed");
+      expect(refused.stdout).toBe("");
+      expectShort(refused.stderr, 1);
+      expectNoStack(refused);
+    } finally {
+      await router.kill();
+    }
   });
 
   it("dlq with a --limit or --id that is not a number: exit 2, names the flag", async () => {
