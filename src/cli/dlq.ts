@@ -46,12 +46,20 @@ export async function dlqCommand(argv: string[]): Promise<number> {
   }
   const ids = (values.id ?? []).map(Number);
 
+  let unreachable: string | undefined;
   if (sub === "replay") {
     const viaApi = await replayViaApi(config, values.output, ids);
-    if (viaApi !== undefined) {
-      process.stdout.write(`replayed ${viaApi} dead letter(s) through the running router\n`);
+    if (viaApi.kind === "replayed") {
+      process.stdout.write(`replayed ${viaApi.count} dead letter(s) through the running router\n`);
       return EXIT.OK;
     }
+    // A router answered but refused (a wrong token, another config): writing its journal behind
+    // its back would leave the alerts undelivered until its next start, so say why and stop.
+    if (viaApi.kind === "refused") {
+      process.stderr.write(`error: the router at ${viaApi.url} refused the replay: ${viaApi.reason}; nothing replayed\n`);
+      return EXIT.RUNTIME;
+    }
+    unreachable = viaApi.url;
   }
   const journal = new SqliteJournal({ dir: config.storage.path, maxBytes: config.storage.max_bytes, fsync: true });
   try {
@@ -72,36 +80,47 @@ export async function dlqCommand(argv: string[]): Promise<number> {
     if (values.output !== undefined) filter.output = values.output;
     if (ids.length > 0) filter.ids = ids;
     const n = journal.replayDeadLetters(filter);
-    process.stdout.write(`replayed ${n} dead letter(s); the router delivers them when it runs\n`);
+    process.stdout.write(`no router answered at ${unreachable}; replayed ${n} dead letter(s) in the journal; the router delivers them at its next start\n`);
     return EXIT.OK;
   } finally {
     journal.close();
   }
 }
 
-async function replayViaApi(config: Config, output: string | undefined, ids: number[]): Promise<number | undefined> {
-  const host = config.listen.address === "0.0.0.0" || config.listen.address === "::" ? "127.0.0.1" : config.listen.address;
+type ApiReplay = { kind: "replayed"; count: number } | { kind: "refused"; url: string; reason: string } | { kind: "unreachable"; url: string };
+
+async function replayViaApi(config: Config, output: string | undefined, ids: number[]): Promise<ApiReplay> {
+  const address = config.listen.address === "0.0.0.0" || config.listen.address === "::" ? "127.0.0.1" : config.listen.address;
+  const host = address.includes(":") ? `[${address}]` : address;
+  const base = `http://${host}:${config.listen.port}`;
   const headers: Record<string, string> = { "content-type": "application/json" };
   const token = config.ingest.auth.tokens[0];
   if (token) headers.authorization = `Bearer ${token}`;
   const body: Record<string, unknown> = {};
   if (output !== undefined) body.output = output;
   if (ids.length > 0) body.ids = ids;
+  let res: Awaited<ReturnType<typeof request>>;
   try {
-    const res = await request(`http://${host}:${config.listen.port}/api/dead-letters/replay`, {
+    res = await request(`${base}/api/dead-letters/replay`, {
       method: "POST",
       headers,
       body: JSON.stringify(body),
       headersTimeout: 5000,
       bodyTimeout: 5000,
     });
-    if (res.statusCode !== 200) {
-      await res.body.dump();
-      return undefined;
-    }
-    const json = (await res.body.json()) as { replayed?: number };
-    return json.replayed ?? 0;
   } catch {
-    return undefined;
+    return { kind: "unreachable", url: base };
   }
+  const text = await res.body.text().catch(() => "");
+  // Something else on that port (no such route): not a router, so the journal is written instead.
+  if (res.statusCode === 404) return { kind: "unreachable", url: base };
+  let json: { replayed?: unknown; error?: { message?: unknown } } = {};
+  try {
+    json = JSON.parse(text) as typeof json;
+  } catch {
+    // not our API's JSON: reported below with the status
+  }
+  if (res.statusCode === 200 && typeof json.replayed === "number") return { kind: "replayed", count: json.replayed };
+  const message = typeof json.error?.message === "string" ? json.error.message : text.trim().slice(0, 200);
+  return { kind: "refused", url: base, reason: `HTTP ${res.statusCode}${message ? `: ${message}` : ""}` };
 }
