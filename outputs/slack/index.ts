@@ -57,6 +57,9 @@ export const slackOutput = defineOutput({
     rate_limit: { per_second: 1, burst: 3 },
   },
   validate(config, ctx, path) {
+    // Anything else would go out as icon_url and make Slack refuse every message.
+    if (config.icon !== undefined && !/^:[^:\s]+:$/.test(config.icon) && !/^https?:\/\/\S+$/.test(config.icon))
+      ctx.error(`${path}.icon`, `must be an emoji code such as ":eagle:" or an http(s) image URL, got "${config.icon}"`);
     checkTemplate(ctx, `${path}.template_file`, () =>
       compileTemplateFile(config.template_file ?? shippedTemplate("slack.hbs"), { escape: slackTemplateEscape }),
     );

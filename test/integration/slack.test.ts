@@ -110,6 +110,21 @@ describe("slack output, direct sends", () => {
   });
 });
 
+describe("slack output config check", () => {
+  const issues = (options: Record<string, unknown>) => {
+    const ctx = new ParseContext();
+    const config = slackOutput.schema.parse({ webhook_url: "https://hooks.slack.test/services/T/B/X", ...options }, ctx, "outputs[0]");
+    slackOutput.validate!(config, ctx, "outputs[0]");
+    return ctx.issues.map((i) => `${i.path}: ${i.message}`);
+  };
+
+  it("icon is an emoji code or an image URL, nothing else", () => {
+    expect(issues({ icon: ":eagle:" })).toEqual([]);
+    expect(issues({ icon: "https://example.test/eagle.png" })).toEqual([]);
+    expect(issues({ icon: "eagle" })).toEqual(['outputs[0].icon: must be an emoji code such as ":eagle:" or an http(s) image URL, got "eagle"']);
+  });
+});
+
 /** How many alerts of each rule a message stands for: headers of alerts shown in full, plus digest counts. */
 function representedByRule(payload: SlackPayload): Map<string, number> {
   const counts = new Map<string, number>();
