@@ -18,6 +18,8 @@ import { classifyKafkaError, describeKafkaError, isAuthenticationError, isSizeEr
 import { compileKey, compileTopic } from "./topic.js";
 
 const ACKS = { all: -1, leader: 1, none: 0 } as const;
+/** Headers every record carries, from its alert. */
+const IDENTITY_HEADERS = ["priority", "rule", "source", "hostname", "uuid"] as const;
 const COMPRESSION = {
   none: CompressionTypes.None,
   gzip: CompressionTypes.GZIP,
@@ -65,6 +67,10 @@ export const kafkaOutput = defineOutput({
     if (config.brokers.length === 0) ctx.error(`${path}.brokers`, "needs at least one broker");
     if (config.sasl !== undefined && config.tls === undefined && String(config.sasl.mechanism ?? "").toLowerCase() === "plain")
       ctx.warn(`${path}.sasl`, "SASL PLAIN without tls sends the password in clear text");
+    // These carry the alert's identity; a static value would overwrite it on every record.
+    for (const name of Object.keys(config.headers))
+      if ((IDENTITY_HEADERS as readonly string[]).includes(name))
+        ctx.error(`${path}.headers.${name}`, `"${name}" is set from each alert (${IDENTITY_HEADERS.join(", ")}); pick another header name`);
     checkTemplate(ctx, `${path}.topic`, () => compileTopic(config.topic, `${path}.topic`));
     checkTemplate(ctx, `${path}.key`, () => compileKey(config.key, `${path}.key`));
   },

@@ -169,5 +169,8 @@ describe("Kafka output", () => {
     expect(check({ key: "{{#if}}" })).toEqual([expect.stringMatching(/^o\.key: /)]);
     expect(check({ acks: "leader" })).toEqual(["o.acks: an idempotent producer needs acks: all (or set idempotent: false)"]);
     expect(check({ brokers: ["nohost"] })).toEqual([expect.stringMatching(/^o\.brokers\[0\]: use host:port/)]);
+    expect(check({ headers: { uuid: "x", team: "secops" } })).toEqual([
+      'o.headers.uuid: "uuid" is set from each alert (priority, rule, source, hostname, uuid); pick another header name',
+    ]);
   });
 });
