@@ -26,9 +26,15 @@ describe("detector config", () => {
       expect.arrayContaining([
         expect.stringMatching(/^detector\.enabled: must be auto, true or false/),
         expect.stringMatching(/^detector\.ring_buffer_bytes: must be a power of two/),
-        expect.stringMatching(/^detector\.rules\[0\]: must be `enable:` or `disable:`/),
+        expect.stringMatching(/^detector\.rules\[0\]\.enable: must name a rule and\/or a tag/),
       ]),
     );
+    // the rule engine's own checks: values of selection steps, and append_output entries
+    const deep = readDetectorConfig({ rules: [{ disable: { rule: 5 } }], append_output: [42] });
+    expect(deep.ok === false && deep.problems).toEqual([
+      "detector.rules[0].disable.rule: must be a non-empty string",
+      "detector.append_output[0]: must be a map with match, extra_output and/or extra_fields",
+    ]);
     const unknown = readDetectorConfig({ ring_bufer_bytes: 1 });
     expect(unknown.ok === false && unknown.problems[0]).toMatch(/^detector\.ring_bufer_bytes: unknown key/);
   });

@@ -6,8 +6,8 @@
 import { dirname, join } from "node:path";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { isObject, joinPath, ParseContext, s } from "../../../config/schema.js";
-import type { RuleSelectionStep } from "../../load.js";
+import { joinPath, ParseContext, s } from "../../../config/schema.js";
+import { checkRulesOptions, type RuleSelectionStep } from "../../load.js";
 import type { AppendOutput } from "../../loader/compile-rules.js";
 
 export const DEFAULT_RING_BUFFER_BYTES = 8 * 1024 * 1024;
@@ -32,15 +32,12 @@ export const detectorSchema = s
     const n = v.ring_buffer_bytes;
     if (typeof n === "number" && (n < 65536 || n > 2 ** 30 || (n & (n - 1)) !== 0))
       ctx.error(joinPath(path, "ring_buffer_bytes"), `must be a power of two between 64KiB and 1GiB, got ${n}`);
-    v.rules.forEach((step, i) => {
-      const ok =
-        isObject(step) &&
-        Object.keys(step).length === 1 &&
-        ("enable" in step || "disable" in step) &&
-        isObject(step.enable ?? step.disable) &&
-        Object.keys((step.enable ?? step.disable) as object).every((k) => k === "rule" || k === "tag");
-      if (!ok) ctx.error(`${joinPath(path, "rules")}[${i}]`, "must be `enable:` or `disable:` with `rule:` and/or `tag:`");
-    });
+    // The rule engine's own check, so config check and the engine agree on what is valid.
+    const names = { selection: joinPath(path, "rules"), appendOutput: joinPath(path, "append_output") };
+    for (const problem of checkRulesOptions({ selection: v.rules, appendOutput: v.append_output }, names)) {
+      const at = problem.indexOf(": ");
+      ctx.error(problem.slice(0, at), problem.slice(at + 2));
+    }
   });
 
 export interface DetectorConfig {
