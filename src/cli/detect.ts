@@ -60,6 +60,8 @@ export async function detectCommand(argv: string[]): Promise<number> {
       selection: parsed.config.selection,
       appendOutput: parsed.config.appendOutput,
       ringBufferBytes: parsed.config.ringBufferBytes,
+      ruleMatching: parsed.config.ruleMatching,
+      ...(parsed.config.minimumPriority ? { minimumPriority: parsed.config.minimumPriority } : {}),
       logger,
       onAlert: (a) => forwarder.enqueue(a),
     });

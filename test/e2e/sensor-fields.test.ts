@@ -78,6 +78,23 @@ describe.skipIf(!isRoot)("exec fields from the kernel (root)", () => {
     expect(String(upper.output_fields["evt.arg.flags"])).toContain("EXE_UPPER_LAYER");
   });
 
+  it("detector priority: a rule below it is loaded but never evaluated, so its syscalls are not captured", async () => {
+    const quiet = await startSyscallDetector({
+      rulesFiles: [join(dir, "rules.yaml")],
+      minimumPriority: "Warning",
+      logger: pino({ level: "warn" }),
+      onAlert: () => {},
+    });
+    try {
+      await quiet.ready;
+      expect(quiet.ruleset.rules.map((r) => r.name)).toEqual(["pg test exec"]);
+      expect(quiet.syscalls).not.toContain("execve");
+      expect(detector.syscalls).toContain("execve"); // the same rules without the floor
+    } finally {
+      await quiet.stop();
+    }
+  });
+
   it("inode times, session and capabilities match the system's view", async () => {
     const path = join(merged, "from-lower");
     // A session of its own, so the expected id is known: the shell leads it and execs the

@@ -8,7 +8,7 @@ describe("detector config", () => {
     const r = readDetectorConfig(undefined);
     expect(r).toEqual({
       ok: true,
-      config: { enabled: "auto", rulesFiles: [shippedRulesDir()], selection: [], appendOutput: [], ringBufferBytes: 8 * 1024 * 1024 },
+      config: { enabled: "auto", rulesFiles: [shippedRulesDir()], selection: [], appendOutput: [], ringBufferBytes: 8 * 1024 * 1024, ruleMatching: "first" },
     });
   });
 
@@ -16,6 +16,16 @@ describe("detector config", () => {
     const r = readDetectorConfig({ enabled: true, rules_files: ["/a.yaml", "/rules.d"], ring_buffer_bytes: "16MiB", rules: [{ disable: { tag: "container" } }] });
     expect(r.ok && r.config).toMatchObject({ enabled: true, rulesFiles: ["/a.yaml", "/rules.d"], ringBufferBytes: 16 * 1024 * 1024, selection: [{ disable: { tag: "container" } }] });
     expect(readDetectorConfig({ enabled: "false" })).toMatchObject({ ok: true, config: { enabled: false } });
+    expect(readDetectorConfig({})).toMatchObject({ ok: true, config: { ruleMatching: "first" } });
+    const r2 = readDetectorConfig({ rule_matching: "all", priority: "warning" });
+    expect(r2).toMatchObject({ ok: true, config: { ruleMatching: "all", minimumPriority: "Warning" } });
+    expect(readDetectorConfig({ rule_matching: "some", priority: "loud" })).toEqual({
+      ok: false,
+      problems: [
+        'detector.rule_matching: must be first or all, got "some"',
+        'detector.priority: unknown priority "loud"; expected one of Emergency, Alert, Critical, Error, Warning, Notice, Informational, Debug',
+      ],
+    });
   });
 
   it("names every problem with its path", () => {

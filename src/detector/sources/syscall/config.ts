@@ -6,6 +6,7 @@
 import { dirname, join } from "node:path";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { parsePriority, PRIORITIES, type Priority } from "../../../alert.js";
 import { joinPath, ParseContext, s } from "../../../config/schema.js";
 import { checkRulesOptions, type RuleSelectionStep } from "../../load.js";
 import type { AppendOutput } from "../../loader/compile-rules.js";
@@ -24,6 +25,14 @@ export const detectorSchema = s
       .describe("Rules files or directories, in load order (later files append to or override earlier ones). Default: the rules/ shipped with Peregrine."),
     rules: s.array(s.any()).default([]).describe("Rule selection steps as in falco.yaml: `- disable: {rule: NAME}`, `- enable: {tag: TAG}`; `*` is a wildcard."),
     append_output: s.array(s.any()).default([]).describe("falco.yaml's append_output: extra output text and fields for matching rules."),
+    rule_matching: s
+      .string()
+      .default("first")
+      .describe("As falco.yaml's rule_matching: first (default) raises one alert per event, from the first matching rule in load order; all raises one per matching rule."),
+    priority: s
+      .string()
+      .optional()
+      .describe("As falco.yaml's priority: rules less severe than this are loaded but never evaluated (e.g. warning). Default: every rule."),
     ring_buffer_bytes: s.bytes().default(DEFAULT_RING_BUFFER_BYTES).describe("Size of each per-CPU ring buffer between the kernel and the sensor (a power of two)."),
   })
   .refine((v, ctx, path) => {
@@ -32,6 +41,10 @@ export const detectorSchema = s
     const n = v.ring_buffer_bytes;
     if (typeof n === "number" && (n < 65536 || n > 2 ** 30 || (n & (n - 1)) !== 0))
       ctx.error(joinPath(path, "ring_buffer_bytes"), `must be a power of two between 64KiB and 1GiB, got ${n}`);
+    if (v.rule_matching !== "first" && v.rule_matching !== "all")
+      ctx.error(joinPath(path, "rule_matching"), `must be first or all, got ${JSON.stringify(v.rule_matching)}`);
+    if (v.priority !== undefined && parsePriority(v.priority) === undefined)
+      ctx.error(joinPath(path, "priority"), `unknown priority ${JSON.stringify(v.priority)}; expected one of ${PRIORITIES.join(", ")}`);
     // The rule engine's own check, so config check and the engine agree on what is valid.
     const names = { selection: joinPath(path, "rules"), appendOutput: joinPath(path, "append_output") };
     for (const problem of checkRulesOptions({ selection: v.rules, appendOutput: v.append_output }, names)) {
@@ -46,6 +59,8 @@ export interface DetectorConfig {
   selection: RuleSelectionStep[];
   appendOutput: AppendOutput[];
   ringBufferBytes: number;
+  ruleMatching: "first" | "all";
+  minimumPriority?: Priority;
 }
 
 /** rules/ of the installation (from src/ under tsx, or dist/src/ when built). */
@@ -71,6 +86,8 @@ export function readDetectorConfig(section: unknown): { ok: true; config: Detect
       selection: v.rules as RuleSelectionStep[],
       appendOutput: v.append_output as AppendOutput[],
       ringBufferBytes: v.ring_buffer_bytes,
+      ruleMatching: v.rule_matching === "all" ? "all" : "first",
+      ...(v.priority !== undefined ? { minimumPriority: parsePriority(v.priority)! } : {}),
     },
   };
 }

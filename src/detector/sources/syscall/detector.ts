@@ -10,6 +10,7 @@ import { loadRules, defaultSources, type RuleSelectionStep } from "../../load.js
 import type { EventSource } from "../../event.js";
 import type { AppendOutput } from "../../loader/compile-rules.js";
 import type { DetectorAlert, Ruleset } from "../../ruleset.js";
+import type { Priority } from "../../../alert.js";
 import { checkSensorPrerequisites, defaultSensorBinary } from "./prerequisites.js";
 import { procfsReader, scanProcs } from "./procfs.js";
 import { createSyscallSource, type SyscallSource } from "./source.js";
@@ -58,6 +59,10 @@ export interface SyscallDetectorOptions {
   appendOutput?: readonly AppendOutput[];
   onAlert(alert: DetectorAlert): void;
   logger: Logger;
+  /** falco.yaml's rule_matching: first (default) or all. */
+  ruleMatching?: "first" | "all";
+  /** falco.yaml's priority: less severe rules are never evaluated. */
+  minimumPriority?: Priority;
   /** Size of each per-CPU ring buffer (power of two). Default 8 MiB. */
   ringBufferBytes?: number;
   sensorBinary?: string;
@@ -115,6 +120,8 @@ export async function startSyscallDetector(opts: SyscallDetectorOptions): Promis
     ...(opts.selection ? { selection: opts.selection } : {}),
     ...(opts.appendOutput ? { appendOutput: opts.appendOutput } : {}),
     ...(opts.hostname !== undefined ? { hostname: opts.hostname } : {}),
+    ...(opts.ruleMatching ? { ruleMatching: opts.ruleMatching } : {}),
+    ...(opts.minimumPriority ? { minimumPriority: opts.minimumPriority } : {}),
   });
   if (!results.ok) {
     const first = results.errors[0]!;

@@ -34,6 +34,8 @@ export function syscallDetectorExtension(): RunExtension {
         selection: cfg.selection,
         appendOutput: cfg.appendOutput,
         ringBufferBytes: cfg.ringBufferBytes,
+        ruleMatching: cfg.ruleMatching,
+        ...(cfg.minimumPriority ? { minimumPriority: cfg.minimumPriority } : {}),
         logger: logger.child({ component: "detector" }),
         onAlert(alert) {
           const n = normalizeAlert(alert);
