@@ -82,6 +82,7 @@ export class Router extends EventEmitter<RouterEvents> {
         name: oc.name,
         logger: this.logger.child({ output: oc.name }),
         dataDir: this.config.storage.path,
+        batchMaxEvents: oc.batch.max_events,
       });
       this.lanes.set(oc.name, new Lane(oc, output, this.journal, this.metrics, this.logger));
     }

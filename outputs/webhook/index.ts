@@ -32,7 +32,7 @@ export const webhookOutput = defineOutput({
       checkTemplate(ctx, `${path}.body_template`, () => compileBody(source));
     }
   },
-  create(config) {
+  create(config, ctx) {
     const dispatcher = createDispatcher(config.tls as never);
     const render = config.body_template === undefined ? undefined : compileBody(config.body_template);
     // Header names are case-insensitive: lower-cased, so `Content-Type` in headers replaces the
@@ -40,9 +40,13 @@ export const webhookOutput = defineOutput({
     const baseHeaders: Record<string, string> = { "content-type": config.content_type };
     for (const [name, value] of Object.entries(config.headers)) baseHeaders[name.toLowerCase()] = value;
 
+    // One shape per configuration: the alert itself without batching, always an array (or the
+    // template's {alerts} context) with it, even when a send happens to hold a single alert.
+    const batched = (ctx.batchMaxEvents ?? 1) > 1;
     function encode(batch: readonly Alert[]): string {
-      if (render) return batch.length === 1 ? render(batch[0]!) : render({ alerts: batch });
-      return batch.length === 1 ? JSON.stringify(batch[0]) : JSON.stringify(batch);
+      const asArray = batched || batch.length > 1;
+      if (render) return asArray ? render({ alerts: batch }) : render(batch[0]!);
+      return asArray ? JSON.stringify(batch) : JSON.stringify(batch[0]);
     }
 
     return {

@@ -25,6 +25,9 @@ export interface OutputContext {
   logger: Logger;
   /** The directory for files an output may keep (e.g. the file output's default path). */
   dataDir: string;
+  /** The lane's batch.max_events: an output whose body shape depends on batching (a JSON
+   * array or one object) must not change shape with how many alerts a send happens to hold. */
+  batchMaxEvents?: number;
 }
 
 /** Lane settings an output type may change the defaults of (e.g. S3 batches bigger, Slack sends slower). */

@@ -52,6 +52,24 @@ describe("webhook output", () => {
     await out.close();
   });
 
+  it("with batching configured, a send of one alert is still an array: one body shape per config", async () => {
+    const r = await new Receiver().start();
+    cleanups.push(() => r.stop());
+    const batched = webhookOutput.create(parse(webhookOutput.schema, { url: r.url }), { ...ctx, batchMaxEvents: 100 });
+    expect(await batched.send([alert(1)], signal())).toEqual({ kind: "ok" });
+    const templated = webhookOutput.create(parse(webhookOutput.schema, { url: r.url, body_template: "{{#each alerts}}{{rule}};{{/each}}" }), {
+      ...ctx,
+      batchMaxEvents: 100,
+    });
+    expect(await templated.send([alert(2)], signal())).toEqual({ kind: "ok" });
+    const single = webhookOutput.create(parse(webhookOutput.schema, { url: r.url }), { ...ctx, batchMaxEvents: 1 });
+    expect(await single.send([alert(3)], signal())).toEqual({ kind: "ok" });
+    expect(JSON.parse(r.requests[0]!.body)).toEqual([alert(1)]);
+    expect(r.requests[1]!.body).toBe("Write below etc;");
+    expect(JSON.parse(r.requests[2]!.body)).toEqual(alert(3));
+    await Promise.all([batched.close(), templated.close(), single.close()]);
+  });
+
   it("a Content-Type (any case) in headers replaces the default content type", async () => {
     const r = await new Receiver().start();
     cleanups.push(() => r.stop());
