@@ -26,6 +26,9 @@ describe("normalizeAlert", () => {
     [{ rule: "r" }, "priority"],
     [{ ...base, time: "yesterday" }, "time"],
     [{ ...base, time: "2024-13-01T00:00:00Z" }, "time"],
+    [{ ...base, time: "2024-02-30T00:00:00Z" }, "time"],
+    [{ ...base, time: "2023-02-29T00:00:00Z" }, "time"],
+    [{ ...base, time: "2024-04-31T00:00:00Z" }, "time"],
     [{ ...base, output: 5 }, "output"],
     [{ ...base, output_fields: [] }, "output_fields"],
     [{ ...base, tags: "a" }, "tags"],
@@ -37,6 +40,11 @@ describe("normalizeAlert", () => {
     const r = normalizeAlert(input);
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.error.field).toBe(field);
+  });
+  it("accepts the last day of each month, 29 February in leap years only", () => {
+    for (const t of ["2024-02-29T00:00:00Z", "2000-02-29T00:00:00Z", "2024-04-30T23:59:60Z", "2024-12-31T00:00:00Z"])
+      expect(normalizeAlert({ ...base, time: t }).ok, t).toBe(true);
+    expect(normalizeAlert({ ...base, time: "1900-02-29T00:00:00Z" }).ok).toBe(false);
   });
   it("accepts priorities case-insensitively, and info", () => {
     expect(parsePriority("CRITICAL")).toBe("Critical");
