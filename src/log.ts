@@ -2,25 +2,18 @@ import pino, { type Logger } from "pino";
 
 export type { Logger };
 
-/** Paths pino masks in every log line: credentials must never reach logs. */
-const REDACT = [
-  "password",
-  "*.password",
-  "token",
-  "*.token",
-  "secret",
-  "*.secret",
-  "authorization",
-  "*.authorization",
-  "headers.authorization",
-  "*.headers.authorization",
-  "webhook_url",
-  "*.webhook_url",
-  "sasl.password",
-  "*.sasl.password",
-  "hmac.secret",
-  "*.hmac.secret",
-];
+/**
+ * Paths pino masks in every log line: credentials must never reach logs. Config-shaped
+ * objects nest (an output's tls, sasl, hmac), so each key is masked up to three levels down;
+ * headers are masked whole, since any header may carry a credential (x-api-key, cookies).
+ */
+const SECRET_KEYS = ["password", "token", "bearer_token", "session_token", "secret", "secret_access_key", "authorization", "webhook_url", "headers"];
+const REDACT = SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `*.*.*.${k}`]);
+
+/** pino options shared by every Peregrine logger (exported for the redaction test). */
+export function loggerOptions(level: string): pino.LoggerOptions {
+  return { level, redact: { paths: REDACT, censor: "[redacted]" } };
+}
 
 export interface LogOptions {
   level?: string;
@@ -34,10 +27,9 @@ export function createLogger(options: LogOptions = {}): Logger {
   const pretty = options.pretty ?? process.stderr.isTTY === true;
   if (pretty) {
     return pino({
-      level,
-      redact: { paths: REDACT, censor: "[redacted]" },
+      ...loggerOptions(level),
       transport: { target: "pino-pretty", options: { destination: 2, colorize: true, translateTime: "SYS:HH:MM:ss.l" } },
     });
   }
-  return pino({ level, redact: { paths: REDACT, censor: "[redacted]" } }, pino.destination({ dest: 2, sync: false }));
+  return pino(loggerOptions(level), pino.destination({ dest: 2, sync: false }));
 }
