@@ -149,11 +149,13 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
   const root = rootSchema.parse(raw, ctx, "");
   const outputs: OutputConfig[] = [];
   const seen = new Set<string>();
+  const slackWebhooks = new Map<string, string>();
   (root.outputs ?? []).forEach((entry, i) => {
     const out = parseOutput(entry, ctx, `outputs[${i}]`);
     if (!out) return;
     if (seen.has(out.name)) ctx.error(`outputs[${i}].name`, `duplicate output name "${out.name}"`);
     checkOutputRouting(out, ctx, `outputs[${i}]`);
+    warnSharedSlackWebhook(out, slackWebhooks, ctx, `outputs[${i}]`);
     seen.add(out.name);
     outputs.push(out);
   });
@@ -424,3 +426,21 @@ export function formatIssue(issue: LoadResult["issues"][number], source: string)
   return `${issue.severity}: ${where}${path}${issue.message}`;
 }
 
+/**
+ * Slack allows about one message per second per incoming webhook, and each output has its
+ * own rate limit: two outputs posting to one webhook would together exceed it and meet 429s.
+ */
+function warnSharedSlackWebhook(out: OutputConfig, seen: Map<string, string>, ctx: ParseContext, path: string): void {
+  const url = out.options.webhook_url;
+  if (out.type !== "slack" || typeof url !== "string") return;
+  const first = seen.get(url);
+  if (first === undefined) {
+    seen.set(url, out.name);
+    return;
+  }
+  ctx.warn(
+    `${path}.webhook_url`,
+    `the same Slack webhook as output "${first}": each output has its own rate limit, so together they ` +
+      `exceed Slack's one message per second and meet 429s; use one output with a filter, or separate webhooks`,
+  );
+}

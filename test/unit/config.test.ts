@@ -20,6 +20,20 @@ describe("loadConfig", () => {
     expect(r.config?.ingest.max_body_bytes).toBe(1024 * 1024);
   });
 
+  it("warns when two Slack outputs share a webhook (their rate limits would add up), and loads", () => {
+    const hook = "https://hooks.slack.com/services/T0/B0/x";
+    const file = write(`outputs:
+  - { name: team-a, type: slack, webhook_url: ${hook} }
+  - { name: other, type: slack, webhook_url: ${hook}-other }
+  - { name: team-b, type: slack, webhook_url: ${hook} }
+`);
+    const r = loadConfig(file, {});
+    expect(r.config?.outputs.map((o) => o.name)).toEqual(["team-a", "other", "team-b"]);
+    expect(r.issues.map((i) => formatIssue(i, "peregrine.yaml"))).toEqual([
+      expect.stringMatching(/^warning: peregrine\.yaml:4:\d+: outputs\[2\]\.webhook_url: the same Slack webhook as output "team-a"/),
+    ]);
+  });
+
   it("names every problem with its path, line and a did-you-mean", () => {
     const file = write(`listen:
   prot: 80
