@@ -640,6 +640,8 @@ int BPF_PROG(pg_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	pg_put_path((unsigned long)BPF_CORE_READ(p, fs, pwd.mnt), (unsigned long)BPF_CORE_READ(p, fs, pwd.dentry));
 	pg_put_comm();
 	pg_put_kernel_str((unsigned long)BPF_CORE_READ(p, cgroups, dfl_cgrp, kn, name));
+	unsigned long es = BPF_CORE_READ(mm, env_start), ee = BPF_CORE_READ(mm, env_end);
+	pg_put_user_bytes(es, ee > es ? ee - es : 0, STR_MAX - 1);
 	pg_submit(PG_CAT_PROC);
 	return 0;
 }

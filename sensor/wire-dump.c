@@ -159,6 +159,8 @@ static void frames(void)
 	str("/root");
 	str("cat");
 	str("session-1.scope");
+	static const char env[] = "HOME=/root\0LANG=C.UTF-8\0";
+	param(env, sizeof(env) - 1);
 	end();
 
 	struct pg_fork_info fi = {4243, 4242, 7, 0, 43000000000ULL};

@@ -28,7 +28,7 @@
 #include <linux/types.h>
 #endif
 
-#define PG_WIRE_VERSION 1
+#define PG_WIRE_VERSION 2
 #define PG_MAX_PARAMS 16
 
 /* hdr.type */
@@ -152,8 +152,9 @@ enum pg_category {
 #define PG_EXE_WRITABLE 4u     /* the executable's inode is writable by its owner */
 
 /* PG_EV_EXEC params: 0 pg_exec_info, 1 exe path (STR), 2 filename as passed (STR),
- * 3 argv (ARGS), 4 cwd (STR), 5 comm (STR), 6 cgroup leaf name (STR). */
-#define PG_EXEC_NPARAMS 7
+ * 3 argv (ARGS), 4 cwd (STR), 5 comm (STR), 6 cgroup leaf name (STR),
+ * 7 environment (ARGS: NAME=value strings, the first 4 KiB). */
+#define PG_EXEC_NPARAMS 8
 struct pg_exec_info {
 	__u32 ppid;      /* real parent's tgid */
 	__u32 sid;       /* session id */

@@ -22,6 +22,7 @@ const RULES = `
     exec upper=%proc.is_exe_upper_layer memfd=%proc.is_exe_from_memfd cwd=%proc.cwd
     mtime=%proc.exe_ino.mtime pid=%proc.pid sid=%proc.sid caps=%thread.cap_effective flags=%evt.arg.flags
     exe=%proc.exe args=%proc.args cmd=%proc.cmdline container=%container.id
+    mark=%proc.env[PG_FIELDS_MARK] env=%proc.env
   priority: NOTICE
 `;
 
@@ -76,6 +77,20 @@ describe.skipIf(!isRoot)("exec fields from the kernel (root)", () => {
     const upper = await execAlert(join(merged, "from-upper"));
     expect(upper.output_fields["proc.is_exe_upper_layer"]).toBe(true);
     expect(String(upper.output_fields["evt.arg.flags"])).toContain("EXE_UPPER_LAYER");
+  });
+
+  it("the environment at exec: proc.env and proc.env[NAME]", async () => {
+    const path = join(merged, "from-lower");
+    execFileSync("sh", ["-c", `PG_FIELDS_MARK=seen-${process.pid} ${path} with-env`]);
+    const end = Date.now() + 2000;
+    let a: DetectorAlert | undefined;
+    while (!(a = alerts.find((x) => x.output_fields["proc.exe"] === path && x.output_fields["proc.args"] === "with-env")) && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    if (!a) throw new Error("no exec alert for the run with an environment");
+    expect(a.output_fields["proc.env[PG_FIELDS_MARK]"]).toBe(`seen-${process.pid}`);
+    expect(String(a.output_fields["proc.env"])).toContain(`PG_FIELDS_MARK=seen-${process.pid}`);
+    expect(String(a.output_fields["proc.env"])).toContain(`PATH=${process.env.PATH}`);
   });
 
   it("detector priority: a rule below it is loaded but never evaluated, so its syscalls are not captured", async () => {

@@ -64,6 +64,7 @@ export interface ExecInit {
   flags?: number;
   cgroup?: string;
   tty?: number;
+  env?: string[];
 }
 
 export function exec(tgid: number, e: ExecInit): Frame {
@@ -80,7 +81,8 @@ export function exec(tgid: number, e: ExecInit): Frame {
   info.writeUInt32LE(e.flags ?? 0, EXEC_INFO.flags);
   info.writeBigUInt64LE(1n << 21n, EXEC_INFO.cap_effective);
   const argv = Buffer.from(e.argv.map((a) => `${a}\0`).join(""));
-  const params = [info, str(e.exepath), str(e.exepath), argv, str(e.cwd), str(e.comm), str(e.cgroup ?? "")];
+  const env = Buffer.from((e.env ?? []).map((v) => `${v}\0`).join(""));
+  const params = [info, str(e.exepath), str(e.exepath), argv, str(e.cwd), str(e.comm), str(e.cgroup ?? ""), env];
   if (params.length !== EXEC_NPARAMS) throw new Error("exec params out of step");
   return frame({ type: EV.EXEC, sc: SYSCALL_BY_NAME.get("execve")!.id, tgid, uid: e.uid ?? 0 }, params);
 }

@@ -19,6 +19,8 @@ describe("procfs", () => {
     expect(p.startNs).toBeGreaterThan(0);
     expect(p.exeIno).toBeGreaterThan(0);
     expect(p.fds.get(0)).toBeDefined();
+    // the environment this process was started with (/proc/PID/environ)
+    expect(p.env.some((v) => v.startsWith("PATH="))).toBe(true);
     expect(["host", expect.stringMatching(/^[0-9a-f]{12}$/)]).toContainEqual(p.containerId);
   });
 

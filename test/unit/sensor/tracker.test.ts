@@ -52,8 +52,22 @@ describe("syscall source", () => {
     const { get, feed } = setup();
     const e = feed(
       fork(200, 300),
-      exec(300, { ppid: 200, exepath: "/usr/bin/find", argv: ["find", "/", "-name", "id_rsa"], cwd: "/home/alice", comm: "find", uid: 1000, loginuid: 1000, tty: (136 << 20) | 2 }),
+      exec(300, {
+        ppid: 200,
+        exepath: "/usr/bin/find",
+        argv: ["find", "/", "-name", "id_rsa"],
+        cwd: "/home/alice",
+        comm: "find",
+        uid: 1000,
+        loginuid: 1000,
+        tty: (136 << 20) | 2,
+        env: ["HOME=/home/alice", "LD_PRELOAD=/tmp/x.so", "EMPTY="],
+      }),
     );
+    expect(get(e, "proc.env")).toBe("HOME=/home/alice LD_PRELOAD=/tmp/x.so EMPTY=");
+    expect(get(e, "proc.env", "LD_PRELOAD")).toBe("/tmp/x.so");
+    expect(get(e, "proc.env", "EMPTY")).toBe("");
+    expect(get(e, "proc.env", "LD")).toBeUndefined();
     expect(e.type).toBe("execve");
     expect(get(e, "proc.name")).toBe("find");
     expect(get(e, "proc.exe")).toBe("find");

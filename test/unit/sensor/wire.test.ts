@@ -166,6 +166,7 @@ describe("frames written by C decode to the values written", () => {
     expect(paramStr(f, 4)).toBe("/root");
     expect(paramStr(f, 5)).toBe("cat");
     expect(paramStr(f, 6)).toBe("session-1.scope");
+    expect(paramArgs(f, 7)).toEqual(["HOME=/root", "LANG=C.UTF-8"]);
   });
 
   it("fork, exit, an unreadable string, stats", () => {

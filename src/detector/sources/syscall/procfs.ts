@@ -130,6 +130,7 @@ export function readProc(pid: number, withFds = true): Proc | undefined {
     exe: argv[0] ?? comm,
     exepath,
     args: argv.slice(1),
+    env: (read(`/proc/${pid}/environ`) ?? "").split("\0").filter((v) => v !== ""),
     cwd: link(`/proc/${pid}/cwd`) ?? "/",
     loginuid: loginuid === 4294967295 ? -1 : loginuid,
     uid: Number(uids[0] ?? 0),

@@ -163,7 +163,15 @@ export function createSyscallSource(ctx: SyscallSourceContext): SyscallSource {
     "proc.cwd": () => (e) => (e.proc.cwd.endsWith("/") ? e.proc.cwd : `${e.proc.cwd}/`),
     "proc.tty": () => (e) => e.proc.tty,
     "proc.sname": () => (e) => (e.proc.sid > 0 ? table.get(e.proc.sid)?.comm : undefined),
-    "proc.env": () => () => undefined, // the sensor does not capture environments
+    // Falco's form: all variables separated by spaces, or one variable's value by name
+    "proc.env": (arg) =>
+      arg === undefined
+        ? (e) => e.proc.env.join(" ")
+        : (e) => {
+            const prefix = `${arg}=`;
+            const hit = e.proc.env.find((v) => v.startsWith(prefix));
+            return hit === undefined ? undefined : hit.slice(prefix.length);
+          },
     "proc.duration": () => (e) => (e.proc.startNs > 0 ? Math.max(0, bootNowNs() - e.proc.startNs) : undefined),
     "proc.is_exe_upper_layer": () => (e) => (e.proc.exeFlags & EXE_FLAG.UPPER_LAYER) !== 0,
     "proc.is_exe_from_memfd": () => (e) => (e.proc.exeFlags & EXE_FLAG.FROM_MEMFD) !== 0,

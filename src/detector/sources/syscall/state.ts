@@ -77,6 +77,8 @@ export interface Proc {
   exepath: string;
   /** argv[1..]. */
   args: string[];
+  /** The environment at exec, NAME=value (the first 4 KiB the kernel holds). */
+  env: string[];
   cwd: string;
   /** tty number in /proc/PID/stat's encoding (0 = none). */
   tty: number;
@@ -234,6 +236,7 @@ export function emptyProc(pid: number): Proc {
     exe: "<NA>",
     exepath: "<NA>",
     args: [],
+    env: [],
     cwd: "/",
     tty: 0,
     loginuid: -1,

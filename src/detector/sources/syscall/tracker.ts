@@ -170,6 +170,7 @@ export class SyscallTracker {
     p.comm = comm;
     p.exe = argv[0] ?? comm;
     p.args = argv.slice(1);
+    p.env = paramArgs(f, EXEC_PARAM.env);
     p.exepath = paramStr(f, EXEC_PARAM.exepath) ?? p.exepath;
     p.cwd = paramStr(f, EXEC_PARAM.cwd) ?? p.cwd;
     const cgroup = paramStr(f, EXEC_PARAM.cgroup);

@@ -5,7 +5,7 @@
  *   header (HDR.size bytes) | u16 length table (nparams entries) | parameters.
  */
 
-export const WIRE_VERSION = 1;
+export const WIRE_VERSION = 2;
 export const MAX_PARAMS = 16;
 /** Largest frame the sensor can produce (its per-CPU scratch buffer). */
 export const MAX_FRAME = 32744;
@@ -33,8 +33,8 @@ export const CATEGORY_NAMES = ["file", "net", "proc", "other"] as const;
 export const EXE_FLAG = { FROM_MEMFD: 1, UPPER_LAYER: 2, WRITABLE: 4 } as const;
 
 /** PG_EV_EXEC parameters, in order. */
-export const EXEC_PARAM = { info: 0, exepath: 1, filename: 2, args: 3, cwd: 4, comm: 5, cgroup: 6 } as const;
-export const EXEC_NPARAMS = 7;
+export const EXEC_PARAM = { info: 0, exepath: 1, filename: 2, args: 3, cwd: 4, comm: 5, cgroup: 6, env: 7 } as const;
+export const EXEC_NPARAMS = 8;
 
 export const EXEC_INFO = {
   size: 88,
