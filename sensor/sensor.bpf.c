@@ -611,6 +611,8 @@ int BPF_PROG(pg_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	info.euid = BPF_CORE_READ(cred, euid.val);
 	info.egid = BPF_CORE_READ(cred, egid.val);
 	BPF_CORE_READ_INTO(&info.cap_effective, cred, cap_effective); /* kernel_cap_t: 64 bits */
+	BPF_CORE_READ_INTO(&info.cap_permitted, cred, cap_permitted);
+	BPF_CORE_READ_INTO(&info.cap_inheritable, cred, cap_inheritable);
 	info.start_ns = BPF_CORE_READ(p, start_boottime);
 	struct tty_struct *tty = BPF_CORE_READ(p, signal, tty);
 	if (tty) {

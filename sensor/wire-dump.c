@@ -26,7 +26,8 @@ static void layout(void)
 	F(pg_exec_info, vpgid); F(pg_exec_info, loginuid); F(pg_exec_info, uid); F(pg_exec_info, gid);
 	F(pg_exec_info, euid); F(pg_exec_info, egid); F(pg_exec_info, tty); F(pg_exec_info, flags);
 	F(pg_exec_info, cap_effective); F(pg_exec_info, start_ns); F(pg_exec_info, exe_ino);
-	F(pg_exec_info, exe_ctime_ns); F(pg_exec_info, exe_mtime_ns);
+	F(pg_exec_info, exe_ctime_ns); F(pg_exec_info, exe_mtime_ns); F(pg_exec_info, cap_permitted);
+	F(pg_exec_info, cap_inheritable);
 	STRUCT_END();
 	printf(",");
 	STRUCT_BEGIN(pg_fork_info);
@@ -150,6 +151,7 @@ static void frames(void)
 	ei.uid = 1000; ei.gid = 1001; ei.euid = 0; ei.egid = 0; ei.tty = (136u << 20) | 3u;
 	ei.flags = PG_EXE_FROM_MEMFD; ei.cap_effective = 0x1ffffffffffULL; ei.start_ns = 41000000000ULL;
 	ei.exe_ino = 1234567; ei.exe_ctime_ns = 1600000000123456789LL; ei.exe_mtime_ns = -5;
+	ei.cap_permitted = 0x3ULL; ei.cap_inheritable = 0x400ULL;
 	begin(PG_EV_EXEC, PG_SC_EXECVE, 0, 4242, 4242, PG_EXEC_NPARAMS);
 	param(&ei, sizeof(ei));
 	str("/usr/bin/cat");

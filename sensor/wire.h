@@ -173,6 +173,8 @@ struct pg_exec_info {
 	__u64 exe_ino;
 	__s64 exe_ctime_ns; /* inode change time, ns since the epoch */
 	__s64 exe_mtime_ns; /* modification time, ns since the epoch */
+	__u64 cap_permitted;
+	__u64 cap_inheritable;
 };
 
 /* PG_EV_FORK params: 0 pg_fork_info. hdr.tgid is the creating process. */

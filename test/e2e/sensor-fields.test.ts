@@ -5,7 +5,7 @@
  * file of our own prints the fields.
  */
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
@@ -21,6 +21,7 @@ const RULES = `
   output: >
     exec upper=%proc.is_exe_upper_layer memfd=%proc.is_exe_from_memfd cwd=%proc.cwd
     mtime=%proc.exe_ino.mtime pid=%proc.pid sid=%proc.sid caps=%thread.cap_effective flags=%evt.arg.flags
+    prm=%thread.cap_permitted inh=%thread.cap_inheritable
     exe=%proc.exe args=%proc.args cmd=%proc.cmdline container=%container.id
     mark=%proc.env[PG_FIELDS_MARK] env=%proc.env
   priority: NOTICE
@@ -129,5 +130,11 @@ describe.skipIf(!isRoot)("exec fields from the kernel (root)", () => {
     expect(a.output_fields["proc.sid"]).toBeGreaterThan(0);
     expect(a.output_fields["proc.sid"]).toBe(a.output_fields["proc.pid"]);
     expect(String(a.output_fields["thread.cap_effective"])).toContain("CAP_SYS_ADMIN");
+    // the system's view of the same sets: this test process's, which the exec inherited as root
+    const status = readFileSync("/proc/self/status", "utf8");
+    const capSet = (name: string) => BigInt(`0x${new RegExp(`\\n${name}:\\s*([0-9a-f]+)`).exec(status)![1]}`);
+    expect(capSet("CapPrm")).toBeGreaterThan(0n);
+    expect(String(a.output_fields["thread.cap_permitted"])).toContain("CAP_SYS_ADMIN");
+    expect(a.output_fields["thread.cap_inheritable"] === "" || a.output_fields["thread.cap_inheritable"] === undefined).toBe(capSet("CapInh") === 0n);
   });
 });

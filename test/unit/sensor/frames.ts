@@ -80,6 +80,7 @@ export function exec(tgid: number, e: ExecInit): Frame {
   info.writeUInt32LE(e.tty ?? 0, EXEC_INFO.tty);
   info.writeUInt32LE(e.flags ?? 0, EXEC_INFO.flags);
   info.writeBigUInt64LE(1n << 21n, EXEC_INFO.cap_effective);
+  info.writeBigUInt64LE((1n << 21n) | 1n, EXEC_INFO.cap_permitted);
   const argv = Buffer.from(e.argv.map((a) => `${a}\0`).join(""));
   const env = Buffer.from((e.env ?? []).map((v) => `${v}\0`).join(""));
   const params = [info, str(e.exepath), str(e.exepath), argv, str(e.cwd), str(e.comm), str(e.cgroup ?? ""), env];

@@ -91,6 +91,8 @@ describe("syscall source", () => {
     expect(get(e, "evt.res")).toBe("SUCCESS");
     expect(get(e, "evt.arg", "flags")).toBe("0");
     expect(get(e, "thread.cap_effective")).toBe("CAP_SYS_ADMIN");
+    expect(get(e, "thread.cap_permitted")).toBe("CAP_CHOWN CAP_SYS_ADMIN");
+    expect(get(e, "thread.cap_inheritable")).toBe("");
     expect(get(e, "container.id")).toBe("host");
     expect(get(e, "evt.time")).toBe(rfc3339Ns(1_700_000_000_000_000_000n + 1_000_000_000n));
   });

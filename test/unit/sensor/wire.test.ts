@@ -160,6 +160,8 @@ describe("frames written by C decode to the values written", () => {
     expect(b.readBigInt64LE(at + EXEC_INFO.exe_ctime_ns)).toBe(1600000000123456789n);
     expect(b.readBigInt64LE(at + EXEC_INFO.exe_mtime_ns)).toBe(-5n);
     expect(b.readBigUInt64LE(at + EXEC_INFO.exe_ino)).toBe(1234567n);
+    expect(b.readBigUInt64LE(at + EXEC_INFO.cap_permitted)).toBe(0x3n);
+    expect(b.readBigUInt64LE(at + EXEC_INFO.cap_inheritable)).toBe(0x400n);
     expect(paramStr(f, 1)).toBe("/usr/bin/cat");
     expect(paramStr(f, 2)).toBe("/bin/cat");
     expect(paramArgs(f, 3)).toEqual(["cat", "/etc/shadow"]);

@@ -117,6 +117,8 @@ export function readProc(pid: number, withFds = true): Proc | undefined {
   const nspid = statusField(status, "NSpid");
   const nspgid = statusField(status, "NSpgid");
   const capEff = statusField(status, "CapEff")[0];
+  const capPrm = statusField(status, "CapPrm")[0];
+  const capInh = statusField(status, "CapInh")[0];
   const loginuid = Number(read(`/proc/${pid}/loginuid`) ?? "4294967295");
   return {
     pid,
@@ -138,6 +140,8 @@ export function readProc(pid: number, withFds = true): Proc | undefined {
     gid: Number(gids[0] ?? 0),
     egid: Number(gids[1] ?? 0),
     capEffective: capEff ? BigInt(`0x${capEff}`) : 0n,
+    capPermitted: capPrm ? BigInt(`0x${capPrm}`) : 0n,
+    capInheritable: capInh ? BigInt(`0x${capInh}`) : 0n,
     startNs: (Number(f[19]) * 1e9) / CLOCK_TICKS,
     exeFlags,
     exeIno,

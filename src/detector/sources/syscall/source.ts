@@ -185,8 +185,8 @@ export function createSyscallSource(ctx: SyscallSourceContext): SyscallSource {
 
     "thread.tid": () => (e) => e.tid,
     "thread.cap_effective": () => (e) => capsText(e.proc.capEffective),
-    "thread.cap_permitted": () => () => undefined,
-    "thread.cap_inheritable": () => () => undefined,
+    "thread.cap_permitted": () => (e) => capsText(e.proc.capPermitted),
+    "thread.cap_inheritable": () => (e) => capsText(e.proc.capInheritable),
 
     "user.uid": () => (e) => e.uid,
     "user.name": () => (e) => users.userName(e.uid),

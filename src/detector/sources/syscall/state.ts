@@ -89,6 +89,8 @@ export interface Proc {
   euid: number;
   egid: number;
   capEffective: bigint;
+  capPermitted: bigint;
+  capInheritable: bigint;
   /** Start, ns since boot. */
   startNs: number;
   exeFlags: number;
@@ -245,6 +247,8 @@ export function emptyProc(pid: number): Proc {
     euid: 0,
     egid: 0,
     capEffective: 0n,
+    capPermitted: 0n,
+    capInheritable: 0n,
     startNs: 0,
     exeFlags: 0,
     exeIno: 0,

@@ -163,6 +163,8 @@ export class SyscallTracker {
     p.tty = tty === 0 ? 0 : ttyNumber(tty >>> 20, tty & 0xfffff);
     p.exeFlags = b.readUInt32LE(at + EXEC_INFO.flags);
     p.capEffective = b.readBigUInt64LE(at + EXEC_INFO.cap_effective);
+    p.capPermitted = b.readBigUInt64LE(at + EXEC_INFO.cap_permitted);
+    p.capInheritable = b.readBigUInt64LE(at + EXEC_INFO.cap_inheritable);
     p.startNs = readU64(b, at + EXEC_INFO.start_ns);
     p.exeIno = readU64(b, at + EXEC_INFO.exe_ino);
     p.exeCtimeNs = b.readBigInt64LE(at + EXEC_INFO.exe_ctime_ns);

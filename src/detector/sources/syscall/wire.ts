@@ -37,7 +37,7 @@ export const EXEC_PARAM = { info: 0, exepath: 1, filename: 2, args: 3, cwd: 4, c
 export const EXEC_NPARAMS = 8;
 
 export const EXEC_INFO = {
-  size: 88,
+  size: 104,
   ppid: 0,
   sid: 4,
   pgid: 8,
@@ -55,6 +55,8 @@ export const EXEC_INFO = {
   exe_ino: 64,
   exe_ctime_ns: 72,
   exe_mtime_ns: 80,
+  cap_permitted: 88,
+  cap_inheritable: 96,
 } as const;
 
 export const FORK_INFO = { size: 24, child_tgid: 0, ppid: 4, vpid: 8, start_ns: 16 } as const;
