@@ -36,11 +36,24 @@ export const ALERT_FIELD_LIST: readonly FieldInfo[] = [
     name: "alert.field",
     type: "string",
     arg: "required",
-    description: "One output field by key (alert.field[proc.name]), read from output_fields, then custom_fields; as text, so < and > compare text ('1000' < '999').",
+    description: "One output field by key (alert.field[proc.name]), read from output_fields, then custom_fields; as text, so < and > compare text ('1000' < '999'): use alert.num for numbers.",
+  },
+  {
+    name: "alert.num",
+    type: "int",
+    arg: "required",
+    description: "One output field by key as a number (alert.num[user.uid] < 1000): a JSON number, or text that is one; missing otherwise.",
   },
 ];
 
 export const ALERT_FIELDS: ReadonlyMap<string, FieldInfo> = new Map(ALERT_FIELD_LIST.map((f) => [f.name, f]));
+
+/** A number, or text that is exactly one ("1000", "-1.5"); anything else is missing. */
+function fieldNumber(v: FieldValue | undefined): number | undefined {
+  if (typeof v === "number") return Number.isFinite(v) ? v : undefined;
+  if (typeof v === "string" && /^\s*-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(v)) return Number(v);
+  return undefined;
+}
 
 function fieldText(v: FieldValue | undefined): ExtractedValue | undefined {
   if (v === undefined || v === null) return undefined;
@@ -69,6 +82,11 @@ export const alertSource: EventSource<Alert> = {
         return (a) => a.output;
       case "alert.time":
         return (a) => a.time;
+      case "alert.num": {
+        if (arg === undefined) return undefined;
+        const key = arg;
+        return (a) => fieldNumber(a.output_fields[key] ?? a.custom_fields?.[key]);
+      }
       case "alert.field": {
         if (arg === undefined) return undefined;
         const key = arg;

@@ -38,6 +38,16 @@ describe("compileAlertFilter", () => {
     expect(matches("alert.tags in (filesystem, mitre_persistence, other)")).toBe(true);
     expect(matches("alert.tags in (filesystem)")).toBe(false);
   });
+  it("alert.num[KEY] compares numbers as numbers, from JSON numbers or numeric text", () => {
+    const a: Alert = { ...alert, output_fields: { "user.uid": 1000, "evt.count": "42", ratio: "0.5", name: "bash", big: "1e3" } };
+    expect(matches("alert.num[user.uid] < 999", a)).toBe(false);
+    expect(matches("alert.field[user.uid] < 999", a)).toBe(true); // text: '1000' < '999'
+    expect(matches("alert.num[user.uid] >= 1000 and alert.num[evt.count] = 42", a)).toBe(true);
+    expect(matches("alert.num[ratio] < 1 and alert.num[big] = 1000", a)).toBe(true);
+    expect(matches("alert.num[name] < 1000", a)).toBe(false); // not a number: missing, so false
+    expect(matches("not alert.num[name] exists", a)).toBe(true);
+    expect(matches("alert.num[user.uid] in (0, 1000)", a)).toBe(true);
+  });
   it("reads alert.field[KEY] from output_fields, then custom_fields", () => {
     expect(matches("alert.field[proc.name] = bash")).toBe(true);
     expect(matches("alert.field[user.uid] = 0")).toBe(true);
