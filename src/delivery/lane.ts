@@ -400,16 +400,17 @@ export class Lane {
     }
   }
 
+  /**
+   * A batch gives up as a whole, when its attempts run out or its oldest alert passes
+   * max_age. Retrying what is left of it would send a different batch: an output that names
+   * what it writes after the batch's content (S3's object key) would then write the
+   * survivors a second time beside an object the first attempt may have written.
+   */
   private splitExhausted(batch: readonly JournalEntry[], attempts: number): { keep: JournalEntry[]; give: JournalEntry[] } {
     const { max_attempts, max_age } = this.config.retry;
     const now = Date.now();
-    const keep: JournalEntry[] = [];
-    const give: JournalEntry[] = [];
-    for (const e of batch) {
-      if ((max_attempts > 0 && attempts >= max_attempts) || (max_age > 0 && now - e.acceptedAt >= max_age)) give.push(e);
-      else keep.push(e);
-    }
-    return { keep, give };
+    const exhausted = (max_attempts > 0 && attempts >= max_attempts) || (max_age > 0 && batch.some((e) => now - e.acceptedAt >= max_age));
+    return exhausted ? { keep: [], give: [...batch] } : { keep: [...batch], give: [] };
   }
 
   private succeeded(entries: readonly JournalEntry[]): void {

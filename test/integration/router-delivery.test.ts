@@ -147,6 +147,34 @@ describe("router delivery (real router process, real HTTP receiver)", () => {
     expect(after.total).toBe(0);
   });
 
+  it("retry.max_age: a batch whose oldest alert expires is dead-lettered whole, never resent without it", async () => {
+    const receiver = await new Receiver().start();
+    cleanups.push(() => receiver.stop());
+    receiver.behavior = () => ({ status: 503, body: "down" });
+    const router = await startRouter({
+      config: { outputs: [webhook("hook", receiver.url, { batch: { max_events: 100, max_wait_ms: 1500 }, retry: { initial_ms: 100, max_ms: 200, max_age: 2500 } })] },
+    });
+    cleanups.push(() => router.kill());
+    // two alerts about a second apart, cut into one batch by max_wait_ms
+    const [older] = await postMany(router, 1, 1, 0);
+    await new Promise((r) => setTimeout(r, 1000));
+    const [younger] = await postMany(router, 1, 1, 1);
+    let letters: { uuid: string; reason: string }[] = [];
+    await waitUntil(
+      async () => {
+        letters = ((await router.get("/api/dead-letters")).json as { dead_letters: typeof letters }).dead_letters;
+        return letters.length === 2;
+      },
+      15_000,
+      "both dead letters",
+    );
+    expect(letters.map((l) => l.uuid).sort()).toEqual([older, younger].sort());
+    // every attempt carried the same batch: both alerts, in every request
+    const bodies = receiver.requests.map((r) => (JSON.parse(r.body) as { uuid: string }[]).map((a) => a.uuid).sort());
+    expect(bodies.length).toBeGreaterThan(1);
+    for (const b of bodies) expect(b).toEqual([older, younger].sort());
+  });
+
   it("graceful stop: SIGTERM with 1,000 queued alerts delivers them, or the next start does", async () => {
     const receiver = await new Receiver().start();
     cleanups.push(() => receiver.stop());
