@@ -152,12 +152,13 @@ describe("router delivery (real router process, real HTTP receiver)", () => {
     cleanups.push(() => receiver.stop());
     receiver.behavior = () => ({ status: 503, body: "down" });
     const router = await startRouter({
-      config: { outputs: [webhook("hook", receiver.url, { batch: { max_events: 100, max_wait_ms: 1500 }, retry: { initial_ms: 100, max_ms: 200, max_age: 2500 } })] },
+      config: { outputs: [webhook("hook", receiver.url, { batch: { max_events: 100, max_wait_ms: 3000 }, retry: { initial_ms: 100, max_ms: 200, max_age: 4000 } })] },
     });
     cleanups.push(() => router.kill());
-    // two alerts about a second apart, cut into one batch by max_wait_ms
+    // two alerts half a second apart, cut into one batch by max_wait_ms; the older one
+    // expires while the younger still has time left
     const [older] = await postMany(router, 1, 1, 0);
-    await new Promise((r) => setTimeout(r, 1000));
+    await new Promise((r) => setTimeout(r, 500));
     const [younger] = await postMany(router, 1, 1, 1);
     let letters: { uuid: string; reason: string }[] = [];
     await waitUntil(
