@@ -13,7 +13,7 @@ usage:
   peregrine config import-sidekick FILE    translate a Falcosidekick config
   peregrine rules validate -r FILE... [--json]
   peregrine rules test -r FILE... --events FILE.jsonl
-  peregrine dlq list [--output NAME] [--json]
+  peregrine dlq list [--output NAME] [--json] [--storage DIR]
   peregrine dlq replay [--output NAME] [--id N]...
 
 exit codes: 0 ok, 1 invalid input (config, rules), 2 usage or missing prerequisite, 3 runtime failure

@@ -1,10 +1,13 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { request } from "undici";
 import { SqliteJournal } from "../delivery/journal.js";
 import type { Config } from "../config/index.js";
 import { EXIT, loadConfigOrReport } from "./common.js";
 
-const USAGE = "usage: peregrine dlq list [--output NAME] [--limit N] [--json] [-c FILE]\n       peregrine dlq replay [--output NAME] [--id N]... [-c FILE]\n";
+const USAGE =
+  "usage: peregrine dlq list [--output NAME] [--limit N] [--json] [-c FILE | --storage DIR]\n       peregrine dlq replay [--output NAME] [--id N]... [-c FILE]\n";
 
 /**
  * The dead-letter store. `replay` asks a running router through its API (so its lanes
@@ -25,18 +28,29 @@ export async function dlqCommand(argv: string[]): Promise<number> {
       id: { type: "string", multiple: true },
       limit: { type: "string" },
       json: { type: "boolean" },
+      storage: { type: "string" },
     },
     strict: true,
   });
-  const config = loadConfigOrReport(values.config);
-  if (!config) return EXIT.INVALID;
-  if (values.output !== undefined && !config.outputs.some((o) => o.name === values.output)) {
-    process.stderr.write(`error: --output: no output named "${values.output}" in ${config.source} (known: ${config.outputs.map((o) => o.name).join(", ")})\n`);
-    return EXIT.USAGE;
-  }
   const limit = values.limit === undefined ? 1000 : Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1) {
     process.stderr.write(`error: --limit must be a positive integer, got "${values.limit}"\n`);
+    return EXIT.USAGE;
+  }
+  if (values.storage !== undefined) {
+    if (sub !== "list") {
+      process.stderr.write("error: --storage is for dlq list; replay needs the config (to reach the running router)\n");
+      return EXIT.USAGE;
+    }
+    return listWithoutConfig(values.storage, values.output, limit, values.json === true);
+  }
+  const config = loadConfigOrReport(values.config);
+  if (!config) {
+    if (sub === "list") process.stderr.write("hint: peregrine dlq list --storage DIR reads the journal without the config\n");
+    return EXIT.INVALID;
+  }
+  if (values.output !== undefined && !config.outputs.some((o) => o.name === values.output)) {
+    process.stderr.write(`error: --output: no output named "${values.output}" in ${config.source} (known: ${config.outputs.map((o) => o.name).join(", ")})\n`);
     return EXIT.USAGE;
   }
   const badId = (values.id ?? []).find((v) => !/^\s*\d+\s*$/.test(v));
@@ -64,16 +78,7 @@ export async function dlqCommand(argv: string[]): Promise<number> {
   const journal = new SqliteJournal({ dir: config.storage.path, maxBytes: config.storage.max_bytes, fsync: true });
   try {
     if (sub === "list") {
-      const filter = values.output === undefined ? { limit } : { output: values.output, limit };
-      const letters = journal.listDeadLetters(filter);
-      if (values.json) process.stdout.write(`${JSON.stringify(letters, null, 2)}\n`);
-      else {
-        for (const d of letters)
-          process.stdout.write(
-            `#${d.id}  ${new Date(d.failedAt).toISOString()}  ${d.output}  ${d.alert.priority}  ${d.alert.rule}  status=${d.status ?? "-"} attempts=${d.attempts}  ${d.reason}\n`,
-          );
-        process.stdout.write(`${letters.length} dead letter(s)${values.output ? ` for ${values.output}` : ""}\n`);
-      }
+      printDeadLetters(journal, values.output, limit, values.json === true);
       return EXIT.OK;
     }
     const filter: { output?: string; ids?: number[] } = {};
@@ -124,3 +129,37 @@ async function replayViaApi(config: Config, output: string | undefined, ids: num
   const message = typeof json.error?.message === "string" ? json.error.message : text.trim().slice(0, 200);
   return { kind: "refused", url: base, reason: `HTTP ${res.statusCode}${message ? `: ${message}` : ""}` };
 }
+
+function printDeadLetters(journal: SqliteJournal, output: string | undefined, limit: number, json: boolean): void {
+  const letters = journal.listDeadLetters(output === undefined ? { limit } : { output, limit });
+  if (json) {
+    process.stdout.write(`${JSON.stringify(letters, null, 2)}\n`);
+    return;
+  }
+  for (const d of letters)
+    process.stdout.write(
+      `#${d.id}  ${new Date(d.failedAt).toISOString()}  ${d.output}  ${d.alert.priority}  ${d.alert.rule}  status=${d.status ?? "-"} attempts=${d.attempts}  ${d.reason}\n`,
+    );
+  process.stdout.write(`${letters.length} dead letter(s)${output ? ` for ${output}` : ""}\n`);
+}
+
+/**
+ * `dlq list --storage DIR`: the journal alone, without reading the config, so the secrets a
+ * config references (${ENV}, ${file:}) need not be at hand just to look at dead letters.
+ */
+function listWithoutConfig(dir: string, output: string | undefined, limit: number, json: boolean): number {
+  const file = join(dir, "journal.db");
+  if (!existsSync(file)) {
+    process.stderr.write(`error: --storage: no journal in ${dir} (expected ${file})\n`);
+    return EXIT.INVALID;
+  }
+  // No quota applies: listing writes nothing.
+  const journal = new SqliteJournal({ dir, maxBytes: Number.MAX_SAFE_INTEGER, fsync: false });
+  try {
+    printDeadLetters(journal, output, limit, json);
+    return EXIT.OK;
+  } finally {
+    journal.close();
+  }
+}
+

@@ -295,6 +295,21 @@ describe("the command line with bad input", () => {
     expectNoStack(id);
   });
 
+  it("dlq list with a config whose secret is not set: exit 1, names the variable, points at --storage", async () => {
+    const cfg = file("needs-secret.yaml", `storage: { path: ${JSON.stringify(join(dir, "data"))} }\noutputs:\n  - { name: chat, type: slack, webhook_url: "\${PG_TEST_UNSET_SLACK_URL}" }\n`);
+    const r = await cli(["dlq", "list", "-c", cfg]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("environment variable PG_TEST_UNSET_SLACK_URL is not set");
+    expect(r.stderr).toContain("hint: peregrine dlq list --storage DIR reads the journal without the config");
+    expectNoStack(r);
+    const none = await cli(["dlq", "list", "--storage", join(dir, "no-journal-here")]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain(`--storage: no journal in ${join(dir, "no-journal-here")}`);
+    const replay = await cli(["dlq", "replay", "--storage", join(dir, "data")]);
+    expect(replay.code).toBe(2);
+    expect(replay.stderr).toContain("--storage is for dlq list");
+  });
+
   it("detect without --router: exit 2, names the flag", async () => {
     const r = await cli(["detect"]);
     expect(r.code).toBe(2);

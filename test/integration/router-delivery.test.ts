@@ -135,6 +135,11 @@ describe("router delivery (real router process, real HTTP receiver)", () => {
     expect(letters[0]!.reason).toContain("field x is not allowed");
     expect(receiver.requests).toHaveLength(1);
 
+    // listing without the config: the journal alone (no ${ENV} of the config needed)
+    const listed = spawnSync(process.execPath, ["--import", "tsx", "src/cli.ts", "dlq", "list", "--storage", router.dataDir, "--json"], { cwd: REPO, encoding: "utf8" });
+    expect(listed.status, listed.stderr).toBe(0);
+    expect((JSON.parse(listed.stdout) as { alert: { uuid: string }; output: string }[]).map((d) => [d.alert.uuid, d.output])).toEqual([[uuid, "hook"]]);
+
     receiver.behavior = () => ({ status: 200 });
     const cli = spawnSync(process.execPath, ["--import", "tsx", "src/cli.ts", "dlq", "replay", "--output", "hook", "-c", router.configFile], {
       cwd: REPO,
