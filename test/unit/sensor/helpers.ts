@@ -18,3 +18,4 @@ export const isRoot = typeof process.getuid === "function" && process.getuid() =
 
 export const TESTPROGS = join(ROOT, "sensor", "build", "testprogs");
 export const FALCO_RULES = join(ROOT, "..", "shared", "corpus", "falco-rules", "falco_rules.yaml");
+export const FALCO_INCUBATING_RULES = join(ROOT, "..", "shared", "corpus", "falco-rules", "falco-incubating_rules.yaml");
