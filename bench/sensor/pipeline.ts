@@ -10,8 +10,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { readFileSync, writeFileSync, openSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import type { EventSource } from "../../src/detector/event.js";
 import { defaultSources, loadRules } from "../../src/detector/load.js";
 import { interestSet } from "../../src/detector/sources/syscall/detector.js";
@@ -21,15 +20,8 @@ import { ProcessTable } from "../../src/detector/sources/syscall/state.js";
 import { SyscallTracker, type SyscallEvent } from "../../src/detector/sources/syscall/tracker.js";
 import { systemUserDb } from "../../src/detector/sources/syscall/users.js";
 import { FrameDecoder, type Frame } from "../../src/detector/sources/syscall/wire.js";
+import { flag, here, root, RULES } from "./common.js";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, "..", "..");
-const RULES = join(root, "..", "shared", "corpus", "falco-rules", "falco_rules.yaml");
-
-function flag(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-}
 const ITERATIONS = flag("iterations", 200_000);
 const ROUNDS = flag("rounds", 5);
 

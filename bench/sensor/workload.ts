@@ -15,19 +15,11 @@
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import pino from "pino";
 import { startSyscallDetector } from "../../src/detector/sources/syscall/index.js";
+import { flag, here, root, RULES } from "./common.js";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, "..", "..");
-const RULES = join(root, "..", "shared", "corpus", "falco-rules", "falco_rules.yaml");
-
-function flag(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-}
 const ROUNDS = flag("rounds", 3);
 
 interface Timed {
