@@ -51,6 +51,8 @@ export const slackOutput = defineOutput({
   summary: "Posts alerts to a Slack channel through an incoming webhook, as Block Kit messages; bursts become digests.",
   schema,
   // Slack allows about one message per second per webhook, with short bursts.
+  // Slack allows about one message per second per incoming webhook.
+  rateLimitedTarget: (config) => config.webhook_url,
   laneDefaults: {
     batch: { max_events: 100, max_wait_ms: 0 },
     concurrency: 1,

@@ -149,13 +149,13 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
   const root = rootSchema.parse(raw, ctx, "");
   const outputs: OutputConfig[] = [];
   const seen = new Set<string>();
-  const slackWebhooks = new Map<string, string>();
+  const rateLimitedTargets = new Map<string, string>();
   (root.outputs ?? []).forEach((entry, i) => {
     const out = parseOutput(entry, ctx, `outputs[${i}]`);
     if (!out) return;
     if (seen.has(out.name)) ctx.error(`outputs[${i}].name`, `duplicate output name "${out.name}"`);
     checkOutputRouting(out, ctx, `outputs[${i}]`);
-    warnSharedSlackWebhook(out, slackWebhooks, ctx, `outputs[${i}]`);
+    warnSharedTarget(out, rateLimitedTargets, ctx, `outputs[${i}]`);
     seen.add(out.name);
     outputs.push(out);
   });
@@ -430,17 +430,19 @@ export function formatIssue(issue: LoadResult["issues"][number], source: string)
  * Slack allows about one message per second per incoming webhook, and each output has its
  * own rate limit: two outputs posting to one webhook would together exceed it and meet 429s.
  */
-function warnSharedSlackWebhook(out: OutputConfig, seen: Map<string, string>, ctx: ParseContext, path: string): void {
-  const url = out.options.webhook_url;
-  if (out.type !== "slack" || typeof url !== "string") return;
-  const first = seen.get(url);
+/** Two outputs on one rate-limited target (see OutputDefinition.rateLimitedTarget) add up their rates. */
+function warnSharedTarget(out: OutputConfig, seen: Map<string, string>, ctx: ParseContext, path: string): void {
+  const target = out.definition.rateLimitedTarget?.(out.options as never);
+  if (target === undefined) return;
+  const key = `${out.type}\n${target}`;
+  const first = seen.get(key);
   if (first === undefined) {
-    seen.set(url, out.name);
+    seen.set(key, out.name);
     return;
   }
   ctx.warn(
-    `${path}.webhook_url`,
-    `the same Slack webhook as output "${first}": each output has its own rate limit, so together they ` +
-      `exceed Slack's one message per second and meet 429s; use one output with a filter, or separate webhooks`,
+    path,
+    `sends to the same ${out.type} destination as output "${first}": each output has its own rate limit, so together ` +
+      `they exceed the service's and meet 429s; use one output with a filter, or separate destinations`,
   );
 }

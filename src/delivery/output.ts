@@ -47,6 +47,11 @@ export interface OutputDefinition<S extends Shape = Shape> {
   laneDefaults?: LaneDefaults;
   /** Extra checks `config check` runs (e.g. templates compile, a label is high-cardinality). */
   validate?(config: InferShape<S>, ctx: ParseContext, path: string): void;
+  /**
+   * What the service rate-limits by, when it does (a Slack webhook URL): each lane limits only
+   * itself, so `config check` warns when two outputs of the type share one.
+   */
+  rateLimitedTarget?(config: InferShape<S>): string | undefined;
   create(config: InferShape<S>, ctx: OutputContext): Output;
 }
 

@@ -30,7 +30,7 @@ describe("loadConfig", () => {
     const r = loadConfig(file, {});
     expect(r.config?.outputs.map((o) => o.name)).toEqual(["team-a", "other", "team-b"]);
     expect(r.issues.map((i) => formatIssue(i, "peregrine.yaml"))).toEqual([
-      expect.stringMatching(/^warning: peregrine\.yaml:4:\d+: outputs\[2\]\.webhook_url: the same Slack webhook as output "team-a"/),
+      expect.stringMatching(/^warning: peregrine\.yaml:4:\d+: outputs\[2\]: sends to the same slack destination as output "team-a"/),
     ]);
   });
 
