@@ -179,28 +179,19 @@ __noinline int pg_put_s64(__s64 v)
 	return 0;
 }
 
-__noinline int pg_put_user_str(unsigned long uptr)
+/* A NUL-terminated string from user memory (from_kernel 0) or kernel memory (1). */
+__noinline int pg_put_str(unsigned long ptr, int from_kernel)
 {
 	struct frame *f = cur_frame();
 	long n = 0;
 	if (!f)
 		return 0;
 	__u32 off = f->off;
-	if (off < DATA_LIMIT && uptr)
-		n = bpf_probe_read_user_str(&f->b[off & (DATA_LIMIT - 1)], STR_MAX, (const void *)uptr);
-	set_len(f, n > 0 ? (__u32)n : 0);
-	return 0;
-}
-
-__noinline int pg_put_kernel_str(unsigned long kptr)
-{
-	struct frame *f = cur_frame();
-	long n = 0;
-	if (!f)
-		return 0;
-	__u32 off = f->off;
-	if (off < DATA_LIMIT && kptr)
-		n = bpf_probe_read_kernel_str(&f->b[off & (DATA_LIMIT - 1)], STR_MAX, (const void *)kptr);
+	if (off < DATA_LIMIT && ptr) {
+		void *dst = &f->b[off & (DATA_LIMIT - 1)];
+		n = from_kernel ? bpf_probe_read_kernel_str(dst, STR_MAX, (const void *)ptr)
+				: bpf_probe_read_user_str(dst, STR_MAX, (const void *)ptr);
+	}
 	set_len(f, n > 0 ? (__u32)n : 0);
 	return 0;
 }
@@ -498,7 +489,7 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 		if (kind == PG_A_INT) {
 			pg_put_s64((__s64)a);
 		} else if (kind == PG_A_STR) {
-			pg_put_user_str(a);
+			pg_put_str(a, 0);
 		} else if (kind == PG_A_SADDR) {
 			unsigned long alen = i < 5 ? sc_arg(regs, i + 1) : 0;
 			pg_put_user_bytes(a, alen, SADDR_MAX);
@@ -636,12 +627,12 @@ int BPF_PROG(pg_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		pg_put_path((unsigned long)BPF_CORE_READ(exe, f_path.mnt), (unsigned long)BPF_CORE_READ(exe, f_path.dentry));
 	else
 		pg_put_empty();
-	pg_put_kernel_str((unsigned long)BPF_CORE_READ(bprm, filename));
+	pg_put_str((unsigned long)BPF_CORE_READ(bprm, filename), 1);
 	unsigned long as = BPF_CORE_READ(mm, arg_start), ae = BPF_CORE_READ(mm, arg_end);
 	pg_put_user_bytes(as, ae > as ? ae - as : 0, STR_MAX - 1);
 	pg_put_path((unsigned long)BPF_CORE_READ(p, fs, pwd.mnt), (unsigned long)BPF_CORE_READ(p, fs, pwd.dentry));
 	pg_put_comm();
-	pg_put_kernel_str((unsigned long)BPF_CORE_READ(p, cgroups, dfl_cgrp, kn, name));
+	pg_put_str((unsigned long)BPF_CORE_READ(p, cgroups, dfl_cgrp, kn, name), 1);
 	unsigned long es = BPF_CORE_READ(mm, env_start), ee = BPF_CORE_READ(mm, env_end);
 	pg_put_user_bytes(es, ee > es ? ee - es : 0, STR_MAX - 1);
 	pg_submit(PG_CAT_PROC);

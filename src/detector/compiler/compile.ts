@@ -524,6 +524,27 @@ function stringTest(op: string, values: string[], pos: BinaryCheck["pos"]): Test
   throw new CompileError(`unsupported operator '${op}'`, pos);
 }
 
+/** The equality and ordering operators, alike for numbers and text; undefined for any other. */
+function ordered<T extends number | string>(op: string, a: T, b: T): boolean | undefined {
+  switch (op) {
+    case "=":
+    case "in":
+    case "intersects":
+      return a === b;
+    case "!=":
+      return a !== b;
+    case "<":
+      return a < b;
+    case "<=":
+      return a <= b;
+    case ">":
+      return a > b;
+    case ">=":
+      return a >= b;
+  }
+  return undefined;
+}
+
 /** `a op val(b)`: both sides extracted per event; missing on either side is false. */
 function compileFieldToField<E>(op: string, left: CompiledOperand<E>, right: CompiledOperand<E>): Predicate<E> {
   const lget = left.get;
@@ -538,44 +559,12 @@ function compileFieldToField<E>(op: string, left: CompiledOperand<E>, right: Com
       }
       return false;
     }
-    if (numeric) {
-      const a = toNumber(l);
-      const b = toNumber(r);
-      switch (op) {
-        case "=":
-        case "in":
-        case "intersects":
-          return a === b;
-        case "!=":
-          return a !== b;
-        case "<":
-          return a < b;
-        case "<=":
-          return a <= b;
-        case ">":
-          return a > b;
-        case ">=":
-          return a >= b;
-      }
-      return false;
-    }
+    if (numeric) return ordered(op, toNumber(l), toNumber(r)) ?? false;
     const a = str(l);
     const b = str(r);
+    const byOrder = ordered(op, a, b);
+    if (byOrder !== undefined) return byOrder;
     switch (op) {
-      case "=":
-      case "in":
-      case "intersects":
-        return a === b;
-      case "!=":
-        return a !== b;
-      case "<":
-        return a < b;
-      case "<=":
-        return a <= b;
-      case ">":
-        return a > b;
-      case ">=":
-        return a >= b;
       case "contains":
         return a.includes(b);
       case "icontains":
