@@ -27,6 +27,27 @@ async function postMany(router: RouterProcess, n: number, parallel = 32, offset 
   return uuids;
 }
 
+interface DeadLetterView {
+  uuid: string;
+  status?: number;
+  reason: string;
+  output: string;
+}
+
+/** Waits until the router's dead-letter store holds `count` letters, and returns them. */
+async function deadLetters(router: RouterProcess, count: number, timeoutMs: number): Promise<DeadLetterView[]> {
+  let letters: DeadLetterView[] = [];
+  await waitUntil(
+    async () => {
+      letters = ((await router.get("/api/dead-letters")).json as { dead_letters: DeadLetterView[] }).dead_letters;
+      return letters.length === count;
+    },
+    timeoutMs,
+    `${count} dead letter(s)`,
+  );
+  return letters;
+}
+
 function webhook(name: string, url: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { name, type: "webhook", url, retry: { initial_ms: 100, max_ms: 1000 }, circuit: { open_ms: 1000 }, ...extra };
 }
@@ -122,15 +143,7 @@ describe("router delivery (real router process, real HTTP receiver)", () => {
     const router = await startRouter({ config: { outputs: [webhook("hook", receiver.url)] } });
     cleanups.push(() => router.kill());
     const [uuid] = await postMany(router, 1, 1);
-    let letters: { uuid: string; status: number; reason: string; output: string }[] = [];
-    await waitUntil(
-      async () => {
-        letters = ((await router.get("/api/dead-letters")).json as { dead_letters: typeof letters }).dead_letters;
-        return letters.length === 1;
-      },
-      10_000,
-      "the dead letter",
-    );
+    const letters = await deadLetters(router, 1, 10_000);
     expect(letters[0]).toMatchObject({ uuid, status: 400, output: "hook" });
     expect(letters[0]!.reason).toContain("field x is not allowed");
     expect(receiver.requests).toHaveLength(1);
@@ -165,15 +178,7 @@ describe("router delivery (real router process, real HTTP receiver)", () => {
     const [older] = await postMany(router, 1, 1, 0);
     await new Promise((r) => setTimeout(r, 500));
     const [younger] = await postMany(router, 1, 1, 1);
-    let letters: { uuid: string; reason: string }[] = [];
-    await waitUntil(
-      async () => {
-        letters = ((await router.get("/api/dead-letters")).json as { dead_letters: typeof letters }).dead_letters;
-        return letters.length === 2;
-      },
-      15_000,
-      "both dead letters",
-    );
+    const letters = await deadLetters(router, 2, 15_000);
     expect(letters.map((l) => l.uuid).sort()).toEqual([older, younger].sort());
     // every attempt carried the same batch: both alerts, in every request
     const bodies = receiver.requests.map((r) => (JSON.parse(r.body) as { uuid: string }[]).map((a) => a.uuid).sort());
