@@ -25,6 +25,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define PATH_BUF 8192          /* path builder: components are written backwards into [0, 4096) */
 #define PATH_COMPONENTS 48     /* deepest path resolved in the kernel */
 #define NR_MAX 1024            /* native syscall numbers considered */
+#define PKEY_DATA 256          /* longest path the open filter judges (LPM trie key limit) */
+#define FD_BITS 1024           /* descriptors tracked per process by the close filter */
 
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
@@ -39,6 +41,10 @@ const volatile __u64 wake_bytes = 0; /* wake the reader only once this much data
  * inline, which is cheaper on the hot path than a map lookup. */
 #define MAX_IGNORED 8
 const volatile __u32 ignored_tgids[MAX_IGNORED] = {};
+
+/* Set when userspace passed --open-read-paths: read-only opens of plain absolute paths that
+ * match no entry of `open_paths` are left in the kernel (see open_unwanted). */
+const volatile __u32 open_filter = 0;
 
 /* Native syscall number -> enum pg_syscall (0: not wanted). Written by userspace at run time. */
 __u16 interest[NR_MAX] = {};
@@ -68,10 +74,48 @@ struct {
 	__type(value, struct pathbuf);
 } paths SEC(".maps");
 
-/* [category] = events written, [PG_CAT_COUNT + category] = events dropped */
+/* The open filter's paths, from the rules: an entry whose key ends with its NUL is an exact
+ * path, one without is a prefix. A path is wanted when any entry is a prefix of it. */
+struct pkey {
+	__u32 prefixlen; /* in bits, as LPM tries count */
+	__u8 data[PKEY_DATA];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct pkey);
+	__type(value, __u8);
+} open_paths SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2 * PG_CAT_COUNT);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pkey);
+} pkeys SEC(".maps");
+
+/* Per process, one bit per descriptor below FD_BITS. Clear: userspace holds no entry for it
+ * -- it was closed, or its open was filtered. Set: it may hold one. So a close of a clear
+ * descriptor would change nothing in userspace and stays in the kernel (that is what makes a
+ * filtered open's close cheap too), and an event that needs a clear descriptor's name
+ * carries its path (PG_X_FD_PATH_ARG0). A process gets its bitmap, all ones, at its first
+ * close or filtered open, or a copy of its parent's at fork. */
+struct fdbits {
+	__u64 w[FD_BITS / 64];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct fdbits);
+} fd_bits SEC(".maps");
+
+/* [category] = events written, [PG_CAT_COUNT + category] = events dropped,
+ * [2 * PG_CAT_COUNT + category] = events filtered in the kernel */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 3 * PG_CAT_COUNT);
 	__type(key, __u32);
 	__type(value, __u64);
 } counters SEC(".maps");
@@ -193,6 +237,25 @@ __noinline int pg_put_str(unsigned long ptr, int from_kernel)
 				: bpf_probe_read_user_str(dst, STR_MAX, (const void *)ptr);
 	}
 	set_len(f, n > 0 ? (__u32)n : 0);
+	return 0;
+}
+
+/* The path the open filter read into `pkeys` (its length, NUL included, is prefixlen / 8). */
+__noinline int pg_put_pkey_path(void)
+{
+	struct frame *f = cur_frame();
+	__u32 zero = 0;
+	struct pkey *k = bpf_map_lookup_elem(&pkeys, &zero);
+	if (!f)
+		return 0;
+	__u32 off = f->off;
+	__u32 n = k ? k->prefixlen / 8 : 0;
+	if (off >= DATA_LIMIT || n == 0 || n > PKEY_DATA) {
+		set_len(f, 0);
+		return 0;
+	}
+	bpf_probe_read_kernel(&f->b[off & (DATA_LIMIT - 1)], n & (2 * PKEY_DATA - 1), k->data);
+	set_len(f, n);
 	return 0;
 }
 
@@ -449,6 +512,141 @@ static __always_inline unsigned long sc_arg(struct pt_regs *regs, int i)
 #endif
 }
 
+/* ---- kernel-side filter --------------------------------------------------------------- */
+
+#define O_ACCMODE 3
+#define O_CREAT 0100
+#define O_TRUNC 01000
+#define O_DIRECTORY 0200000
+#define O_PATH 010000000
+
+/*
+ * An open no loaded rule can match: read-only (no write access, O_CREAT or O_TRUNC), not
+ * asked for a directory, and a plain absolute path -- no "//", no "." or ".." component, no
+ * ".." anywhere, no trailing "/" -- so that the path as passed is the fd.name the rules
+ * would see. Such a path is wanted only if `open_paths` holds an exact entry for it or a
+ * prefix of it; userspace derives those from the rules and turns the filter off when some
+ * rule could match an open whatever its path. A directory opened without O_DIRECTORY may be
+ * filtered too: checking the new descriptor's inode costs more than this whole filter, and
+ * userspace reads an unknown dirfd from /proc instead.
+ * Sets *path_read when the path was read whole into `pkeys`, for pg_put_pkey_path: a reported
+ * open does not read it from user memory twice.
+ */
+static __always_inline int open_unwanted(__u16 sc, struct pt_regs *regs, long ret, int *path_read)
+{
+	unsigned long path, flags;
+	if (sc == PG_SC_OPEN) {
+		path = sc_arg(regs, 0);
+		flags = sc_arg(regs, 1);
+	} else if (sc == PG_SC_OPENAT) {
+		path = sc_arg(regs, 1);
+		flags = sc_arg(regs, 2);
+	} else {
+		return 0;
+	}
+	if (flags & (O_ACCMODE | O_CREAT | O_TRUNC | O_DIRECTORY | O_PATH) || ret >= FD_BITS)
+		return 0;
+	__u32 zero = 0;
+	struct pkey *k = bpf_map_lookup_elem(&pkeys, &zero);
+	if (!k)
+		return 0;
+	long n = bpf_probe_read_user_str(k->data, PKEY_DATA, (const void *)path);
+	if (n < 2 || n >= PKEY_DATA)
+		return 0; /* unreadable, empty, or too long to judge */
+	k->prefixlen = (__u32)n * 8; /* the NUL included: exact entries match only the whole path */
+	*path_read = 1;
+	if (k->data[0] != '/')
+		return 0;
+	for (int i = 0; i < PKEY_DATA - 2; i++) {
+		if (i >= n - 1)
+			break;
+		__u8 c = k->data[i], nx = k->data[i + 1];
+		if (c == '.' && nx == '.')
+			return 0;
+		if (c == '/' && (nx == '/' || (nx == '.' && (k->data[i + 2] == '/' || k->data[i + 2] == 0))))
+			return 0;
+	}
+	if (n > 2 && k->data[(n - 2) & (PKEY_DATA - 1)] == '/')
+		return 0;
+	return bpf_map_lookup_elem(&open_paths, k) == 0;
+}
+
+/* The process's descriptor bitmap, on its thread-group leader (freed with it). An exec from
+ * another thread makes that thread the leader: the bitmap starts again, all ones, and an
+ * event naming a descriptor then carries its path until the process closes something. */
+static __always_inline struct fdbits *fd_bits_of_current(__u64 flags)
+{
+	return bpf_task_storage_get(&fd_bits, bpf_get_current_task_btf()->group_leader, 0, flags);
+}
+
+/* The bitmap, created all ones if the process has none yet. */
+static __always_inline struct fdbits *fd_bits_create(void)
+{
+	struct fdbits *b = fd_bits_of_current(0);
+	if (b)
+		return b;
+	b = fd_bits_of_current(BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (b)
+		__builtin_memset(b, 0xff, sizeof(*b));
+	return b;
+}
+
+#define FD_WORD(fd) (((fd) >> 6) & (FD_BITS / 64 - 1))
+#define FD_BIT(fd) (1ULL << ((fd) & 63))
+
+/* A close userspace would ignore: the descriptor's bit is clear. Clears the bit otherwise. */
+static __always_inline int close_unwanted(long fd)
+{
+	if (fd < 0 || fd >= FD_BITS)
+		return 0;
+	struct fdbits *b = fd_bits_create();
+	if (!b)
+		return 0;
+	if (!(b->w[FD_WORD(fd)] & FD_BIT(fd)))
+		return 1;
+	__sync_fetch_and_and(&b->w[FD_WORD(fd)], ~FD_BIT(fd));
+	return 0;
+}
+
+/* A filtered open's descriptor: userspace holds no entry for it. */
+static __always_inline void fd_filtered(long fd)
+{
+	if (fd < 0 || fd >= FD_BITS)
+		return;
+	struct fdbits *b = fd_bits_create();
+	if (b)
+		__sync_fetch_and_and(&b->w[FD_WORD(fd)], ~FD_BIT(fd));
+}
+
+/* A reported descriptor: userspace may now hold an entry for it. */
+static __always_inline void fd_reported(long fd)
+{
+	if (fd < 0 || fd >= FD_BITS)
+		return;
+	struct fdbits *b = fd_bits_of_current(0);
+	if (b)
+		__sync_fetch_and_or(&b->w[FD_WORD(fd)], FD_BIT(fd));
+}
+
+/* True when userspace may not know descriptor `fd` (no bitmap counts: it may be inherited
+ * from before the bitmap went missing). */
+static __always_inline int fd_unknown(long fd)
+{
+	if (fd < 0 || fd >= FD_BITS)
+		return 0;
+	struct fdbits *b = fd_bits_of_current(0);
+	return !b || !(b->w[FD_WORD(fd)] & FD_BIT(fd));
+}
+
+/* The path of the current task's descriptor `fd`, as a STR parameter (empty when none). */
+__noinline int pg_put_fd_path(long fd)
+{
+	struct file *f = fd_file(bpf_get_current_task_btf(), fd);
+	if (!f)
+		return pg_put_empty();
+	return pg_put_path((unsigned long)BPF_CORE_READ(f, f_path.mnt), (unsigned long)BPF_CORE_READ(f, f_path.dentry));
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 {
@@ -469,6 +667,22 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 			return 0;
 
 	const __u8 *row = sc_table[sc];
+	int path_read = 0;
+	if (open_filter) {
+		if (sc == PG_SC_CLOSE) {
+			if (close_unwanted((long)sc_arg(regs, 0))) {
+				count(2 * PG_CAT_COUNT + (row[7] & 3));
+				return 0;
+			}
+		} else if (open_unwanted(sc, regs, ret, &path_read)) {
+			fd_filtered(ret);
+			count(2 * PG_CAT_COUNT + (row[7] & 3));
+			return 0;
+		}
+		/* any syscall's non-negative result below FD_BITS: a superset only costs closes */
+		if (sc != PG_SC_CLOSE)
+			fd_reported(ret);
+	}
 	__u32 np = 0;
 	for (int i = 0; i < 6; i++)
 		np += row[i] != PG_A_NONE;
@@ -489,7 +703,10 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 		if (kind == PG_A_INT) {
 			pg_put_s64((__s64)a);
 		} else if (kind == PG_A_STR) {
-			pg_put_str(a, 0);
+			if (path_read)
+				pg_put_pkey_path();
+			else
+				pg_put_str(a, 0);
 		} else if (kind == PG_A_SADDR) {
 			unsigned long alen = i < 5 ? sc_arg(regs, i + 1) : 0;
 			pg_put_user_bytes(a, alen, SADDR_MAX);
@@ -501,6 +718,13 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 		pg_put_sock((long)sc_arg(regs, 0));
 	else if (row[6] == PG_X_SOCK_RET)
 		pg_put_sock(ret);
+	else if (row[6] == PG_X_FD_PATH_ARG0) {
+		long fd = (long)sc_arg(regs, 0);
+		if (open_filter && fd_unknown(fd))
+			pg_put_fd_path(fd);
+		else
+			pg_put_empty();
+	}
 	pg_submit(row[7]);
 	return 0;
 }
@@ -647,6 +871,15 @@ int BPF_PROG(pg_fork, struct task_struct *parent, struct task_struct *child)
 	struct pg_hdr *h = begin(PG_EV_FORK, 0, 0, 1);
 	if (!h)
 		return 0;
+	if (open_filter) {
+		/* the child inherits the descriptors, and what userspace knows of them */
+		struct fdbits *from = bpf_task_storage_get(&fd_bits, parent->group_leader, 0, 0);
+		if (from) {
+			struct fdbits *to = bpf_task_storage_get(&fd_bits, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+			if (to)
+				__builtin_memcpy(to, from, sizeof(*to));
+		}
+	}
 	struct pg_fork_info fi = {};
 	fi.child_tgid = BPF_CORE_READ(child, tgid);
 	fi.ppid = BPF_CORE_READ(child, real_parent, tgid);

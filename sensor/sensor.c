@@ -9,7 +9,12 @@
  * little behind "now", so a frame still being committed on another CPU cannot be overtaken.
  *
  * Usage: peregrine-sensor [--syscalls a,b,c] [--ring-bytes N] [--ignore-pid PID]...
- *                         [--stats-ms N] [--check] [--verbose]
+ *                         [--open-read-paths LIST] [--stats-ms N] [--check] [--verbose]
+ *
+ * --open-read-paths turns on the kernel-side open filter (sensor.bpf.c, open_unwanted):
+ * LIST holds one entry per line, "=PATH" for an exact path, "^PREFIX" for a prefix; a
+ * read-only open of a plain absolute path matching none of them is not reported, nor is the
+ * close of a descriptor never reported. An empty LIST filters every such open.
  * Exit codes: 0 stopped by a signal or --check passed, 1 internal error, 2 the host cannot
  * run the sensor (one line on stderr names the fix).
  */
@@ -33,6 +38,7 @@
 #include "syscall_nrs.h"
 
 #define NR_MAX 1024
+#define PKEY_DATA 256 /* as in sensor.bpf.c: the open filter's longest path */
 #define WATERMARK_NS 3000000ULL /* frames younger than this wait for the next round */
 #define POLL_MS 10
 #define OUT_CAP (1u << 20)
@@ -226,6 +232,38 @@ static unsigned long long parse_size(const char *flag, const char *v)
 	return n;
 }
 
+/* Loads --open-read-paths into the LPM trie; a malformed entry is an error naming it. */
+static void load_open_paths(int map_fd, const char *list)
+{
+	struct {
+		__u32 prefixlen;
+		__u8 data[PKEY_DATA];
+	} key;
+	__u8 one = 1;
+	const char *p = list;
+	while (*p) {
+		const char *e = strchr(p, '\n');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		if (len) {
+			if ((p[0] != '=' && p[0] != '^') || len < 2 || p[1] != '/') {
+				fprintf(stderr, "peregrine-sensor: --open-read-paths: entry \"%.*s\" must be =/exact/path or ^/prefix\n",
+					(int)len, p);
+				exit(1);
+			}
+			size_t n = len - 1 + (p[0] == '=' ? 1 : 0); /* an exact path keeps its NUL */
+			/* longer paths are never filtered, so their entries are not needed */
+			if (n < PKEY_DATA) {
+				memset(&key, 0, sizeof(key));
+				memcpy(key.data, p + 1, len - 1);
+				key.prefixlen = (__u32)n * 8;
+				if (bpf_map_update_elem(map_fd, &key, &one, BPF_ANY))
+					fatal_env("cannot load the open filter (%s)", strerror(errno));
+			}
+		}
+		p += len + (e ? 1 : 0);
+	}
+}
+
 /* ---- prerequisites --------------------------------------------------------------------- */
 
 static int has_caps(void)
@@ -276,6 +314,7 @@ int main(int argc, char **argv)
 	unsigned long long ring_bytes = 8ULL << 20;
 	unsigned long long stats_ms = 1000;
 	const char *syscalls = NULL;
+	const char *open_read_paths = NULL;
 	int check_only = 0;
 	__u32 ignore[8];
 	int nignore = 0;
@@ -289,6 +328,9 @@ int main(int argc, char **argv)
 			verbose = 1;
 		} else if (!strcmp(a, "--syscalls") && v) {
 			syscalls = v;
+			i++;
+		} else if (!strcmp(a, "--open-read-paths") && v) {
+			open_read_paths = v;
 			i++;
 		} else if (!strcmp(a, "--ring-bytes") && v) {
 			ring_bytes = parse_size(a, v);
@@ -309,7 +351,8 @@ int main(int argc, char **argv)
 			return 0;
 		} else {
 			fprintf(stderr, "peregrine-sensor: unknown or incomplete flag \"%s\" (flags: --syscalls LIST, "
-					"--ring-bytes N, --ignore-pid PID, --stats-ms N, --check, --verbose)\n", a);
+					"--ring-bytes N, --ignore-pid PID, --open-read-paths LIST, --stats-ms N, --check, "
+					"--verbose)\n", a);
 			return 1;
 		}
 	}
@@ -357,6 +400,7 @@ int main(int argc, char **argv)
 	skel->rodata->self_tgid = (__u32)getpid();
 	skel->rodata->nr_execveat = PG_NR_execveat;
 	skel->rodata->wake_bytes = ring_bytes / 16;
+	skel->rodata->open_filter = open_read_paths != NULL;
 	for (int i = 0; i < nignore; i++)
 		skel->rodata->ignored_tgids[i] = ignore[i];
 	bpf_map__set_max_entries(skel->maps.rings, (__u32)ncpu);
@@ -393,6 +437,8 @@ int main(int argc, char **argv)
 	}
 
 	memcpy(skel->bss->interest, interest, sizeof(interest));
+	if (open_read_paths)
+		load_open_paths(bpf_map__fd(skel->maps.open_paths), open_read_paths);
 
 	err = sensor_bpf__attach(skel);
 	if (err)
@@ -436,7 +482,7 @@ int main(int argc, char **argv)
 		release(now > WATERMARK_NS ? now - WATERMARK_NS : 0);
 		if (stats_ms && now >= next_stats) {
 			struct pg_stats st = {0};
-			for (__u32 k = 0; k < 2 * PG_CAT_COUNT; k++) {
+			for (__u32 k = 0; k < 3 * PG_CAT_COUNT; k++) {
 				if (bpf_map_lookup_elem(cfd, &k, percpu))
 					continue;
 				__u64 sum = 0;
@@ -444,8 +490,10 @@ int main(int argc, char **argv)
 					sum += percpu[c];
 				if (k < PG_CAT_COUNT)
 					st.events[k] = sum;
-				else
+				else if (k < 2 * PG_CAT_COUNT)
 					st.drops[k - PG_CAT_COUNT] = sum;
+				else
+					st.filtered[k - 2 * PG_CAT_COUNT] = sum;
 			}
 			emit_struct_frame(PG_EV_STATS, &st, sizeof(st));
 			next_stats = now + stats_ms * 1000000ULL;

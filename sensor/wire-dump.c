@@ -44,13 +44,14 @@ static void layout(void)
 	STRUCT_END();
 	printf(",");
 	STRUCT_BEGIN(pg_stats);
-	F(pg_stats, events); F(pg_stats, drops);
+	F(pg_stats, events); F(pg_stats, drops); F(pg_stats, filtered);
 	STRUCT_END();
 	printf(",\"events\":{\"HELLO\":%d,\"SYSCALL\":%d,\"EXEC\":%d,\"FORK\":%d,\"EXIT\":%d,\"STATS\":%d}",
 	       PG_EV_HELLO, PG_EV_SYSCALL, PG_EV_EXEC, PG_EV_FORK, PG_EV_EXIT, PG_EV_STATS);
 	printf(",\"kinds\":{\"NONE\":%d,\"INT\":%d,\"STR\":%d,\"SADDR\":%d,\"HOW\":%d}", PG_A_NONE, PG_A_INT, PG_A_STR,
 	       PG_A_SADDR, PG_A_HOW);
-	printf(",\"extras\":{\"NONE\":%d,\"SOCK_ARG0\":%d,\"SOCK_RET\":%d}", PG_X_NONE, PG_X_SOCK_ARG0, PG_X_SOCK_RET);
+	printf(",\"extras\":{\"NONE\":%d,\"SOCK_ARG0\":%d,\"SOCK_RET\":%d,\"FD_PATH_ARG0\":%d}", PG_X_NONE, PG_X_SOCK_ARG0,
+	       PG_X_SOCK_RET, PG_X_FD_PATH_ARG0);
 	printf(",\"categories\":{\"FILE\":%d,\"NET\":%d,\"PROC\":%d,\"OTHER\":%d,\"COUNT\":%d}", PG_CAT_FILE, PG_CAT_NET,
 	       PG_CAT_PROC, PG_CAT_OTHER, PG_CAT_COUNT);
 	printf(",\"exeFlags\":{\"FROM_MEMFD\":%u,\"UPPER_LAYER\":%u,\"WRITABLE\":%u}", PG_EXE_FROM_MEMFD,
@@ -184,6 +185,7 @@ static void frames(void)
 	memset(&st, 0, sizeof(st));
 	st.events[PG_CAT_FILE] = 1000; st.events[PG_CAT_NET] = 20; st.events[PG_CAT_PROC] = 5;
 	st.drops[PG_CAT_FILE] = 3;
+	st.filtered[PG_CAT_FILE] = 400;
 	begin(PG_EV_STATS, 0, 0, 10, 10, 1);
 	param(&st, sizeof(st));
 	end();

@@ -28,7 +28,7 @@
 #include <linux/types.h>
 #endif
 
-#define PG_WIRE_VERSION 2
+#define PG_WIRE_VERSION 3
 #define PG_MAX_PARAMS 16
 
 /* hdr.type */
@@ -67,6 +67,8 @@ struct pg_hdr {
 #define PG_X_NONE 0
 #define PG_X_SOCK_ARG0 1 /* struct pg_sock_tuple of the socket fd in argument 0 */
 #define PG_X_SOCK_RET 2  /* struct pg_sock_tuple of the socket fd returned */
+#define PG_X_FD_PATH_ARG0 3 /* STR: path of the fd in argument 0 when userspace cannot know it
+			     * (the kernel-side filter kept the open that made it); else empty */
 
 /*
  * The captured syscalls: X(UPPER, id, name, a0, a1, a2, a3, a4, a5, extra, category).
@@ -75,8 +77,8 @@ struct pg_hdr {
  */
 #define PG_SYSCALLS(X)                                                                    \
 	X(OPEN, 1, open, STR, INT, INT, NONE, NONE, NONE, NONE, FILE)                     \
-	X(OPENAT, 2, openat, INT, STR, INT, INT, NONE, NONE, NONE, FILE)                  \
-	X(OPENAT2, 3, openat2, INT, STR, HOW, INT, NONE, NONE, NONE, FILE)                \
+	X(OPENAT, 2, openat, INT, STR, INT, INT, NONE, NONE, FD_PATH_ARG0, FILE)          \
+	X(OPENAT2, 3, openat2, INT, STR, HOW, INT, NONE, NONE, FD_PATH_ARG0, FILE)        \
 	X(CREAT, 4, creat, STR, INT, NONE, NONE, NONE, NONE, NONE, FILE)                  \
 	X(EXECVE, 5, execve, STR, NONE, NONE, NONE, NONE, NONE, NONE, PROC)               \
 	X(EXECVEAT, 6, execveat, INT, STR, NONE, NONE, INT, NONE, NONE, PROC)             \
@@ -100,14 +102,14 @@ struct pg_hdr {
 	X(MKDIR, 24, mkdir, STR, INT, NONE, NONE, NONE, NONE, NONE, FILE)                 \
 	X(MKDIRAT, 25, mkdirat, INT, STR, INT, NONE, NONE, NONE, NONE, FILE)              \
 	X(CHMOD, 26, chmod, STR, INT, NONE, NONE, NONE, NONE, NONE, FILE)                 \
-	X(FCHMOD, 27, fchmod, INT, INT, NONE, NONE, NONE, NONE, NONE, FILE)               \
+	X(FCHMOD, 27, fchmod, INT, INT, NONE, NONE, NONE, NONE, FD_PATH_ARG0, FILE)       \
 	X(FCHMODAT, 28, fchmodat, INT, STR, INT, NONE, NONE, NONE, NONE, FILE)            \
-	X(DUP, 29, dup, INT, NONE, NONE, NONE, NONE, NONE, NONE, FILE)                    \
-	X(DUP2, 30, dup2, INT, INT, NONE, NONE, NONE, NONE, NONE, FILE)                   \
-	X(DUP3, 31, dup3, INT, INT, INT, NONE, NONE, NONE, NONE, FILE)                    \
+	X(DUP, 29, dup, INT, NONE, NONE, NONE, NONE, NONE, FD_PATH_ARG0, FILE)            \
+	X(DUP2, 30, dup2, INT, INT, NONE, NONE, NONE, NONE, FD_PATH_ARG0, FILE)           \
+	X(DUP3, 31, dup3, INT, INT, INT, NONE, NONE, NONE, FD_PATH_ARG0, FILE)            \
 	X(PTRACE, 32, ptrace, INT, INT, NONE, NONE, NONE, NONE, NONE, PROC)               \
 	X(INIT_MODULE, 33, init_module, NONE, INT, STR, NONE, NONE, NONE, NONE, PROC)     \
-	X(FINIT_MODULE, 34, finit_module, INT, STR, INT, NONE, NONE, NONE, NONE, PROC)    \
+	X(FINIT_MODULE, 34, finit_module, INT, STR, INT, NONE, NONE, NONE, FD_PATH_ARG0, PROC) \
 	X(MOUNT, 35, mount, STR, STR, STR, INT, NONE, NONE, NONE, FILE)                   \
 	X(UMOUNT2, 36, umount2, STR, INT, NONE, NONE, NONE, NONE, NONE, FILE)             \
 	X(SETUID, 37, setuid, INT, NONE, NONE, NONE, NONE, NONE, NONE, PROC)              \
@@ -123,7 +125,7 @@ struct pg_hdr {
 	X(VFORK, 47, vfork, NONE, NONE, NONE, NONE, NONE, NONE, NONE, PROC)               \
 	X(CLOSE, 48, close, INT, NONE, NONE, NONE, NONE, NONE, NONE, FILE)                \
 	X(CHDIR, 49, chdir, STR, NONE, NONE, NONE, NONE, NONE, NONE, FILE)                \
-	X(FCHDIR, 50, fchdir, INT, NONE, NONE, NONE, NONE, NONE, NONE, FILE)              \
+	X(FCHDIR, 50, fchdir, INT, NONE, NONE, NONE, NONE, NONE, FD_PATH_ARG0, FILE)      \
 	X(SETSID, 51, setsid, NONE, NONE, NONE, NONE, NONE, NONE, NONE, PROC)             \
 	X(RMDIR, 52, rmdir, STR, NONE, NONE, NONE, NONE, NONE, NONE, FILE)                \
 	X(UMOUNT, 53, umount, STR, NONE, NONE, NONE, NONE, NONE, NONE, FILE)
@@ -210,6 +212,7 @@ struct pg_hello {
 struct pg_stats {
 	__u64 events[PG_CAT_COUNT]; /* events written into the ring buffers */
 	__u64 drops[PG_CAT_COUNT];  /* events lost because a ring buffer was full */
+	__u64 filtered[PG_CAT_COUNT]; /* events no loaded rule can match, left in the kernel */
 };
 
 #endif /* PEREGRINE_WIRE_H */

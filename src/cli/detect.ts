@@ -60,6 +60,7 @@ export async function detectCommand(argv: string[]): Promise<number> {
       selection: parsed.config.selection,
       appendOutput: parsed.config.appendOutput,
       ringBufferBytes: parsed.config.ringBufferBytes,
+      kernelFilter: parsed.config.kernelFilter,
       ruleMatching: parsed.config.ruleMatching,
       ...(parsed.config.minimumPriority ? { minimumPriority: parsed.config.minimumPriority } : {}),
       logger,

@@ -12,6 +12,8 @@ export interface DetectorStats {
   events_total?: number;
   /** Alerts the detector produced since start. */
   alerts_total?: number;
+  /** Events the kernel kept back because no loaded rule could match them, since start. */
+  filtered_total?: number;
   /** Events lost before the rule engine, by category (ring buffer full, ...), since start. */
   drops: Record<string, number>;
   /** Free-form state line: "running", "sensor missing: grant CAP_BPF", ... */

@@ -658,7 +658,14 @@ function renderDetector(d) {
     stat(fmtNum(dropTotal), "drops"),
   );
   if (d.events_total !== undefined || d.alerts_total !== undefined)
-    box.append(el("div", { class: "drops" }, `${fmtNum(d.events_total || 0)} events evaluated · ${fmtNum(d.alerts_total || 0)} alerts`));
+    box.append(
+      el(
+        "div",
+        { class: "drops" },
+        `${fmtNum(d.events_total || 0)} events evaluated · ${fmtNum(d.alerts_total || 0)} alerts` +
+          (d.filtered_total ? ` · ${fmtNum(d.filtered_total)} left in the kernel (no rule can match)` : ""),
+      ),
+    );
   if (drops.length) box.append(el("div", { class: "drops" }, "drops: " + drops.map(([k, v]) => `${k} ${fmtNum(v)}`).join(" · ")));
 }
 

@@ -8,7 +8,7 @@ describe("detector config", () => {
     const r = readDetectorConfig(undefined);
     expect(r).toEqual({
       ok: true,
-      config: { enabled: "auto", rulesFiles: [shippedRulesDir()], selection: [], appendOutput: [], ringBufferBytes: 8 * 1024 * 1024, ruleMatching: "first" },
+      config: { enabled: "auto", rulesFiles: [shippedRulesDir()], selection: [], appendOutput: [], ringBufferBytes: 8 * 1024 * 1024, kernelFilter: true, ruleMatching: "first" },
     });
   });
 
@@ -16,6 +16,8 @@ describe("detector config", () => {
     const r = readDetectorConfig({ enabled: true, rules_files: ["/a.yaml", "/rules.d"], ring_buffer_bytes: "16MiB", rules: [{ disable: { tag: "container" } }] });
     expect(r.ok && r.config).toMatchObject({ enabled: true, rulesFiles: ["/a.yaml", "/rules.d"], ringBufferBytes: 16 * 1024 * 1024, selection: [{ disable: { tag: "container" } }] });
     expect(readDetectorConfig({ enabled: "false" })).toMatchObject({ ok: true, config: { enabled: false } });
+    expect(readDetectorConfig({ kernel_filter: false })).toMatchObject({ ok: true, config: { kernelFilter: false } });
+    expect(readDetectorConfig({ kernel_filter: "sometimes" })).toMatchObject({ ok: false, problems: [expect.stringMatching(/^detector\.kernel_filter: /)] });
     expect(readDetectorConfig({})).toMatchObject({ ok: true, config: { ruleMatching: "first" } });
     const r2 = readDetectorConfig({ rule_matching: "all", priority: "warning" });
     expect(r2).toMatchObject({ ok: true, config: { ruleMatching: "all", minimumPriority: "Warning" } });

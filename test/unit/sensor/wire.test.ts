@@ -181,7 +181,7 @@ describe("frames written by C decode to the values written", () => {
     const sl = frames[6]!;
     expect(paramStr(sl, 0)).toBe("/etc/shadow");
     expect(paramStr(sl, 2)).toBeUndefined();
-    expect(readStats(frames[7]!)).toEqual({ events: [1000, 20, 5, 0], drops: [3, 0, 0, 0] });
+    expect(readStats(frames[7]!)).toEqual({ events: [1000, 20, 5, 0], drops: [3, 0, 0, 0], filtered: [400, 0, 0, 0] });
     expect(frames).toHaveLength(8);
   });
 

@@ -33,6 +33,12 @@ export const detectorSchema = s
       .string()
       .optional()
       .describe("As falco.yaml's priority: rules less severe than this are loaded but never evaluated (e.g. warning). Default: every rule."),
+    kernel_filter: s
+      .boolean()
+      .default(true)
+      .describe(
+        "Leave in the kernel the read-only opens of plain absolute paths that no loaded rule can match, and the closes of their descriptors (derived from the rules; off by itself when a rule could match any path). false: every open in the interest set reaches the detector.",
+      ),
     ring_buffer_bytes: s.bytes().default(DEFAULT_RING_BUFFER_BYTES).describe("Size of each per-CPU ring buffer between the kernel and the sensor (a power of two)."),
   })
   .refine((v, ctx, path) => {
@@ -59,6 +65,7 @@ export interface DetectorConfig {
   selection: RuleSelectionStep[];
   appendOutput: AppendOutput[];
   ringBufferBytes: number;
+  kernelFilter: boolean;
   ruleMatching: "first" | "all";
   minimumPriority?: Priority;
 }
@@ -86,6 +93,7 @@ export function readDetectorConfig(section: unknown): { ok: true; config: Detect
       selection: v.rules as RuleSelectionStep[],
       appendOutput: v.append_output as AppendOutput[],
       ringBufferBytes: v.ring_buffer_bytes,
+      kernelFilter: v.kernel_filter,
       ruleMatching: v.rule_matching === "all" ? "all" : "first",
       ...(v.priority !== undefined ? { minimumPriority: parsePriority(v.priority)! } : {}),
     },

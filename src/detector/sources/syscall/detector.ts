@@ -13,6 +13,7 @@ import type { DetectorAlert, Ruleset } from "../../ruleset.js";
 import type { Priority } from "../../../alert.js";
 import { checkSensorPrerequisites, defaultSensorBinary } from "./prerequisites.js";
 import { procfsReader, scanProcs } from "./procfs.js";
+import { FILTERED_OPEN_TYPES, openFilterEntries } from "./open-filter.js";
 import { createSyscallSource, type SyscallSource } from "./source.js";
 import { ProcessTable } from "./state.js";
 import { SensorSupervisor } from "./supervisor.js";
@@ -63,6 +64,8 @@ export interface SyscallDetectorOptions {
   ruleMatching?: "first" | "all";
   /** falco.yaml's priority: less severe rules are never evaluated. */
   minimumPriority?: Priority;
+  /** The kernel-side open filter (open-filter.ts). Default true. */
+  kernelFilter?: boolean;
   /** Size of each per-CPU ring buffer (power of two). Default 8 MiB. */
   ringBufferBytes?: number;
   sensorBinary?: string;
@@ -83,12 +86,17 @@ export interface SyscallDetectorStats {
   /** From the sensor's last stats frame: per category, events written and dropped in the kernel. */
   sensorEvents: Record<string, number>;
   sensorDrops: Record<string, number>;
+  /** Events the kernel-side filter kept from the detector: no loaded rule could match them. */
+  sensorFiltered: Record<string, number>;
   syscalls: readonly string[];
+  /** The kernel-side filter's paths ("=exact", "^prefix"); undefined when it is off. */
+  openFilter: readonly string[] | undefined;
 }
 
 export interface SyscallDetector {
   readonly ruleset: Ruleset;
   readonly syscalls: readonly string[];
+  readonly openFilter: readonly string[] | undefined;
   /** Resolves once the sensor streams (its hello frame arrived); rejects if it cannot run. */
   readonly ready: Promise<void>;
   stats(): SyscallDetectorStats;
@@ -133,6 +141,8 @@ export async function startSyscallDetector(opts: SyscallDetectorOptions): Promis
   }
   const interest = ruleset.eventTypes("syscall");
   const syscalls = interestSet(interest.types, interest.all);
+  const openFilter =
+    opts.kernelFilter !== false && FILTERED_OPEN_TYPES.some((t) => syscalls.includes(t)) ? openFilterEntries(ruleset) : undefined;
 
   let alerts = 0;
   let evaluationErrors = 0;
@@ -171,6 +181,7 @@ export async function startSyscallDetector(opts: SyscallDetectorOptions): Promis
     "--ignore-pid",
     String(process.pid),
     ...(opts.ignorePids ?? []).flatMap((p) => ["--ignore-pid", String(p)]),
+    ...(openFilter ? ["--open-read-paths", openFilter.join("\n")] : []),
   ];
   let helloSeen = false;
   const supervisor = new SensorSupervisor({
@@ -201,11 +212,15 @@ export async function startSyscallDetector(opts: SyscallDetectorOptions): Promis
     }
   }, 2000);
   sweeper.unref();
-  logger.info({ rules: ruleset.rules.filter((r) => r.enabled).length, syscalls }, "syscall detector started");
+  logger.info(
+    { rules: ruleset.rules.filter((r) => r.enabled).length, syscalls, openFilter: openFilter ? `${openFilter.length} paths` : "off" },
+    "syscall detector started",
+  );
 
   return {
     ruleset,
     syscalls,
+    openFilter,
     ready,
     stats(): SyscallDetectorStats {
       const c = tracker.sensorCounters;
@@ -221,7 +236,9 @@ export async function startSyscallDetector(opts: SyscallDetectorOptions): Promis
         sensorWireErrors: supervisor.wireErrors,
         sensorEvents: byCat(c?.events),
         sensorDrops: byCat(c?.drops),
+        sensorFiltered: byCat(c?.filtered),
         syscalls,
+        openFilter,
       };
     },
     sensorPid: () => supervisor.pid,

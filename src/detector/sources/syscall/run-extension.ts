@@ -34,6 +34,7 @@ export function syscallDetectorExtension(): RunExtension {
         selection: cfg.selection,
         appendOutput: cfg.appendOutput,
         ringBufferBytes: cfg.ringBufferBytes,
+        kernelFilter: cfg.kernelFilter,
         ruleMatching: cfg.ruleMatching,
         ...(cfg.minimumPriority ? { minimumPriority: cfg.minimumPriority } : {}),
         logger: logger.child({ component: "detector" }),
@@ -70,6 +71,7 @@ function dashboardStats(detector: SyscallDetector): () => DetectorStats {
       events_per_second: Math.round(last.rate),
       events_total: st.eventsEvaluated,
       alerts_total: st.alerts,
+      filtered_total: Object.values(st.sensorFiltered).reduce((a, b) => a + b, 0),
       drops: st.sensorDrops,
       state: st.sensorRestarts > 0 ? `running (sensor restarted ${st.sensorRestarts}×)` : "running",
     };

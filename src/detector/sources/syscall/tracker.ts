@@ -8,6 +8,7 @@ import { AT_FDCWD, O } from "./flags.js";
 import { containerIdFromCgroup, HOST_CONTAINER_ID } from "./container.js";
 import {
   EV,
+  EXTRA,
   EXEC_INFO,
   EXEC_PARAM,
   FORK_INFO,
@@ -55,6 +56,8 @@ export interface SyscallEvent {
   argValues: ArgValue[];
   /** open flags of an open* event, or the exe flags of an exec. */
   flags: number | undefined;
+  /** The path of the descriptor in argument 0, sent when the table cannot know it. */
+  fdPath?: string | undefined;
 }
 
 const FAMILY_TYPE: Record<number, FdType> = { 1: "unix", 2: "ipv4", 10: "ipv6", 16: "netlink", 17: "packet" };
@@ -91,11 +94,6 @@ export interface TrackerStats {
   sensor: SensorCounters | undefined;
 }
 
-function dirOf(p: Proc, dirfd: number | undefined): string {
-  if (dirfd === undefined || dirfd === AT_FDCWD) return p.cwd;
-  return p.fds.get(dirfd)?.name ?? p.cwd;
-}
-
 export class SyscallTracker {
   private num = 0;
   bootOffsetNs = 0n;
@@ -105,6 +103,16 @@ export class SyscallTracker {
   onStats: ((c: SensorCounters) => void) | undefined;
 
   constructor(readonly table: ProcessTable) {}
+
+  /**
+   * The descriptor in argument 0 of `ev`. When the kernel-side filter kept the open that
+   * made it, the table has no entry and the sensor sent its path with the event instead.
+   */
+  private argFd(p: Proc, ev: SyscallEvent): FdInfo | undefined {
+    const n = ev.argValues[0] as number | undefined;
+    if (ev.fdPath) return { type: "file", name: ev.fdPath, flags: 0 };
+    return n === undefined || n < 0 ? undefined : p.fds.get(n);
+  }
 
   /**
    * Applies one frame; when it is a rule-visible event, calls `visit` with it before the
@@ -229,7 +237,12 @@ export class SyscallTracker {
       pi++;
     }
     let tuple: SockTuple | undefined;
-    if (spec.extra !== 0) {
+    let fdPath: string | undefined;
+    if (spec.extra === EXTRA.FD_PATH_ARG0) {
+      // not an argument of the syscall: kept out of evt.args
+      fdPath = paramStr(f, pi);
+      argValues[pi] = undefined;
+    } else if (spec.extra !== 0) {
       if (f.lens[pi]) {
         tuple = readSockTuple(f.buf, f.offs[pi]!);
         if (tuple.family === 0) tuple = undefined;
@@ -252,6 +265,7 @@ export class SyscallTracker {
       argNames: spec.paramNames,
       argValues,
       flags: undefined,
+      fdPath,
     };
     this.pending = Pending.None;
     this.describe(ev, p, tuple);
@@ -281,7 +295,7 @@ export class SyscallTracker {
         p.cwd = this.pendFd!.name;
         break;
       case Pending.Fchdir: {
-        const dir = p.fds.get(n);
+        const dir = this.pendFd ?? p.fds.get(n);
         if (dir?.name.startsWith("/")) p.cwd = dir.name;
         else {
           const fresh = this.table.reread(p.pid);
@@ -320,7 +334,8 @@ export class SyscallTracker {
         }
         ev.flags = flags;
         const type: FdType = flags & O.DIRECTORY && !(flags & O.TMPFILE) ? "directory" : "file";
-        const dir = at ? dirOf(p, v[0] as number | undefined) : p.cwd;
+        const dirfd = at ? (v[0] as number | undefined) : undefined;
+        const dir = dirfd === undefined || dirfd === AT_FDCWD ? p.cwd : (this.argFd(p, ev)?.name ?? p.cwd);
         const fd: FdInfo = { type, name: resolvePath(dir, raw), nameRaw: raw, flags };
         ev.fd = fd;
         ev.fdNum = ret >= 0 ? ret : -1;
@@ -381,7 +396,7 @@ export class SyscallTracker {
       case "dup":
       case "dup2":
       case "dup3": {
-        const old = p.fds.get((v[0] as number | undefined) ?? -1);
+        const old = this.argFd(p, ev);
         ev.fd = old;
         ev.fdNum = ret >= 0 ? ret : -1;
         if (ret < 0) return;
@@ -404,9 +419,9 @@ export class SyscallTracker {
       case "finit_module":
       case "fchdir": {
         const n = (v[0] as number | undefined) ?? -1;
-        ev.fd = p.fds.get(n);
+        ev.fd = this.argFd(p, ev);
         ev.fdNum = n;
-        if (ev.type === "fchdir" && ret === 0) this.later(Pending.Fchdir, p, n);
+        if (ev.type === "fchdir" && ret === 0) this.later(Pending.Fchdir, p, n, ev.fd);
         return;
       }
       case "chdir":

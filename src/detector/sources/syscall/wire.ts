@@ -5,7 +5,7 @@
  *   header (HDR.size bytes) | u16 length table (nparams entries) | parameters.
  */
 
-export const WIRE_VERSION = 2;
+export const WIRE_VERSION = 3;
 export const MAX_PARAMS = 16;
 /** Largest frame the sensor can produce (its per-CPU scratch buffer). */
 export const MAX_FRAME = 32744;
@@ -27,7 +27,7 @@ export const HDR = {
 
 export const EV = { HELLO: 1, SYSCALL: 2, EXEC: 3, FORK: 4, EXIT: 5, STATS: 6 } as const;
 export const KIND = { NONE: 0, INT: 1, STR: 2, SADDR: 3, HOW: 4 } as const;
-export const EXTRA = { NONE: 0, SOCK_ARG0: 1, SOCK_RET: 2 } as const;
+export const EXTRA = { NONE: 0, SOCK_ARG0: 1, SOCK_RET: 2, FD_PATH_ARG0: 3 } as const;
 export const CAT = { FILE: 0, NET: 1, PROC: 2, OTHER: 3, COUNT: 4 } as const;
 export const CATEGORY_NAMES = ["file", "net", "proc", "other"] as const;
 export const EXE_FLAG = { FROM_MEMFD: 1, UPPER_LAYER: 2, WRITABLE: 4 } as const;
@@ -73,7 +73,7 @@ export const SOCK_TUPLE = {
 } as const;
 
 export const HELLO = { size: 24, version: 0, ncpu: 4, boot_offset_ns: 8, ring_bytes: 16 } as const;
-export const STATS = { size: 64, events: 0, drops: 32 } as const;
+export const STATS = { size: 96, events: 0, drops: 32, filtered: 64 } as const;
 
 export interface SyscallSpec {
   name: string;
@@ -104,13 +104,13 @@ function sc(
 }
 
 const { FILE, NET, PROC } = CAT;
-const { SOCK_ARG0, SOCK_RET } = EXTRA;
+const { SOCK_ARG0, SOCK_RET, FD_PATH_ARG0 } = EXTRA;
 
 /** Mirrors PG_SYSCALLS in wire.h, with the parameter names rules use (evt.arg.NAME). */
 export const SYSCALLS: readonly SyscallSpec[] = [
   sc("open", 1, [S, I, I, N, N, N], 0, FILE, ["name", "flags", "mode"]),
-  sc("openat", 2, [I, S, I, I, N, N], 0, FILE, ["dirfd", "name", "flags", "mode"]),
-  sc("openat2", 3, [I, S, H, I, N, N], 0, FILE, ["dirfd", "name", "how", "size"]),
+  sc("openat", 2, [I, S, I, I, N, N], FD_PATH_ARG0, FILE, ["dirfd", "name", "flags", "mode", "fdpath"]),
+  sc("openat2", 3, [I, S, H, I, N, N], FD_PATH_ARG0, FILE, ["dirfd", "name", "how", "size", "fdpath"]),
   sc("creat", 4, [S, I, N, N, N, N], 0, FILE, ["name", "mode"]),
   sc("execve", 5, [S, N, N, N, N, N], 0, PROC, ["filename"]),
   sc("execveat", 6, [I, S, N, N, I, N], 0, PROC, ["dirfd", "pathname", "flags"]),
@@ -134,14 +134,14 @@ export const SYSCALLS: readonly SyscallSpec[] = [
   sc("mkdir", 24, [S, I, N, N, N, N], 0, FILE, ["path", "mode"]),
   sc("mkdirat", 25, [I, S, I, N, N, N], 0, FILE, ["dirfd", "path", "mode"]),
   sc("chmod", 26, [S, I, N, N, N, N], 0, FILE, ["filename", "mode"]),
-  sc("fchmod", 27, [I, I, N, N, N, N], 0, FILE, ["fd", "mode"]),
+  sc("fchmod", 27, [I, I, N, N, N, N], FD_PATH_ARG0, FILE, ["fd", "mode", "fdpath"]),
   sc("fchmodat", 28, [I, S, I, N, N, N], 0, FILE, ["dirfd", "filename", "mode"]),
-  sc("dup", 29, [I, N, N, N, N, N], 0, FILE, ["oldfd"]),
-  sc("dup2", 30, [I, I, N, N, N, N], 0, FILE, ["oldfd", "newfd"]),
-  sc("dup3", 31, [I, I, I, N, N, N], 0, FILE, ["oldfd", "newfd", "flags"]),
+  sc("dup", 29, [I, N, N, N, N, N], FD_PATH_ARG0, FILE, ["oldfd", "fdpath"]),
+  sc("dup2", 30, [I, I, N, N, N, N], FD_PATH_ARG0, FILE, ["oldfd", "newfd", "fdpath"]),
+  sc("dup3", 31, [I, I, I, N, N, N], FD_PATH_ARG0, FILE, ["oldfd", "newfd", "flags", "fdpath"]),
   sc("ptrace", 32, [I, I, N, N, N, N], 0, PROC, ["request", "pid"]),
   sc("init_module", 33, [N, I, S, N, N, N], 0, PROC, ["length", "uargs"]),
-  sc("finit_module", 34, [I, S, I, N, N, N], 0, PROC, ["fd", "uargs", "flags"]),
+  sc("finit_module", 34, [I, S, I, N, N, N], FD_PATH_ARG0, PROC, ["fd", "uargs", "flags", "fdpath"]),
   sc("mount", 35, [S, S, S, I, N, N], 0, FILE, ["dev", "dir", "type", "flags"]),
   sc("umount2", 36, [S, I, N, N, N, N], 0, FILE, ["name", "flags"]),
   sc("setuid", 37, [I, N, N, N, N, N], 0, PROC, ["uid"]),
@@ -157,7 +157,7 @@ export const SYSCALLS: readonly SyscallSpec[] = [
   sc("vfork", 47, [N, N, N, N, N, N], 0, PROC, []),
   sc("close", 48, [I, N, N, N, N, N], 0, FILE, ["fd"]),
   sc("chdir", 49, [S, N, N, N, N, N], 0, FILE, ["path"]),
-  sc("fchdir", 50, [I, N, N, N, N, N], 0, FILE, ["fd"]),
+  sc("fchdir", 50, [I, N, N, N, N, N], FD_PATH_ARG0, FILE, ["fd", "fdpath"]),
   sc("setsid", 51, [N, N, N, N, N, N], 0, PROC, []),
   sc("rmdir", 52, [S, N, N, N, N, N], 0, FILE, ["path"]),
   sc("umount", 53, [S, N, N, N, N, N], 0, FILE, ["name"]),
@@ -413,15 +413,19 @@ export function readHello(f: Frame): Hello {
 export interface SensorCounters {
   events: number[];
   drops: number[];
+  /** Events left in the kernel because no loaded rule can match them (the open filter). */
+  filtered: number[];
 }
 
 export function readStats(f: Frame): SensorCounters {
   const at = f.offs[0]!;
   const events: number[] = [];
   const drops: number[] = [];
+  const filtered: number[] = [];
   for (let i = 0; i < CAT.COUNT; i++) {
     events.push(readU64(f.buf, at + STATS.events + 8 * i));
     drops.push(readU64(f.buf, at + STATS.drops + 8 * i));
+    filtered.push(readU64(f.buf, at + STATS.filtered + 8 * i));
   }
-  return { events, drops };
+  return { events, drops, filtered };
 }

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Test program for the kernel-side open filter: descriptors whose open the sensor may leave
+ * in the kernel, then used where userspace needs their names. Each step dups the descriptor
+ * it is about to use onto a fixed number (so a rule on dup2 can name it), then uses it.
+ * Usage: fd-paths MARKER   (MARKER only makes the command line unique)
+ *   1. /etc/hostname opened read-only (filtered), dup2 -> 100: fd.name must be /etc/hostname
+ *   2. /etc opened without O_DIRECTORY (filtered), openat(dirfd, "shadow")
+ *   3. /etc/shadow opened (reported) and closed, /etc/hostname opened on the same number
+ *      (filtered), dup2 -> 101: fd.name must be /etc/hostname, not the closed /etc/shadow
+ *   4. fchdir to a filtered /etc descriptor, then open("shadow") relative to it
+ *   5. 2000 filtered opens and closes of /etc/hostname */
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	int fd = open("/etc/hostname", O_RDONLY);
+	dup2(fd, 100);
+	close(fd);
+
+	int dir = open("/etc", O_RDONLY);
+	int s = openat(dir, "shadow", O_RDONLY);
+	close(s);
+	close(dir);
+
+	int a = open("/etc/shadow", O_RDONLY);
+	close(a);
+	int b = open("/etc/hostname", O_RDONLY);
+	if (a != b)
+		fprintf(stderr, "fd-paths: descriptor not reused (%d, %d)\n", a, b);
+	dup2(b, 101);
+	close(b);
+
+	dir = open("/etc", O_RDONLY);
+	if (fchdir(dir) == 0) {
+		s = open("shadow", O_RDONLY);
+		close(s);
+	}
+	close(dir);
+
+	for (int i = 0; i < 2000; i++)
+		close(open("/etc/hostname", O_RDONLY));
+	return 0;
+}

@@ -1,0 +1,134 @@
+/**
+ * The kernel-side open filter's analysis: which paths the rules may match, and the one
+ * property that matters — an open the sensor would leave in the kernel never matches a rule.
+ * The property test runs Falco's rules over synthetic openat events through the real tracker
+ * and source, and replays the kernel's decision (sensor.bpf.c, open_unwanted) in TypeScript.
+ */
+import { describe, expect, it } from "vitest";
+import { join } from "node:path";
+import { loadRules, defaultSources } from "../../../src/detector/load.js";
+import { openFilterEntries, openPathsOf } from "../../../src/detector/sources/syscall/open-filter.js";
+import { createSyscallSource } from "../../../src/detector/sources/syscall/source.js";
+import { emptyProc, ProcessTable, type Proc } from "../../../src/detector/sources/syscall/state.js";
+import { SyscallTracker, type SyscallEvent } from "../../../src/detector/sources/syscall/tracker.js";
+import type { EventSource } from "../../../src/detector/event.js";
+import { i64, str, syscall } from "./frames.js";
+
+const CORPUS = join(import.meta.dirname, "../../../../shared/corpus/falco-rules");
+const STABLE = join(CORPUS, "falco_rules.yaml");
+const INCUBATING = join(CORPUS, "falco-incubating_rules.yaml");
+
+function entriesFor(condition: string, extra = ""): string[] | undefined {
+  const text = `- rule: r\n  desc: d\n  condition: ${condition}\n  output: o %fd.name\n  priority: WARNING\n${extra}`;
+  const { ruleset, results } = loadRules({ documents: [{ name: "t.yaml", text }], sources: defaultSources() });
+  expect(results.errors).toEqual([]);
+  return openFilterEntries(ruleset);
+}
+
+/** sensor.bpf.c's open_unwanted for a read-only open/openat, in TypeScript. */
+function kernelKeeps(path: string, entries: readonly string[]): boolean {
+  const n = Buffer.byteLength(path) + 1;
+  if (n < 2 || n >= 256 || !path.startsWith("/")) return false;
+  if (path.includes("..") || path.includes("//") || /\/\.(\/|$)/.test(path)) return false;
+  if (n > 2 && path.endsWith("/")) return false;
+  return !entries.some((e) => (e[0] === "=" ? path === e.slice(1) : path.startsWith(e.slice(1))));
+}
+
+describe("open filter analysis", () => {
+  it("reads path constraints out of conditions", () => {
+    expect(entriesFor("evt.type=openat and fd.name=/etc/shadow")).toEqual(["=/etc/shadow"]);
+    expect(entriesFor("evt.type in (open, openat) and fd.name in (/a, /b, relative)")).toEqual(["=/a", "=/b"]);
+    expect(entriesFor("evt.type=open and (fd.name startswith /etc/ or fd.directory in (/root/.ssh, /))")).toEqual(["^/", "^/etc/", "^/root/.ssh/"]);
+    expect(entriesFor("evt.type=openat and fd.name glob '/home/*/.ssh/*'")).toEqual(["^/home/"]);
+    expect(entriesFor("evt.type=openat and fd.name pmatch (/usr/bin, /bin)")).toEqual(["^/bin", "^/usr/bin"]);
+    // an and is bounded by its tightest side; an or unites
+    expect(entriesFor("evt.type=openat and fd.name startswith /etc and fd.name in (/etc/a, /etc/b, /etc/c)")).toEqual(["^/etc"]);
+    expect(entriesFor("evt.type=openat and (fd.name=/x or fd.name=/y)")).toEqual(["=/x", "=/y"]);
+  });
+
+  it("knows what a filtered open cannot be", () => {
+    // writes, other event types, ".." in the path: no filtered open matches, so nothing is needed
+    expect(entriesFor("evt.type=openat and evt.is_open_write=true and proc.name=x")).toEqual([]);
+    expect(entriesFor("evt.type=execve and proc.name=x")).toEqual([]);
+    expect(entriesFor("evt.type=openat and fd.nameraw contains '../'")).toEqual([]);
+    expect(entriesFor("evt.type=openat and fd.name startswith etc/")).toEqual([]);
+  });
+
+  it("turns the filter off when a rule may match any path", () => {
+    expect(entriesFor("evt.type=openat and proc.name=x")).toBeUndefined();
+    expect(entriesFor("evt.type=openat and not fd.name startswith /etc")).toBeUndefined();
+    expect(entriesFor("evt.type=openat and fd.name contains shadow")).toBeUndefined();
+    expect(entriesFor("evt.type=openat and fd.name endswith shadow")).toBeUndefined();
+    expect(entriesFor("evt.type=openat and tolower(fd.name) = /etc/shadow")).toBeUndefined();
+    expect(entriesFor("evt.type=openat and fd.name = val(fd.nameraw)")).toBeUndefined();
+    expect(entriesFor("evt.type=openat and fd.name = fd.nameraw")).toEqual([]); // without val(): the literal text
+    expect(entriesFor("evt.type!=execve and fd.name=/a")).toEqual(["=/a"]);
+    expect(entriesFor("proc.name=x")).toBeUndefined(); // every event type
+    // a rule reading the whole descriptor table, on any event type
+    expect(entriesFor("evt.type=execve and fd.types intersects (file)")).toBeUndefined();
+  });
+
+  it("Falco's stable rules need six paths; with the incubating ones the filter is off", () => {
+    const stable = loadRules({ files: [STABLE], sources: defaultSources() });
+    expect(openFilterEntries(stable.ruleset)).toEqual([
+      "=/etc/pam.conf",
+      "=/etc/security/pwquality.conf",
+      "=/etc/shadow",
+      "=/etc/sudoers",
+      "^/etc/pam.d/",
+      "^/etc/sudoers.d/",
+    ]);
+    const both = loadRules({ files: [STABLE, INCUBATING], sources: defaultSources() });
+    expect(openFilterEntries(both.ruleset)).toBeUndefined();
+    const off = both.ruleset.rules.filter((r) => r.ast && openPathsOf(r.ast).all && ["open", "openat"].some((t) => both.ruleset.rulesFor("syscall", t).includes(r)));
+    expect(off.map((r) => r.name).sort()).toEqual(["Backdoored library loaded into SSHD (CVE-2024-3094)", "Exfiltrating Artifacts via Kubernetes Control Plane"]);
+  });
+});
+
+describe("open filter soundness", () => {
+  it("no open the kernel would keep matches a rule (stable + incubating, 20,000 paths)", () => {
+    const evil: Proc = { ...emptyProc(500), ppid: 1, comm: "evil", exe: "evil", exepath: "/tmp/evil", args: [], cwd: "/root" };
+    const procs = new Map<number, Proc>([[1, { ...emptyProc(1), comm: "systemd" }], [500, evil]]);
+    const table = new ProcessTable({ read: (pid) => procs.get(pid) });
+    const tracker = new SyscallTracker(table);
+    const source = createSyscallSource({ table, users: { userName: () => "root", groupName: () => "root" }, bootOffsetNs: () => 0n, hostname: "h" });
+    // the two rules that match opens by other means are disabled, so a filter exists
+    const { ruleset, results } = loadRules({
+      files: [STABLE, INCUBATING],
+      sources: [source as unknown as EventSource<never>, ...defaultSources().filter((s) => s.name !== "syscall")],
+      selection: [{ disable: { rule: "Backdoored library loaded into SSHD (CVE-2024-3094)" } }, { disable: { rule: "Exfiltrating Artifacts via Kubernetes Control Plane" } }],
+      ruleMatching: "all",
+    });
+    expect(results.ok).toBe(true);
+    const entries = openFilterEntries(ruleset)!;
+    expect(entries.length).toBeGreaterThan(6);
+
+    // paths near every entry (equal, under, beside, one byte short) and random ones
+    const pieces = ["etc", "shadow", "root", ".ssh", "id_rsa", "home", "alice", "proc", "1", "environ", "dev", "x", "pam.d", "sudoers", "..", ".", "", "cron.d", ".bashrc"];
+    let seed = 42;
+    const rand = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff) % n);
+    const paths = new Set<string>();
+    for (const e of entries) {
+      const p = e.slice(1);
+      for (const q of [p, p + "x", p + "/x", p.slice(0, -1), p + "/", `${p}/${pieces[rand(pieces.length)]}`]) paths.add(q);
+    }
+    while (paths.size < 20_000) {
+      const depth = 1 + rand(5);
+      paths.add("/" + Array.from({ length: depth }, () => pieces[rand(pieces.length)]).join("/"));
+    }
+
+    let kept = 0;
+    let fd = 3;
+    for (const path of paths) {
+      let ev: SyscallEvent | undefined;
+      tracker.process(syscall("openat", 500, fd, [i64(-100), str(path), i64(0), i64(0)]), (e) => (ev = e));
+      tracker.process(syscall("close", 500, 0, [i64(fd)]), () => undefined);
+      fd = 3 + ((fd + 1) % 50);
+      if (!kernelKeeps(path, entries)) continue;
+      kept++;
+      const alerts = ruleset.evaluate(source, ev!);
+      expect(alerts.map((a) => a.rule), `${path} was left in the kernel`).toEqual([]);
+    }
+    expect(kept).toBeGreaterThan(5_000); // the property was exercised, not vacuous
+  });
+});
