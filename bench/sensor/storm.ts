@@ -1,7 +1,10 @@
 /**
  * Sensor storm benchmark: a C program opens and closes a file in a loop (two syscalls per
  * iteration) with and without the detector (sensor + rule engine with Falco's stable rules),
- * interleaved in one run so the ratios compare like with like on a shared machine.
+ * interleaved in one run so the ratios compare like with like on a shared machine. The
+ * detector runs twice: with the kernel-side open filter (the default; no stable rule can
+ * match the storm's file, so its opens and closes stay in the kernel) and without it (every
+ * event crosses into userspace and is evaluated).
  *
  *   npx tsx bench/sensor/storm.ts [--iterations N] [--rate EVENTS_PER_S] [--rounds R] [--ring-bytes N]
  *
@@ -61,6 +64,7 @@ interface Measured {
   processSeconds?: number;
   kernelEvents?: number;
   kernelDrops?: number;
+  kernelFiltered?: number;
   sensorCpu?: number;
   detectorCpu?: number;
 }
@@ -112,6 +116,7 @@ async function withDetector(d: SyscallDetector, mode: string, run: () => Promise
     processSeconds,
     kernelEvents: sum(after.sensorEvents) - sum(before.sensorEvents),
     kernelDrops: sum(after.sensorDrops) - sum(before.sensorDrops),
+    kernelFiltered: sum(after.sensorFiltered) - sum(before.sensorFiltered),
     sensorCpu,
     detectorCpu: (nodeCpu.user + nodeCpu.system) / 1e6,
   };
@@ -142,16 +147,21 @@ async function main(): Promise<void> {
       idle.kill("SIGTERM");
       await new Promise((r) => idle.once("close", r));
 
-      const d = await startSyscallDetector({ rulesFiles: [RULES], logger, onAlert, ringBufferBytes: RING_BYTES });
-      await d.ready;
-      results.push(await withDetector(d, `detector (sensor + stable rules), ${label}`, () => runStorm(bin, file, ITERATIONS, rate)));
-      await d.stop();
+      for (const kernelFilter of [true, false]) {
+        const d = await startSyscallDetector({ rulesFiles: [RULES], logger, onAlert, ringBufferBytes: RING_BYTES, kernelFilter });
+        await d.ready;
+        const mode = `detector (sensor + stable rules), kernel filter ${kernelFilter ? "on" : "off"}, ${label}`;
+        results.push(await withDetector(d, mode, () => runStorm(bin, file, ITERATIONS, rate)));
+        await d.stop();
+      }
     }
   }
 
   const rows: string[] = [];
-  rows.push("| mode | syscalls/s (storm) | storm CPU µs/syscall | slowdown (CPU) | slowdown (wall) | events processed/s | kernel drops | sensor CPU | detector CPU |");
-  rows.push("|---|---|---|---|---|---|---|---|---|");
+  rows.push(
+    "| mode | syscalls/s (storm) | storm CPU µs/syscall | slowdown (CPU) | slowdown (wall) | events processed/s | kernel drops | filtered in kernel | sensor CPU | detector CPU |",
+  );
+  rows.push("|---|---|---|---|---|---|---|---|---|---|");
   let base: StormResult | undefined;
   for (const r of results) {
     if (r.mode.startsWith("baseline")) base = r.storm;
@@ -163,7 +173,7 @@ async function main(): Promise<void> {
     const drops = r.kernelEvents !== undefined ? `${r.kernelDrops} (${((100 * (r.kernelDrops ?? 0)) / Math.max(1, (r.kernelEvents ?? 0) + (r.kernelDrops ?? 0))).toFixed(2)} %)` : "—";
     const pct = (cpu: number | undefined) => (cpu === undefined ? "—" : `${cpu.toFixed(2)} s (${((100 * cpu) / s.wall).toFixed(0)} % of a core)`);
     rows.push(
-      `| ${r.mode} | ${Math.round(s.syscalls / s.wall).toLocaleString("en")} | ${cpuPer.toFixed(2)} | ${slowCpu.toFixed(3)} | ${slowWall.toFixed(3)} | ${evps?.toLocaleString("en") ?? "—"} | ${drops} | ${pct(r.sensorCpu)} | ${pct(r.detectorCpu)} |`,
+      `| ${r.mode} | ${Math.round(s.syscalls / s.wall).toLocaleString("en")} | ${cpuPer.toFixed(2)} | ${slowCpu.toFixed(3)} | ${slowWall.toFixed(3)} | ${evps?.toLocaleString("en") ?? "—"} | ${drops} | ${r.kernelFiltered?.toLocaleString("en") ?? "—"} | ${pct(r.sensorCpu)} | ${pct(r.detectorCpu)} |`,
     );
   }
   console.log(rows.join("\n"));

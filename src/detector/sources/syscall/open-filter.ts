@@ -4,8 +4,8 @@
  * Most opens on a host read ordinary files no rule cares about, yet each one that crosses
  * into userspace costs the opening process ~400 ns in the kernel. The sensor can judge one
  * class of opens itself (sensor.bpf.c, open_unwanted): open/openat read-only, without
- * O_CREAT, O_TRUNC, O_DIRECTORY or O_PATH, of a plain absolute path (no "//", no "." or ".."
- * component, no ".." anywhere, no trailing "/"), for which the path as passed is exactly the
+ * O_CREAT, O_TRUNC, O_DIRECTORY or O_PATH, of a plain absolute path (no "//", no "/.", no
+ * ".." anywhere, no trailing "/"), for which the path as passed is exactly the
  * fd.name, fd.nameraw and (through its dirname) fd.directory the rules would see. For that
  * class it needs to know which paths some rule could match: this module derives them from
  * the rules as exact paths and prefixes, or says "every path" (no filter).
@@ -94,7 +94,7 @@ function check(e: BinaryCheck): PathSet {
       case "glob":
         return values.map((v) => prefixOf(globLiteral(v))).reduce(unite, NONE);
       case "contains":
-        // a filtered path has no "..", no "//" and no "/./" in it
+        // a filtered path has no "..", no "//" and no "/." in it
         return values.every((v) => v.includes("..") || v.includes("//") || v.includes("/./")) ? NONE : ALL;
       default:
         return ALL;
