@@ -1,7 +1,8 @@
 /**
  * Sensor cost on ordinary work, beside the storm's worst case: the same commands run with
  * nothing attached, with the sensor attached but not capturing them, and under the detector
- * (sensor + Falco's stable rules), interleaved in one run so ratios compare like with like.
+ * (sensor + Falco's stable rules) with its kernel-side open filter on (the default) and off,
+ * interleaved in one run so ratios compare like with like.
  *
  *   npx tsx bench/sensor/workload.ts [--rounds R]
  *
@@ -69,7 +70,8 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const events: Record<string, number[]> = {};
   const drops: Record<string, number[]> = {};
-  const runAll = async (round: number, mode: string, counters?: () => { events: number; drops: number }): Promise<void> => {
+  const filtered: Record<string, number[]> = {};
+  const runAll = async (round: number, mode: string, counters?: () => { events: number; drops: number; filtered: number }): Promise<void> => {
     for (const [name, command] of Object.entries(workloads)) {
       timed(command); // warm the page cache and the detector's tables for this command
       const settle = () => new Promise((r) => setTimeout(r, 1100)); // the sensor reports its counters each second
@@ -79,8 +81,9 @@ async function main(): Promise<void> {
       if (counters && before) {
         await settle();
         const after = counters();
-        (events[name] ??= []).push(after.events - before.events);
-        (drops[name] ??= []).push(after.drops - before.drops);
+        (events[`${mode}/${name}`] ??= []).push(after.events - before.events);
+        (drops[`${mode}/${name}`] ??= []).push(after.drops - before.drops);
+        (filtered[`${mode}/${name}`] ??= []).push(after.filtered - before.filtered);
       }
     }
   };
@@ -94,20 +97,24 @@ async function main(): Promise<void> {
     idle.kill("SIGTERM");
     await new Promise((r) => idle.once("close", r));
 
-    const d = await startSyscallDetector({ rulesFiles: [RULES], logger: pino({ level: "warn" }), onAlert: () => {} });
-    await d.ready;
-    await runAll(round, "detector", () => {
-      const st = d.stats();
-      return { events: sum(Object.values(st.sensorEvents)), drops: sum(Object.values(st.sensorDrops)) };
-    });
-    await d.stop();
+    for (const kernelFilter of [true, false]) {
+      const d = await startSyscallDetector({ rulesFiles: [RULES], logger: pino({ level: "warn" }), onAlert: () => {}, kernelFilter });
+      await d.ready;
+      await runAll(round, kernelFilter ? "detector" : "detector, filter off", () => {
+        const st = d.stats();
+        return { events: sum(Object.values(st.sensorEvents)), drops: sum(Object.values(st.sensorDrops)), filtered: sum(Object.values(st.sensorFiltered)) };
+      });
+      await d.stop();
+    }
   }
   rmSync(cleanup, { recursive: true, force: true });
 
   const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
   const out: string[] = [];
-  out.push("| workload | baseline CPU s | sensor attached (CPU, wall) | detector (CPU, wall) | captured events per run | kernel drops |");
-  out.push("|---|---|---|---|---|---|");
+  out.push(
+    "| workload | baseline CPU s | sensor attached (CPU, wall) | detector (CPU, wall) | events sent / filtered per run | detector, filter off (CPU, wall) | events sent per run | kernel drops |",
+  );
+  out.push("|---|---|---|---|---|---|---|---|");
   for (const name of Object.keys(workloads)) {
     const ratio = (mode: string, k: keyof Timed) =>
       median(
@@ -116,14 +123,16 @@ async function main(): Promise<void> {
           .map((r) => r.t[k] / rows.find((b) => b.workload === name && b.mode === "baseline" && b.round === r.round)!.t[k]),
       );
     const baseCpu = median(rows.filter((r) => r.workload === name && r.mode === "baseline").map((r) => r.t.cpu));
+    const both = (mode: string) => `${ratio(mode, "cpu").toFixed(3)}×, ${ratio(mode, "wall").toFixed(3)}×`;
+    const med = (m: Record<string, number[]>, mode: string) => median(m[`${mode}/${name}`] ?? [0]).toLocaleString("en");
     out.push(
-      `| ${name} | ${baseCpu.toFixed(3)} | ${ratio("sensor attached", "cpu").toFixed(3)}×, ${ratio("sensor attached", "wall").toFixed(3)}× | ` +
-        `${ratio("detector", "cpu").toFixed(3)}×, ${ratio("detector", "wall").toFixed(3)}× | ${median(events[name] ?? [0]).toLocaleString("en")} | ${sum(drops[name] ?? [])} |`,
+      `| ${name} | ${baseCpu.toFixed(3)} | ${both("sensor attached")} | ${both("detector")} | ${med(events, "detector")} / ${med(filtered, "detector")} | ` +
+        `${both("detector, filter off")} | ${med(events, "detector, filter off")} | ${sum([...(drops[`detector/${name}`] ?? []), ...(drops[`detector, filter off/${name}`] ?? [])])} |`,
     );
   }
   console.log(`medians of ${ROUNDS} rounds; ratios are against the baseline of the same round`);
   console.log(out.join("\n"));
-  console.log(JSON.stringify({ rounds: ROUNDS, rows, events, drops }));
+  console.log(JSON.stringify({ rounds: ROUNDS, rows, events, drops, filtered }));
 }
 
 function sum(a: number[]): number {

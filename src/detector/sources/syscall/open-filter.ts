@@ -95,7 +95,7 @@ function check(e: BinaryCheck): PathSet {
         return values.map((v) => prefixOf(globLiteral(v))).reduce(unite, NONE);
       case "contains":
         // a filtered path has no "..", no "//" and no "/." in it
-        return values.every((v) => v.includes("..") || v.includes("//") || v.includes("/./")) ? NONE : ALL;
+        return values.every((v) => v.includes("..") || v.includes("//") || v.includes("/.")) ? NONE : ALL;
       default:
         return ALL;
     }
