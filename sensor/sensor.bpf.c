@@ -103,6 +103,15 @@ struct {
  * close or filtered open, or a copy of its parent's at fork. */
 struct fdbits {
 	__u64 w[FD_BITS / 64];
+	__u32 cwd; /* enum cwd_state: may a relative open be judged like an absolute one? */
+	__u32 reserved;
+};
+
+enum cwd_state {
+	CWD_UNJUDGED = 0, /* not looked at since the process started or last changed directory */
+	CWD_SAFE = 1,     /* no filter entry lies under "cwd/" nor is a prefix of it */
+	CWD_UNSAFE = 2,
+	CWD_SHARED = 3,   /* shares its cwd with another process (CLONE_FS): never judged */
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -340,6 +349,7 @@ struct walk {
 	struct mount *mnt;
 	struct dentry *mnt_root;
 	__u32 pos; /* first byte written so far, components are written right to left */
+	__u32 whole; /* the walk reached a root (the path is not cut short) */
 };
 
 /* One path component per call (bpf_loop): the verifier checks the body once, not 48 times. */
@@ -355,8 +365,10 @@ static long walk_step(__u32 i, void *ctx)
 	struct dentry *parent = BPF_CORE_READ(d, d_parent);
 	if (d == w->mnt_root || d == parent) {
 		struct mount *mp = BPF_CORE_READ(mnt, mnt_parent);
-		if (d != w->mnt_root || mp == mnt || !mp)
+		if (d != w->mnt_root || mp == mnt || !mp) {
+			w->whole = 1;
 			return 1; /* the real root, or an internal mount (pipe:, memfd:, ...) */
+		}
 		w->d = BPF_CORE_READ(mnt, mnt_mountpoint);
 		w->mnt = mp;
 		w->mnt_root = BPF_CORE_READ(mp, mnt.mnt_root);
@@ -376,20 +388,19 @@ static long walk_step(__u32 i, void *ctx)
 	return 0;
 }
 
-/* Writes the absolute path of (mnt, dentry) as a STR parameter, crossing mount points. */
-__noinline int pg_put_path(unsigned long mnt_addr, unsigned long dentry_addr)
+/*
+ * Builds the absolute path of (mnt, dentry) in `paths`, crossing mount points: the string
+ * ends at STR_MAX - 1 (its NUL) and starts at the returned position; bit 16 of the result
+ * is set when the walk reached a root, so the path is whole. -1 when there is nothing.
+ */
+__noinline int pg_walk_path(unsigned long mnt_addr, unsigned long dentry_addr)
 {
 	struct vfsmount *vfsmnt = (struct vfsmount *)mnt_addr;
 	struct dentry *d = (struct dentry *)dentry_addr;
 	__u32 zero = 0;
 	__u8 *pb = bpf_map_lookup_elem(&paths, &zero);
-	struct frame *c = cur_frame();
-	if (!c)
-		return 0;
-	if (!pb || !d || !vfsmnt) {
-		set_len(c, 0);
-		return 0;
-	}
+	if (!pb || !d || !vfsmnt)
+		return -1;
 	struct walk w = {
 		.d = d,
 		.mnt = container_of(vfsmnt, struct mount, mnt),
@@ -413,6 +424,23 @@ __noinline int pg_put_path(unsigned long mnt_addr, unsigned long dentry_addr)
 			pb[pos & (STR_MAX - 1)] = '/';
 		}
 	}
+	return (int)((pos & (STR_MAX - 1)) | (w.whole ? 0x10000 : 0));
+}
+
+/* Writes the absolute path of (mnt, dentry) as a STR parameter. */
+__noinline int pg_put_path(unsigned long mnt_addr, unsigned long dentry_addr)
+{
+	__u32 zero = 0;
+	__u8 *pb = bpf_map_lookup_elem(&paths, &zero);
+	struct frame *c = cur_frame();
+	if (!c)
+		return 0;
+	int r = pg_walk_path(mnt_addr, dentry_addr);
+	if (!pb || r < 0) {
+		set_len(c, 0);
+		return 0;
+	}
+	__u32 pos = (__u32)r & (STR_MAX - 1);
 	__u32 off = c->off;
 	__u32 len = STR_MAX - pos;
 	if (off >= DATA_LIMIT || len > STR_MAX) {
@@ -514,6 +542,7 @@ static __always_inline unsigned long sc_arg(struct pt_regs *regs, int i)
 
 /* ---- kernel-side filter --------------------------------------------------------------- */
 
+#define AT_FDCWD -100
 #define O_ACCMODE 3
 #define O_CREAT 0100
 #define O_TRUNC 01000
@@ -529,67 +558,6 @@ static __always_inline __u64 zero_bytes(__u64 x)
 	return ~(((x & BYTES_7F) + BYTES_7F) | x | BYTES_7F);
 }
 
-/*
- * An open no loaded rule can match: read-only (no write access, O_CREAT or O_TRUNC), not
- * asked for a directory, and a plain absolute path -- no "//", no "/." (so no "." or ".."
- * component, nor a hidden file: simpler to test), no ".." anywhere, no trailing "/" -- so
- * that the path as passed is the fd.name the rules would see. Such a path is wanted only if `open_paths` holds an exact entry for it or a
- * prefix of it; userspace derives those from the rules and turns the filter off when some
- * rule could match an open whatever its path. A directory opened without O_DIRECTORY may be
- * filtered too: checking the new descriptor's inode costs more than this whole filter, and
- * userspace reads an unknown dirfd from /proc instead.
- * Sets *path_read when the path was read whole into `pkeys`, for pg_put_pkey_path: a reported
- * open does not read it from user memory twice.
- */
-static __always_inline int open_unwanted(__u16 sc, struct pt_regs *regs, long ret, int *path_read)
-{
-	unsigned long path, flags;
-	if (sc == PG_SC_OPEN) {
-		path = sc_arg(regs, 0);
-		flags = sc_arg(regs, 1);
-	} else if (sc == PG_SC_OPENAT) {
-		path = sc_arg(regs, 1);
-		flags = sc_arg(regs, 2);
-	} else {
-		return 0;
-	}
-	if (flags & (O_ACCMODE | O_CREAT | O_TRUNC | O_DIRECTORY | O_PATH) || ret >= FD_BITS)
-		return 0;
-	__u32 zero = 0;
-	struct pkey *k = bpf_map_lookup_elem(&pkeys, &zero);
-	if (!k)
-		return 0;
-	long n = bpf_probe_read_user_str(k->data, PKEY_DATA, (const void *)path);
-	if (n < 2 || n >= PKEY_DATA)
-		return 0; /* unreadable, empty, or too long to judge */
-	k->prefixlen = (__u32)n * 8; /* the NUL included: exact entries match only the whole path */
-	*path_read = 1;
-	if (k->data[0] != '/')
-		return 0;
-	/* Eight bytes at a time: a byte loop cost more than the rest of the filter. */
-	__u32 len = (__u32)n - 1;
-	__u64 prev_mark = 0, prev_slash = 0;
-	for (int i = 0; i < PKEY_DATA / 8; i++) {
-		__u32 off = (__u32)i * 8;
-		if (off >= len)
-			break;
-		__u64 w = *(__u64 *)&k->data[off & (PKEY_DATA - 8)];
-		__u32 rem = len - off;
-		__u64 valid = rem >= 8 ? ~0ULL : (1ULL << (rem * 8)) - 1;
-		__u64 dot = zero_bytes(w ^ (BYTES_1 * '.')) & valid;
-		__u64 slash = zero_bytes(w ^ (BYTES_1 * '/')) & valid;
-		__u64 mark = dot | slash;
-		/* "..", "/." or "//" inside the word, or across the previous word's last byte */
-		if ((mark & (dot >> 8)) || (slash & (slash >> 8)) || (prev_mark && (dot & 0x80)) || (prev_slash && (slash & 0x80)))
-			return 0;
-		prev_mark = mark >> 63;
-		prev_slash = slash >> 63;
-	}
-	if (n > 2 && k->data[(n - 2) & (PKEY_DATA - 1)] == '/')
-		return 0;
-	return bpf_map_lookup_elem(&open_paths, k) == 0;
-}
-
 /* The process's descriptor bitmap, on its thread-group leader (freed with it). An exec from
  * another thread makes that thread the leader: the bitmap starts again, all ones, and an
  * event naming a descriptor then carries its path until the process closes something. */
@@ -598,7 +566,14 @@ static __always_inline struct fdbits *fd_bits_of_current(__u64 flags)
 	return bpf_task_storage_get(&fd_bits, bpf_get_current_task_btf()->group_leader, 0, flags);
 }
 
-/* The bitmap, created all ones if the process has none yet. */
+/* A new process state: every descriptor may be known to userspace, the cwd not judged. */
+static __always_inline void fd_bits_init(struct fdbits *b)
+{
+	__builtin_memset(b->w, 0xff, sizeof(b->w));
+	b->cwd = CWD_UNJUDGED;
+}
+
+/* The bitmap, created if the process has none yet. */
 static __always_inline struct fdbits *fd_bits_create(void)
 {
 	struct fdbits *b = fd_bits_of_current(0);
@@ -606,12 +581,49 @@ static __always_inline struct fdbits *fd_bits_create(void)
 		return b;
 	b = fd_bits_of_current(BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (b)
-		__builtin_memset(b, 0xff, sizeof(*b));
+		fd_bits_init(b);
 	return b;
 }
 
 #define FD_WORD(fd) (((fd) >> 6) & (FD_BITS / 64 - 1))
 #define FD_BIT(fd) (1ULL << ((fd) & 63))
+
+/*
+ * May a relative path (without "..") opened from the current cwd match a filter entry, or
+ * have ".." in its fd.name? Walks
+ * the cwd (rare: once per process and change of directory) and looks "cwd/" up in
+ * `open_paths`: a prefix entry covering it, or an entry userspace added for each directory
+ * above every path ("=/etc/" for "=/etc/shadow"), means yes. Uses the `pkeys` scratch.
+ */
+__noinline int pg_judge_cwd(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 zero = 0;
+	struct pkey *k = bpf_map_lookup_elem(&pkeys, &zero);
+	__u8 *pb = bpf_map_lookup_elem(&paths, &zero);
+	if (!k || !pb)
+		return CWD_UNSAFE;
+	int r = pg_walk_path((unsigned long)BPF_CORE_READ(task, fs, pwd.mnt), (unsigned long)BPF_CORE_READ(task, fs, pwd.dentry));
+	if (r < 0 || !(r & 0x10000))
+		return CWD_UNSAFE; /* no cwd, or deeper than the walk goes */
+	__u32 pos = (__u32)r & (STR_MAX - 1);
+	__u32 len = STR_MAX - 1 - pos; /* without the NUL */
+	if (len == 0 || len > PKEY_DATA - 2 || pb[pos & (STR_MAX - 1)] != '/')
+		return CWD_UNSAFE;
+	bpf_probe_read_kernel(k->data, len & (PKEY_DATA - 1), &pb[pos & (STR_MAX - 1)]);
+	/* a directory named "a..b" would put ".." into every fd.name below it */
+	for (__u32 i = 0; i + 1 < PKEY_DATA; i++) {
+		if (i + 1 >= len)
+			break;
+		if (k->data[i] == '.' && k->data[i + 1] == '.')
+			return CWD_UNSAFE;
+	}
+	if (len > 1)
+		k->data[len++ & (PKEY_DATA - 1)] = '/'; /* "/" stays "/" */
+	k->data[len & (PKEY_DATA - 1)] = 0;
+	k->prefixlen = (len + 1) * 8;
+	return bpf_map_lookup_elem(&open_paths, k) ? CWD_UNSAFE : CWD_SAFE;
+}
 
 /* A close userspace would ignore: the descriptor's bit is clear. Clears the bit otherwise. */
 static __always_inline int close_unwanted(long fd)
@@ -667,6 +679,81 @@ __noinline int pg_put_fd_path(long fd)
 	return pg_put_path((unsigned long)BPF_CORE_READ(f, f_path.mnt), (unsigned long)BPF_CORE_READ(f, f_path.dentry));
 }
 
+/*
+ * An open no loaded rule can match: read-only (no write access, O_CREAT or O_TRUNC), not
+ * asked for a directory, and a plain absolute path -- no "//", no "/." (so no "." or ".."
+ * component, nor a hidden file: simpler to test), no ".." anywhere, no trailing "/" -- so
+ * that the path as passed is the fd.name the rules would see. Such a path is wanted only if `open_paths` holds an exact entry for it or a
+ * prefix of it; userspace derives those from the rules and turns the filter off when some
+ * rule could match an open whatever its path. A directory opened without O_DIRECTORY may be
+ * filtered too: checking the new descriptor's inode costs more than this whole filter, and
+ * userspace reads an unknown dirfd from /proc instead.
+ * Sets *path_read when the path was read whole into `pkeys`, for pg_put_pkey_path: a reported
+ * open does not read it from user memory twice.
+ */
+static __always_inline int open_unwanted(__u16 sc, struct pt_regs *regs, long ret, int *path_read)
+{
+	unsigned long path, flags;
+	if (sc == PG_SC_OPEN) {
+		path = sc_arg(regs, 0);
+		flags = sc_arg(regs, 1);
+	} else if (sc == PG_SC_OPENAT) {
+		path = sc_arg(regs, 1);
+		flags = sc_arg(regs, 2);
+	} else {
+		return 0;
+	}
+	if (flags & (O_ACCMODE | O_CREAT | O_TRUNC | O_DIRECTORY | O_PATH) || ret >= FD_BITS)
+		return 0;
+	__u32 zero = 0;
+	struct pkey *k = bpf_map_lookup_elem(&pkeys, &zero);
+	if (!k)
+		return 0;
+	long n = bpf_probe_read_user_str(k->data, PKEY_DATA, (const void *)path);
+	if (n < 2 || n >= PKEY_DATA)
+		return 0; /* unreadable, empty, or too long to judge */
+	k->prefixlen = (__u32)n * 8; /* the NUL included: exact entries match only the whole path */
+	*path_read = 1;
+	int relative = k->data[0] != '/';
+	/* relative to a dirfd rather than the cwd; or "." and "./...", the cwd itself, which a
+	 * filter entry may equal */
+	if (relative && ((sc == PG_SC_OPENAT && (int)sc_arg(regs, 0) != AT_FDCWD) ||
+			 (k->data[0] == '.' && (k->data[1] == 0 || k->data[1] == '/'))))
+		return 0;
+	/* Eight bytes at a time: a byte loop cost more than the rest of the filter. */
+	__u32 len = (__u32)n - 1;
+	__u64 prev_mark = 0, prev_slash = 0;
+	for (int i = 0; i < PKEY_DATA / 8; i++) {
+		__u32 off = (__u32)i * 8;
+		if (off >= len)
+			break;
+		__u64 w = *(__u64 *)&k->data[off & (PKEY_DATA - 8)];
+		__u32 rem = len - off;
+		__u64 valid = rem >= 8 ? ~0ULL : (1ULL << (rem * 8)) - 1;
+		__u64 dot = zero_bytes(w ^ (BYTES_1 * '.')) & valid;
+		__u64 slash = zero_bytes(w ^ (BYTES_1 * '/')) & valid;
+		__u64 mark = dot | slash;
+		/* "..", "/." or "//" inside the word, or across the previous word's last byte */
+		if ((mark & (dot >> 8)) || (slash & (slash >> 8)) || (prev_mark && (dot & 0x80)) || (prev_slash && (slash & 0x80)))
+			return 0;
+		prev_mark = mark >> 63;
+		prev_slash = slash >> 63;
+	}
+	if (n > 2 && k->data[(n - 2) & (PKEY_DATA - 1)] == '/')
+		return 0;
+	if (!relative)
+		return bpf_map_lookup_elem(&open_paths, k) == 0;
+	/* Relative, without "..": it stays under the cwd, so the cwd decides. */
+	struct fdbits *b = fd_bits_create();
+	if (!b)
+		return 0;
+	if (b->cwd == CWD_UNJUDGED) {
+		b->cwd = pg_judge_cwd();
+		*path_read = 0; /* the judge reused the scratch: the path is read again if sent */
+	}
+	return b->cwd == CWD_SAFE;
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 {
@@ -702,6 +789,11 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 		/* any syscall's non-negative result below FD_BITS: a superset only costs closes */
 		if (sc != PG_SC_CLOSE)
 			fd_reported(ret);
+		if ((sc == PG_SC_CHDIR || sc == PG_SC_FCHDIR) && ret == 0) {
+			struct fdbits *b = fd_bits_of_current(0);
+			if (b && b->cwd != CWD_SHARED)
+				b->cwd = CWD_UNJUDGED;
+		}
 	}
 	__u32 np = 0;
 	for (int i = 0; i < 6; i++)
@@ -892,9 +984,18 @@ int BPF_PROG(pg_fork, struct task_struct *parent, struct task_struct *child)
 	if (!h)
 		return 0;
 	if (open_filter) {
-		/* the child inherits the descriptors, and what userspace knows of them */
+		/* the child inherits the descriptors, what userspace knows of them, and the cwd */
 		struct fdbits *from = bpf_task_storage_get(&fd_bits, parent->group_leader, 0, 0);
+		int shared_fs = BPF_CORE_READ(child, fs) == BPF_CORE_READ(parent, fs);
+		if (shared_fs && !from) {
+			from = bpf_task_storage_get(&fd_bits, parent->group_leader, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+			if (from)
+				fd_bits_init(from);
+		}
 		if (from) {
+			/* CLONE_FS: a chdir in one changes the other's cwd unseen, so neither is judged */
+			if (shared_fs)
+				from->cwd = CWD_SHARED;
 			struct fdbits *to = bpf_task_storage_get(&fd_bits, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 			if (to)
 				__builtin_memcpy(to, from, sizeof(*to));

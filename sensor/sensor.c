@@ -259,6 +259,22 @@ static void load_open_paths(int map_fd, const char *list)
 				if (bpf_map_update_elem(map_fd, &key, &one, BPF_ANY))
 					fatal_env("cannot load the open filter (%s)", strerror(errno));
 			}
+			/* Every directory above the entry, as an exact "DIR/": a cwd that is one of them
+			 * may reach the entry through a relative path (pg_judge_cwd). */
+			for (size_t i = 1; i < len - 1 && i + 2 <= PKEY_DATA; i++) {
+				if (p[1 + i] != '/')
+					continue;
+				memset(&key, 0, sizeof(key));
+				memcpy(key.data, p + 1, i + 1);
+				key.prefixlen = (__u32)(i + 2) * 8;
+				if (bpf_map_update_elem(map_fd, &key, &one, BPF_ANY))
+					fatal_env("cannot load the open filter (%s)", strerror(errno));
+			}
+			memset(&key, 0, sizeof(key));
+			key.data[0] = '/';
+			key.prefixlen = 2 * 8; /* "/" is above every entry */
+			if (bpf_map_update_elem(map_fd, &key, &one, BPF_ANY))
+				fatal_env("cannot load the open filter (%s)", strerror(errno));
 		}
 		p += len + (e ? 1 : 0);
 	}
@@ -436,6 +452,13 @@ int main(int argc, char **argv)
 			fatal_env("cannot map the ring buffer of CPU %d (%s)", cpu, strerror(errno));
 	}
 
+	if (open_read_paths) {
+		/* the filter judges relative opens by the cwd, so it must see every change of it */
+		if (PG_NR_chdir >= 0)
+			interest[PG_NR_chdir] = PG_SC_CHDIR;
+		if (PG_NR_fchdir >= 0)
+			interest[PG_NR_fchdir] = PG_SC_FCHDIR;
+	}
 	memcpy(skel->bss->interest, interest, sizeof(interest));
 	if (open_read_paths)
 		load_open_paths(bpf_map__fd(skel->maps.open_paths), open_read_paths);

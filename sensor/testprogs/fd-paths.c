@@ -8,9 +8,13 @@
  *   3. /etc/shadow opened (reported) and closed, /etc/hostname opened on the same number
  *      (filtered), dup2 -> 101: fd.name must be /etc/hostname, not the closed /etc/shadow
  *   4. fchdir to a filtered /etc descriptor, then open("shadow") relative to it
- *   5. 2000 filtered opens and closes of /etc/hostname */
+ *   5. 2000 filtered opens and closes of /etc/hostname
+ *   6. chdir /tmp, 1000 opens and closes of a relative path there (filtered: no rule entry
+ *      lies under /tmp/)
+ *   7. chdir /etc, open("shadow"): the cwd is judged again, and this open is reported */
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int main(int argc, char **argv)
@@ -43,5 +47,16 @@ int main(int argc, char **argv)
 
 	for (int i = 0; i < 2000; i++)
 		close(open("/etc/hostname", O_RDONLY));
+
+	char name[64];
+	snprintf(name, sizeof(name), "fd-paths-%d", (int)getpid());
+	if (chdir("/tmp") == 0) {
+		close(open(name, O_WRONLY | O_CREAT, 0600));
+		for (int i = 0; i < 1000; i++)
+			close(open(name, O_RDONLY));
+		unlink(name);
+	}
+	if (chdir("/etc") == 0)
+		close(open("shadow", O_RDONLY));
 	return 0;
 }

@@ -25,12 +25,20 @@ function entriesFor(condition: string, extra = ""): string[] | undefined {
   return openFilterEntries(ruleset);
 }
 
-/** sensor.bpf.c's open_unwanted for a read-only open/openat, in TypeScript. */
-function kernelKeeps(path: string, entries: readonly string[]): boolean {
+/** sensor.bpf.c's pg_judge_cwd: no entry under "cwd/", none covering it ("/" is above all). */
+function cwdSafe(cwd: string, entries: readonly string[]): boolean {
+  const key = cwd === "/" ? "/" : `${cwd}/`;
+  if (cwd.includes("..")) return false;
+  return !entries.some((e) => (e[0] === "^" && key.startsWith(e.slice(1))) || e.slice(1).startsWith(key));
+}
+
+/** sensor.bpf.c's open_unwanted for a read-only open/openat(AT_FDCWD), in TypeScript. */
+function kernelKeeps(path: string, cwd: string, entries: readonly string[]): boolean {
   const n = Buffer.byteLength(path) + 1;
-  if (n < 2 || n >= 256 || !path.startsWith("/")) return false;
+  if (n < 2 || n >= 256) return false;
   if (path.includes("..") || path.includes("//") || path.includes("/.")) return false;
   if (n > 2 && path.endsWith("/")) return false;
+  if (!path.startsWith("/")) return !(path === "." || path.startsWith("./")) && cwdSafe(cwd, entries);
   return !entries.some((e) => (e[0] === "=" ? path === e.slice(1) : path.startsWith(e.slice(1))));
 }
 
@@ -52,6 +60,11 @@ describe("open filter analysis", () => {
     expect(entriesFor("evt.type=execve and proc.name=x")).toEqual([]);
     expect(entriesFor("evt.type=openat and fd.nameraw contains '../'")).toEqual([]);
     expect(entriesFor("evt.type=openat and fd.name startswith etc/")).toEqual([]);
+    // fd.nameraw of a relative open is relative: relative values cannot be judged
+    expect(entriesFor("evt.type=openat and fd.nameraw startswith etc/")).toBeUndefined();
+    expect(entriesFor("evt.type=openat and fd.nameraw = shadow")).toBeUndefined();
+    expect(entriesFor("evt.type=openat and fd.nameraw glob 'etc/*'")).toBeUndefined();
+    expect(entriesFor("evt.type=openat and fd.nameraw startswith /etc/")).toEqual(["^/etc/"]);
   });
 
   it("turns the filter off when a rule may match any path", () => {
@@ -86,7 +99,7 @@ describe("open filter analysis", () => {
 });
 
 describe("open filter soundness", () => {
-  it("no open the kernel would keep matches a rule (stable + incubating, 20,000 paths)", () => {
+  it("no open the kernel would keep matches a rule (stable + incubating, 20,000 paths, absolute and relative, 10 cwds)", () => {
     const evil: Proc = { ...emptyProc(500), ppid: 1, comm: "evil", exe: "evil", exepath: "/tmp/evil", args: [], cwd: "/root" };
     const procs = new Map<number, Proc>([[1, { ...emptyProc(1), comm: "systemd" }], [500, evil]]);
     const table = new ProcessTable({ read: (pid) => procs.get(pid) });
@@ -117,18 +130,28 @@ describe("open filter soundness", () => {
       paths.add("/" + Array.from({ length: depth }, () => pieces[rand(pieces.length)]).join("/"));
     }
 
+    const cwds = ["/root", "/tmp", "/etc", "/", "/home/alice", "/proc/1", "/etc/pam.d", "/dev", "/root/.ssh", "/tmp/a..b"];
     let kept = 0;
+    let keptRelative = 0;
     let fd = 3;
-    for (const path of paths) {
-      let ev: SyscallEvent | undefined;
-      tracker.process(syscall("openat", 500, fd, [i64(-100), str(path), i64(0), i64(0)]), (e) => (ev = e));
-      tracker.process(syscall("close", 500, 0, [i64(fd)]), () => undefined);
-      fd = 3 + ((fd + 1) % 50);
-      if (!kernelKeeps(path, entries)) continue;
-      kept++;
-      const alerts = ruleset.evaluate(source, ev!);
-      expect(alerts.map((a) => a.rule), `${path} was left in the kernel`).toEqual([]);
+    let i = 0;
+    for (const absolute of paths) {
+      const cwd = cwds[i++ % cwds.length]!;
+      tracker.process(syscall("chdir", 500, 0, [str(cwd)]), () => undefined);
+      for (const path of [absolute, absolute.slice(1), absolute.replace(/^\/[^/]*\/?/, "")]) {
+        let ev: SyscallEvent | undefined;
+        tracker.process(syscall("openat", 500, fd, [i64(-100), str(path), i64(0), i64(0)]), (e) => (ev = e));
+        tracker.process(syscall("close", 500, 0, [i64(fd)]), () => undefined);
+        fd = 3 + ((fd + 1) % 50);
+        if (!kernelKeeps(path, cwd, entries)) continue;
+        kept++;
+        if (!path.startsWith("/")) keptRelative++;
+        const alerts = ruleset.evaluate(source, ev!);
+        expect(alerts.map((a) => a.rule), `${path} (cwd ${cwd}) was left in the kernel`).toEqual([]);
+      }
     }
-    expect(kept).toBeGreaterThan(3_000); // the property was exercised, not vacuous
+    // the property was exercised, not vacuous
+    expect(kept).toBeGreaterThan(3_000);
+    expect(keptRelative).toBeGreaterThan(1_000);
   });
 });

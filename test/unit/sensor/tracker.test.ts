@@ -137,6 +137,22 @@ describe("syscall source", () => {
     expect(get(failed, "evt.rawres")).toBe(-2);
   });
 
+  it("a descriptor the kernel-side filter kept: its path comes with the event that uses it", () => {
+    const { get, feed, table } = setup();
+    // fd 7 was opened without being reported; the sensor sends its path (fdpath) on use
+    const rel = feed(syscall("openat", 200, 8, [i64(7), str("shadow"), i64(0), i64(0), str("/etc")]));
+    expect(get(rel, "fd.name")).toBe("/etc/shadow");
+    expect(get(rel, "evt.args")).not.toContain("fdpath"); // not an argument of the syscall
+    const dup = feed(syscall("dup2", 200, 100, [i64(7), i64(100), str("/etc/hostname")]));
+    expect(get(dup, "fd.name")).toBe("/etc/hostname");
+    expect(table.peek(200)!.fds.get(100)?.name).toBe("/etc/hostname");
+    feed(syscall("fchdir", 200, 0, [i64(9), str("/var/tmp")]));
+    expect(table.peek(200)!.cwd).toBe("/var/tmp");
+    // without a path the table answers, as before
+    const known = feed(syscall("dup", 200, 101, [i64(100), str(undefined)]));
+    expect(get(known, "fd.name")).toBe("/etc/hostname");
+  });
+
   it("chdir moves the cwd used by later relative opens", () => {
     const { get, feed } = setup();
     feed(syscall("chdir", 200, 0, [str("/tmp/work")]));

@@ -4,10 +4,13 @@
  * Most opens on a host read ordinary files no rule cares about, yet each one that crosses
  * into userspace costs the opening process ~400 ns in the kernel. The sensor can judge one
  * class of opens itself (sensor.bpf.c, open_unwanted): open/openat read-only, without
- * O_CREAT, O_TRUNC, O_DIRECTORY or O_PATH, of a plain absolute path (no "//", no "/.", no
- * ".." anywhere, no trailing "/"), for which the path as passed is exactly the
- * fd.name, fd.nameraw and (through its dirname) fd.directory the rules would see. For that
- * class it needs to know which paths some rule could match: this module derives them from
+ * O_CREAT, O_TRUNC, O_DIRECTORY or O_PATH, of a plain path (no "//", no "/.", no ".."
+ * anywhere, no trailing "/"). An absolute one is exactly the fd.name, fd.nameraw and
+ * (through its dirname) fd.directory the rules would see. A relative one (not "." or "./...",
+ * and not against a dirfd) stays under the cwd: its fd.name is "cwd/path", and the sensor filters it only when no
+ * entry lies under "cwd/" or covers it and the cwd has no ".." in a name (pg_judge_cwd);
+ * its fd.nameraw is the relative text.
+ * The sensor needs to know which paths some rule could match: this module derives them from
  * the rules as exact paths and prefixes, or says "every path" (no filter).
  *
  * The analysis over-approximates, like the event-type index: every node gets the set of
@@ -78,6 +81,8 @@ function check(e: BinaryCheck): PathSet {
   // a filtered open is read-only: evt.is_open_write is false for it
   if (field === "evt.is_open_write" && (e.op === "=" || e.op === "==") && values.length === 1 && values[0] === "true") return NONE;
   if (e.modifier) return ALL;
+  // fd.nameraw of a filtered relative open is relative text: only absolute values are judged
+  if (field === "fd.nameraw" && values.some((v) => v !== "" && !v.startsWith("/")) && e.op !== "contains") return ALL;
   if (PATH_FIELDS.has(field)) {
     switch (e.op) {
       case "=":
@@ -92,10 +97,10 @@ function check(e: BinaryCheck): PathSet {
         // path-component prefixes: a string prefix covers them
         return values.map((v) => (v.startsWith("/") ? pathSet([], [v]) : ALL)).reduce(unite, NONE);
       case "glob":
-        return values.map((v) => prefixOf(globLiteral(v))).reduce(unite, NONE);
+        return values.map((v) => (field === "fd.nameraw" && !globLiteral(v).startsWith("/") ? ALL : prefixOf(globLiteral(v)))).reduce(unite, NONE);
       case "contains":
-        // a filtered path has no "..", no "//" and no "/." in it
-        return values.every((v) => v.includes("..") || v.includes("//") || v.includes("/.")) ? NONE : ALL;
+        // a filtered path has no ".." and no "//" in it ("/." it may: "cwd/" + ".git/...")
+        return values.every((v) => v.includes("..") || v.includes("//")) ? NONE : ALL;
       default:
         return ALL;
     }
