@@ -105,6 +105,8 @@ struct fdbits {
 	__u64 w[FD_BITS / 64];
 	__u32 cwd; /* enum cwd_state: may a relative open be judged like an absolute one? */
 	__u32 reserved;
+	__u64 cwd_fs; /* the fs_struct the judgement was made for: a thread that unshared its
+		       * cwd (unshare(CLONE_FS)) has another one and is judged again */
 };
 
 enum cwd_state {
@@ -350,6 +352,8 @@ struct walk {
 	struct dentry *mnt_root;
 	__u32 pos; /* first byte written so far, components are written right to left */
 	__u32 whole; /* the walk reached a root (the path is not cut short) */
+	struct dentry *root_d; /* where to stop besides the global root: a task's own root */
+	struct vfsmount *root_mnt;
 };
 
 /* One path component per call (bpf_loop): the verifier checks the body once, not 48 times. */
@@ -362,6 +366,10 @@ static long walk_step(__u32 i, void *ctx)
 		return 1;
 	struct dentry *d = w->d;
 	struct mount *mnt = w->mnt;
+	if (w->root_d && d == w->root_d && &mnt->mnt == w->root_mnt) {
+		w->whole = 1;
+		return 1; /* the task's root (chroot, a container's root): paths are as it sees them */
+	}
 	struct dentry *parent = BPF_CORE_READ(d, d_parent);
 	if (d == w->mnt_root || d == parent) {
 		struct mount *mp = BPF_CORE_READ(mnt, mnt_parent);
@@ -392,8 +400,9 @@ static long walk_step(__u32 i, void *ctx)
  * Builds the absolute path of (mnt, dentry) in `paths`, crossing mount points: the string
  * ends at STR_MAX - 1 (its NUL) and starts at the returned position; bit 16 of the result
  * is set when the walk reached a root, so the path is whole. -1 when there is nothing.
+ * With task_root, the walk stops at the current task's root, as the task names paths.
  */
-__noinline int pg_walk_path(unsigned long mnt_addr, unsigned long dentry_addr)
+__noinline int pg_walk_path(unsigned long mnt_addr, unsigned long dentry_addr, int task_root)
 {
 	struct vfsmount *vfsmnt = (struct vfsmount *)mnt_addr;
 	struct dentry *d = (struct dentry *)dentry_addr;
@@ -407,6 +416,11 @@ __noinline int pg_walk_path(unsigned long mnt_addr, unsigned long dentry_addr)
 		.mnt_root = BPF_CORE_READ(vfsmnt, mnt_root),
 		.pos = STR_MAX - 1,
 	};
+	if (task_root) {
+		struct task_struct *task = bpf_get_current_task_btf();
+		w.root_d = BPF_CORE_READ(task, fs, root.dentry);
+		w.root_mnt = BPF_CORE_READ(task, fs, root.mnt);
+	}
 	pb[STR_MAX - 1] = 0;
 	bpf_loop(PATH_COMPONENTS, walk_step, &w, 0);
 	__u32 pos = w.pos;
@@ -435,7 +449,7 @@ __noinline int pg_put_path(unsigned long mnt_addr, unsigned long dentry_addr)
 	struct frame *c = cur_frame();
 	if (!c)
 		return 0;
-	int r = pg_walk_path(mnt_addr, dentry_addr);
+	int r = pg_walk_path(mnt_addr, dentry_addr, 0);
 	if (!pb || r < 0) {
 		set_len(c, 0);
 		return 0;
@@ -603,7 +617,7 @@ __noinline int pg_judge_cwd(void)
 	__u8 *pb = bpf_map_lookup_elem(&paths, &zero);
 	if (!k || !pb)
 		return CWD_UNSAFE;
-	int r = pg_walk_path((unsigned long)BPF_CORE_READ(task, fs, pwd.mnt), (unsigned long)BPF_CORE_READ(task, fs, pwd.dentry));
+	int r = pg_walk_path((unsigned long)BPF_CORE_READ(task, fs, pwd.mnt), (unsigned long)BPF_CORE_READ(task, fs, pwd.dentry), 1);
 	if (r < 0 || !(r & 0x10000))
 		return CWD_UNSAFE; /* no cwd, or deeper than the walk goes */
 	__u32 pos = (__u32)r & (STR_MAX - 1);
@@ -747,8 +761,10 @@ static __always_inline int open_unwanted(__u16 sc, struct pt_regs *regs, long re
 	struct fdbits *b = fd_bits_create();
 	if (!b)
 		return 0;
-	if (b->cwd == CWD_UNJUDGED) {
+	__u64 fs = (__u64)bpf_get_current_task_btf()->fs;
+	if (b->cwd == CWD_UNJUDGED || (b->cwd != CWD_SHARED && b->cwd_fs != fs)) {
 		b->cwd = pg_judge_cwd();
+		b->cwd_fs = fs;
 		*path_read = 0; /* the judge reused the scratch: the path is read again if sent */
 	}
 	return b->cwd == CWD_SAFE;

@@ -11,7 +11,9 @@
  *   5. 2000 filtered opens and closes of /etc/hostname
  *   6. chdir /tmp, 1000 opens and closes of a relative path there (filtered: no rule entry
  *      lies under /tmp/)
- *   7. chdir /etc, open("shadow"): the cwd is judged again, and this open is reported */
+ *   7. chdir /etc, open("shadow"): the cwd is judged again, and this open is reported
+ *   8. chroot into a fresh directory holding etc/shadow, chdir /etc, open("shadow"): the
+ *      cwd is judged as the process names it (/etc), so this open is reported too */
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -58,5 +60,23 @@ int main(int argc, char **argv)
 	}
 	if (chdir("/etc") == 0)
 		close(open("shadow", O_RDONLY));
+
+	char root[64], etc[80], shadow[96];
+	snprintf(root, sizeof(root), "/tmp/fd-paths-root-%d", (int)getpid());
+	snprintf(etc, sizeof(etc), "%s/etc", root);
+	snprintf(shadow, sizeof(shadow), "%s/shadow", etc);
+	mkdir(root, 0700);
+	mkdir(etc, 0700);
+	close(open(shadow, O_WRONLY | O_CREAT, 0600));
+	int top = open("/", O_RDONLY | O_DIRECTORY);
+	if (chroot(root) == 0 && chdir("/etc") == 0) {
+		close(open("shadow", O_RDONLY));
+		/* back out to clean up */
+		if (fchdir(top) == 0 && chroot(".") == 0) {
+			unlink(shadow);
+			rmdir(etc);
+			rmdir(root);
+		}
+	}
 	return 0;
 }
