@@ -670,7 +670,7 @@ static __always_inline void fd_reported(long fd)
 	if (fd < 0 || fd >= FD_BITS)
 		return;
 	struct fdbits *b = fd_bits_of_current(0);
-	if (b)
+	if (b && !(b->w[FD_WORD(fd)] & FD_BIT(fd)))
 		__sync_fetch_and_or(&b->w[FD_WORD(fd)], FD_BIT(fd));
 }
 
