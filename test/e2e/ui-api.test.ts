@@ -53,7 +53,7 @@ describe("dashboard server side", () => {
   let app: FastifyInstance;
   let url: string;
   let stopDashboard: (() => Promise<void>) | void;
-  const stats: DetectorStats = { rules_loaded: 87, events_per_second: 12_345.6, events_total: 1_234_567, alerts_total: 42, drops: { ringbuf_full: 3, n_evts: 0 }, state: "running" };
+  const stats: DetectorStats = { rules_loaded: 87, events_per_second: 12_345.6, events_total: 1_234_567, alerts_total: 42, filtered_total: 9_876_543, drops: { ringbuf_full: 3, n_evts: 0 }, state: "running" };
 
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), "peregrine-ui-api-"));
@@ -136,6 +136,7 @@ describe("dashboard server side", () => {
       expect(text).toContain("87");
       expect(text).toContain("rules loaded");
       expect(text).toContain("ringbuf_full 3");
+      expect(text).toContain("9.9M left in the kernel (no rule can match)");
       expect(await page.locator("#detector-state").textContent()).toBe("running");
       await page.locator("#detector-card").scrollIntoViewIfNeeded();
       await screenshot(page, "08-detector");
