@@ -42,8 +42,8 @@ const volatile __u64 wake_bytes = 0; /* wake the reader only once this much data
 #define MAX_IGNORED 8
 const volatile __u32 ignored_tgids[MAX_IGNORED] = {};
 
-/* Set when userspace passed --open-read-paths: read-only opens of plain absolute paths that
- * match no entry of `open_paths` are left in the kernel (see open_unwanted). */
+/* Set when userspace passed --open-read-paths: read-only opens no entry of `open_paths` can
+ * match are left in the kernel, with their closes (see open_unwanted). */
 const volatile __u32 open_filter = 0;
 
 /* Native syscall number -> enum pg_syscall (0: not wanted). Written by userspace at run time. */
@@ -695,13 +695,15 @@ __noinline int pg_put_fd_path(long fd)
 
 /*
  * An open no loaded rule can match: read-only (no write access, O_CREAT or O_TRUNC), not
- * asked for a directory, and a plain absolute path -- no "//", no "/." (so no "." or ".."
- * component, nor a hidden file: simpler to test), no ".." anywhere, no trailing "/" -- so
- * that the path as passed is the fd.name the rules would see. Such a path is wanted only if `open_paths` holds an exact entry for it or a
- * prefix of it; userspace derives those from the rules and turns the filter off when some
- * rule could match an open whatever its path. A directory opened without O_DIRECTORY may be
- * filtered too: checking the new descriptor's inode costs more than this whole filter, and
- * userspace reads an unknown dirfd from /proc instead.
+ * asked for a directory, and a plain path -- no "//", no "/." (so no "." or ".." component,
+ * nor a hidden file: simpler to test), no ".." anywhere, no trailing "/". An absolute one is
+ * the fd.name the rules would see, and is wanted only if `open_paths` holds an exact entry
+ * for it or a prefix of it; a relative one (against the cwd, not "." or "./...") stays under
+ * the cwd, and is wanted unless the cwd was judged safe (pg_judge_cwd). Userspace derives the
+ * entries from the rules and turns the filter off when some rule could match an open
+ * whatever its path. A directory opened without O_DIRECTORY may be filtered too: checking
+ * the new descriptor's inode costs more than this whole filter; its bit in the bitmap stays
+ * clear, so an event that later uses it carries its path (PG_X_FD_PATH_ARG0).
  * Sets *path_read when the path was read whole into `pkeys`, for pg_put_pkey_path: a reported
  * open does not read it from user memory twice.
  */

@@ -13,8 +13,9 @@
  *
  * --open-read-paths turns on the kernel-side open filter (sensor.bpf.c, open_unwanted):
  * LIST holds one entry per line, "=PATH" for an exact path, "^PREFIX" for a prefix; a
- * read-only open of a plain absolute path matching none of them is not reported, nor is the
- * close of a descriptor never reported. An empty LIST filters every such open.
+ * read-only open of a plain absolute path matching none of them, or of a relative path from
+ * a cwd no entry lies under, is not reported, nor is the close of a descriptor never
+ * reported. An empty LIST filters every such open.
  * Exit codes: 0 stopped by a signal or --check passed, 1 internal error, 2 the host cannot
  * run the sensor (one line on stderr names the fix).
  */
