@@ -45,6 +45,8 @@ const volatile __u32 ignored_tgids[MAX_IGNORED] = {};
 /* Set when userspace passed --open-read-paths: read-only opens no entry of `open_paths` can
  * match are left in the kernel, with their closes (see open_unwanted). */
 const volatile __u32 open_filter = 0;
+/* Set when some entries name processes ("@comm"): an open by one of them is always wanted. */
+const volatile __u32 comm_filter = 0;
 
 /* Native syscall number -> enum pg_syscall (0: not wanted). Written by userspace at run time. */
 __u16 interest[NR_MAX] = {};
@@ -107,7 +109,19 @@ struct fdbits {
 	__u32 reserved;
 	__u64 cwd_fs; /* the fs_struct the judgement was made for: a thread that unshared its
 		       * cwd (unshare(CLONE_FS)) has another one and is judged again */
+	char comm[16]; /* the process's name at its last exec, as userspace's proc.name */
+	__u32 comm_set;
+	__u32 reserved2;
 };
+
+/* Process names ("@comm" entries) whose opens are always wanted: a rule constrains the
+ * process by name and could match whatever the path. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, char[16]);
+	__type(value, __u8);
+} open_comms SEC(".maps");
 
 enum cwd_state {
 	CWD_UNJUDGED = 0, /* not looked at since the process started or last changed directory */
@@ -585,6 +599,7 @@ static __always_inline void fd_bits_init(struct fdbits *b)
 {
 	__builtin_memset(b->w, 0xff, sizeof(b->w));
 	b->cwd = CWD_UNJUDGED;
+	b->comm_set = 0;
 }
 
 /* The bitmap, created if the process has none yet. */
@@ -757,19 +772,30 @@ static __always_inline int open_unwanted(__u16 sc, struct pt_regs *regs, long re
 	}
 	if (n > 2 && k->data[(n - 2) & (PKEY_DATA - 1)] == '/')
 		return 0;
-	if (!relative)
-		return bpf_map_lookup_elem(&open_paths, k) == 0;
-	/* Relative, without "..": it stays under the cwd, so the cwd decides. */
-	struct fdbits *b = fd_bits_create();
-	if (!b)
-		return 0;
-	__u64 fs = (__u64)bpf_get_current_task_btf()->fs;
-	if (b->cwd == CWD_UNJUDGED || (b->cwd != CWD_SHARED && b->cwd_fs != fs)) {
-		b->cwd = pg_judge_cwd();
-		b->cwd_fs = fs;
-		*path_read = 0; /* the judge reused the scratch: the path is read again if sent */
+	if (!relative) {
+		if (bpf_map_lookup_elem(&open_paths, k))
+			return 0;
+	} else {
+		/* Relative, without "..": it stays under the cwd, so the cwd decides. */
+		struct fdbits *b = fd_bits_create();
+		if (!b)
+			return 0;
+		__u64 fs = (__u64)bpf_get_current_task_btf()->fs;
+		if (b->cwd == CWD_UNJUDGED || (b->cwd != CWD_SHARED && b->cwd_fs != fs)) {
+			b->cwd = pg_judge_cwd();
+			b->cwd_fs = fs;
+			*path_read = 0; /* the judge reused the scratch: the path is read again if sent */
+		}
+		if (b->cwd != CWD_SAFE)
+			return 0;
 	}
-	return b->cwd == CWD_SAFE;
+	if (comm_filter) {
+		/* by its name at exec, as userspace knows it; unknown (no exec seen): wanted */
+		struct fdbits *b = fd_bits_of_current(0);
+		if (!b || !b->comm_set || bpf_map_lookup_elem(&open_comms, b->comm))
+			return 0;
+	}
+	return 1;
 }
 
 SEC("tp_btf/sys_exit")
@@ -976,6 +1002,13 @@ int BPF_PROG(pg_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	h->uid = info.euid;
 	h->gid = info.egid;
 
+	if (comm_filter) {
+		struct fdbits *b = fd_bits_create();
+		if (b) {
+			bpf_get_current_comm(b->comm, sizeof(b->comm));
+			b->comm_set = 1;
+		}
+	}
 	put_first_struct(&info, sizeof(info));
 	if (exe)
 		pg_put_path((unsigned long)BPF_CORE_READ(exe, f_path.mnt), (unsigned long)BPF_CORE_READ(exe, f_path.dentry));

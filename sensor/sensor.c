@@ -12,10 +12,11 @@
  *                         [--open-read-paths LIST] [--stats-ms N] [--check] [--verbose]
  *
  * --open-read-paths turns on the kernel-side open filter (sensor.bpf.c, open_unwanted):
- * LIST holds one entry per line, "=PATH" for an exact path, "^PREFIX" for a prefix; a
- * read-only open of a plain absolute path matching none of them, or of a relative path from
- * a cwd no entry lies under, is not reported, nor is the close of a descriptor never
- * reported. An empty LIST filters every such open.
+ * LIST holds one entry per line, "=PATH" for an exact path, "^PREFIX" for a prefix, "@NAME"
+ * for a process name (comm, at most 15 bytes) whose opens are always reported; a read-only
+ * open of a plain absolute path matching none of them, or of a relative path from a cwd no
+ * entry lies under, is not reported, nor is the close of a descriptor never reported. An
+ * empty LIST filters every such open.
  * Exit codes: 0 stopped by a signal or --check passed, 1 internal error, 2 the host cannot
  * run the sensor (one line on stderr names the fix).
  */
@@ -233,8 +234,18 @@ static unsigned long long parse_size(const char *flag, const char *v)
 	return n;
 }
 
-/* Loads --open-read-paths into the LPM trie; a malformed entry is an error naming it. */
-static void load_open_paths(int map_fd, const char *list)
+/* Whether --open-read-paths names processes ("@comm" entries). */
+static int has_comm_entries(const char *list)
+{
+	for (const char *p = list; p && *p; p++)
+		if (*p == '@' && (p == list || p[-1] == '\n'))
+			return 1;
+	return 0;
+}
+
+/* Loads --open-read-paths into the LPM trie and the process-name map; a malformed entry is
+ * an error naming it. */
+static void load_open_paths(int map_fd, int comm_fd, const char *list)
 {
 	struct {
 		__u32 prefixlen;
@@ -245,9 +256,19 @@ static void load_open_paths(int map_fd, const char *list)
 	while (*p) {
 		const char *e = strchr(p, '\n');
 		size_t len = e ? (size_t)(e - p) : strlen(p);
-		if (len) {
+		if (len && p[0] == '@') {
+			char comm[16] = {0};
+			if (len < 2 || len - 1 > 15) {
+				fprintf(stderr, "peregrine-sensor: --open-read-paths: entry \"%.*s\" must be @name with 1 to 15 bytes\n",
+					(int)len, p);
+				exit(1);
+			}
+			memcpy(comm, p + 1, len - 1);
+			if (bpf_map_update_elem(comm_fd, comm, &one, BPF_ANY))
+				fatal_env("cannot load the open filter (%s)", strerror(errno));
+		} else if (len) {
 			if ((p[0] != '=' && p[0] != '^') || len < 2 || p[1] != '/') {
-				fprintf(stderr, "peregrine-sensor: --open-read-paths: entry \"%.*s\" must be =/exact/path or ^/prefix\n",
+				fprintf(stderr, "peregrine-sensor: --open-read-paths: entry \"%.*s\" must be =/exact/path, ^/prefix or @name\n",
 					(int)len, p);
 				exit(1);
 			}
@@ -418,6 +439,7 @@ int main(int argc, char **argv)
 	skel->rodata->nr_execveat = PG_NR_execveat;
 	skel->rodata->wake_bytes = ring_bytes / 16;
 	skel->rodata->open_filter = open_read_paths != NULL;
+	skel->rodata->comm_filter = has_comm_entries(open_read_paths);
 	for (int i = 0; i < nignore; i++)
 		skel->rodata->ignored_tgids[i] = ignore[i];
 	bpf_map__set_max_entries(skel->maps.rings, (__u32)ncpu);
@@ -462,7 +484,7 @@ int main(int argc, char **argv)
 	}
 	memcpy(skel->bss->interest, interest, sizeof(interest));
 	if (open_read_paths)
-		load_open_paths(bpf_map__fd(skel->maps.open_paths), open_read_paths);
+		load_open_paths(bpf_map__fd(skel->maps.open_paths), bpf_map__fd(skel->maps.open_comms), open_read_paths);
 
 	err = sensor_bpf__attach(skel);
 	if (err)

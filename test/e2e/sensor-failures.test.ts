@@ -53,7 +53,7 @@ describe.skipIf(!isRoot)("sensor failures name their fix (root, to take privileg
     expect(u.lines[0]).toContain('unknown syscall "nosuchcall"');
     const f = run(SENSOR, ["--check", "--open-read-paths", "=/etc/shadow\nrelative/path"]);
     expect(f.code).toBe(1);
-    expect(f.lines).toEqual(['peregrine-sensor: --open-read-paths: entry "relative/path" must be =/exact/path or ^/prefix']);
+    expect(f.lines).toEqual(['peregrine-sensor: --open-read-paths: entry "relative/path" must be =/exact/path, ^/prefix or @name']);
     // a well-formed list loads (an empty one too: every filterable open is filtered)
     for (const list of ["=/etc/shadow\n^/etc/pam.d/", ""]) expect(run(SENSOR, ["--check", "--open-read-paths", list]).code).toBe(0);
   });

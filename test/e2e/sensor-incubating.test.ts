@@ -1,9 +1,15 @@
 /**
  * As root, with Falco's stable and incubating rules loaded together: a rule that reads the
  * process environment (proc.env) fires on a real exec that carries the variable, and stays
- * silent for the same exec without it.
+ * silent for the same exec without it. And the kernel-side open filter, which these rules
+ * leave on with two process names: a rule that knows only the process's name (sshd) and a
+ * substring of the path still sees that process's opens, while another process's opens of
+ * the same file stay in the kernel.
  */
 import { execFileSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DetectorAlert } from "../../src/detector/ruleset.js";
@@ -48,5 +54,28 @@ describe.skipIf(!isRoot)("incubating rules on the live host (root)", () => {
     execFileSync("sh", ["-c", `/bin/echo ${marker} > /dev/null`]);
     await new Promise((r) => setTimeout(r, 1500));
     expect(ours(t2).filter((x) => Date.parse(x.alert.time) >= t2 - 1).map((x) => x.alert.output)).toEqual([]);
+  });
+
+  it("the open filter keeps a named process's opens: a copy of cat named sshd reading liblzma.so.5.6.1", async () => {
+    expect(detector.openFilter).toContain("@sshd");
+    const dir = mkdtempSync(join(tmpdir(), "pg-sshd-"));
+    try {
+      const lib = join(dir, "liblzma.so.5.6.1");
+      writeFileSync(lib, "x");
+      copyFileSync("/bin/cat", join(dir, "sshd"));
+      execFileSync("chmod", ["+x", join(dir, "sshd")]);
+      const backdoor = () => alerts.filter((x) => x.alert.rule === "Backdoored library loaded into SSHD (CVE-2024-3094)" && x.alert.output_fields["fd.name"] === lib);
+      const before = detector.stats();
+      execFileSync("cat", [lib]); // not sshd: no rule can match, the open stays in the kernel
+      execFileSync(join(dir, "sshd"), [lib]);
+      const end = Date.now() + 2000;
+      while (backdoor().length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      expect(backdoor().map((x) => x.alert.output_fields["proc.name"])).toEqual(["sshd"]);
+      await new Promise((r) => setTimeout(r, 1100)); // a stats frame
+      const filtered = (s: typeof before) => Object.values(s.sensorFiltered).reduce((a, b) => a + b, 0);
+      expect(filtered(detector.stats())).toBeGreaterThan(filtered(before));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -33,7 +33,8 @@ function cwdSafe(cwd: string, entries: readonly string[]): boolean {
 }
 
 /** sensor.bpf.c's open_unwanted for a read-only open/openat(AT_FDCWD), in TypeScript. */
-function kernelKeeps(path: string, cwd: string, entries: readonly string[]): boolean {
+function kernelKeeps(path: string, cwd: string, comm: string, entries: readonly string[]): boolean {
+  if (entries.includes(`@${comm}`)) return false;
   const n = Buffer.byteLength(path) + 1;
   if (n < 2 || n >= 256) return false;
   if (path.includes("..") || path.includes("//") || path.includes("/.")) return false;
@@ -60,6 +61,10 @@ describe("open filter analysis", () => {
     expect(entriesFor("evt.type=execve and proc.name=x")).toEqual([]);
     expect(entriesFor("evt.type=openat and fd.nameraw contains '../'")).toEqual([]);
     expect(entriesFor("evt.type=openat and fd.name startswith etc/")).toEqual([]);
+    // a process name: only its opens can match, whatever the path (comm is 15 bytes at most)
+    expect(entriesFor("evt.type=openat and proc.name=x")).toEqual(["@x"]);
+    expect(entriesFor("evt.type=openat and proc.name in (sshd, a-name-longer-than-15) and fd.name contains lzma")).toEqual(["@sshd"]);
+    expect(entriesFor("evt.type=openat and (proc.name=cat or fd.name=/etc/shadow)")).toEqual(["=/etc/shadow", "@cat"]);
     // fd.nameraw of a relative open is relative: relative values cannot be judged
     expect(entriesFor("evt.type=openat and fd.nameraw startswith etc/")).toBeUndefined();
     expect(entriesFor("evt.type=openat and fd.nameraw = shadow")).toBeUndefined();
@@ -68,7 +73,8 @@ describe("open filter analysis", () => {
   });
 
   it("turns the filter off when a rule may match any path", () => {
-    expect(entriesFor("evt.type=openat and proc.name=x")).toBeUndefined();
+    expect(entriesFor("evt.type=openat and proc.name startswith x")).toBeUndefined();
+    expect(entriesFor("evt.type=openat and proc.exe=x")).toBeUndefined();
     expect(entriesFor("evt.type=openat and not fd.name startswith /etc")).toBeUndefined();
     expect(entriesFor("evt.type=openat and fd.name contains shadow")).toBeUndefined();
     expect(entriesFor("evt.type=openat and fd.name endswith shadow")).toBeUndefined();
@@ -76,12 +82,13 @@ describe("open filter analysis", () => {
     expect(entriesFor("evt.type=openat and fd.name = val(fd.nameraw)")).toBeUndefined();
     expect(entriesFor("evt.type=openat and fd.name = fd.nameraw")).toEqual([]); // without val(): the literal text
     expect(entriesFor("evt.type!=execve and fd.name=/a")).toEqual(["=/a"]);
-    expect(entriesFor("proc.name=x")).toBeUndefined(); // every event type
+    expect(entriesFor("proc.pid > 0")).toBeUndefined(); // every event type, every open
+    expect(entriesFor("proc.name=x")).toEqual(["@x"]); // every event type, but only x's opens
     // a rule reading the whole descriptor table, on any event type
     expect(entriesFor("evt.type=execve and fd.types intersects (file)")).toBeUndefined();
   });
 
-  it("Falco's stable rules need six paths; with the incubating ones the filter is off", () => {
+  it("Falco's stable rules need six paths; the incubating ones add paths and two process names", () => {
     const stable = loadRules({ files: [STABLE], sources: defaultSources() });
     expect(openFilterEntries(stable.ruleset)).toEqual([
       "=/etc/pam.conf",
@@ -92,24 +99,36 @@ describe("open filter analysis", () => {
       "^/etc/sudoers.d/",
     ]);
     const both = loadRules({ files: [STABLE, INCUBATING], sources: defaultSources() });
-    expect(openFilterEntries(both.ruleset)).toBeUndefined();
-    const off = both.ruleset.rules.filter((r) => r.ast && openPathsOf(r.ast).all && ["open", "openat"].some((t) => both.ruleset.rulesFor("syscall", t).includes(r)));
-    expect(off.map((r) => r.name).sort()).toEqual(["Backdoored library loaded into SSHD (CVE-2024-3094)", "Exfiltrating Artifacts via Kubernetes Control Plane"]);
+    expect(openFilterEntries(both.ruleset)).toEqual([
+      "=/etc/pam.conf",
+      "=/etc/security/pwquality.conf",
+      "=/etc/shadow",
+      "=/etc/sudoers",
+      "@sshd", // Backdoored library loaded into SSHD: fd.name contains "liblzma..."
+      "@tar", // Exfiltrating Artifacts via Kubernetes Control Plane
+      "^/dev/",
+      "^/etc/pam.d/",
+      "^/etc/sudoers.d/",
+      "^/home/",
+      "^/proc/",
+      "^/root/.ssh",
+    ]);
+    const every = both.ruleset.rules.filter((r) => openPathsOf(r.ast).all && ["open", "openat"].some((t) => both.ruleset.rulesFor("syscall", t).includes(r)));
+    expect(every.map((r) => r.name)).toEqual([]);
   });
 });
 
 describe("open filter soundness", () => {
-  it("no open the kernel would keep matches a rule (stable + incubating, 20,000 paths, absolute and relative, 10 cwds)", () => {
-    const evil: Proc = { ...emptyProc(500), ppid: 1, comm: "evil", exe: "evil", exepath: "/tmp/evil", args: [], cwd: "/root" };
-    const procs = new Map<number, Proc>([[1, { ...emptyProc(1), comm: "systemd" }], [500, evil]]);
+  it("no open the kernel would keep matches a rule (stable + incubating, 20,000 paths, absolute and relative, 10 cwds, 4 processes)", () => {
+    const comms = ["evil", "sshd", "tar", "bash"];
+    const procs = new Map<number, Proc>([[1, { ...emptyProc(1), comm: "systemd" }]]);
+    comms.forEach((comm, k) => procs.set(500 + k, { ...emptyProc(500 + k), ppid: 1, comm, exe: comm, exepath: `/tmp/${comm}`, args: [], cwd: "/root" }));
     const table = new ProcessTable({ read: (pid) => procs.get(pid) });
     const tracker = new SyscallTracker(table);
     const source = createSyscallSource({ table, users: { userName: () => "root", groupName: () => "root" }, bootOffsetNs: () => 0n, hostname: "h" });
-    // the two rules that match opens by other means are disabled, so a filter exists
     const { ruleset, results } = loadRules({
       files: [STABLE, INCUBATING],
       sources: [source as unknown as EventSource<never>, ...defaultSources().filter((s) => s.name !== "syscall")],
-      selection: [{ disable: { rule: "Backdoored library loaded into SSHD (CVE-2024-3094)" } }, { disable: { rule: "Exfiltrating Artifacts via Kubernetes Control Plane" } }],
       ruleMatching: "all",
     });
     expect(results.ok).toBe(true);
@@ -117,9 +136,10 @@ describe("open filter soundness", () => {
     expect(entries.length).toBeGreaterThan(6);
 
     // paths near every entry (equal, under, beside, one byte short) and random ones
-    const pieces = ["etc", "shadow", "root", ".ssh", "id_rsa", "home", "alice", "proc", "1", "environ", "dev", "x", "pam.d", "sudoers", "..", ".", "", "cron.d", ".bashrc"];
+    const pieces = ["etc", "shadow", "root", ".ssh", "id_rsa", "home", "alice", "proc", "1", "environ", "dev", "x", "pam.d", "sudoers", "..", ".", "", "cron.d", ".bashrc", "liblzma.so.5.6.1"];
     let seed = 42;
-    const rand = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff) % n);
+    // the high bits: an LCG's low bits repeat with a short period
+    const rand = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff) >>> 16) % n;
     const paths = new Set<string>();
     for (const e of entries) {
       const p = e.slice(1);
@@ -136,14 +156,17 @@ describe("open filter soundness", () => {
     let fd = 3;
     let i = 0;
     for (const absolute of paths) {
-      const cwd = cwds[i++ % cwds.length]!;
-      tracker.process(syscall("chdir", 500, 0, [str(cwd)]), () => undefined);
+      const cwd = cwds[i % cwds.length]!;
+      const pid = 500 + (i % comms.length);
+      const comm = comms[i % comms.length]!;
+      i++;
+      tracker.process(syscall("chdir", pid, 0, [str(cwd)]), () => undefined);
       for (const path of [absolute, absolute.slice(1), absolute.replace(/^\/[^/]*\/?/, "")]) {
         let ev: SyscallEvent | undefined;
-        tracker.process(syscall("openat", 500, fd, [i64(-100), str(path), i64(0), i64(0)]), (e) => (ev = e));
-        tracker.process(syscall("close", 500, 0, [i64(fd)]), () => undefined);
+        tracker.process(syscall("openat", pid, fd, [i64(-100), str(path), i64(0), i64(0)]), (e) => (ev = e));
+        tracker.process(syscall("close", pid, 0, [i64(fd)]), () => undefined);
         fd = 3 + ((fd + 1) % 50);
-        if (!kernelKeeps(path, cwd, entries)) continue;
+        if (!kernelKeeps(path, cwd, comm, entries)) continue;
         kept++;
         if (!path.startsWith("/")) keptRelative++;
         const alerts = ruleset.evaluate(source, ev!);
@@ -152,6 +175,6 @@ describe("open filter soundness", () => {
     }
     // the property was exercised, not vacuous
     expect(kept).toBeGreaterThan(3_000);
-    expect(keptRelative).toBeGreaterThan(1_000);
+    expect(keptRelative).toBeGreaterThan(500);
   });
 });

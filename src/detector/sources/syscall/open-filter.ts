@@ -10,8 +10,10 @@
  * and not against a dirfd) stays under the cwd: its fd.name is "cwd/path", and the sensor filters it only when no
  * entry lies under "cwd/" or covers it and the cwd has no ".." in a name (pg_judge_cwd);
  * its fd.nameraw is the relative text.
- * The sensor needs to know which paths some rule could match: this module derives them from
- * the rules as exact paths and prefixes, or says "every path" (no filter).
+ * The sensor needs to know which opens some rule could match: this module derives them from
+ * the rules as exact paths and prefixes, and process names (proc.name is the comm at exec,
+ * which the sensor also keeps: a rule on `proc.name=sshd` can only match sshd's opens,
+ * whatever their path), or says "every open" (no filter).
  *
  * The analysis over-approximates, like the event-type index: every node gets the set of
  * paths for which it may be true. A check it cannot read as a path constraint is "every
@@ -24,27 +26,40 @@ import type { Ruleset } from "../../ruleset.js";
 /** The event types the kernel filters; openat2 (flags in user memory) and creat never are. */
 export const FILTERED_OPEN_TYPES = ["open", "openat"] as const;
 
-/** Paths a condition may be true for: every path, or any path equal to / under an entry. */
-export type PathSet = { all: true } | { all: false; exact: ReadonlySet<string>; prefix: ReadonlySet<string> };
+/**
+ * Opens a condition may be true for: every open, or those whose path equals or lies under an
+ * entry, or that a process of one of the names makes.
+ */
+export type PathSet =
+  | { all: true }
+  | { all: false; exact: ReadonlySet<string>; prefix: ReadonlySet<string>; comm: ReadonlySet<string> };
 
 const ALL: PathSet = { all: true };
-const NONE: PathSet = { all: false, exact: new Set(), prefix: new Set() };
+const NONE: PathSet = { all: false, exact: new Set(), prefix: new Set(), comm: new Set() };
+
+/** The kernel's comm: 15 bytes at most, so a longer proc.name never matches. */
+const COMM_MAX = 15;
 
 const PATH_FIELDS = new Set(["fd.name", "fd.nameraw"]);
 /** Fields that read the whole descriptor table, which a filtered open leaves incomplete. */
 const TABLE_FIELDS = new Set(["fd.types"]);
 
 function size(s: PathSet): number {
-  return s.all ? Infinity : s.exact.size + s.prefix.size;
+  return s.all ? Infinity : s.exact.size + s.prefix.size + s.comm.size;
 }
 
 function unite(a: PathSet, b: PathSet): PathSet {
   if (a.all || b.all) return ALL;
-  return { all: false, exact: new Set([...a.exact, ...b.exact]), prefix: new Set([...a.prefix, ...b.prefix]) };
+  return {
+    all: false,
+    exact: new Set([...a.exact, ...b.exact]),
+    prefix: new Set([...a.prefix, ...b.prefix]),
+    comm: new Set([...a.comm, ...b.comm]),
+  };
 }
 
-function pathSet(exact: readonly string[], prefix: readonly string[]): PathSet {
-  return { all: false, exact: new Set(exact), prefix: new Set(prefix) };
+function pathSet(exact: readonly string[], prefix: readonly string[], comm: readonly string[] = []): PathSet {
+  return { all: false, exact: new Set(exact), prefix: new Set(prefix), comm: new Set(comm) };
 }
 
 /** The literal start of a glob pattern: everything before its first wildcard or escape. */
@@ -81,6 +96,9 @@ function check(e: BinaryCheck): PathSet {
   // a filtered open is read-only: evt.is_open_write is false for it
   if (field === "evt.is_open_write" && (e.op === "=" || e.op === "==") && values.length === 1 && values[0] === "true") return NONE;
   if (e.modifier) return ALL;
+  if (field === "proc.name" && (e.op === "=" || e.op === "==" || e.op === "in" || e.op === "intersects")) {
+    return pathSet([], [], values.filter((v) => v !== "" && Buffer.byteLength(v) <= COMM_MAX && !v.includes("\n")));
+  }
   // fd.nameraw of a filtered relative open is relative text: only absolute values are judged
   if (field === "fd.nameraw" && values.some((v) => v !== "" && !v.startsWith("/")) && e.op !== "contains") return ALL;
   if (PATH_FIELDS.has(field)) {
@@ -166,8 +184,8 @@ function usesField(e: Expr, names: ReadonlySet<string>): boolean {
 }
 
 /**
- * The sensor's --open-read-paths entries for the loaded rules ("=PATH" exact, "^PREFIX"),
- * or undefined when opens must not be filtered: some rule may match a filterable open
+ * The sensor's --open-read-paths entries for the loaded rules ("=PATH" exact, "^PREFIX",
+ * "@COMM" a process name), or undefined when opens must not be filtered: some rule may match a filterable open
  * whatever its path, or reads the descriptor table as a whole.
  */
 export function openFilterEntries(ruleset: Ruleset, source = "syscall"): string[] | undefined {
@@ -181,5 +199,5 @@ export function openFilterEntries(ruleset: Ruleset, source = "syscall"): string[
     if (paths.all) return undefined;
   }
   if (paths.all) return undefined;
-  return [...[...paths.exact].map((p) => `=${p}`), ...[...paths.prefix].map((p) => `^${p}`)].sort();
+  return [...[...paths.exact].map((p) => `=${p}`), ...[...paths.prefix].map((p) => `^${p}`), ...[...paths.comm].map((c) => `@${c}`)].sort();
 }
