@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { loadRules, defaultSources } from "../../../src/detector/load.js";
-import { openFilterEntries, openPathsOf } from "../../../src/detector/sources/syscall/open-filter.js";
+import { openFilter, openFilterEntries, openPathsOf } from "../../../src/detector/sources/syscall/open-filter.js";
 import { createSyscallSource } from "../../../src/detector/sources/syscall/source.js";
 import { emptyProc, ProcessTable, type Proc } from "../../../src/detector/sources/syscall/state.js";
 import { SyscallTracker, type SyscallEvent } from "../../../src/detector/sources/syscall/tracker.js";
@@ -70,6 +70,20 @@ describe("open filter analysis", () => {
     expect(entriesFor("evt.type=openat and fd.nameraw = shadow")).toBeUndefined();
     expect(entriesFor("evt.type=openat and fd.nameraw glob 'etc/*'")).toBeUndefined();
     expect(entriesFor("evt.type=openat and fd.nameraw startswith /etc/")).toEqual(["^/etc/"]);
+  });
+
+  it("names the rule that turns the filter off", () => {
+    const load = (text: string) => loadRules({ documents: [{ name: "t.yaml", text }], sources: defaultSources() }).ruleset;
+    const rule = (name: string, condition: string) => `- rule: ${name}\n  desc: d\n  condition: ${condition}\n  output: o\n  priority: WARNING\n`;
+    expect(openFilter(load(rule("narrow", "evt.type=openat and fd.name=/a") + rule("wide", "evt.type=openat and fd.name contains x")))).toEqual({
+      entries: undefined,
+      off: "rule 'wide' may match an open whatever its path or process name",
+    });
+    expect(openFilter(load(rule("table", "evt.type=execve and fd.types intersects (file)")))).toEqual({
+      entries: undefined,
+      off: "rule 'table' reads the whole descriptor table (fd.types)",
+    });
+    expect(openFilter(load(rule("narrow", "evt.type=openat and fd.name=/a")))).toEqual({ entries: ["=/a"] });
   });
 
   it("turns the filter off when a rule may match any path", () => {

@@ -13,7 +13,7 @@ import type { DetectorAlert, Ruleset } from "../../ruleset.js";
 import type { Priority } from "../../../alert.js";
 import { checkSensorPrerequisites, defaultSensorBinary } from "./prerequisites.js";
 import { procfsReader, scanProcs } from "./procfs.js";
-import { FILTERED_OPEN_TYPES, openFilterEntries } from "./open-filter.js";
+import { FILTERED_OPEN_TYPES, openFilter as analyzeOpenFilter } from "./open-filter.js";
 import { createSyscallSource, type SyscallSource } from "./source.js";
 import { ProcessTable } from "./state.js";
 import { SensorSupervisor } from "./supervisor.js";
@@ -141,8 +141,15 @@ export async function startSyscallDetector(opts: SyscallDetectorOptions): Promis
   }
   const interest = ruleset.eventTypes("syscall");
   const syscalls = interestSet(interest.types, interest.all);
-  const openFilter =
-    opts.kernelFilter !== false && FILTERED_OPEN_TYPES.some((t) => syscalls.includes(t)) ? openFilterEntries(ruleset) : undefined;
+  let openFilter: string[] | undefined;
+  let filterState: string; // for the start-up log: what the filter does, or why it is off
+  if (opts.kernelFilter === false) filterState = "off (detector.kernel_filter: false)";
+  else if (!FILTERED_OPEN_TYPES.some((t) => syscalls.includes(t))) filterState = "off: no rule asks for opens";
+  else {
+    const filter = analyzeOpenFilter(ruleset);
+    openFilter = filter.entries;
+    filterState = filter.entries ? `${filter.entries.length} entries` : `off: ${filter.off}`;
+  }
 
   let alerts = 0;
   let evaluationErrors = 0;
@@ -213,7 +220,11 @@ export async function startSyscallDetector(opts: SyscallDetectorOptions): Promis
   }, 2000);
   sweeper.unref();
   logger.info(
-    { rules: ruleset.rules.filter((r) => r.enabled).length, syscalls, openFilter: openFilter ? `${openFilter.length} paths` : "off" },
+    {
+      rules: ruleset.rules.filter((r) => r.enabled).length,
+      syscalls,
+      kernelFilter: filterState,
+    },
     "syscall detector started",
   );
 

@@ -183,21 +183,32 @@ function usesField(e: Expr, names: ReadonlySet<string>): boolean {
   }
 }
 
+/** The filter for the loaded rules, or why there is none (a sentence naming the rule). */
+export type OpenFilter = { entries: string[] } | { entries: undefined; off: string };
+
 /**
  * The sensor's --open-read-paths entries for the loaded rules ("=PATH" exact, "^PREFIX",
- * "@COMM" a process name), or undefined when opens must not be filtered: some rule may match a filterable open
+ * "@COMM" a process name), or no filter when some rule may match any process's open
  * whatever its path, or reads the descriptor table as a whole.
  */
-export function openFilterEntries(ruleset: Ruleset, source = "syscall"): string[] | undefined {
-  const rules = new Set(FILTERED_OPEN_TYPES.flatMap((t) => [...ruleset.rulesFor(source, t)]));
+export function openFilter(ruleset: Ruleset, source = "syscall"): OpenFilter {
   for (const r of ruleset.rules) {
-    if (r.source === source && r.enabled && usesField(r.ast, TABLE_FIELDS)) return undefined;
+    if (r.source === source && r.enabled && usesField(r.ast, TABLE_FIELDS)) {
+      return { entries: undefined, off: `rule '${r.name}' reads the whole descriptor table (fd.types)` };
+    }
   }
   let paths: PathSet = NONE;
-  for (const r of rules) {
+  for (const r of new Set(FILTERED_OPEN_TYPES.flatMap((t) => [...ruleset.rulesFor(source, t)]))) {
     paths = unite(paths, openPathsOf(r.ast));
-    if (paths.all) return undefined;
+    if (paths.all) return { entries: undefined, off: `rule '${r.name}' may match an open whatever its path or process name` };
   }
-  if (paths.all) return undefined;
-  return [...[...paths.exact].map((p) => `=${p}`), ...[...paths.prefix].map((p) => `^${p}`), ...[...paths.comm].map((c) => `@${c}`)].sort();
+  if (paths.all) return { entries: undefined, off: "every open may match" };
+  return {
+    entries: [...[...paths.exact].map((p) => `=${p}`), ...[...paths.prefix].map((p) => `^${p}`), ...[...paths.comm].map((c) => `@${c}`)].sort(),
+  };
+}
+
+/** openFilter's entries alone: undefined when opens must not be filtered. */
+export function openFilterEntries(ruleset: Ruleset, source = "syscall"): string[] | undefined {
+  return openFilter(ruleset, source).entries;
 }
