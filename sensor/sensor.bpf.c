@@ -587,8 +587,9 @@ static __always_inline __u64 zero_bytes(__u64 x)
 }
 
 /* The process's descriptor bitmap, on its thread-group leader (freed with it). An exec from
- * another thread makes that thread the leader: the bitmap starts again, all ones, and an
- * event naming a descriptor then carries its path until the process closes something. */
+ * another thread makes that thread the leader: the bitmap starts again, all ones, and until
+ * it is created (the process's next close, filtered open or, with process names, the exec
+ * itself) an event naming a descriptor carries its path. */
 static __always_inline struct fdbits *fd_bits_of_current(__u64 flags)
 {
 	return bpf_task_storage_get(&fd_bits, bpf_get_current_task_btf()->group_leader, 0, flags);
@@ -602,16 +603,15 @@ static __always_inline void fd_bits_init(struct fdbits *b)
 	b->comm_set = 0;
 }
 
-/* The bitmap, created if the process has none yet. */
-static __always_inline struct fdbits *fd_bits_create(void)
+/* *bp, the process's state as looked up once per event, created if the process has none. */
+static __always_inline struct fdbits *fd_bits_ensure(struct fdbits **bp)
 {
-	struct fdbits *b = fd_bits_of_current(0);
-	if (b)
-		return b;
-	b = fd_bits_of_current(BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (b)
-		fd_bits_init(b);
-	return b;
+	if (!*bp) {
+		*bp = fd_bits_of_current(BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (*bp)
+			fd_bits_init(*bp);
+	}
+	return *bp;
 }
 
 #define FD_WORD(fd) (((fd) >> 6) & (FD_BITS / 64 - 1))
@@ -655,11 +655,11 @@ __noinline int pg_judge_cwd(void)
 }
 
 /* A close userspace would ignore: the descriptor's bit is clear. Clears the bit otherwise. */
-static __always_inline int close_unwanted(long fd)
+static __always_inline int close_unwanted(struct fdbits **bp, long fd)
 {
 	if (fd < 0 || fd >= FD_BITS)
 		return 0;
-	struct fdbits *b = fd_bits_create();
+	struct fdbits *b = fd_bits_ensure(bp);
 	if (!b)
 		return 0;
 	if (!(b->w[FD_WORD(fd)] & FD_BIT(fd)))
@@ -669,33 +669,31 @@ static __always_inline int close_unwanted(long fd)
 }
 
 /* A filtered open's descriptor: userspace holds no entry for it. */
-static __always_inline void fd_filtered(long fd)
+static __always_inline void fd_filtered(struct fdbits **bp, long fd)
 {
 	if (fd < 0 || fd >= FD_BITS)
 		return;
-	struct fdbits *b = fd_bits_create();
+	struct fdbits *b = fd_bits_ensure(bp);
 	/* usually clear already: the previous close of this number was filtered too */
 	if (b && (b->w[FD_WORD(fd)] & FD_BIT(fd)))
 		__sync_fetch_and_and(&b->w[FD_WORD(fd)], ~FD_BIT(fd));
 }
 
 /* A reported descriptor: userspace may now hold an entry for it. */
-static __always_inline void fd_reported(long fd)
+static __always_inline void fd_reported(struct fdbits *b, long fd)
 {
 	if (fd < 0 || fd >= FD_BITS)
 		return;
-	struct fdbits *b = fd_bits_of_current(0);
 	if (b && !(b->w[FD_WORD(fd)] & FD_BIT(fd)))
 		__sync_fetch_and_or(&b->w[FD_WORD(fd)], FD_BIT(fd));
 }
 
 /* True when userspace may not know descriptor `fd` (no bitmap counts: it may be inherited
  * from before the bitmap went missing). */
-static __always_inline int fd_unknown(long fd)
+static __always_inline int fd_unknown(struct fdbits *b, long fd)
 {
 	if (fd < 0 || fd >= FD_BITS)
 		return 0;
-	struct fdbits *b = fd_bits_of_current(0);
 	return !b || !(b->w[FD_WORD(fd)] & FD_BIT(fd));
 }
 
@@ -722,7 +720,7 @@ __noinline int pg_put_fd_path(long fd)
  * Sets *path_read when the path was read whole into `pkeys`, for pg_put_pkey_path: a reported
  * open does not read it from user memory twice.
  */
-static __always_inline int open_unwanted(__u16 sc, struct pt_regs *regs, long ret, int *path_read)
+static __always_inline int open_unwanted(__u16 sc, struct pt_regs *regs, long ret, int *path_read, struct fdbits **bp)
 {
 	unsigned long path, flags;
 	if (sc == PG_SC_OPEN) {
@@ -777,7 +775,7 @@ static __always_inline int open_unwanted(__u16 sc, struct pt_regs *regs, long re
 			return 0;
 	} else {
 		/* Relative, without "..": it stays under the cwd, so the cwd decides. */
-		struct fdbits *b = fd_bits_create();
+		struct fdbits *b = fd_bits_ensure(bp);
 		if (!b)
 			return 0;
 		__u64 fs = (__u64)bpf_get_current_task_btf()->fs;
@@ -791,7 +789,7 @@ static __always_inline int open_unwanted(__u16 sc, struct pt_regs *regs, long re
 	}
 	if (comm_filter) {
 		/* by its name at exec, as userspace knows it; unknown (no exec seen): wanted */
-		struct fdbits *b = fd_bits_of_current(0);
+		struct fdbits *b = *bp;
 		if (!b || !b->comm_set || bpf_map_lookup_elem(&open_comms, b->comm))
 			return 0;
 	}
@@ -819,25 +817,24 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 
 	const __u8 *row = sc_table[sc];
 	int path_read = 0;
+	/* the process's filter state, looked up once for the whole event */
+	struct fdbits *b = open_filter ? fd_bits_of_current(0) : 0;
 	if (open_filter) {
 		if (sc == PG_SC_CLOSE) {
-			if (close_unwanted((long)sc_arg(regs, 0))) {
+			if (close_unwanted(&b, (long)sc_arg(regs, 0))) {
 				count(2 * PG_CAT_COUNT + (row[7] & 3));
 				return 0;
 			}
-		} else if (open_unwanted(sc, regs, ret, &path_read)) {
-			fd_filtered(ret);
+		} else if (open_unwanted(sc, regs, ret, &path_read, &b)) {
+			fd_filtered(&b, ret);
 			count(2 * PG_CAT_COUNT + (row[7] & 3));
 			return 0;
 		}
 		/* any syscall's non-negative result below FD_BITS: a superset only costs closes */
 		if (sc != PG_SC_CLOSE)
-			fd_reported(ret);
-		if ((sc == PG_SC_CHDIR || sc == PG_SC_FCHDIR) && ret == 0) {
-			struct fdbits *b = fd_bits_of_current(0);
-			if (b && b->cwd != CWD_SHARED)
-				b->cwd = CWD_UNJUDGED;
-		}
+			fd_reported(b, ret);
+		if ((sc == PG_SC_CHDIR || sc == PG_SC_FCHDIR) && ret == 0 && b && b->cwd != CWD_SHARED)
+			b->cwd = CWD_UNJUDGED;
 	}
 	__u32 np = 0;
 	for (int i = 0; i < 6; i++)
@@ -876,7 +873,7 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 		pg_put_sock(ret);
 	else if (row[6] == PG_X_FD_PATH_ARG0) {
 		long fd = (long)sc_arg(regs, 0);
-		if (open_filter && fd_unknown(fd))
+		if (open_filter && fd_unknown(b, fd))
 			pg_put_fd_path(fd);
 		else
 			pg_put_empty();
@@ -1003,8 +1000,8 @@ int BPF_PROG(pg_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	h->gid = info.egid;
 
 	if (comm_filter) {
-		struct fdbits *b = fd_bits_create();
-		if (b) {
+		struct fdbits *b = fd_bits_of_current(0);
+		if (fd_bits_ensure(&b)) {
 			bpf_get_current_comm(b->comm, sizeof(b->comm));
 			b->comm_set = 1;
 		}

@@ -253,6 +253,7 @@ static void load_open_paths(int map_fd, int comm_fd, const char *list)
 	} key;
 	__u8 one = 1;
 	const char *p = list;
+	int paths = 0;
 	while (*p) {
 		const char *e = strchr(p, '\n');
 		size_t len = e ? (size_t)(e - p) : strlen(p);
@@ -281,6 +282,7 @@ static void load_open_paths(int map_fd, int comm_fd, const char *list)
 				if (bpf_map_update_elem(map_fd, &key, &one, BPF_ANY))
 					fatal_env("cannot load the open filter (%s)", strerror(errno));
 			}
+			paths = 1;
 			/* Every directory above the entry, as an exact "DIR/": a cwd that is one of them
 			 * may reach the entry through a relative path (pg_judge_cwd). */
 			for (size_t i = 1; i < len - 1 && i + 2 <= PKEY_DATA; i++) {
@@ -292,13 +294,15 @@ static void load_open_paths(int map_fd, int comm_fd, const char *list)
 				if (bpf_map_update_elem(map_fd, &key, &one, BPF_ANY))
 					fatal_env("cannot load the open filter (%s)", strerror(errno));
 			}
-			memset(&key, 0, sizeof(key));
-			key.data[0] = '/';
-			key.prefixlen = 2 * 8; /* "/" is above every entry */
-			if (bpf_map_update_elem(map_fd, &key, &one, BPF_ANY))
-				fatal_env("cannot load the open filter (%s)", strerror(errno));
 		}
 		p += len + (e ? 1 : 0);
+	}
+	if (paths) {
+		memset(&key, 0, sizeof(key));
+		key.data[0] = '/';
+		key.prefixlen = 2 * 8; /* "/" is above every entry */
+		if (bpf_map_update_elem(map_fd, &key, &one, BPF_ANY))
+			fatal_env("cannot load the open filter (%s)", strerror(errno));
 	}
 }
 
@@ -481,10 +485,9 @@ int main(int argc, char **argv)
 			interest[PG_NR_chdir] = PG_SC_CHDIR;
 		if (PG_NR_fchdir >= 0)
 			interest[PG_NR_fchdir] = PG_SC_FCHDIR;
+		load_open_paths(bpf_map__fd(skel->maps.open_paths), bpf_map__fd(skel->maps.open_comms), open_read_paths);
 	}
 	memcpy(skel->bss->interest, interest, sizeof(interest));
-	if (open_read_paths)
-		load_open_paths(bpf_map__fd(skel->maps.open_paths), bpf_map__fd(skel->maps.open_comms), open_read_paths);
 
 	err = sensor_bpf__attach(skel);
 	if (err)

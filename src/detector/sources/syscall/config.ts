@@ -37,7 +37,7 @@ export const detectorSchema = s
       .boolean()
       .default(true)
       .describe(
-        "Leave in the kernel the read-only opens of plain absolute paths that no loaded rule can match, and the closes of their descriptors (derived from the rules; off by itself when a rule could match any path). false: every open in the interest set reaches the detector.",
+        "Leave in the kernel the read-only opens that no loaded rule can match (by path, cwd or process name), and the closes of their descriptors (derived from the rules; off by itself when a rule could match any open). false: every open in the interest set reaches the detector.",
       ),
     ring_buffer_bytes: s.bytes().default(DEFAULT_RING_BUFFER_BYTES).describe("Size of each per-CPU ring buffer between the kernel and the sensor (a power of two)."),
   })

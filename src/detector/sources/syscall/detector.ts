@@ -89,7 +89,7 @@ export interface SyscallDetectorStats {
   /** Events the kernel-side filter kept from the detector: no loaded rule could match them. */
   sensorFiltered: Record<string, number>;
   syscalls: readonly string[];
-  /** The kernel-side filter's paths ("=exact", "^prefix"); undefined when it is off. */
+  /** The kernel-side filter's entries ("=exact", "^prefix", "@comm"); undefined when it is off. */
   openFilter: readonly string[] | undefined;
 }
 

@@ -6,10 +6,10 @@
  * class of opens itself (sensor.bpf.c, open_unwanted): open/openat read-only, without
  * O_CREAT, O_TRUNC, O_DIRECTORY or O_PATH, of a plain path (no "//", no "/.", no ".."
  * anywhere, no trailing "/"). An absolute one is exactly the fd.name, fd.nameraw and
- * (through its dirname) fd.directory the rules would see. A relative one (not "." or "./...",
- * and not against a dirfd) stays under the cwd: its fd.name is "cwd/path", and the sensor filters it only when no
- * entry lies under "cwd/" or covers it and the cwd has no ".." in a name (pg_judge_cwd);
- * its fd.nameraw is the relative text.
+ * (through its dirname) fd.directory the rules would see. A relative one (not "." or
+ * "./...", and not against a dirfd) stays under the cwd: its fd.name is "cwd/path", and the
+ * sensor filters it only when no entry lies under "cwd/" or covers it and the cwd has no
+ * ".." in a name (pg_judge_cwd); its fd.nameraw is the relative text.
  * The sensor needs to know which opens some rule could match: this module derives them from
  * the rules as exact paths and prefixes, and process names (proc.name is the comm at exec,
  * which the sensor also keeps: a rule on `proc.name=sshd` can only match sshd's opens,
