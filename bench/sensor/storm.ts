@@ -13,34 +13,17 @@
  * and the CPU used by the sensor process and by the detector (Node) process. Must run as root.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import pino from "pino";
 import type { DetectorAlert } from "../../src/detector/ruleset.js";
 import { startSyscallDetector, type SyscallDetector } from "../../src/detector/sources/syscall/index.js";
-import { flag, here, root, RULES } from "./common.js";
+import { buildStorm, flag, root, RULES, runStorm, type StormResult } from "./common.js";
 
 const ITERATIONS = flag("iterations", 500_000);
 const RATE = flag("rate", 200_000);
 const ROUNDS = flag("rounds", 2);
 const RING_BYTES = flag("ring-bytes", 8 * 1024 * 1024);
-
-interface StormResult {
-  iterations: number;
-  syscalls: number;
-  wall: number;
-  cpu: number;
-}
-
-function runStorm(bin: string, file: string, iterations: number, rate: number): Promise<StormResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, [file, String(iterations), String(rate)], { stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.on("close", (code) => (code === 0 ? resolve(JSON.parse(out) as StormResult) : reject(new Error(`storm exited ${code}`))));
-  });
-}
 
 function procCpuSeconds(pid: number | undefined): number {
   if (!pid) return 0;
@@ -125,10 +108,7 @@ async function withDetector(d: SyscallDetector, mode: string, run: () => Promise
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error("the storm benchmark loads the eBPF sensor: run it as root");
   execFileSync(process.execPath, [join(root, "scripts", "build-sensor.mjs")], { stdio: "inherit" });
-  const bin = join(tmpdir(), "peregrine-storm");
-  execFileSync("cc", ["-O2", "-o", bin, join(here, "storm.c")]);
-  const file = join(tmpdir(), "peregrine-storm-file");
-  writeFileSync(file, "x");
+  const { bin, file } = buildStorm();
   const sensorBin = join(root, "sensor", "build", "peregrine-sensor");
 
   const results: Measured[] = [];
