@@ -840,6 +840,7 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 	for (int i = 0; i < 6; i++)
 		np += row[i] != PG_A_NONE;
 	np += row[6] != PG_X_NONE;
+	np += row[6] == PG_X_FD_PATH_ARG0_ARG2;
 
 	struct pg_hdr *h = begin(PG_EV_SYSCALL, sc, ret, np);
 	if (!h)
@@ -871,12 +872,20 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 		pg_put_sock((long)sc_arg(regs, 0));
 	else if (row[6] == PG_X_SOCK_RET)
 		pg_put_sock(ret);
-	else if (row[6] == PG_X_FD_PATH_ARG0) {
-		long fd = (long)sc_arg(regs, 0);
+	else if (row[6] >= PG_X_FD_PATH_ARG0) {
+		/* a descriptor argument (a dirfd for the *at calls) whose open the filter kept */
+		long fd = (long)sc_arg(regs, row[6] == PG_X_FD_PATH_ARG1 ? 1 : 0);
 		if (open_filter && fd_unknown(b, fd))
 			pg_put_fd_path(fd);
 		else
 			pg_put_empty();
+		if (row[6] == PG_X_FD_PATH_ARG0_ARG2) {
+			fd = (long)sc_arg(regs, 2);
+			if (open_filter && fd_unknown(b, fd))
+				pg_put_fd_path(fd);
+			else
+				pg_put_empty();
+		}
 	}
 	pg_submit(row[7]);
 	return 0;

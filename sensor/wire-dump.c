@@ -50,8 +50,9 @@ static void layout(void)
 	       PG_EV_HELLO, PG_EV_SYSCALL, PG_EV_EXEC, PG_EV_FORK, PG_EV_EXIT, PG_EV_STATS);
 	printf(",\"kinds\":{\"NONE\":%d,\"INT\":%d,\"STR\":%d,\"SADDR\":%d,\"HOW\":%d}", PG_A_NONE, PG_A_INT, PG_A_STR,
 	       PG_A_SADDR, PG_A_HOW);
-	printf(",\"extras\":{\"NONE\":%d,\"SOCK_ARG0\":%d,\"SOCK_RET\":%d,\"FD_PATH_ARG0\":%d}", PG_X_NONE, PG_X_SOCK_ARG0,
-	       PG_X_SOCK_RET, PG_X_FD_PATH_ARG0);
+	printf(",\"extras\":{\"NONE\":%d,\"SOCK_ARG0\":%d,\"SOCK_RET\":%d,\"FD_PATH_ARG0\":%d,\"FD_PATH_ARG1\":%d,"
+	       "\"FD_PATH_ARG0_ARG2\":%d}",
+	       PG_X_NONE, PG_X_SOCK_ARG0, PG_X_SOCK_RET, PG_X_FD_PATH_ARG0, PG_X_FD_PATH_ARG1, PG_X_FD_PATH_ARG0_ARG2);
 	printf(",\"categories\":{\"FILE\":%d,\"NET\":%d,\"PROC\":%d,\"OTHER\":%d,\"COUNT\":%d}", PG_CAT_FILE, PG_CAT_NET,
 	       PG_CAT_PROC, PG_CAT_OTHER, PG_CAT_COUNT);
 	printf(",\"exeFlags\":{\"FROM_MEMFD\":%u,\"UPPER_LAYER\":%u,\"WRITABLE\":%u}", PG_EXE_FROM_MEMFD,

@@ -28,7 +28,7 @@
 #include <linux/types.h>
 #endif
 
-#define PG_WIRE_VERSION 3
+#define PG_WIRE_VERSION 4
 #define PG_MAX_PARAMS 16
 
 /* hdr.type */
@@ -69,6 +69,8 @@ struct pg_hdr {
 #define PG_X_SOCK_RET 2  /* struct pg_sock_tuple of the socket fd returned */
 #define PG_X_FD_PATH_ARG0 3 /* STR: path of the fd in argument 0 when userspace cannot know it
 			     * (the kernel-side filter kept the open that made it); else empty */
+#define PG_X_FD_PATH_ARG1 4 /* STR: the same for the fd in argument 1 */
+#define PG_X_FD_PATH_ARG0_ARG2 5 /* two STR: the same for the fds in arguments 0 and 2 */
 
 /*
  * The captured syscalls: X(UPPER, id, name, a0, a1, a2, a3, a4, a5, extra, category).
@@ -91,19 +93,19 @@ struct pg_hdr {
 	X(SENDTO, 13, sendto, INT, NONE, INT, INT, SADDR, INT, SOCK_ARG0, NET)            \
 	X(SENDMSG, 14, sendmsg, INT, NONE, INT, NONE, NONE, NONE, SOCK_ARG0, NET)         \
 	X(SYMLINK, 15, symlink, STR, STR, NONE, NONE, NONE, NONE, NONE, FILE)             \
-	X(SYMLINKAT, 16, symlinkat, STR, INT, STR, NONE, NONE, NONE, NONE, FILE)          \
+	X(SYMLINKAT, 16, symlinkat, STR, INT, STR, NONE, NONE, NONE, FD_PATH_ARG1, FILE)         \
 	X(LINK, 17, link, STR, STR, NONE, NONE, NONE, NONE, NONE, FILE)                   \
-	X(LINKAT, 18, linkat, INT, STR, INT, STR, INT, NONE, NONE, FILE)                  \
+	X(LINKAT, 18, linkat, INT, STR, INT, STR, INT, NONE, FD_PATH_ARG0_ARG2, FILE)            \
 	X(UNLINK, 19, unlink, STR, NONE, NONE, NONE, NONE, NONE, NONE, FILE)              \
-	X(UNLINKAT, 20, unlinkat, INT, STR, INT, NONE, NONE, NONE, NONE, FILE)            \
+	X(UNLINKAT, 20, unlinkat, INT, STR, INT, NONE, NONE, NONE, FD_PATH_ARG0, FILE)           \
 	X(RENAME, 21, rename, STR, STR, NONE, NONE, NONE, NONE, NONE, FILE)               \
-	X(RENAMEAT, 22, renameat, INT, STR, INT, STR, NONE, NONE, NONE, FILE)             \
-	X(RENAMEAT2, 23, renameat2, INT, STR, INT, STR, INT, NONE, NONE, FILE)            \
+	X(RENAMEAT, 22, renameat, INT, STR, INT, STR, NONE, NONE, FD_PATH_ARG0_ARG2, FILE)       \
+	X(RENAMEAT2, 23, renameat2, INT, STR, INT, STR, INT, NONE, FD_PATH_ARG0_ARG2, FILE)      \
 	X(MKDIR, 24, mkdir, STR, INT, NONE, NONE, NONE, NONE, NONE, FILE)                 \
-	X(MKDIRAT, 25, mkdirat, INT, STR, INT, NONE, NONE, NONE, NONE, FILE)              \
+	X(MKDIRAT, 25, mkdirat, INT, STR, INT, NONE, NONE, NONE, FD_PATH_ARG0, FILE)             \
 	X(CHMOD, 26, chmod, STR, INT, NONE, NONE, NONE, NONE, NONE, FILE)                 \
 	X(FCHMOD, 27, fchmod, INT, INT, NONE, NONE, NONE, NONE, FD_PATH_ARG0, FILE)       \
-	X(FCHMODAT, 28, fchmodat, INT, STR, INT, NONE, NONE, NONE, NONE, FILE)            \
+	X(FCHMODAT, 28, fchmodat, INT, STR, INT, NONE, NONE, NONE, FD_PATH_ARG0, FILE)           \
 	X(DUP, 29, dup, INT, NONE, NONE, NONE, NONE, NONE, FD_PATH_ARG0, FILE)            \
 	X(DUP2, 30, dup2, INT, INT, NONE, NONE, NONE, NONE, FD_PATH_ARG0, FILE)           \
 	X(DUP3, 31, dup3, INT, INT, INT, NONE, NONE, NONE, FD_PATH_ARG0, FILE)            \

@@ -20,7 +20,7 @@ export const SYSCALL_FIELD_LIST: readonly FieldInfo[] = [
   f("evt.is_open_read", "bool", "True for an open* that requests read access."),
   f("evt.is_open_write", "bool", "True for an open* that requests write access."),
   f("evt.is_open_exec", "bool", "True for an open* that creates an executable file."),
-  f("evt.arg", "string", "One syscall argument by name (evt.arg.flags, evt.arg[flags]), as formatted text.", {
+  f("evt.arg", "string", "One syscall argument by name (evt.arg.flags, evt.arg[flags]), as formatted text; a relative path is joined to its directory (the cwd, or the dirfd's path), as Falco does.", {
     arg: "required",
     dottedArg: true,
   }),

@@ -153,6 +153,41 @@ describe("syscall source", () => {
     expect(get(known, "fd.name")).toBe("/etc/hostname");
   });
 
+  it("relative path arguments resolve as Falco's evt.arg does: against the cwd or the dirfd", () => {
+    const { get, feed } = setup();
+    feed(syscall("chdir", 200, 0, [str("/etc")]));
+    // ln shadow /tmp/x, from /etc
+    const ln = feed(syscall("linkat", 200, 0, [i64(-100), str("shadow"), i64(-100), str("/tmp/x"), i64(0), str(""), str("")]));
+    expect(get(ln, "evt.arg", "oldpath")).toBe("/etc/shadow");
+    expect(get(ln, "evt.arg", "newpath")).toBe("/tmp/x");
+    expect(get(ln, "evt.rawarg", "oldpath")).toBe("shadow");
+    expect(get(ln, "evt.args")).toContain("oldpath=shadow(/etc/shadow) newdir=-100 newpath=/tmp/x ");
+    expect(get(ln, "evt.args")).not.toContain("fdpath");
+
+    // a dirfd the table knows
+    feed(syscall("openat", 200, 4, [i64(-100), str("/var/log"), i64(0o200000), i64(0), str("")]));
+    const un = feed(syscall("unlinkat", 200, 0, [i64(4), str("../log/syslog"), i64(0), str("")]));
+    expect(get(un, "evt.arg", "name")).toBe("/var/log/syslog");
+
+    // dirfds whose opens the kernel-side filter kept: the sensor carries their paths
+    const mv = feed(syscall("renameat2", 200, 0, [i64(9), str("syslog"), i64(10), str("x"), i64(0), str("/var/log"), str("/tmp")]));
+    expect(get(mv, "evt.arg", "oldpath")).toBe("/var/log/syslog");
+    expect(get(mv, "evt.arg", "newpath")).toBe("/tmp/x");
+    const sym = feed(syscall("symlinkat", 200, 0, [str("/etc/shadow"), i64(11), str("link"), str("/srv")]));
+    expect(get(sym, "evt.arg", "linkpath")).toBe("/srv/link");
+    expect(get(sym, "evt.arg", "target")).toBe("/etc/shadow"); // a link's content is not resolved
+    const relTarget = feed(syscall("symlink", 200, 0, [str("shadow"), str("/tmp/l")]));
+    expect(get(relTarget, "evt.arg", "target")).toBe("shadow");
+
+    // a dirfd nobody knows leaves the raw value, as does an absolute path
+    const unknown = feed(syscall("fchmodat", 200, 0, [i64(12), str("passwd"), i64(0o4755), str("")]));
+    expect(get(unknown, "evt.arg", "filename")).toBe("passwd");
+    const abs = feed(syscall("chmod", 200, 0, [str("/etc/../etc/passwd"), i64(0o644)]));
+    expect(get(abs, "evt.arg", "filename")).toBe("/etc/../etc/passwd");
+    const mk = feed(syscall("mkdir", 200, 0, [str("../d"), i64(0o755)]));
+    expect(get(mk, "evt.arg", "path")).toBe("/d");
+  });
+
   it("chdir moves the cwd used by later relative opens", () => {
     const { get, feed } = setup();
     feed(syscall("chdir", 200, 0, [str("/tmp/work")]));

@@ -23,6 +23,7 @@ import {
   SYSCALLS,
   WIRE_VERSION,
   WireError,
+  extraParamCount,
   paramArgs,
   paramBytes,
   paramInt,
@@ -112,9 +113,15 @@ describe("wire.h layout equals the decoder's", () => {
       SYSCALLS.map((s) => ({ name: s.name, id: s.id, args: [...s.args], extra: s.extra, category: s.category })),
     );
     for (const s of SYSCALLS) {
-      const carried = s.args.filter((k) => k !== KIND.NONE).length + (s.extra !== EXTRA.NONE ? 1 : 0);
+      const carried = s.args.filter((k) => k !== KIND.NONE).length + extraParamCount(s.extra);
       expect(s.paramNames.length, s.name).toBe(carried);
       expect(s.id).toBeLessThan(layout.scMax);
+      // a resolved path parameter is a string argument; its directory, a descriptor argument
+      const kindOf = (name: string) => s.args.filter((k) => k !== KIND.NONE)[s.paramNames.indexOf(name)];
+      for (const { param, dirfd } of s.paths) {
+        expect(kindOf(param), `${s.name} ${param}`).toBe(KIND.STR);
+        if (dirfd !== undefined) expect(kindOf(dirfd), `${s.name} ${dirfd}`).toBe(KIND.INT);
+      }
     }
   });
 });

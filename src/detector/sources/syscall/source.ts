@@ -61,12 +61,19 @@ function argValue(e: SyscallEvent, name: string): ArgValue {
   return eventArg(e, name);
 }
 
+/** A relative path parameter joined to its directory, as Falco's evt.arg gives it. */
+function resolvedArg(e: SyscallEvent, name: string): string | undefined {
+  return e.resolvedArgs?.[e.argNames.indexOf(name)];
+}
+
 function allArgs(e: SyscallEvent): string {
   const parts: string[] = [`res=${resText(e.ret)}`];
   for (let i = 0; i < e.argNames.length; i++) {
     const k = e.argNames[i]!;
     const t = argText(e, k, k === "flags" ? argValue(e, k) : e.argValues[i]);
-    if (t !== undefined) parts.push(`${k}=${t}`);
+    const resolved = e.resolvedArgs?.[i];
+    // Falco's spelling: the raw path, then the resolved one in parentheses
+    if (t !== undefined) parts.push(resolved === undefined ? `${k}=${t}` : `${k}=${t}(${resolved})`);
   }
   return parts.join(" ");
 }
@@ -122,7 +129,7 @@ export function createSyscallSource(ctx: SyscallSourceContext): SyscallSource {
     "evt.is_open_read": () => (e) => (e.fd && e.flags !== undefined && e.type.startsWith("open") ? isOpenRead(e.flags) : e.type === "creat" ? false : undefined),
     "evt.is_open_write": () => (e) => (e.flags !== undefined && (e.type.startsWith("open") || e.type === "creat") ? isOpenWrite(e.flags) : undefined),
     "evt.is_open_exec": () => (e) => (e.flags !== undefined && e.type.startsWith("open") ? (e.flags & O.CREAT) !== 0 && ((Number(eventArg(e, "mode") ?? 0) & 0o111) !== 0) : undefined),
-    "evt.arg": (arg) => (e) => (arg === undefined ? undefined : argText(e, arg, argValue(e, arg))),
+    "evt.arg": (arg) => (e) => (arg === undefined ? undefined : (resolvedArg(e, arg) ?? argText(e, arg, argValue(e, arg)))),
     "evt.rawarg": (arg) => (e) => {
       if (arg === undefined) return undefined;
       const v = argValue(e, arg);

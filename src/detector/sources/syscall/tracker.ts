@@ -56,8 +56,17 @@ export interface SyscallEvent {
   argValues: ArgValue[];
   /** open flags of an open* event, or the exe flags of an exec. */
   flags: number | undefined;
-  /** The path of the descriptor in argument 0, sent when the table cannot know it. */
-  fdPath?: string | undefined;
+  /**
+   * Paths of descriptor arguments, by argument position, sent by the sensor when the table
+   * cannot know them (the kernel-side filter kept the open that made them).
+   */
+  fdPaths?: (string | undefined)[] | undefined;
+  /**
+   * evt.arg values of relative path parameters joined to their directory (the cwd, or the
+   * dirfd's path), by parameter index, as Falco resolves them; undefined where the raw
+   * value stands.
+   */
+  resolvedArgs?: (string | undefined)[] | undefined;
 }
 
 const FAMILY_TYPE: Record<number, FdType> = { 1: "unix", 2: "ipv4", 10: "ipv6", 16: "netlink", 17: "packet" };
@@ -70,6 +79,16 @@ export function eventArg(e: SyscallEvent, name: string): ArgValue {
   if (i >= 0) return e.argValues[i];
   if (name === "fd" && e.fdNum !== undefined) return e.fdNum;
   return undefined;
+}
+
+/** The syscall argument position (0-5) of parameter `paramIndex`. */
+function argPosition(spec: SyscallSpec, paramIndex: number): number {
+  let seen = -1;
+  for (let a = 0; a < 6; a++) {
+    if (spec.args[a] === KIND.NONE) continue;
+    if (++seen === paramIndex) return a;
+  }
+  return -1;
 }
 
 // What to do to the tables once the rules have seen an event (no closure per event).
@@ -110,7 +129,8 @@ export class SyscallTracker {
    */
   private argFd(p: Proc, ev: SyscallEvent): FdInfo | undefined {
     const n = ev.argValues[0] as number | undefined;
-    if (ev.fdPath) return { type: "file", name: ev.fdPath, flags: 0 };
+    const carried = ev.fdPaths?.[0];
+    if (carried) return { type: "file", name: carried, flags: 0 };
     return n === undefined || n < 0 ? undefined : p.fds.get(n);
   }
 
@@ -237,11 +257,20 @@ export class SyscallTracker {
       pi++;
     }
     let tuple: SockTuple | undefined;
-    let fdPath: string | undefined;
-    if (spec.extra === EXTRA.FD_PATH_ARG0) {
-      // not an argument of the syscall: kept out of evt.args
-      fdPath = paramStr(f, pi);
+    let fdPaths: (string | undefined)[] | undefined;
+    if (spec.extra === EXTRA.FD_PATH_ARG0 || spec.extra === EXTRA.FD_PATH_ARG1) {
+      // not arguments of the syscall: kept out of evt.args
+      const path = paramStr(f, pi);
       argValues[pi] = undefined;
+      if (path) {
+        fdPaths = [];
+        fdPaths[spec.extra === EXTRA.FD_PATH_ARG1 ? 1 : 0] = path;
+      }
+    } else if (spec.extra === EXTRA.FD_PATH_ARG0_ARG2) {
+      const first = paramStr(f, pi);
+      const third = paramStr(f, pi + 1);
+      argValues[pi] = argValues[pi + 1] = undefined;
+      if (first || third) fdPaths = [first || undefined, undefined, third || undefined];
     } else if (spec.extra !== 0) {
       if (f.lens[pi]) {
         tuple = readSockTuple(f.buf, f.offs[pi]!);
@@ -265,13 +294,42 @@ export class SyscallTracker {
       argNames: spec.paramNames,
       argValues,
       flags: undefined,
-      fdPath,
+      fdPaths,
     };
+    if (spec.paths.length > 0) ev.resolvedArgs = this.resolveArgs(ev, p);
     this.pending = Pending.None;
     this.describe(ev, p, tuple);
     this.events++;
     visit(ev);
     if (this.pending !== Pending.None) this.applyPending();
+  }
+
+  /**
+   * Joins each relative path parameter to its directory: the descriptor parameter's path
+   * (from the table, or carried by the sensor) or the cwd, as Falco does for evt.arg. An
+   * absolute path, or a directory nobody knows, leaves the raw value.
+   */
+  private resolveArgs(ev: SyscallEvent, p: Proc): (string | undefined)[] | undefined {
+    let out: (string | undefined)[] | undefined;
+    const spec = ev.spec!;
+    for (const { param, dirfd } of spec.paths) {
+      const i = spec.paramNames.indexOf(param);
+      const raw = ev.argValues[i];
+      if (typeof raw !== "string" || raw === "" || raw.charCodeAt(0) === 47) continue;
+      let base: string | undefined = p.cwd;
+      if (dirfd !== undefined) {
+        const di = spec.paramNames.indexOf(dirfd);
+        const n = ev.argValues[di] as number | undefined;
+        if (n !== undefined && n !== AT_FDCWD) {
+          // the parameter's position among the syscall's arguments, where fdPaths keys it
+          const argPos = argPosition(spec, di);
+          base = ev.fdPaths?.[argPos] ?? (n >= 0 ? p.fds.get(n)?.name : undefined);
+        }
+      }
+      if (!base?.startsWith("/")) continue;
+      (out ??= [])[i] = resolvePath(base, raw);
+    }
+    return out;
   }
 
   private later(kind: Pending, p: Proc, fdNum = 0, fd?: FdInfo): void {

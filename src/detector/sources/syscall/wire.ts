@@ -5,7 +5,7 @@
  *   header (HDR.size bytes) | u16 length table (nparams entries) | parameters.
  */
 
-export const WIRE_VERSION = 3;
+export const WIRE_VERSION = 4;
 export const MAX_PARAMS = 16;
 /** Largest frame the sensor can produce (its per-CPU scratch buffer). */
 export const MAX_FRAME = 32744;
@@ -27,7 +27,7 @@ export const HDR = {
 
 export const EV = { HELLO: 1, SYSCALL: 2, EXEC: 3, FORK: 4, EXIT: 5, STATS: 6 } as const;
 export const KIND = { NONE: 0, INT: 1, STR: 2, SADDR: 3, HOW: 4 } as const;
-export const EXTRA = { NONE: 0, SOCK_ARG0: 1, SOCK_RET: 2, FD_PATH_ARG0: 3 } as const;
+export const EXTRA = { NONE: 0, SOCK_ARG0: 1, SOCK_RET: 2, FD_PATH_ARG0: 3, FD_PATH_ARG1: 4, FD_PATH_ARG0_ARG2: 5 } as const;
 export const CAT = { FILE: 0, NET: 1, PROC: 2, OTHER: 3, COUNT: 4 } as const;
 export const CATEGORY_NAMES = ["file", "net", "proc", "other"] as const;
 export const EXE_FLAG = { FROM_MEMFD: 1, UPPER_LAYER: 2, WRITABLE: 4 } as const;
@@ -84,6 +84,17 @@ export interface SyscallSpec {
   category: number;
   /** Falco's names for the parameters the frame carries (non-NONE arguments, then the extra). */
   paramNames: readonly string[];
+  /**
+   * Path parameters Falco resolves for evt.arg (its PT_FSPATH and PT_FSRELPATH): a relative
+   * one is joined to the directory of the descriptor parameter named by `dirfd`, or to the
+   * cwd when there is none or it is AT_FDCWD.
+   */
+  paths: readonly { param: string; dirfd?: string }[];
+}
+
+/** How many parameters an extra adds after the arguments. */
+export function extraParamCount(extra: number): number {
+  return extra === EXTRA.NONE ? 0 : extra === EXTRA.FD_PATH_ARG0_ARG2 ? 2 : 1;
 }
 
 const N = KIND.NONE;
@@ -99,19 +110,20 @@ function sc(
   extra: number,
   category: number,
   paramNames: string[],
+  paths: SyscallSpec["paths"] = [],
 ): SyscallSpec {
-  return { name, id, args, extra, category, paramNames };
+  return { name, id, args, extra, category, paramNames, paths };
 }
 
 const { FILE, NET, PROC } = CAT;
-const { SOCK_ARG0, SOCK_RET, FD_PATH_ARG0 } = EXTRA;
+const { SOCK_ARG0, SOCK_RET, FD_PATH_ARG0, FD_PATH_ARG1, FD_PATH_ARG0_ARG2 } = EXTRA;
 
 /** Mirrors PG_SYSCALLS in wire.h, with the parameter names rules use (evt.arg.NAME). */
 export const SYSCALLS: readonly SyscallSpec[] = [
-  sc("open", 1, [S, I, I, N, N, N], 0, FILE, ["name", "flags", "mode"]),
-  sc("openat", 2, [I, S, I, I, N, N], FD_PATH_ARG0, FILE, ["dirfd", "name", "flags", "mode", "fdpath"]),
-  sc("openat2", 3, [I, S, H, I, N, N], FD_PATH_ARG0, FILE, ["dirfd", "name", "how", "size", "fdpath"]),
-  sc("creat", 4, [S, I, N, N, N, N], 0, FILE, ["name", "mode"]),
+  sc("open", 1, [S, I, I, N, N, N], 0, FILE, ["name", "flags", "mode"], [{ param: "name" }]),
+  sc("openat", 2, [I, S, I, I, N, N], FD_PATH_ARG0, FILE, ["dirfd", "name", "flags", "mode", "fdpath"], [{ param: "name", dirfd: "dirfd" }]),
+  sc("openat2", 3, [I, S, H, I, N, N], FD_PATH_ARG0, FILE, ["dirfd", "name", "how", "size", "fdpath"], [{ param: "name", dirfd: "dirfd" }]),
+  sc("creat", 4, [S, I, N, N, N, N], 0, FILE, ["name", "mode"], [{ param: "name" }]),
   sc("execve", 5, [S, N, N, N, N, N], 0, PROC, ["filename"]),
   sc("execveat", 6, [I, S, N, N, I, N], 0, PROC, ["dirfd", "pathname", "flags"]),
   sc("connect", 7, [I, A, I, N, N, N], SOCK_ARG0, NET, ["fd", "addr", "addrlen", "tuple"]),
@@ -122,28 +134,37 @@ export const SYSCALLS: readonly SyscallSpec[] = [
   sc("socket", 12, [I, I, I, N, N, N], 0, NET, ["domain", "type", "proto"]),
   sc("sendto", 13, [I, N, I, I, A, I], SOCK_ARG0, NET, ["fd", "size", "flags", "addr", "addrlen", "tuple"]),
   sc("sendmsg", 14, [I, N, I, N, N, N], SOCK_ARG0, NET, ["fd", "flags", "tuple"]),
-  sc("symlink", 15, [S, S, N, N, N, N], 0, FILE, ["target", "linkpath"]),
-  sc("symlinkat", 16, [S, I, S, N, N, N], 0, FILE, ["target", "linkdirfd", "linkpath"]),
-  sc("link", 17, [S, S, N, N, N, N], 0, FILE, ["oldpath", "newpath"]),
-  sc("linkat", 18, [I, S, I, S, I, N], 0, FILE, ["olddir", "oldpath", "newdir", "newpath", "flags"]),
-  sc("unlink", 19, [S, N, N, N, N, N], 0, FILE, ["path"]),
-  sc("unlinkat", 20, [I, S, I, N, N, N], 0, FILE, ["dirfd", "name", "flags"]),
-  sc("rename", 21, [S, S, N, N, N, N], 0, FILE, ["oldpath", "newpath"]),
-  sc("renameat", 22, [I, S, I, S, N, N], 0, FILE, ["olddirfd", "oldpath", "newdirfd", "newpath"]),
-  sc("renameat2", 23, [I, S, I, S, I, N], 0, FILE, ["olddirfd", "oldpath", "newdirfd", "newpath", "flags"]),
-  sc("mkdir", 24, [S, I, N, N, N, N], 0, FILE, ["path", "mode"]),
-  sc("mkdirat", 25, [I, S, I, N, N, N], 0, FILE, ["dirfd", "path", "mode"]),
-  sc("chmod", 26, [S, I, N, N, N, N], 0, FILE, ["filename", "mode"]),
+  sc("symlink", 15, [S, S, N, N, N, N], 0, FILE, ["target", "linkpath"], [{ param: "linkpath" }]),
+  sc("symlinkat", 16, [S, I, S, N, N, N], FD_PATH_ARG1, FILE, ["target", "linkdirfd", "linkpath", "fdpath"], [{ param: "linkpath", dirfd: "linkdirfd" }]),
+  sc("link", 17, [S, S, N, N, N, N], 0, FILE, ["oldpath", "newpath"], [{ param: "oldpath" }, { param: "newpath" }]),
+  sc("linkat", 18, [I, S, I, S, I, N], FD_PATH_ARG0_ARG2, FILE, ["olddir", "oldpath", "newdir", "newpath", "flags", "fdpath", "fdpath2"], [
+    { param: "oldpath", dirfd: "olddir" },
+    { param: "newpath", dirfd: "newdir" },
+  ]),
+  sc("unlink", 19, [S, N, N, N, N, N], 0, FILE, ["path"], [{ param: "path" }]),
+  sc("unlinkat", 20, [I, S, I, N, N, N], FD_PATH_ARG0, FILE, ["dirfd", "name", "flags", "fdpath"], [{ param: "name", dirfd: "dirfd" }]),
+  sc("rename", 21, [S, S, N, N, N, N], 0, FILE, ["oldpath", "newpath"], [{ param: "oldpath" }, { param: "newpath" }]),
+  sc("renameat", 22, [I, S, I, S, N, N], FD_PATH_ARG0_ARG2, FILE, ["olddirfd", "oldpath", "newdirfd", "newpath", "fdpath", "fdpath2"], [
+    { param: "oldpath", dirfd: "olddirfd" },
+    { param: "newpath", dirfd: "newdirfd" },
+  ]),
+  sc("renameat2", 23, [I, S, I, S, I, N], FD_PATH_ARG0_ARG2, FILE, ["olddirfd", "oldpath", "newdirfd", "newpath", "flags", "fdpath", "fdpath2"], [
+    { param: "oldpath", dirfd: "olddirfd" },
+    { param: "newpath", dirfd: "newdirfd" },
+  ]),
+  sc("mkdir", 24, [S, I, N, N, N, N], 0, FILE, ["path", "mode"], [{ param: "path" }]),
+  sc("mkdirat", 25, [I, S, I, N, N, N], FD_PATH_ARG0, FILE, ["dirfd", "path", "mode", "fdpath"], [{ param: "path", dirfd: "dirfd" }]),
+  sc("chmod", 26, [S, I, N, N, N, N], 0, FILE, ["filename", "mode"], [{ param: "filename" }]),
   sc("fchmod", 27, [I, I, N, N, N, N], FD_PATH_ARG0, FILE, ["fd", "mode", "fdpath"]),
-  sc("fchmodat", 28, [I, S, I, N, N, N], 0, FILE, ["dirfd", "filename", "mode"]),
+  sc("fchmodat", 28, [I, S, I, N, N, N], FD_PATH_ARG0, FILE, ["dirfd", "filename", "mode", "fdpath"], [{ param: "filename", dirfd: "dirfd" }]),
   sc("dup", 29, [I, N, N, N, N, N], FD_PATH_ARG0, FILE, ["oldfd", "fdpath"]),
   sc("dup2", 30, [I, I, N, N, N, N], FD_PATH_ARG0, FILE, ["oldfd", "newfd", "fdpath"]),
   sc("dup3", 31, [I, I, I, N, N, N], FD_PATH_ARG0, FILE, ["oldfd", "newfd", "flags", "fdpath"]),
   sc("ptrace", 32, [I, I, N, N, N, N], 0, PROC, ["request", "pid"]),
   sc("init_module", 33, [N, I, S, N, N, N], 0, PROC, ["length", "uargs"]),
   sc("finit_module", 34, [I, S, I, N, N, N], FD_PATH_ARG0, PROC, ["fd", "uargs", "flags", "fdpath"]),
-  sc("mount", 35, [S, S, S, I, N, N], 0, FILE, ["dev", "dir", "type", "flags"]),
-  sc("umount2", 36, [S, I, N, N, N, N], 0, FILE, ["name", "flags"]),
+  sc("mount", 35, [S, S, S, I, N, N], 0, FILE, ["dev", "dir", "type", "flags"], [{ param: "dir" }]),
+  sc("umount2", 36, [S, I, N, N, N, N], 0, FILE, ["name", "flags"], [{ param: "name" }]),
   sc("setuid", 37, [I, N, N, N, N, N], 0, PROC, ["uid"]),
   sc("setgid", 38, [I, N, N, N, N, N], 0, PROC, ["gid"]),
   sc("setreuid", 39, [I, I, N, N, N, N], 0, PROC, ["ruid", "euid"]),
@@ -159,8 +180,8 @@ export const SYSCALLS: readonly SyscallSpec[] = [
   sc("chdir", 49, [S, N, N, N, N, N], 0, FILE, ["path"]),
   sc("fchdir", 50, [I, N, N, N, N, N], FD_PATH_ARG0, FILE, ["fd", "fdpath"]),
   sc("setsid", 51, [N, N, N, N, N, N], 0, PROC, []),
-  sc("rmdir", 52, [S, N, N, N, N, N], 0, FILE, ["path"]),
-  sc("umount", 53, [S, N, N, N, N, N], 0, FILE, ["name"]),
+  sc("rmdir", 52, [S, N, N, N, N, N], 0, FILE, ["path"], [{ param: "path" }]),
+  sc("umount", 53, [S, N, N, N, N, N], 0, FILE, ["name"], [{ param: "name" }]),
 ];
 
 export const SYSCALL_BY_ID: readonly (SyscallSpec | undefined)[] = (() => {
