@@ -4,7 +4,8 @@
  * silent for the same exec without it. And the kernel-side open filter, which these rules
  * leave on with two process names: a rule that knows only the process's name (sshd) and a
  * substring of the path still sees that process's opens, while another process's opens of
- * the same file stay in the kernel.
+ * the same file stay in the kernel. And two rules that read arguments as Falco renders them:
+ * chmod's mode by bit names (S_ISUID), setuid's uid by user name.
  */
 import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -14,7 +15,7 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DetectorAlert } from "../../src/detector/ruleset.js";
 import { startSyscallDetector, type SyscallDetector } from "../../src/detector/sources/syscall/index.js";
-import { buildSensor, FALCO_INCUBATING_RULES, FALCO_RULES, isRoot } from "../unit/sensor/helpers.js";
+import { buildSensor, FALCO_INCUBATING_RULES, FALCO_RULES, isRoot, TESTPROGS } from "../unit/sensor/helpers.js";
 
 const RULE = "Potential Local Privilege Escalation via Environment Variables Misuse";
 
@@ -77,5 +78,48 @@ describe.skipIf(!isRoot)("incubating rules on the live host (root)", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  /** Alerts of `rule` since `since` that `match` accepts, after waiting up to `wait` ms for one. */
+  async function waitAlerts(rule: string, since: number, match: (a: DetectorAlert) => boolean, wait = 2000): Promise<DetectorAlert[]> {
+    const hits = () => alerts.filter((x) => x.at >= since && x.alert.rule === rule && match(x.alert)).map((x) => x.alert);
+    const end = Date.now() + wait;
+    while (hits().length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    return hits();
+  }
+
+  it("chmod u+s: Set Setuid or Setgid bit, its mode named by bits; chmod 644: nothing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pg-suid-"));
+    try {
+      const file = join(dir, `${marker}-bin`);
+      writeFileSync(file, "x");
+      const rule = "Set Setuid or Setgid bit";
+      const t = Date.now();
+      execFileSync("chmod", ["u+s", file]);
+      const [hit] = await waitAlerts(rule, t, (a) => a.output_fields["evt.arg.filename"] === file);
+      expect(hit, "no alert within 2 s").toBeDefined();
+      expect(hit!.output_fields).toMatchObject({ "proc.name": "chmod", "evt.type": "fchmodat" });
+      expect(String(hit!.output_fields["evt.arg.mode"])).toContain("S_ISUID");
+
+      const t2 = Date.now();
+      execFileSync("chmod", ["644", file]);
+      expect(await waitAlerts(rule, t2, (a) => a.output_fields["evt.arg.filename"] === file, 1500)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("setuid by a non-root program: Non sudo setuid names the target user; nobody becoming nobody: nothing", async () => {
+    const rule = "Non sudo setuid";
+    const prog = join(TESTPROGS, "setuid-as");
+    const t = Date.now();
+    execFileSync(prog, ["65534", "0"]); // refused (EPERM), and still the attempt the rule is about
+    const [hit] = await waitAlerts(rule, t, (a) => a.output_fields["proc.name"] === "setuid-as");
+    expect(hit, "no alert within 2 s").toBeDefined();
+    expect(hit!.output_fields).toMatchObject({ "evt.arg.uid": "root", "user.name": "nobody", "evt.type": "setuid" });
+
+    const t2 = Date.now();
+    execFileSync(prog, ["65534", "65534"]); // somebody_becoming_themselves: evt.arg.uid=nobody
+    expect(await waitAlerts(rule, t2, (a) => a.output_fields["proc.name"] === "setuid-as", 1500)).toEqual([]);
   });
 });

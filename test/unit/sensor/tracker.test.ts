@@ -188,6 +188,28 @@ describe("syscall source", () => {
     expect(get(mk, "evt.arg", "path")).toBe("/d");
   });
 
+  it("modes and ids render as Falco renders them in evt.arg", () => {
+    const { get, feed } = setup();
+    const suid = feed(syscall("fchmodat", 200, 0, [i64(-100), str("/tmp/x"), i64(0o4755), str("")]));
+    expect(get(suid, "evt.arg", "mode")).toBe("S_IXOTH|S_IROTH|S_IXGRP|S_IRGRP|S_IXUSR|S_IWUSR|S_IRUSR|S_ISUID");
+    expect(get(suid, "evt.rawarg", "mode")).toBe(0o4755);
+    expect(get(feed(syscall("chmod", 200, 0, [str("/tmp/x"), i64(0o2000)])), "evt.arg", "mode")).toBe("S_ISGID");
+    expect(get(feed(syscall("fchmod", 200, 0, [i64(3), i64(0o644), str("")])), "evt.arg", "mode")).toBe("S_IROTH|S_IRGRP|S_IWUSR|S_IRUSR");
+    expect(get(feed(syscall("chmod", 200, 0, [str("/tmp/x"), i64(0)])), "evt.arg", "mode")).toBe("0");
+    // open modes in octal, mkdir's in hex, as Falco's event table formats them
+    expect(get(feed(syscall("openat", 200, 3, [i64(-100), str("/tmp/n"), i64(0o101), i64(0o644), str("")])), "evt.arg", "mode")).toBe("0644");
+    expect(get(feed(syscall("mkdir", 200, 0, [str("/tmp/d"), i64(0o755)])), "evt.arg", "mode")).toBe("1ED");
+
+    // user and group ids by name; unknown: <NA>; -1 (leave unchanged): <NONE>
+    expect(get(feed(syscall("setuid", 200, 0, [i64(1000)])), "evt.arg", "uid")).toBe("alice");
+    expect(get(feed(syscall("setuid", 200, -1, [i64(33)])), "evt.arg", "uid")).toBe("<NA>");
+    const res = feed(syscall("setresuid", 200, 0, [i64(0xffffffff), i64(0), i64(0xffffffff)]));
+    expect([get(res, "evt.arg", "ruid"), get(res, "evt.arg", "euid"), get(res, "evt.arg", "suid")]).toEqual(["<NONE>", "root", "<NONE>"]);
+    expect(get(res, "evt.rawarg", "euid")).toBe(0);
+    expect(get(feed(syscall("setgid", 200, 0, [i64(1000)])), "evt.arg", "gid")).toBe("staff");
+    expect(get(feed(syscall("setuid", 200, 0, [i64(1000)])), "evt.args")).toBe("res=SUCCESS uid=alice");
+  });
+
   it("chdir moves the cwd used by later relative opens", () => {
     const { get, feed } = setup();
     feed(syscall("chdir", 200, 0, [str("/tmp/work")]));

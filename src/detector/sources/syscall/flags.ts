@@ -151,6 +151,48 @@ export function sockTypeText(t: number): string {
   return SOCK_TYPES[t & 0xf] ?? String(t);
 }
 
+// The permission bits in Falco's order: evt.arg.mode of the chmod family lists their names.
+const CHMOD_MODE: readonly [number, string][] = [
+  [0o1, "S_IXOTH"],
+  [0o2, "S_IWOTH"],
+  [0o4, "S_IROTH"],
+  [0o10, "S_IXGRP"],
+  [0o20, "S_IWGRP"],
+  [0o40, "S_IRGRP"],
+  [0o100, "S_IXUSR"],
+  [0o200, "S_IWUSR"],
+  [0o400, "S_IRUSR"],
+  [0o1000, "S_ISVTX"],
+  [0o2000, "S_ISGID"],
+  [0o4000, "S_ISUID"],
+];
+
+/**
+ * A chmod mode as Falco renders it: the names of its bits ("S_IXOTH|S_IROTH|...|S_ISUID"),
+ * or the octal number when no bit is set. Falco's walk stops at an entry equal to the whole
+ * mode and names it last; kept, so both spell every mode alike.
+ */
+export function chmodModeText(mode: number): string {
+  const whole = mode & 0o7777;
+  let rest = whole;
+  const names: string[] = [];
+  let i = 0;
+  for (; i < CHMOD_MODE.length && CHMOD_MODE[i]![0] !== whole; i++) {
+    const [bit, name] = CHMOD_MODE[i]!;
+    if (rest !== 0 && (rest & bit) === bit) {
+      names.push(name);
+      rest &= ~bit;
+    }
+  }
+  if (i < CHMOD_MODE.length) names.push(CHMOD_MODE[i]![1]);
+  return names.length > 0 ? names.join("|") : octalText(whole);
+}
+
+/** C's "%#o": a leading 0 unless the value is 0. */
+export function octalText(v: number): string {
+  return v === 0 ? "0" : `0${v.toString(8)}`;
+}
+
 /** Layer-4 protocol name as fd.l4proto gives it. */
 export function l4protoText(protocol: number, type: number): string {
   if (protocol === 6) return "tcp";

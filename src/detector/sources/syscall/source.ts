@@ -8,7 +8,21 @@ import { hostname as osHostname } from "node:os";
 import { posix } from "node:path";
 import type { EventSource, EventTypeCatalog, ExtractedValue, Extractor } from "../../event.js";
 import { SYSCALL_EVENT_TYPES, SYSCALL_FIELDS } from "../../fields/syscall.js";
-import { capsText, exeFlagsText, familyText, isOpenRead, isOpenWrite, l4protoText, O, openFlagsText, ptraceRequestText, resText, sockTypeText } from "./flags.js";
+import {
+  capsText,
+  chmodModeText,
+  exeFlagsText,
+  familyText,
+  isOpenRead,
+  isOpenWrite,
+  l4protoText,
+  O,
+  octalText,
+  openFlagsText,
+  ptraceRequestText,
+  resText,
+  sockTypeText,
+} from "./flags.js";
 import { typeChar, tupleName, type FdInfo, type Proc, type ProcessTable } from "./state.js";
 import { eventArg, type ArgValue, type SyscallEvent } from "./tracker.js";
 import type { UserDb } from "./users.js";
@@ -40,10 +54,37 @@ export function rfc3339Ns(ns: bigint): string {
   return `${iso.slice(0, 19)}.${frac}Z`;
 }
 
-function argText(e: SyscallEvent, name: string, v: ArgValue): string | undefined {
+// Parameters Falco types as a user or group id (PT_UID, PT_GID) and renders by name: setregid's
+// ids are typed as users there, and so here, so both spell them alike.
+const UID_PARAMS: Record<string, readonly string[]> = {
+  setuid: ["uid"],
+  setreuid: ["ruid", "euid"],
+  setresuid: ["ruid", "euid", "suid"],
+  setregid: ["rgid", "egid"],
+};
+const GID_PARAMS: Record<string, readonly string[]> = { setgid: ["gid"], setresgid: ["rgid", "egid", "sgid"] };
+const CHMOD_TYPES = new Set(["chmod", "fchmod", "fchmodat"]);
+const OCTAL_MODE_TYPES = new Set(["open", "openat", "creat"]);
+const HEX_MODE_TYPES = new Set(["mkdir", "mkdirat"]);
+
+/** An id argument by name, as Falco gives it: the name, `<NA>` when unknown, `<NONE>` for -1. */
+function idText(id: number, lookup: (id: number) => string | undefined): string {
+  return id === -1 ? "<NONE>" : (lookup(id) ?? "<NA>");
+}
+
+function argText(e: SyscallEvent, name: string, v: ArgValue, users: UserDb): string | undefined {
   if (v === undefined) return undefined;
   if (name === "flags" && e.flags !== undefined) {
     return e.type === "execve" || e.type === "execveat" ? exeFlagsText(e.flags) : openFlagsText(e.flags);
+  }
+  if (typeof v === "number") {
+    if (name === "mode") {
+      if (CHMOD_TYPES.has(e.type)) return chmodModeText(v);
+      if (OCTAL_MODE_TYPES.has(e.type)) return octalText(v);
+      if (HEX_MODE_TYPES.has(e.type)) return v.toString(16).toUpperCase();
+    }
+    if (UID_PARAMS[e.type]?.includes(name)) return idText(v, (u) => users.userName(u));
+    if (GID_PARAMS[e.type]?.includes(name)) return idText(v, (g) => users.groupName(g));
   }
   if (name === "request" && typeof v === "number") return ptraceRequestText(v);
   if (name === "domain" && typeof v === "number") return familyText(v);
@@ -66,11 +107,11 @@ function resolvedArg(e: SyscallEvent, name: string): string | undefined {
   return e.resolvedArgs?.[e.argNames.indexOf(name)];
 }
 
-function allArgs(e: SyscallEvent): string {
+function allArgs(e: SyscallEvent, users: UserDb): string {
   const parts: string[] = [`res=${resText(e.ret)}`];
   for (let i = 0; i < e.argNames.length; i++) {
     const k = e.argNames[i]!;
-    const t = argText(e, k, k === "flags" ? argValue(e, k) : e.argValues[i]);
+    const t = argText(e, k, k === "flags" ? argValue(e, k) : e.argValues[i], users);
     const resolved = e.resolvedArgs?.[i];
     // Falco's spelling: the raw path, then the resolved one in parentheses
     if (t !== undefined) parts.push(resolved === undefined ? `${k}=${t}` : `${k}=${t}(${resolved})`);
@@ -129,13 +170,13 @@ export function createSyscallSource(ctx: SyscallSourceContext): SyscallSource {
     "evt.is_open_read": () => (e) => (e.fd && e.flags !== undefined && e.type.startsWith("open") ? isOpenRead(e.flags) : e.type === "creat" ? false : undefined),
     "evt.is_open_write": () => (e) => (e.flags !== undefined && (e.type.startsWith("open") || e.type === "creat") ? isOpenWrite(e.flags) : undefined),
     "evt.is_open_exec": () => (e) => (e.flags !== undefined && e.type.startsWith("open") ? (e.flags & O.CREAT) !== 0 && ((Number(eventArg(e, "mode") ?? 0) & 0o111) !== 0) : undefined),
-    "evt.arg": (arg) => (e) => (arg === undefined ? undefined : (resolvedArg(e, arg) ?? argText(e, arg, argValue(e, arg)))),
+    "evt.arg": (arg) => (e) => (arg === undefined ? undefined : (resolvedArg(e, arg) ?? argText(e, arg, argValue(e, arg), users))),
     "evt.rawarg": (arg) => (e) => {
       if (arg === undefined) return undefined;
       const v = argValue(e, arg);
       return typeof v === "number" || typeof v === "string" ? v : undefined;
     },
-    "evt.args": () => allArgs,
+    "evt.args": () => (e) => allArgs(e, users),
     "evt.dir": () => () => "<",
     "evt.source": () => () => "syscall",
 
