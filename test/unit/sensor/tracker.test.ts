@@ -240,6 +240,22 @@ describe("syscall source", () => {
     expect(get(d, "fd.types", "1")).toEqual(["ipv4"]);
   });
 
+  it("an IPv6 socket with IPv4-mapped ends is an IPv4 socket, as in Falco", () => {
+    const { get, feed } = setup();
+    const mapped = (a: number[]) => [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...a];
+    const t = tuple({ family: 10, protocol: 6, saddr: mapped([10, 0, 0, 5]), sport: 40000, daddr: mapped([169, 254, 169, 254]), dport: 80 });
+    const c = feed(syscall("connect", 200, 0, [i64(7), str(""), i64(28), t]));
+    expect(get(c, "fd.type")).toBe("ipv4");
+    expect(get(c, "fd.typechar")).toBe("4");
+    expect(get(c, "fd.sip")).toBe("169.254.169.254");
+    expect(get(c, "fd.name")).toBe("10.0.0.5:40000->169.254.169.254:80");
+    // a real IPv6 end keeps the socket IPv6
+    const v6 = tuple({ family: 10, protocol: 6, saddr: mapped([10, 0, 0, 5]), sport: 40001, daddr: [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], dport: 443 });
+    const c6 = feed(syscall("connect", 200, 0, [i64(8), str(""), i64(28), v6]));
+    expect(get(c6, "fd.type")).toBe("ipv6");
+    expect(get(c6, "fd.sip")).toBe("2001:db8::1");
+  });
+
   it("ptrace requests, symlink arguments and the event type index", () => {
     const { get, feed, source } = setup();
     const p = feed(syscall("ptrace", 200, 0, [i64(16), i64(4242)]));

@@ -258,8 +258,14 @@ export function emptyProc(pid: number): Proc {
 }
 
 /** "lip:lport->rip:rport" (IPv6 addresses bracketed). */
-export function tupleName(t: SockTuple): string {
+/**
+ * A socket's fd.name: "client:port->server:port", as Falco names both ends of a connection
+ * (the tuple is local->remote, so a server's accepted socket reads it backwards), or the
+ * local end alone when there is no peer.
+ */
+export function tupleName(t: SockTuple, server = false): string {
   const host = (a: string) => (t.family === 10 ? `[${a}]` : a);
   if (t.dport === 0 && (t.daddr === "0.0.0.0" || t.daddr === "::")) return `${host(t.saddr)}:${t.sport}`;
+  if (server) return `${host(t.daddr)}:${t.dport}->${host(t.saddr)}:${t.sport}`;
   return `${host(t.saddr)}:${t.sport}->${host(t.daddr)}:${t.dport}`;
 }

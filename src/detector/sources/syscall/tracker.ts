@@ -81,6 +81,10 @@ export function eventArg(e: SyscallEvent, name: string): ArgValue {
   return undefined;
 }
 
+function isUnspecified(ip: string): boolean {
+  return ip === "0.0.0.0" || ip === "::";
+}
+
 /** The syscall argument position (0-5) of parameter `paramIndex`. */
 function argPosition(spec: SyscallSpec, paramIndex: number): number {
   let seen = -1;
@@ -431,13 +435,17 @@ export class SyscallTracker {
         const addr = ai >= 0 ? (v[ai] as Buffer | undefined) : undefined;
         const sa = addr ? readSockAddr(addr) : undefined;
         if (ai >= 0) v[ai] = sa?.addr !== undefined ? `${sa.addr}:${sa.port}` : sa?.path;
+        // An unconnected datagram socket has no peer in the kernel: the destination is the
+        // address passed to sendto, which is where Falco takes it from too.
+        if (tuple && ev.type === "sendto" && tuple.dport === 0 && isUnspecified(tuple.daddr) && sa?.addr !== undefined && sa.family === tuple.family) {
+          tuple = { ...tuple, daddr: sa.addr, dport: sa.port ?? 0 };
+        }
         if (tuple) {
           fd.type = FAMILY_TYPE[tuple.family] ?? fd.type;
           fd.tuple = tuple;
           fd.protocol = tuple.protocol;
           fd.sockType = tuple.type;
           fd.family = tuple.family;
-          if (tuple.family === 2 || tuple.family === 10) fd.name = tupleName(tuple);
         }
         if (sa?.path !== undefined && (fd.type === "unix" || sa.family === 1)) {
           fd.type = "unix";
@@ -445,9 +453,12 @@ export class SyscallTracker {
         }
         if (accepting) fd.role = "server";
         else if (ev.type === "connect" || ev.type === "sendto" || ev.type === "sendmsg") fd.role = "client";
+        if (tuple && (tuple.family === 2 || tuple.family === 10)) fd.name = tupleName(tuple, fd.role === "server");
         ev.fd = fd;
         ev.fdNum = n;
-        ev.fdNameChanged = ev.type !== "sendmsg";
+        // as in Falco: only when this event gave the descriptor another name (a datagram
+        // socket sending to a new peer), not on every send
+        ev.fdNameChanged = (old?.name ?? "") !== fd.name;
         if (n !== undefined && n >= 0 && !(accepting && ret < 0)) this.later(Pending.SetFd, p, n, fd);
         return;
       }

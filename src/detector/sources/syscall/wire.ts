@@ -377,16 +377,34 @@ function compressV6(groups: string[]): string {
   return `${groups.slice(0, best).join(":")}::${groups.slice(best + bestLen).join(":")}`;
 }
 
+/** ::ffff:a.b.c.d, or :: (an unbound end), the forms Falco folds to IPv4. */
+function v4MappedOrZero(b: Buffer, at: number): boolean {
+  for (let i = 0; i < 10; i++) if (b[at + i] !== 0) return false;
+  return (b[at + 10] === 0xff && b[at + 11] === 0xff) || b.readUInt32BE(at + 12) === 0;
+}
+
+/**
+ * A socket tuple. As in Falco, an IPv6 socket whose ends are both IPv4-mapped (a dual-stack
+ * socket talking IPv4, Java's default) is an IPv4 socket, so `fd.sip = 169.254.169.254`
+ * and `fd.snet in (rfc_1918_addresses)` see the address.
+ */
 export function readSockTuple(b: Buffer, at: number): SockTuple {
-  const family = b.readUInt16LE(at + SOCK_TUPLE.family);
+  let family = b.readUInt16LE(at + SOCK_TUPLE.family);
+  let saddrAt = at + SOCK_TUPLE.saddr;
+  let daddrAt = at + SOCK_TUPLE.daddr;
+  if (family === 10 && v4MappedOrZero(b, saddrAt) && v4MappedOrZero(b, daddrAt)) {
+    family = 2;
+    saddrAt += 12;
+    daddrAt += 12;
+  }
   return {
     family,
     type: b.readUInt16LE(at + SOCK_TUPLE.type),
     protocol: b.readUInt16LE(at + SOCK_TUPLE.protocol),
     sport: b.readUInt16LE(at + SOCK_TUPLE.sport),
     dport: b.readUInt16LE(at + SOCK_TUPLE.dport),
-    saddr: formatIp(b, at + SOCK_TUPLE.saddr, family),
-    daddr: formatIp(b, at + SOCK_TUPLE.daddr, family),
+    saddr: formatIp(b, saddrAt, family),
+    daddr: formatIp(b, daddrAt, family),
   };
 }
 
