@@ -47,7 +47,7 @@ export function frame(h: HeaderInit, params: Param[]): Frame {
 }
 
 /** A syscall exit frame; args in the order of the syscall's parameter names. */
-export function syscall(name: string, tgid: number, ret: number, params: Param[], extra: { uid?: number; gid?: number } = {}): Frame {
+export function syscall(name: string, tgid: number, ret: number, params: Param[], extra: { uid?: number; gid?: number; ts?: number } = {}): Frame {
   const spec = SYSCALL_BY_NAME.get(name);
   if (!spec) throw new Error(`unknown syscall ${name}`);
   return frame({ type: EV.SYSCALL, sc: spec.id, tgid, ret, ...extra }, params);

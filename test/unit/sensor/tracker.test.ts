@@ -210,6 +210,14 @@ describe("syscall source", () => {
     expect(get(feed(syscall("setuid", 200, 0, [i64(1000)])), "evt.args")).toBe("res=SUCCESS uid=alice");
   });
 
+  it("proc.duration counts to the event's time, not to when the event is evaluated", () => {
+    const { get, feed, table } = setup();
+    feed(syscall("setsid", 200, 200, []));
+    table.peek(200)!.startNs = 2_000_000_000;
+    const e = feed(syscall("setsid", 200, 200, [], { ts: 7_000_000_000 }));
+    expect(get(e, "proc.duration")).toBe(5_000_000_000);
+  });
+
   it("chdir moves the cwd used by later relative opens", () => {
     const { get, feed } = setup();
     feed(syscall("chdir", 200, 0, [str("/tmp/work")]));

@@ -145,8 +145,6 @@ export function createSyscallSource(ctx: SyscallSourceContext): SyscallSource {
   const { table, users } = ctx;
   const host = ctx.hostname ?? osHostname();
   const parent = (e: SyscallEvent) => table.ancestor(e.proc, 1);
-  // The wall clock of an event; boot-relative durations need "now" in boot time.
-  const bootNowNs = () => Number(BigInt(Date.now()) * 1_000_000n - ctx.bootOffsetNs());
 
   const ancestorField = (arg: string | undefined, get: (p: Proc) => ExtractedValue): X => {
     if (arg === undefined) {
@@ -202,7 +200,7 @@ export function createSyscallSource(ctx: SyscallSourceContext): SyscallSource {
     },
     "proc.ppid.duration": () => (e) => {
       const p = parent(e);
-      return p && p.startNs > 0 ? Math.max(0, bootNowNs() - p.startNs) : undefined;
+      return p && p.startNs > 0 ? Math.max(0, e.tsBoot - p.startNs) : undefined;
     },
     "proc.aname": (arg) => ancestorField(arg, (p) => p.comm),
     "proc.aexe": (arg) => ancestorField(arg, (p) => p.exe),
@@ -220,7 +218,8 @@ export function createSyscallSource(ctx: SyscallSourceContext): SyscallSource {
             const hit = e.proc.env.find((v) => v.startsWith(prefix));
             return hit === undefined ? undefined : hit.slice(prefix.length);
           },
-    "proc.duration": () => (e) => (e.proc.startNs > 0 ? Math.max(0, bootNowNs() - e.proc.startNs) : undefined),
+    // at the event's time, as Falco measures it: a backlog in userspace must not age processes
+    "proc.duration": () => (e) => (e.proc.startNs > 0 ? Math.max(0, e.tsBoot - e.proc.startNs) : undefined),
     "proc.is_exe_upper_layer": () => (e) => (e.proc.exeFlags & EXE_FLAG.UPPER_LAYER) !== 0,
     "proc.is_exe_from_memfd": () => (e) => (e.proc.exeFlags & EXE_FLAG.FROM_MEMFD) !== 0,
     "proc.exe_ino.ctime": () => (e) => (e.proc.exeCtimeNs !== undefined ? Number(e.proc.exeCtimeNs) : undefined),
