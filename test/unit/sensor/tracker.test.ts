@@ -133,6 +133,9 @@ describe("syscall source", () => {
 
     const failed = feed(syscall("openat", 200, -2, [i64(-100), str("/nope"), i64(0), i64(0)]));
     expect(get(failed, "fd.num")).toBe(-1);
+    // typed as a file even when it asked for a directory, as Falco types a failed open
+    const failedDir = feed(syscall("openat", 200, -20, [i64(-100), str("../../etc/shadow"), i64(0o200000), i64(0)]));
+    expect(get(failedDir, "fd.typechar")).toBe("f");
     expect(get(failed, "evt.res")).toBe("ENOENT");
     expect(get(failed, "evt.rawres")).toBe(-2);
   });

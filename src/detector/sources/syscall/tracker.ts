@@ -395,7 +395,9 @@ export class SyscallTracker {
           flags = how && how.length >= 8 ? how.readUInt32LE(0) : 0;
         }
         ev.flags = flags;
-        const type: FdType = flags & O.DIRECTORY && !(flags & O.TMPFILE) ? "directory" : "file";
+        // a failed open is a file whatever it asked for, as Falco types it: the stable rule on
+        // directory traversal (open_file_failed) looks for fd.typechar='f'
+        const type: FdType = ret >= 0 && flags & O.DIRECTORY && !(flags & O.TMPFILE) ? "directory" : "file";
         const dirfd = at ? (v[0] as number | undefined) : undefined;
         const dir = dirfd === undefined || dirfd === AT_FDCWD ? p.cwd : (this.argFd(p, ev)?.name ?? p.cwd);
         const fd: FdInfo = { type, name: resolvePath(dir, raw), nameRaw: raw, flags };
