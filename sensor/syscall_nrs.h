@@ -270,5 +270,20 @@
 #else
 #define PG_NR_umount (-1)
 #endif
+#ifdef __NR_setns
+#define PG_NR_setns __NR_setns
+#else
+#define PG_NR_setns (-1)
+#endif
+#ifdef __NR_unshare
+#define PG_NR_unshare __NR_unshare
+#else
+#define PG_NR_unshare (-1)
+#endif
+#ifdef __NR_bpf
+#define PG_NR_bpf __NR_bpf
+#else
+#define PG_NR_bpf (-1)
+#endif
 
 #endif

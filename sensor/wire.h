@@ -130,7 +130,10 @@ struct pg_hdr {
 	X(FCHDIR, 50, fchdir, INT, NONE, NONE, NONE, NONE, NONE, FD_PATH_ARG0, FILE)      \
 	X(SETSID, 51, setsid, NONE, NONE, NONE, NONE, NONE, NONE, NONE, PROC)             \
 	X(RMDIR, 52, rmdir, STR, NONE, NONE, NONE, NONE, NONE, NONE, FILE)                \
-	X(UMOUNT, 53, umount, STR, NONE, NONE, NONE, NONE, NONE, NONE, FILE)
+	X(UMOUNT, 53, umount, STR, NONE, NONE, NONE, NONE, NONE, NONE, FILE)              \
+	X(SETNS, 54, setns, INT, INT, NONE, NONE, NONE, NONE, FD_PATH_ARG0, PROC)         \
+	X(UNSHARE, 55, unshare, INT, NONE, NONE, NONE, NONE, NONE, NONE, PROC)            \
+	X(BPF, 56, bpf, INT, NONE, NONE, NONE, NONE, NONE, NONE, OTHER)
 
 #define PG_SC_MAX 64 /* ids are < PG_SC_MAX */
 

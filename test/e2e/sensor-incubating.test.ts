@@ -5,7 +5,8 @@
  * leave on with two process names: a rule that knows only the process's name (sshd) and a
  * substring of the path still sees that process's opens, while another process's opens of
  * the same file stay in the kernel. And two rules that read arguments as Falco renders them:
- * chmod's mode by bit names (S_ISUID), setuid's uid by user name.
+ * chmod's mode by bit names (S_ISUID), setuid's uid by user name. And the namespace and
+ * bpf syscalls two of them watch (setns, bpf(BPF_PROG_LOAD)).
  */
 import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -121,5 +122,16 @@ describe.skipIf(!isRoot)("incubating rules on the live host (root)", () => {
     const t2 = Date.now();
     execFileSync(prog, ["65534", "65534"]); // somebody_becoming_themselves: evt.arg.uid=nobody
     expect(await waitAlerts(rule, t2, (a) => a.output_fields["proc.name"] === "setuid-as", 1500)).toEqual([]);
+  });
+
+  it("setns by an unexpected program: Change thread namespace; bpf(BPF_PROG_LOAD): BPF Program Not Profiled", async () => {
+    const t = Date.now();
+    execFileSync(join(TESTPROGS, "ns-bpf"));
+    const [setns] = await waitAlerts("Change thread namespace", t, (a) => a.output_fields["proc.name"] === "ns-bpf");
+    expect(setns, "no setns alert within 2 s").toBeDefined();
+    expect(setns!.output_fields).toMatchObject({ "evt.type": "setns", "user.name": "root" });
+    const [bpf] = await waitAlerts("BPF Program Not Profiled", t, (a) => a.output_fields["proc.name"] === "ns-bpf");
+    expect(bpf, "no bpf alert within 2 s").toBeDefined();
+    expect(bpf!.output_fields).toMatchObject({ "evt.type": "bpf", "evt.arg.cmd": "BPF_PROG_LOAD" });
   });
 });

@@ -221,6 +221,21 @@ describe("syscall source", () => {
     expect(get(e, "proc.duration")).toBe(5_000_000_000);
   });
 
+  it("namespace and bpf calls: flags and commands by name, setns's descriptor named", () => {
+    const { get, feed } = setup();
+    const un = feed(syscall("unshare", 200, 0, [i64(0x10020000)]));
+    expect(get(un, "evt.arg", "flags")).toBe("CLONE_NEWNS|CLONE_NEWUSER");
+    expect(get(feed(syscall("clone", 200, 300, [i64(0x1200011)])), "evt.arg", "flags")).toBe("CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID");
+    // the descriptor of /proc/1/ns/mnt, opened where the kernel-side filter kept it
+    const ns = feed(syscall("setns", 200, 0, [i64(5), i64(0x20000), str("/proc/1/ns/mnt")]));
+    expect(get(ns, "evt.arg", "nstype")).toBe("CLONE_NEWNS");
+    expect(get(ns, "fd.name")).toBe("/proc/1/ns/mnt");
+    expect(get(ns, "evt.type")).toBe("setns");
+    const bpf = feed(syscall("bpf", 200, -22, [i64(5)]));
+    expect(get(bpf, "evt.arg", "cmd")).toBe("BPF_PROG_LOAD");
+    expect(get(feed(syscall("bpf", 200, 3, [i64(0)])), "evt.arg", "cmd")).toBe("BPF_MAP_CREATE");
+  });
+
   it("chdir moves the cwd used by later relative opens", () => {
     const { get, feed } = setup();
     feed(syscall("chdir", 200, 0, [str("/tmp/work")]));

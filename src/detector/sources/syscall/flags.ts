@@ -193,6 +193,83 @@ export function octalText(v: number): string {
   return v === 0 ? "0" : `0${v.toString(8)}`;
 }
 
+// Namespace and clone flags, in the order Falco lists them.
+const CLONE_FLAGS: readonly [number, string][] = [
+  [0x400, "CLONE_FILES"],
+  [0x200, "CLONE_FS"],
+  [0x80000000, "CLONE_IO"],
+  [0x8000000, "CLONE_NEWIPC"],
+  [0x40000000, "CLONE_NEWNET"],
+  [0x20000, "CLONE_NEWNS"],
+  [0x20000000, "CLONE_NEWPID"],
+  [0x4000000, "CLONE_NEWUTS"],
+  [0x8000, "CLONE_PARENT"],
+  [0x100000, "CLONE_PARENT_SETTID"],
+  [0x2000, "CLONE_PTRACE"],
+  [0x800, "CLONE_SIGHAND"],
+  [0x40000, "CLONE_SYSVSEM"],
+  [0x10000, "CLONE_THREAD"],
+  [0x800000, "CLONE_UNTRACED"],
+  [0x100, "CLONE_VM"],
+  [0x10000000, "CLONE_NEWUSER"],
+  [0x200000, "CLONE_CHILD_CLEARTID"],
+  [0x1000000, "CLONE_CHILD_SETTID"],
+  [0x80000, "CLONE_SETTLS"],
+  [0x4000, "CLONE_VFORK"],
+  [0x2000000, "CLONE_NEWCGROUP"],
+];
+
+/** clone, unshare and setns flags by name ("CLONE_NEWNS|CLONE_NEWUSER"), "0" when none. */
+export function cloneFlagsText(flags: number): string {
+  const names = CLONE_FLAGS.filter(([bit]) => (flags & bit) !== 0).map(([, name]) => name);
+  return names.length > 0 ? names.join("|") : "0";
+}
+
+// bpf(2) commands by number (the kernel's enum bpf_cmd); 10 is also BPF_PROG_RUN.
+const BPF_COMMANDS = [
+  "BPF_MAP_CREATE",
+  "BPF_MAP_LOOKUP_ELEM",
+  "BPF_MAP_UPDATE_ELEM",
+  "BPF_MAP_DELETE_ELEM",
+  "BPF_MAP_GET_NEXT_KEY",
+  "BPF_PROG_LOAD",
+  "BPF_OBJ_PIN",
+  "BPF_OBJ_GET",
+  "BPF_PROG_ATTACH",
+  "BPF_PROG_DETACH",
+  "BPF_PROG_TEST_RUN",
+  "BPF_PROG_GET_NEXT_ID",
+  "BPF_MAP_GET_NEXT_ID",
+  "BPF_PROG_GET_FD_BY_ID",
+  "BPF_MAP_GET_FD_BY_ID",
+  "BPF_OBJ_GET_INFO_BY_FD",
+  "BPF_PROG_QUERY",
+  "BPF_RAW_TRACEPOINT_OPEN",
+  "BPF_BTF_LOAD",
+  "BPF_BTF_GET_FD_BY_ID",
+  "BPF_TASK_FD_QUERY",
+  "BPF_MAP_LOOKUP_AND_DELETE_ELEM",
+  "BPF_MAP_FREEZE",
+  "BPF_BTF_GET_NEXT_ID",
+  "BPF_MAP_LOOKUP_BATCH",
+  "BPF_MAP_LOOKUP_AND_DELETE_BATCH",
+  "BPF_MAP_UPDATE_BATCH",
+  "BPF_MAP_DELETE_BATCH",
+  "BPF_LINK_CREATE",
+  "BPF_LINK_UPDATE",
+  "BPF_LINK_GET_FD_BY_ID",
+  "BPF_LINK_GET_NEXT_ID",
+  "BPF_ENABLE_STATS",
+  "BPF_ITER_CREATE",
+  "BPF_LINK_DETACH",
+  "BPF_PROG_BIND_MAP",
+];
+
+/** A bpf(2) command by name, as Falco renders evt.arg.cmd (BPF_PROG_LOAD); the number otherwise. */
+export function bpfCommandText(cmd: number): string {
+  return BPF_COMMANDS[cmd] ?? String(cmd);
+}
+
 /** Layer-4 protocol name as fd.l4proto gives it. */
 export function l4protoText(protocol: number, type: number): string {
   if (protocol === 6) return "tcp";

@@ -9,8 +9,10 @@ import { posix } from "node:path";
 import type { EventSource, EventTypeCatalog, ExtractedValue, Extractor } from "../../event.js";
 import { SYSCALL_EVENT_TYPES, SYSCALL_FIELDS } from "../../fields/syscall.js";
 import {
+  bpfCommandText,
   capsText,
   chmodModeText,
+  cloneFlagsText,
   exeFlagsText,
   familyText,
   isOpenRead,
@@ -74,6 +76,10 @@ function idText(id: number, lookup: (id: number) => string | undefined): string 
 
 function argText(e: SyscallEvent, name: string, v: ArgValue, users: UserDb): string | undefined {
   if (v === undefined) return undefined;
+  if (typeof v === "number") {
+    if ((name === "flags" && (e.type === "clone" || e.type === "unshare")) || (name === "nstype" && e.type === "setns")) return cloneFlagsText(v);
+    if (name === "cmd" && e.type === "bpf") return bpfCommandText(v);
+  }
   if (name === "flags" && e.flags !== undefined) {
     return e.type === "execve" || e.type === "execveat" ? exeFlagsText(e.flags) : openFlagsText(e.flags);
   }

@@ -488,6 +488,7 @@ export class SyscallTracker {
       }
       case "fchmod":
       case "finit_module":
+      case "setns":
       case "fchdir": {
         const n = (v[0] as number | undefined) ?? -1;
         ev.fd = this.argFd(p, ev);

@@ -115,7 +115,7 @@ function sc(
   return { name, id, args, extra, category, paramNames, paths };
 }
 
-const { FILE, NET, PROC } = CAT;
+const { FILE, NET, PROC, OTHER } = CAT;
 const { SOCK_ARG0, SOCK_RET, FD_PATH_ARG0, FD_PATH_ARG1, FD_PATH_ARG0_ARG2 } = EXTRA;
 
 /** Mirrors PG_SYSCALLS in wire.h, with the parameter names rules use (evt.arg.NAME). */
@@ -182,6 +182,9 @@ export const SYSCALLS: readonly SyscallSpec[] = [
   sc("setsid", 51, [N, N, N, N, N, N], 0, PROC, []),
   sc("rmdir", 52, [S, N, N, N, N, N], 0, FILE, ["path"], [{ param: "path" }]),
   sc("umount", 53, [S, N, N, N, N, N], 0, FILE, ["name"], [{ param: "name" }]),
+  sc("setns", 54, [I, I, N, N, N, N], FD_PATH_ARG0, PROC, ["fd", "nstype", "fdpath"]),
+  sc("unshare", 55, [I, N, N, N, N, N], 0, PROC, ["flags"]),
+  sc("bpf", 56, [I, N, N, N, N, N], 0, OTHER, ["cmd"]),
 ];
 
 export const SYSCALL_BY_ID: readonly (SyscallSpec | undefined)[] = (() => {
