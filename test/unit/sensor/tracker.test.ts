@@ -106,6 +106,22 @@ describe("syscall source", () => {
     expect(get(e, "container.id")).toBe(id.slice(0, 12));
   });
 
+  it("without a cgroup name (no unified hierarchy), the container id comes from /proc/PID/cgroup's v1 lines", () => {
+    const id = "cd".repeat(32);
+    const table = new ProcessTable({ read: (pid) => (pid === 200 ? proc(200, 1, "containerd-shim") : undefined) });
+    const v1 = `12:memory:/docker/${id}\n11:cpu,cpuacct:/docker/${id}\n1:name=systemd:/docker/${id}\n0::/\n`;
+    const asked: number[] = [];
+    const tracker = new SyscallTracker(table, (pid) => (asked.push(pid), pid === 302 ? v1 : undefined));
+    const source = createSyscallSource({ table, users: { userName: () => undefined, groupName: () => undefined }, bootOffsetNs: () => 0n });
+    let last: SyscallEvent | undefined;
+    for (const f of [fork(200, 302), exec(302, { ppid: 200, exepath: "/bin/sh", argv: ["sh"], cwd: "/", comm: "sh" })]) tracker.process(f, (e) => (last = e));
+    expect(source.extractor("container.id")!(last!)).toBe(id.slice(0, 12));
+    expect(asked).toEqual([302]);
+    // a cgroup name from the kernel needs no /proc read
+    tracker.process(exec(302, { ppid: 200, exepath: "/bin/sh", argv: ["sh"], cwd: "/", comm: "sh", cgroup: `docker-${id}.scope` }), () => {});
+    expect(asked).toEqual([302]);
+  });
+
   it("openat: relative paths resolve against cwd and dirfd; the fd lives until close", () => {
     const { get, feed, table } = setup();
     const open = feed(syscall("openat", 200, 3, [i64(-100), str("../etc/./shadow"), i64(0o2000000), i64(0)], { uid: 1000 }));

@@ -12,7 +12,7 @@ import type { AppendOutput } from "../../loader/compile-rules.js";
 import type { DetectorAlert, Ruleset } from "../../ruleset.js";
 import type { Priority } from "../../../alert.js";
 import { checkSensorPrerequisites, defaultSensorBinary } from "./prerequisites.js";
-import { procfsReader, scanProcs } from "./procfs.js";
+import { procfsReader, readProcCgroup, scanProcs } from "./procfs.js";
 import { FILTERED_OPEN_TYPES, openFilter as analyzeOpenFilter } from "./open-filter.js";
 import { createSyscallSource, type SyscallSource } from "./source.js";
 import { ProcessTable } from "./state.js";
@@ -113,7 +113,9 @@ export async function startSyscallDetector(opts: SyscallDetectorOptions): Promis
 
   const table = new ProcessTable(procfsReader);
   for (const p of scanProcs()) table.add(p);
-  const tracker = new SyscallTracker(table);
+  // Only a host without the unified cgroup hierarchy needs /proc to name containers.
+  const unifiedCgroups = existsSync("/sys/fs/cgroup/cgroup.controllers");
+  const tracker = new SyscallTracker(table, unifiedCgroups ? undefined : readProcCgroup);
   const source: SyscallSource = createSyscallSource({
     table,
     users: systemUserDb(),

@@ -154,6 +154,11 @@ export function readProc(pid: number, withFds = true): Proc | undefined {
 
 export const procfsReader: ProcReader = { read: (pid) => readProc(pid) };
 
+/** /proc/PID/cgroup's text; undefined when the process is gone. */
+export function readProcCgroup(pid: number): string | undefined {
+  return read(`/proc/${pid}/cgroup`);
+}
+
 /** Every process now in /proc. */
 export function scanProcs(): Proc[] {
   const out: Proc[] = [];

@@ -5,7 +5,7 @@
  * descriptor) is dropped only after the rules have seen the event.
  */
 import { AT_FDCWD, O } from "./flags.js";
-import { containerIdFromCgroup, HOST_CONTAINER_ID } from "./container.js";
+import { containerIdFromCgroup, containerIdFromProcCgroup, HOST_CONTAINER_ID } from "./container.js";
 import {
   EV,
   EXTRA,
@@ -125,7 +125,15 @@ export class SyscallTracker {
   sensorCounters: SensorCounters | undefined;
   onStats: ((c: SensorCounters) => void) | undefined;
 
-  constructor(readonly table: ProcessTable) {}
+  /**
+   * @param readProcCgroup  /proc/PID/cgroup's text, read when an exec comes without a cgroup
+   *   name: on a host without a unified (v2) hierarchy the kernel's default cgroup is the
+   *   root, nameless, and the container is named in the v1 hierarchies instead.
+   */
+  constructor(
+    readonly table: ProcessTable,
+    private readonly readProcCgroup?: (pid: number) => string | undefined,
+  ) {}
 
   /**
    * The descriptor in argument 0 of `ev`. When the kernel-side filter kept the open that
@@ -211,6 +219,9 @@ export class SyscallTracker {
     if (cgroup) {
       const id = containerIdFromCgroup(cgroup);
       if (id !== HOST_CONTAINER_ID || p.containerId === HOST_CONTAINER_ID) p.containerId = id;
+    } else if (this.readProcCgroup) {
+      const text = this.readProcCgroup(p.pid);
+      if (text !== undefined) p.containerId = containerIdFromProcCgroup(text);
     }
     p.exitedAt = undefined;
     // descriptors opened with O_CLOEXEC do not survive the exec
