@@ -34,6 +34,11 @@ export interface FieldInfo {
    * proc.apid, ...); a comparison holds when any ancestor's value satisfies it, as in Falco.
    */
   ancestors?: boolean;
+  /**
+   * The field yields both ends of a connection (fd.ip, fd.net, fd.port): `=` and `in` hold
+   * when either end matches, `!=` only when neither does, as Falco compares them.
+   */
+  bothEnds?: boolean;
   /** One line, published in docs/fields.md. */
   description: string;
 }

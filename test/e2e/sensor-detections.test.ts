@@ -232,6 +232,24 @@ describe.skipIf(!isRoot)("sensor detections with the stable Falco rules (root)",
     await expectNoAlert(t2, marker);
   });
 
+  it("ssh connecting out on port 443: Disallowed SSH Connection Non Standard Port; on port 22, or to a private address: nothing", async () => {
+    // a copy of connect-to named ssh, in a network namespace of its own where the address is local
+    const ssh = join(work, "ssh");
+    copyFileSync(join(TESTPROGS, "connect-to"), ssh);
+    execFileSync("chmod", ["+x", ssh]);
+    const rule = "Disallowed SSH Connection Non Standard Port";
+    const t = Date.now();
+    sh(`${ssh} 203.0.113.7 443`);
+    const a = await expectAlert(rule, t, (x) => field(x, "proc.exepath") === ssh);
+    expect(a.output_fields).toMatchObject({ "fd.rport": 443, "fd.l4proto": "tcp", "fd.type": "ipv4", "evt.type": "connect", "proc.name": "ssh" });
+    expect(String(a.output_fields["fd.name"])).toMatch(/^203\.0\.113\.7:\d+->203\.0\.113\.7:443$/);
+
+    const t2 = Date.now();
+    sh(`${ssh} 203.0.113.7 22; ${ssh} 10.1.2.3 443`);
+    await new Promise((r) => setTimeout(r, QUIET_MS));
+    expect(alerts.filter((x) => x.at >= t2 && x.alert.rule === rule && field(x.alert, "proc.exepath") === ssh).map((x) => x.alert.output)).toEqual([]);
+  });
+
   it("kept up and dropped nothing while the tests ran", () => {
     const s = detector.stats();
     expect(s.sensorRestarts).toBe(0);

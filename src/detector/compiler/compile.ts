@@ -257,7 +257,24 @@ function compileBinary<E>(e: BinaryCheck, source: EventSource<E>): Predicate<E> 
   } else {
     test = scalarTest(op, left.type, values, e.right.pos);
   }
+  // Falco: fd.ip != X holds only when neither end is X
+  if (left.bothEnds && op === "!=") return wrapEvery(left, test);
   return wrap(left, test);
+}
+
+/** Like wrap, but an array of values must satisfy the test in every element. */
+function wrapEvery<E>(left: CompiledOperand<E>, test: Test): Predicate<E> {
+  const get = left.get;
+  return (ev) => {
+    const v = get(ev);
+    if (v === undefined) return false;
+    if (Array.isArray(v)) {
+      if (v.length === 0) return false;
+      for (let i = 0; i < v.length; i++) if (!test(v[i] as ExtractedValue)) return false;
+      return true;
+    }
+    return test(v);
+  };
 }
 
 /** Applies a scalar test to an operand, handling missing values and ancestor alternatives. */

@@ -23,6 +23,8 @@ export interface CompiledOperand<E> {
   isList: boolean;
   /** May yield an array of alternatives (ancestor fields): a check holds if any value satisfies it. */
   multi: boolean;
+  /** Both ends of a connection (FieldInfo.bothEnds): `!=` must hold for every value. */
+  bothEnds?: boolean;
   /** Printable name, used by output_fields keys and messages. */
   name: string;
 }
@@ -68,7 +70,8 @@ export function compileField<E>(source: EventSource<E>, ref: FieldRef): Compiled
     get,
     type: info.type,
     isList: info.isList === true && arg === undefined,
-    multi: info.ancestors === true && arg === undefined,
+    multi: (info.ancestors === true || info.bothEnds === true) && arg === undefined,
+    bothEnds: info.bothEnds === true,
     name: ref.arg === undefined && arg !== undefined ? ref.name : name,
   };
 }

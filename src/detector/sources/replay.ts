@@ -143,7 +143,7 @@ function intern(s: string): string {
 
 function convert(info: FieldInfo, key: string, value: unknown, line: number): ReplayValue {
   const many = Array.isArray(value);
-  if (many && !(info.isList || info.ancestors)) throw new ReplayFormatError(`field '${key}' takes a single value, not an array`, line, key);
+  if (many && !(info.isList || info.ancestors || info.bothEnds)) throw new ReplayFormatError(`field '${key}' takes a single value, not an array`, line, key);
   const one = (v: unknown): string | number | boolean => {
     if (NUMERIC.has(info.type)) {
       const n = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : NaN;

@@ -3,6 +3,8 @@
  * fd tables evolving as Falco's would. Processes come from a fixed table instead of /proc.
  */
 import { describe, expect, it } from "vitest";
+import { compileCondition } from "../../../src/detector/compiler/compile.js";
+import { parseCondition } from "../../../src/detector/condition/parser.js";
 import { SYSCALL_FIELDS } from "../../../src/detector/fields/syscall.js";
 import { createSyscallSource, missingExtractors, rfc3339Ns } from "../../../src/detector/sources/syscall/source.js";
 import { emptyProc, ProcessTable, type Proc } from "../../../src/detector/sources/syscall/state.js";
@@ -115,7 +117,7 @@ describe("syscall source", () => {
     const source = createSyscallSource({ table, users: { userName: () => undefined, groupName: () => undefined }, bootOffsetNs: () => 0n });
     let last: SyscallEvent | undefined;
     for (const f of [fork(200, 302), exec(302, { ppid: 200, exepath: "/bin/sh", argv: ["sh"], cwd: "/", comm: "sh" })]) tracker.process(f, (e) => (last = e));
-    expect(source.extractor("container.id")!(last!)).toBe(id.slice(0, 12));
+    expect(source.extractor("container.id", undefined)!(last!)).toBe(id.slice(0, 12));
     expect(asked).toEqual([302]);
     // a cgroup name from the kernel needs no /proc read
     tracker.process(exec(302, { ppid: 200, exepath: "/bin/sh", argv: ["sh"], cwd: "/", comm: "sh", cgroup: `docker-${id}.scope` }), () => {});
@@ -280,6 +282,28 @@ describe("syscall source", () => {
     expect(get(d, "fd.num")).toBe(1);
     expect(get(d, "evt.rawres")).toBe(1);
     expect(get(d, "fd.types", "1")).toEqual(["ipv4"]);
+  });
+
+  it("fd.ip, fd.net and fd.port compare both ends as Falco does: = matches either, != needs neither", () => {
+    const { feed, source } = setup();
+    const t = tuple({ family: 2, protocol: 6, saddr: [10, 0, 0, 5], sport: 40000, daddr: [203, 0, 113, 7], dport: 443 });
+    const c = feed(syscall("connect", 200, 0, [i64(7), sockaddrIn([203, 0, 113, 7], 443), i64(16), t]));
+    const holds = (cond: string) => {
+      const parsed = parseCondition(cond);
+      if (!parsed.ok) throw new Error(cond);
+      return compileCondition(parsed.ast, source)(c);
+    };
+    expect(holds("fd.ip = 203.0.113.7")).toBe(true);
+    expect(holds("fd.ip = 10.0.0.5")).toBe(true);
+    expect(holds("fd.ip in (192.0.2.1, 10.0.0.5)")).toBe(true);
+    expect(holds("fd.ip = 192.0.2.1")).toBe(false);
+    expect(holds('fd.ip != "0.0.0.0"')).toBe(true);
+    expect(holds("fd.ip != 10.0.0.5")).toBe(false); // one end is 10.0.0.5
+    expect(holds("fd.net = 10.0.0.0/8")).toBe(true);
+    expect(holds('fd.net != "127.0.0.0/8"')).toBe(true);
+    expect(holds("fd.net != 10.0.0.0/8")).toBe(false);
+    expect(holds("fd.port = 443")).toBe(true);
+    expect(holds("fd.port != 40000")).toBe(false);
   });
 
   it("an IPv6 socket with IPv4-mapped ends is an IPv4 socket, as in Falco", () => {
