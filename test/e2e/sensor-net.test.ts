@@ -3,10 +3,14 @@
  * give them. sensor/testprogs/net-client.c connects over IPv4 and through an IPv6 socket
  * to an IPv4-mapped address (Falco folds that socket to IPv4), accepts both, and sends two
  * datagrams from an unconnected UDP socket (the destination comes from sendto's address;
- * only the first send renames the descriptor). A small rules file prints the fields.
+ * only the first send renames the descriptor). And a socket connected before the detector
+ * started, read from /proc at start, keeps its tuple when it is dup'd later. A small rules
+ * file prints the fields.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
@@ -66,5 +70,46 @@ describe.skipIf(!isRoot)("socket tuples from the kernel (root)", () => {
       `sendto 0.0.0.0:${uport}->127.0.0.1:${udp} type=4 proto=udp sip=127.0.0.1 sport=${udp} cip=0.0.0.0 changed=true`,
       `sendto 0.0.0.0:${uport}->127.0.0.1:${udp} type=4 proto=udp sip=127.0.0.1 sport=${udp} cip=0.0.0.0 changed=false`,
     ]);
+  });
+});
+
+describe.skipIf(!isRoot)("a socket from before the detector started (root)", () => {
+  it("is an IPv4 socket with its tuple when dup'd later, read from the namespace's /proc tables", async () => {
+    buildSensor();
+    const dir = mkdtempSync(join(tmpdir(), "pg-net-"));
+    const server = createServer((c) => c.on("error", () => {}));
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const port = (server.address() as AddressInfo).port;
+    const holder = spawn(join(TESTPROGS, "hold-socket"), [String(port)], { stdio: ["ignore", "pipe", "inherit"] });
+    let detector: SyscallDetector | undefined;
+    try {
+      await once(holder.stdout!, "data"); // "ready": connected
+      const rules = join(dir, "dup_rules.yaml");
+      writeFileSync(
+        rules,
+        `- rule: pg test dup of an old socket
+  desc: the dup2 of the test program
+  condition: evt.type=dup2 and proc.name=hold-socket
+  output: "%fd.name type=%fd.type proto=%fd.l4proto sport=%fd.sport"
+  priority: NOTICE
+`,
+      );
+      const alerts: DetectorAlert[] = [];
+      detector = await startSyscallDetector({ rulesFiles: [rules], logger: pino({ level: "warn" }), onAlert: (a) => alerts.push(a) });
+      await detector.ready;
+      holder.kill("SIGUSR1");
+      await once(holder, "exit");
+      const until = Date.now() + 2000;
+      while (alerts.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      expect(alerts.map((a) => a.output.replace(/^\S+: \S+ /, ""))).toEqual([
+        expect.stringMatching(new RegExp(`^127\\.0\\.0\\.1:\\d+->127\\.0\\.0\\.1:${port} type=ipv4 proto=tcp sport=${port}$`)),
+      ]);
+    } finally {
+      holder.kill();
+      await detector?.stop();
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -4,6 +4,7 @@
  */
 import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { containerIdFromProcCgroup } from "./container.js";
+import { SocketTables } from "./procnet.js";
 import { EXE_FLAG } from "./wire.js";
 import type { FdInfo, FdType, Proc, ProcReader } from "./state.js";
 
@@ -66,7 +67,7 @@ function fdFromLink(target: string): FdInfo {
   return { type, name, flags: 0 };
 }
 
-function readFds(pid: number): Map<number, FdInfo> {
+function readFds(pid: number, sockets: SocketTables): Map<number, FdInfo> {
   const fds = new Map<number, FdInfo>();
   let names: string[];
   try {
@@ -76,13 +77,15 @@ function readFds(pid: number): Map<number, FdInfo> {
   }
   for (const n of names) {
     const target = link(`/proc/${pid}/fd/${n}`);
-    if (target !== undefined) fds.set(Number(n), fdFromLink(target));
+    if (target === undefined) continue;
+    const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+    fds.set(Number(n), (inode !== undefined ? sockets.lookup(pid, Number(inode)) : undefined) ?? fdFromLink(target));
   }
   return fds;
 }
 
 /** Reads /proc/PID; undefined when the process is gone (or is not a process). */
-export function readProc(pid: number, withFds = true): Proc | undefined {
+export function readProc(pid: number, withFds = true, sockets = new SocketTables()): Proc | undefined {
   const stat = read(`/proc/${pid}/stat`);
   const status = read(`/proc/${pid}/status`);
   if (stat === undefined || status === undefined) return undefined;
@@ -148,7 +151,7 @@ export function readProc(pid: number, withFds = true): Proc | undefined {
     exeCtimeNs,
     exeMtimeNs,
     containerId: containerIdFromProcCgroup(read(`/proc/${pid}/cgroup`) ?? ""),
-    fds: withFds ? readFds(pid) : new Map(),
+    fds: withFds ? readFds(pid, sockets) : new Map(),
   };
 }
 
@@ -162,10 +165,11 @@ export function readProcCgroup(pid: number): string | undefined {
 /** Every process now in /proc. */
 export function scanProcs(): Proc[] {
   const out: Proc[] = [];
+  const sockets = new SocketTables(); // each namespace's tables read once for the whole scan
   for (const name of readdirSync("/proc")) {
     const pid = Number(name);
     if (!Number.isInteger(pid) || pid <= 0) continue;
-    const p = readProc(pid);
+    const p = readProc(pid, true, sockets);
     if (p) out.push(p);
   }
   return out;

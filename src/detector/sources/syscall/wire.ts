@@ -359,7 +359,8 @@ export function formatIp(b: Buffer, at: number, family: number): string {
   return compressV6(groups);
 }
 
-function compressV6(groups: string[]): string {
+/** Eight hex groups as an IPv6 address, the longest run of zeros as "::". */
+export function compressV6(groups: string[]): string {
   // the longest run of zero groups becomes "::"
   let best = -1;
   let bestLen = 0;
