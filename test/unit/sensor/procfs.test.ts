@@ -1,9 +1,10 @@
 /** /proc seeding, checked against what this very process knows about itself. */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { readProc, scanProcs } from "../../../src/detector/sources/syscall/procfs.js";
+import { parentFromProc, readProc, scanProcs } from "../../../src/detector/sources/syscall/procfs.js";
 import { systemUserDb } from "../../../src/detector/sources/syscall/users.js";
 
 describe("procfs", () => {
@@ -22,6 +23,22 @@ describe("procfs", () => {
     // the environment this process was started with (/proc/PID/environ)
     expect(p.env.some((v) => v.startsWith("PATH="))).toBe(true);
     expect(["host", expect.stringMatching(/^[0-9a-f]{12}$/)]).toContainEqual(p.containerId);
+  });
+
+  it("the current parent of a process, from its stat line (a name with spaces and parentheses too)", async () => {
+    expect(parentFromProc(process.pid)).toBe(process.ppid);
+    expect(parentFromProc(2 ** 22 + 12345)).toBeUndefined();
+    const odd = join(mkdtempSync(join(tmpdir(), "pg-stat-")), "we) (ird 1 2");
+    copyFileSync("/bin/sleep", odd);
+    chmodSync(odd, 0o755);
+    const child = spawn(odd, ["5"], { stdio: "ignore" });
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      expect(readFileSync(`/proc/${child.pid}/stat`, "utf8")).toContain("(we) (ird 1 2)");
+      expect(parentFromProc(child.pid!)).toBe(process.pid);
+    } finally {
+      child.kill();
+    }
   });
 
   it("a vanished process is undefined, and a scan finds pid 1 and us", () => {

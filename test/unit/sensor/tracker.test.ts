@@ -334,6 +334,21 @@ describe("syscall source", () => {
     expect(get(s, "evt.args")).toBe("res=SUCCESS target=/etc/shadow linkdirfd=-100 linkpath=/tmp/x");
   });
 
+  it("an exited parent's children are reparented as the kernel did, read from /proc", () => {
+    const known = new Map<number, Proc>([
+      [1, proc(1, 0, "systemd")],
+      [200, proc(200, 1, "bash")],
+    ]);
+    const parents = new Map<number, number>([[601, 1]]);
+    const asked: number[] = [];
+    const table = new ProcessTable({ read: (pid) => known.get(pid), parentOf: (pid) => (asked.push(pid), parents.get(pid)) });
+    const tracker = new SyscallTracker(table);
+    for (const f of [fork(200, 600), fork(600, 601), fork(200, 700), exit(700), exit(600)]) tracker.process(f, () => {});
+    expect(asked).toEqual([601]); // 700 never forked: its exit reads nothing
+    expect(table.peek(601)!.ppid).toBe(1);
+    expect(table.ancestor(table.peek(601)!, 1)!.comm).toBe("systemd");
+  });
+
   it("an exited process lingers for late lookups, then goes", () => {
     const { feed, table } = setup();
     feed(fork(200, 400), exit(400));

@@ -155,7 +155,15 @@ export function readProc(pid: number, withFds = true, sockets = new SocketTables
   };
 }
 
-export const procfsReader: ProcReader = { read: (pid) => readProc(pid) };
+/** The parent pid from /proc/PID/stat (field 4, after the parenthesized name). */
+export function parentFromProc(pid: number): number | undefined {
+  const stat = read(`/proc/${pid}/stat`);
+  if (!stat) return undefined;
+  const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  return Number.isInteger(ppid) ? ppid : undefined;
+}
+
+export const procfsReader: ProcReader = { read: (pid) => readProc(pid), parentOf: parentFromProc };
 
 /** /proc/PID/cgroup's text; undefined when the process is gone. */
 export function readProcCgroup(pid: number): string | undefined {

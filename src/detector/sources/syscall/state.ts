@@ -101,6 +101,8 @@ export interface Proc {
   fds: Map<number, FdInfo>;
   /** Set when the process exited; the entry lingers briefly for late lookups. */
   exitedAt?: number;
+  /** Set once the process created another: only such an exit has children to reparent. */
+  forked?: boolean;
 }
 
 /** Encodes a tty as /proc/PID/stat's tty_nr does (new_encode_dev). */
@@ -119,6 +121,8 @@ export function resolvePath(base: string, path: string): string {
 export interface ProcReader {
   /** Reads one process from /proc; undefined when it is gone. */
   read(pid: number): Proc | undefined;
+  /** The current parent of a process (after a reparenting); undefined when it is gone. */
+  parentOf?(pid: number): number | undefined;
 }
 
 const EXITED_LINGER_MS = 5000;
@@ -182,7 +186,10 @@ export class ProcessTable {
   /** A new process: a copy of its creator (same image, cwd and descriptors). */
   fork(creator: Proc | undefined, child: number, ppid: number, vpid: number, startNs: number): Proc {
     const base: Proc = creator ?? this.reader.read(child) ?? emptyProc(child);
-    const p: Proc = { ...base, pid: child, ppid, vpid, startNs, fds: new Map(base.fds), exitedAt: undefined };
+    const p: Proc = { ...base, pid: child, ppid, vpid, startNs, fds: new Map(base.fds), exitedAt: undefined, forked: false };
+    const parent = this.procs.get(ppid);
+    if (parent) parent.forked = true;
+    if (creator) creator.forked = true;
     this.procs.set(child, p);
     return p;
   }
@@ -192,6 +199,15 @@ export class ProcessTable {
     const p = this.procs.get(pid);
     if (!p) return;
     p.exitedAt = now;
+    // The kernel has given its children a new parent (the namespace's init or a subreaper):
+    // /proc says which, so proc.pname and proc.aname follow it, as in Falco.
+    if (p.forked !== false && this.reader.parentOf) {
+      for (const c of this.procs.values()) {
+        if (c.ppid !== pid || c.exitedAt !== undefined) continue;
+        const parent = this.reader.parentOf(c.pid);
+        if (parent !== undefined && parent !== pid) c.ppid = parent;
+      }
+    }
     this.exited.push(pid);
     this.sweep(now);
   }
