@@ -27,6 +27,7 @@ import {
 } from "./flags.js";
 import { typeChar, tupleName, type FdInfo, type Proc, type ProcessTable } from "./state.js";
 import { eventArg, type ArgValue, type SyscallEvent } from "./tracker.js";
+import { HOST_CONTAINER_ID } from "./container.js";
 import type { UserDb } from "./users.js";
 import { EXE_FLAG, type SockTuple } from "./wire.js";
 
@@ -69,6 +70,20 @@ const CHMOD_TYPES = new Set(["chmod", "fchmod", "fchmodat"]);
 const OCTAL_MODE_TYPES = new Set(["open", "openat", "creat"]);
 const HEX_MODE_TYPES = new Set(["mkdir", "mkdirat"]);
 
+// A container's processes are named from the container's own files, as in Falco.
+function userOf(users: UserDb, p: Proc, uid: number): string | undefined {
+  return p.containerId !== HOST_CONTAINER_ID && users.containerUserName ? users.containerUserName(p.containerId, p.pid, uid) : users.userName(uid);
+}
+
+function groupOf(users: UserDb, p: Proc, gid: number): string | undefined {
+  return p.containerId !== HOST_CONTAINER_ID && users.containerGroupName ? users.containerGroupName(p.containerId, p.pid, gid) : users.groupName(gid);
+}
+
+/** user.name and the like, as Falco gives them: unknown is "root" for id 0, else "<NA>". */
+function accountName(name: string | undefined, id: number): string {
+  return name ?? (id === 0 ? "root" : "<NA>");
+}
+
 /** An id argument by name, as Falco gives it: the name, `<NA>` when unknown, `<NONE>` for -1. */
 function idText(id: number, lookup: (id: number) => string | undefined): string {
   return id === -1 ? "<NONE>" : (lookup(id) ?? "<NA>");
@@ -89,8 +104,8 @@ function argText(e: SyscallEvent, name: string, v: ArgValue, users: UserDb): str
       if (OCTAL_MODE_TYPES.has(e.type)) return octalText(v);
       if (HEX_MODE_TYPES.has(e.type)) return v.toString(16).toUpperCase();
     }
-    if (UID_PARAMS[e.type]?.includes(name)) return idText(v, (u) => users.userName(u));
-    if (GID_PARAMS[e.type]?.includes(name)) return idText(v, (g) => users.groupName(g));
+    if (UID_PARAMS[e.type]?.includes(name)) return idText(v, (u) => userOf(users, e.proc, u));
+    if (GID_PARAMS[e.type]?.includes(name)) return idText(v, (g) => groupOf(users, e.proc, g));
   }
   if (name === "request" && typeof v === "number") return ptraceRequestText(v);
   if (name === "domain" && typeof v === "number") return familyText(v);
@@ -242,11 +257,11 @@ export function createSyscallSource(ctx: SyscallSourceContext): SyscallSource {
     "thread.cap_inheritable": () => (e) => capsText(e.proc.capInheritable),
 
     "user.uid": () => (e) => e.uid,
-    "user.name": () => (e) => users.userName(e.uid),
+    "user.name": () => (e) => accountName(userOf(users, e.proc, e.uid), e.uid),
     "user.loginuid": () => (e) => e.proc.loginuid,
-    "user.loginname": () => (e) => (e.proc.loginuid >= 0 ? users.userName(e.proc.loginuid) : undefined),
+    "user.loginname": () => (e) => accountName(e.proc.loginuid >= 0 ? userOf(users, e.proc, e.proc.loginuid) : undefined, e.proc.loginuid),
     "group.gid": () => (e) => e.gid,
-    "group.name": () => (e) => users.groupName(e.gid),
+    "group.name": () => (e) => accountName(groupOf(users, e.proc, e.gid), e.gid),
 
     "fd.num": () => (e) => e.fdNum,
     "fd.type": () => (e) => e.fd?.type,

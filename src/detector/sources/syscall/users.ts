@@ -27,7 +27,8 @@ class IdNames {
   private names: Map<number, string>;
   private lastLoad: number;
 
-  constructor(private readonly path: string) {
+  /** `path` may change (a container's files are read through one of its live processes). */
+  constructor(public path: string) {
     this.names = parseIdFile(path);
     this.lastLoad = Date.now();
   }
@@ -38,7 +39,9 @@ class IdNames {
     const now = Date.now();
     if (now - this.lastLoad < RETRY_MS) return undefined;
     this.lastLoad = now;
-    this.names = parseIdFile(this.path);
+    const fresh = parseIdFile(this.path);
+    // an unreadable file (the process we read it through is gone) keeps what we knew
+    if (fresh.size > 0) this.names = fresh;
     return this.names.get(id);
   }
 }
@@ -46,10 +49,38 @@ class IdNames {
 export interface UserDb {
   userName(uid: number): string | undefined;
   groupName(gid: number): string | undefined;
+  /**
+   * Names inside a container, from its own /etc/passwd and /etc/group (read through
+   * /proc/PID/root of one of its processes), as Falco resolves them per container.
+   */
+  containerUserName?(containerId: string, pid: number, uid: number): string | undefined;
+  containerGroupName?(containerId: string, pid: number, gid: number): string | undefined;
 }
+
+// Containers whose files were read: enough for a busy node, bounded so churn cannot grow it.
+const MAX_CONTAINERS = 512;
 
 export function systemUserDb(passwd = "/etc/passwd", group = "/etc/group"): UserDb {
   const users = new IdNames(passwd);
   const groups = new IdNames(group);
-  return { userName: (uid) => users.name(uid), groupName: (gid) => groups.name(gid) };
+  const containers = new Map<string, { users: IdNames; groups: IdNames }>();
+  const inContainer = (containerId: string, pid: number) => {
+    const root = `/proc/${pid}/root/etc`;
+    let c = containers.get(containerId);
+    if (!c) {
+      if (containers.size >= MAX_CONTAINERS) containers.delete(containers.keys().next().value!);
+      c = { users: new IdNames(`${root}/passwd`), groups: new IdNames(`${root}/group`) };
+      containers.set(containerId, c);
+    } else {
+      c.users.path = `${root}/passwd`;
+      c.groups.path = `${root}/group`;
+    }
+    return c;
+  };
+  return {
+    userName: (uid) => users.name(uid),
+    groupName: (gid) => groups.name(gid),
+    containerUserName: (containerId, pid, uid) => inContainer(containerId, pid).users.name(uid),
+    containerGroupName: (containerId, pid, gid) => inContainer(containerId, pid).groups.name(gid),
+  };
 }

@@ -1,0 +1,118 @@
+/**
+ * End to end, as root: container-scoped fields without a container runtime. A static test
+ * program moves itself into a cgroup named as a container runtime names one (a cgroup v2
+ * `docker-<id>.scope`, and a cgroup v1 `/docker/<id>` where v1 controllers are mounted),
+ * chroots into a bare root holding its own /etc/passwd and /etc/group, takes an id only
+ * that passwd knows, and opens a file. container.id comes from the cgroup name the kernel
+ * gives at exec (or, for v1, from /proc/PID/cgroup); user.name and group.name come from the
+ * container's files, as Falco resolves them; on the host the same ids are unknown (<NA>).
+ */
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { DetectorAlert } from "../../src/detector/ruleset.js";
+import { startSyscallDetector, type SyscallDetector } from "../../src/detector/sources/syscall/index.js";
+import { buildSensor, isRoot, TESTPROGS } from "../unit/sensor/helpers.js";
+
+const run = promisify(execFile);
+const UID = 42424;
+const GID = 43434;
+
+const RULES = `
+- rule: pg test container fields
+  desc: the probe's open, for the test
+  condition: evt.type in (open, openat) and fd.name=/etc/pg-probe and proc.name=probe
+  output: "user=%user.name uid=%user.uid group=%group.name container=%container.id"
+  priority: NOTICE
+`;
+
+/** Mount points of cgroup v2 and of one v1 controller hierarchy, from /proc/self/mounts. */
+function cgroupMounts(): { v2?: string; v1?: string } {
+  const out: { v2?: string; v1?: string } = {};
+  for (const line of readFileSync("/proc/self/mounts", "utf8").split("\n")) {
+    const [, dir, type, opts] = line.split(" ");
+    if (type === "cgroup2" && !out.v2) out.v2 = dir;
+    if (type === "cgroup" && !out.v1 && /(^|,)(pids|memory|cpu)(,|$)/.test(opts ?? "")) out.v1 = dir;
+  }
+  return out;
+}
+
+const mounts = isRoot ? cgroupMounts() : {};
+
+describe.skipIf(!isRoot || !mounts.v2)("container fields from cgroups and the container's own files (root)", () => {
+  let detector: SyscallDetector;
+  const alerts: DetectorAlert[] = [];
+  let dir: string;
+  let root: string;
+  const made: string[] = [];
+
+  beforeAll(async () => {
+    buildSensor();
+    dir = mkdtempSync(join(tmpdir(), "pg-ctr-"));
+    root = join(dir, "root");
+    mkdirSync(join(root, "etc"), { recursive: true });
+    writeFileSync(join(root, "etc", "passwd"), `root:x:0:0::/:/bin/sh\nghost:x:${UID}:${GID}::/:/bin/sh\n`);
+    writeFileSync(join(root, "etc", "group"), `root:x:0:\nghostgrp:x:${GID}:\n`);
+    writeFileSync(join(root, "etc", "pg-probe"), "x");
+    copyFileSync(join(TESTPROGS, "in-container"), join(root, "probe"));
+    const rules = join(dir, "rules.yaml");
+    writeFileSync(rules, RULES);
+    detector = await startSyscallDetector({ rulesFiles: [rules], logger: pino({ level: "warn" }), onAlert: (a) => alerts.push(a) });
+    await detector.ready;
+  });
+
+  afterAll(async () => {
+    await detector?.stop();
+    for (const d of made.reverse()) {
+      try {
+        rmdirSync(d);
+      } catch {
+        // still busy or already gone: the kernel removes nothing by itself, say so
+        console.warn(`could not remove test cgroup ${d}`);
+      }
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Runs the probe with its pid written to `procs` ("-": stays on the host); returns its alert's output. */
+  async function probe(procs: string): Promise<string> {
+    const since = alerts.length;
+    await run(join(TESTPROGS, "in-container"), [procs, root, String(UID), String(GID), "/etc/pg-probe"]);
+    const until = Date.now() + 2000;
+    while (alerts.length === since && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    const mine = alerts.slice(since).map((a) => a.output.replace(/^\S+: \S+ /, ""));
+    expect(mine, "one alert for the probe").toHaveLength(1);
+    return mine[0]!;
+  }
+
+  function cgroup(base: string, ...parts: string[]): string {
+    let d = base;
+    for (const p of parts) {
+      d = join(d, p);
+      if (!existsSync(d)) {
+        mkdirSync(d);
+        made.push(d);
+      }
+    }
+    return join(d, "cgroup.procs");
+  }
+
+  it("a cgroup v2 docker-<id>.scope: container.id, and the container's user and group names", async () => {
+    const id = randomBytes(32).toString("hex");
+    expect(await probe(cgroup(mounts.v2!, `docker-${id}.scope`))).toBe(`user=ghost uid=${UID} group=ghostgrp container=${id.slice(0, 12)}`);
+  });
+
+  it.skipIf(!mounts.v1)("a cgroup v1 /docker/<id> (the kernel's v2 cgroup is the nameless root): the same, from /proc/PID/cgroup", async () => {
+    const id = randomBytes(32).toString("hex");
+    expect(await probe(cgroup(mounts.v1!, "docker", id))).toBe(`user=ghost uid=${UID} group=ghostgrp container=${id.slice(0, 12)}`);
+  });
+
+  it("the same ids on the host: unknown names, as Falco gives them (<NA>)", async () => {
+    expect(await probe("-")).toBe(`user=<NA> uid=${UID} group=<NA> container=host`);
+  });
+});
