@@ -6,10 +6,15 @@
  *     program as /probe and the container's /etc/passwd and /etc/group), and runs
  *     /probe --inside UID GID FILE there
  *   probe --inside UID GID FILE
- *     takes the ids (setresgid, setresuid), opens FILE read-only, and stays 2 s (as a
- *     container's processes stay: the detector reads the container's files through it) */
+ *     takes the ids (setresgid, setresuid), opens FILE read-only (or, for FILE tcp:PORT,
+ *     connects to 127.0.0.1:PORT and puts the connection on stdin and stdout), and stays
+ *     2 s (as a container's processes stay: the detector reads the container's files
+ *     through it) */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,12 +29,28 @@ int main(int argc, char **argv)
 			perror("probe: set ids");
 			return 1;
 		}
-		int fd = open(argv[4], O_RDONLY);
-		if (fd < 0) {
-			perror(argv[4]);
-			return 1;
+		if (!strncmp(argv[4], "tcp:", 4)) {
+			/* a reverse shell's move: a connection on stdin and stdout */
+			struct sockaddr_in sa;
+			memset(&sa, 0, sizeof(sa));
+			sa.sin_family = AF_INET;
+			sa.sin_port = htons((unsigned short)atoi(argv[4] + 4));
+			sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+			int s = socket(AF_INET, SOCK_STREAM, 0);
+			if (connect(s, (struct sockaddr *)&sa, sizeof(sa))) {
+				perror("connect");
+				return 1;
+			}
+			dup2(s, 0);
+			dup2(s, 1);
+		} else {
+			int fd = open(argv[4], O_RDONLY);
+			if (fd < 0) {
+				perror(argv[4]);
+				return 1;
+			}
+			close(fd);
 		}
-		close(fd);
 		sleep(2);
 		return 0;
 	}

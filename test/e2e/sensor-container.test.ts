@@ -6,10 +6,14 @@
  * that passwd knows, and opens a file. container.id comes from the cgroup name the kernel
  * gives at exec (or, for v1, from /proc/PID/cgroup); user.name and group.name come from the
  * container's files, as Falco resolves them; on the host the same ids are unknown (<NA>).
+ * With Falco's stable rules loaded too, a container rule fires on the same program putting
+ * a connection on its stdin (a reverse shell's move).
  */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
+import { once } from "node:events";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -17,7 +21,7 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DetectorAlert } from "../../src/detector/ruleset.js";
 import { startSyscallDetector, type SyscallDetector } from "../../src/detector/sources/syscall/index.js";
-import { buildSensor, isRoot, TESTPROGS } from "../unit/sensor/helpers.js";
+import { buildSensor, FALCO_RULES, isRoot, TESTPROGS } from "../unit/sensor/helpers.js";
 
 const run = promisify(execFile);
 const UID = 42424;
@@ -27,7 +31,7 @@ const RULES = `
 - rule: pg test container fields
   desc: the probe's open, for the test
   condition: evt.type in (open, openat) and fd.name=/etc/pg-probe and proc.name=probe
-  output: "user=%user.name uid=%user.uid group=%group.name container=%container.id"
+  output: "user=%user.name uid=%user.uid group=%group.name container=%container.id (%proc.name)"
   priority: NOTICE
 `;
 
@@ -62,7 +66,7 @@ describe.skipIf(!isRoot || !mounts.v2)("container fields from cgroups and the co
     copyFileSync(join(TESTPROGS, "in-container"), join(root, "probe"));
     const rules = join(dir, "rules.yaml");
     writeFileSync(rules, RULES);
-    detector = await startSyscallDetector({ rulesFiles: [rules], logger: pino({ level: "warn" }), onAlert: (a) => alerts.push(a) });
+    detector = await startSyscallDetector({ rulesFiles: [FALCO_RULES, rules], logger: pino({ level: "warn" }), onAlert: (a) => alerts.push(a) });
     await detector.ready;
   });
 
@@ -79,16 +83,22 @@ describe.skipIf(!isRoot || !mounts.v2)("container fields from cgroups and the co
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  /** Runs the probe with its pid written to `procs` ("-": stays on the host); returns its alert's output. */
-  async function probe(procs: string): Promise<string> {
+  /**
+   * Runs the probe with its pid written to `procs` ("-": stays on the host) and waits for
+   * its alert of `rule`; returns the alert.
+   */
+  async function probe(procs: string, action = "/etc/pg-probe", rule = "pg test container fields"): Promise<DetectorAlert> {
     const since = alerts.length;
-    await run(join(TESTPROGS, "in-container"), [procs, root, String(UID), String(GID), "/etc/pg-probe"]);
+    const ours = () => alerts.slice(since).filter((a) => a.rule === rule && a.output_fields["proc.name"] === "probe");
+    await run(join(TESTPROGS, "in-container"), [procs, root, String(UID), String(GID), action]);
     const until = Date.now() + 2000;
-    while (alerts.length === since && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-    const mine = alerts.slice(since).map((a) => a.output.replace(/^\S+: \S+ /, ""));
-    expect(mine, "one alert for the probe").toHaveLength(1);
-    return mine[0]!;
+    while (ours().length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    // one per event: the reverse shell's two dup2 calls raise two
+    expect(ours().map((a) => a.output), `a '${rule}' alert for the probe`).not.toHaveLength(0);
+    return ours()[0]!;
   }
+
+  const fields = (a: DetectorAlert) => a.output.replace(/^\S+: \S+ /, "").replace(/ \(probe\)$/, "");
 
   function cgroup(base: string, ...parts: string[]): string {
     let d = base;
@@ -104,15 +114,41 @@ describe.skipIf(!isRoot || !mounts.v2)("container fields from cgroups and the co
 
   it("a cgroup v2 docker-<id>.scope: container.id, and the container's user and group names", async () => {
     const id = randomBytes(32).toString("hex");
-    expect(await probe(cgroup(mounts.v2!, `docker-${id}.scope`))).toBe(`user=ghost uid=${UID} group=ghostgrp container=${id.slice(0, 12)}`);
+    expect(fields(await probe(cgroup(mounts.v2!, `docker-${id}.scope`)))).toBe(`user=ghost uid=${UID} group=ghostgrp container=${id.slice(0, 12)}`);
   });
 
   it.skipIf(!mounts.v1)("a cgroup v1 /docker/<id> (the kernel's v2 cgroup is the nameless root): the same, from /proc/PID/cgroup", async () => {
     const id = randomBytes(32).toString("hex");
-    expect(await probe(cgroup(mounts.v1!, "docker", id))).toBe(`user=ghost uid=${UID} group=ghostgrp container=${id.slice(0, 12)}`);
+    expect(fields(await probe(cgroup(mounts.v1!, "docker", id)))).toBe(`user=ghost uid=${UID} group=ghostgrp container=${id.slice(0, 12)}`);
   });
 
   it("the same ids on the host: unknown names, as Falco gives them (<NA>)", async () => {
-    expect(await probe("-")).toBe(`user=<NA> uid=${UID} group=<NA> container=host`);
+    expect(fields(await probe("-"))).toBe(`user=<NA> uid=${UID} group=<NA> container=host`);
+  });
+
+  it("a connection put on stdin inside the container: Redirect STDOUT/STDIN to Network Connection in Container; on the host: nothing", async () => {
+    const server = createServer((c) => c.on("error", () => {}));
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const id = randomBytes(32).toString("hex");
+      const a = await probe(cgroup(mounts.v2!, `docker-${id}.scope`), `tcp:${port}`, "Redirect STDOUT/STDIN to Network Connection in Container");
+      expect(a.output_fields).toMatchObject({
+        "evt.type": "dup2",
+        "fd.type": "ipv4",
+        "fd.rport": port,
+        "user.name": "ghost",
+        "proc.name": "probe",
+      });
+
+      // the same on the host: the rule is about containers
+      const since = alerts.length;
+      await run(join(TESTPROGS, "in-container"), ["-", root, String(UID), String(GID), `tcp:${port}`]);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(alerts.slice(since).filter((x) => x.rule === a.rule).map((x) => x.output)).toEqual([]);
+    } finally {
+      server.close();
+    }
   });
 });
