@@ -1,19 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Test program for container-scoped fields, built static so it runs inside a bare root.
- *   in-container PROCS ROOT UID GID FILE
+/* Test program for container-scoped fields and container rules, built static so it runs
+ * inside a bare root.
+ *   in-container PROCS ROOT UID GID ACTION
  *     writes its pid to each cgroup.procs file in PROCS (":"-separated; "-" for none), so
  *     its cgroups name it like a container's; chroots into ROOT (which holds a copy of this
  *     program as /probe and the container's /etc/passwd and /etc/group), and runs
- *     /probe --inside UID GID FILE there
- *   probe --inside UID GID FILE
- *     takes the ids (setresgid, setresuid), opens FILE read-only (or, for FILE tcp:PORT,
- *     connects to 127.0.0.1:PORT and puts the connection on stdin and stdout), and stays
- *     2 s (as a container's processes stay: the detector reads the container's files
- *     through it) */
+ *     /probe --inside UID GID ACTION there
+ *   probe --inside UID GID ACTION
+ *     takes the ids (setresgid, setresuid), does ACTION, and stays 2 s (as a container's
+ *     processes stay: the detector reads the container's files through them). ACTION is
+ *       FILE             open FILE read-only
+ *       write:FILE       open FILE for writing, creating it
+ *       tcp:PORT         connect to 127.0.0.1:PORT and put the connection on stdin, stdout
+ *       packet           create a packet socket
+ *       exec:PATH,ARG... run PATH with these arguments (argv[0] is PATH's last component) */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <linux/if_packet.h>
 #include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +34,34 @@ int main(int argc, char **argv)
 			perror("probe: set ids");
 			return 1;
 		}
-		if (!strncmp(argv[4], "tcp:", 4)) {
+		const char *action = argv[4];
+		if (!strncmp(action, "exec:", 5)) {
+			char *spec = strdup(action + 5);
+			char *args[16];
+			int n = 0;
+			for (char *a = strtok(spec, ","); a && n < 15; a = strtok(NULL, ","))
+				args[n++] = a;
+			args[n] = NULL;
+			char *path = args[0];
+			char *slash = strrchr(path, '/');
+			args[0] = slash ? slash + 1 : path;
+			execv(path, args);
+			perror(path);
+			return 1;
+		}
+		if (!strcmp(action, "packet")) {
+			/* refused without CAP_NET_RAW; the attempt is what rules see */
+			int p = socket(AF_PACKET, SOCK_RAW, 0);
+			if (p >= 0)
+				close(p);
+		} else if (!strncmp(action, "write:", 6)) {
+			int fd = open(action + 6, O_WRONLY | O_CREAT, 0600);
+			if (fd < 0) {
+				perror(action + 6);
+				return 1;
+			}
+			close(fd);
+		} else if (!strncmp(argv[4], "tcp:", 4)) {
 			/* a reverse shell's move: a connection on stdin and stdout */
 			struct sockaddr_in sa;
 			memset(&sa, 0, sizeof(sa));
