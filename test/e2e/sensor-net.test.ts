@@ -25,6 +25,12 @@ const RULES = `
   condition: evt.type in (connect, accept, accept4, sendto) and proc.name=net-client
   output: "%evt.type %fd.name type=%fd.typechar proto=%fd.l4proto sip=%fd.sip sport=%fd.sport cip=%fd.cip changed=%fd.name_changed"
   priority: NOTICE
+
+- rule: pg test server names
+  desc: a server name compared as Falco compares it (the name resolved, not the address reversed)
+  condition: evt.type=connect and proc.name=net-client and fd.sip.name=localhost
+  output: "%fd.sip.name"
+  priority: NOTICE
 `;
 
 describe.skipIf(!isRoot)("socket tuples from the kernel (root)", () => {
@@ -37,7 +43,7 @@ describe.skipIf(!isRoot)("socket tuples from the kernel (root)", () => {
     dir = mkdtempSync(join(tmpdir(), "pg-net-"));
     const rules = join(dir, "net_rules.yaml");
     writeFileSync(rules, RULES);
-    detector = await startSyscallDetector({ rulesFiles: [rules], logger: pino({ level: "warn" }), onAlert: (a) => alerts.push(a) });
+    detector = await startSyscallDetector({ rulesFiles: [rules], ruleMatching: "all", logger: pino({ level: "warn" }), onAlert: (a) => alerts.push(a) });
     await detector.ready;
   });
 
@@ -50,7 +56,7 @@ describe.skipIf(!isRoot)("socket tuples from the kernel (root)", () => {
     const out = execFileSync(join(TESTPROGS, "net-client"), { encoding: "utf8" });
     const [, tcp, udp] = /^tcp (\d+) udp (\d+)$/m.exec(out) ?? [];
     expect(tcp, out).toBeDefined();
-    const lines = () => alerts.map((a) => a.output.replace(/^\S+: \S+ /, ""));
+    const lines = () => alerts.filter((a) => a.rule === "pg test sockets").map((a) => a.output.replace(/^\S+: \S+ /, ""));
     const until = Date.now() + 3000;
     while (lines().length < 6 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     const got = lines();
@@ -70,6 +76,8 @@ describe.skipIf(!isRoot)("socket tuples from the kernel (root)", () => {
       `sendto 0.0.0.0:${uport}->127.0.0.1:${udp} type=4 proto=udp sip=127.0.0.1 sport=${udp} cip=0.0.0.0 changed=true`,
       `sendto 0.0.0.0:${uport}->127.0.0.1:${udp} type=4 proto=udp sip=127.0.0.1 sport=${udp} cip=0.0.0.0 changed=false`,
     ]);
+    // both connects went to an address localhost resolves to
+    expect(alerts.filter((a) => a.rule === "pg test server names").map((a) => a.output.replace(/^\S+: \S+ /, ""))).toEqual(["localhost", "localhost"]);
   });
 });
 

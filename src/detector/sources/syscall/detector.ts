@@ -14,6 +14,7 @@ import type { Priority } from "../../../alert.js";
 import { checkSensorPrerequisites, defaultSensorBinary } from "./prerequisites.js";
 import { procfsReader, readProcCgroup, scanProcs } from "./procfs.js";
 import { FILTERED_OPEN_TYPES, openFilter as analyzeOpenFilter } from "./open-filter.js";
+import { HostNames } from "./hostnames.js";
 import { createSyscallSource, type SyscallSource } from "./source.js";
 import { ProcessTable } from "./state.js";
 import { SensorSupervisor } from "./supervisor.js";
@@ -105,6 +106,8 @@ export interface SyscallDetector {
   stop(): Promise<void>;
 }
 
+const HOST_NAMES_WAIT_MS = 2000;
+
 export async function startSyscallDetector(opts: SyscallDetectorOptions): Promise<SyscallDetector> {
   const { logger } = opts;
   const binary = opts.sensorBinary ?? defaultSensorBinary();
@@ -116,9 +119,11 @@ export async function startSyscallDetector(opts: SyscallDetectorOptions): Promis
   // Only a host without the unified cgroup hierarchy needs /proc to name containers.
   const unifiedCgroups = existsSync("/sys/fs/cgroup/cgroup.controllers");
   const tracker = new SyscallTracker(table, unifiedCgroups ? undefined : readProcCgroup);
+  const hostNames = new HostNames();
   const source: SyscallSource = createSyscallSource({
     table,
     users: systemUserDb(),
+    hostNames,
     bootOffsetNs: () => tracker.bootOffsetNs,
     ...(opts.hostname !== undefined ? { hostname: opts.hostname } : {}),
   });
@@ -141,6 +146,8 @@ export async function startSyscallDetector(opts: SyscallDetectorOptions): Promis
         (results.errors.length > 1 ? ` (and ${results.errors.length - 1} more errors)` : ""),
     );
   }
+  // names the rules compare fd.*ip.name against: resolved before events flow, if quickly
+  await Promise.race([hostNames.settled(), new Promise((r) => setTimeout(r, HOST_NAMES_WAIT_MS).unref())]);
   const interest = ruleset.eventTypes("syscall");
   const syscalls = interestSet(interest.types, interest.all);
   let openFilter: string[] | undefined;

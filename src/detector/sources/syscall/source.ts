@@ -6,7 +6,8 @@
  */
 import { hostname as osHostname } from "node:os";
 import { posix } from "node:path";
-import type { EventSource, EventTypeCatalog, ExtractedValue, Extractor } from "../../event.js";
+import type { LiteralAware } from "../../compiler/compile.js";
+import type { EventSource, EventTypeCatalog, ExtractedValue, Extractor, FieldInfo } from "../../event.js";
 import { SYSCALL_EVENT_TYPES, SYSCALL_FIELDS } from "../../fields/syscall.js";
 import {
   bpfCommandText,
@@ -28,12 +29,15 @@ import {
 import { typeChar, tupleName, type FdInfo, type Proc, type ProcessTable } from "./state.js";
 import { eventArg, type ArgValue, type SyscallEvent } from "./tracker.js";
 import { HOST_CONTAINER_ID } from "./container.js";
+import { HostNames } from "./hostnames.js";
 import type { UserDb } from "./users.js";
 import { EXE_FLAG, type SockTuple } from "./wire.js";
 
 export interface SyscallSourceContext {
   table: ProcessTable;
   users: UserDb;
+  /** The names fd.*ip.name rules compare against, resolved in the background. */
+  hostNames?: HostNames;
   /** CLOCK_REALTIME - CLOCK_BOOTTIME, from the sensor's hello frame. */
   bootOffsetNs(): bigint;
   hostname?: string;
@@ -162,8 +166,35 @@ function isSocket(fd: FdInfo | undefined): boolean {
   return fd !== undefined && (fd.type === "ipv4" || fd.type === "ipv6" || fd.type === "unix" || fd.tuple !== undefined);
 }
 
+// fd.*ip.name: a literal is a host name to resolve; the field answers with the watched name
+// the end's address belongs to.
+const NAME_FIELDS = ["fd.cip.name", "fd.sip.name", "fd.lip.name", "fd.rip.name"];
+
+function withNameLiterals(names: HostNames): ReadonlyMap<string, FieldInfo> {
+  const fields = new Map(SYSCALL_FIELDS);
+  for (const n of NAME_FIELDS) {
+    const info: FieldInfo & LiteralAware = {
+      ...SYSCALL_FIELDS.get(n)!,
+      literal: (text) => {
+        names.watch(text);
+        return text;
+      },
+    };
+    fields.set(n, info);
+  }
+  return fields;
+}
+
 export function createSyscallSource(ctx: SyscallSourceContext): SyscallSource {
   const { table, users } = ctx;
+  const hostNames = ctx.hostNames ?? new HostNames();
+  const endName = (which: "l" | "r" | "c" | "s"): X => {
+    const ip = endIp(which);
+    return (e) => {
+      const a = ip(e);
+      return typeof a === "string" ? hostNames.nameOf(a) : undefined;
+    };
+  };
   const host = ctx.hostname ?? osHostname();
   const parent = (e: SyscallEvent) => table.ancestor(e.proc, 1);
 
@@ -302,10 +333,10 @@ export function createSyscallSource(ctx: SyscallSourceContext): SyscallSource {
     "fd.snet": () => endIp("s"),
     "fd.lnet": () => endIp("l"),
     "fd.rnet": () => endIp("r"),
-    "fd.cip.name": () => () => undefined,
-    "fd.sip.name": () => () => undefined,
-    "fd.lip.name": () => () => undefined,
-    "fd.rip.name": () => () => undefined,
+    "fd.cip.name": () => endName("c"),
+    "fd.sip.name": () => endName("s"),
+    "fd.lip.name": () => endName("l"),
+    "fd.rip.name": () => endName("r"),
     "fd.l4proto": () => (e) => (isSocket(e.fd) && e.fd!.type !== "unix" ? l4protoText(e.fd!.protocol ?? 0, e.fd!.sockType ?? 0) : undefined),
     "fd.sockfamily": () => (e) => (e.fd?.type === "unix" ? "unix" : e.fd?.type === "ipv4" || e.fd?.type === "ipv6" ? "ip" : undefined),
     "fd.connected": () => (e) => (isSocket(e.fd) ? (e.fd!.tuple?.dport ?? 0) !== 0 : undefined),
@@ -325,7 +356,7 @@ export function createSyscallSource(ctx: SyscallSourceContext): SyscallSource {
 
   return {
     name: "syscall",
-    fields: SYSCALL_FIELDS,
+    fields: withNameLiterals(hostNames),
     eventTypes: SYSCALL_EVENT_TYPES,
     eventType: (e) => e.type,
     eventTime: (e) => rfc3339Ns(ctx.bootOffsetNs() + BigInt(e.tsBoot)),
