@@ -100,7 +100,7 @@ function generate<E>(e: Expr, source: EventSource<E>, deps: unknown[]): string {
       throw new CompileError(`Undefined macro '${e.name}' used in filter.`, e.pos);
     case "unary": {
       const left = compileOperand(source, e.left);
-      return `(${dep(deps, left.get)}(e) !== undefined)`;
+      return `${dep(deps, exists(left.get))}(e)`;
     }
     case "binary":
       return generateBinary(e, source, deps);
@@ -192,14 +192,19 @@ function compileExpr<E>(e: Expr, source: EventSource<E>): Predicate<E> {
     }
     case "macro":
       throw new CompileError(`Undefined macro '${e.name}' used in filter.`, e.pos);
-    case "unary": {
-      const left = compileOperand(source, e.left);
-      const get = left.get;
-      return (ev) => get(ev) !== undefined;
-    }
+    case "unary":
+      return exists(compileOperand(source, e.left).get);
     case "binary":
       return compileBinary(e, source);
   }
+}
+
+/** `exists`: a value was extracted; for a list or the ancestors, at least one (as in Falco). */
+function exists<E>(get: (ev: E) => ExtractedValue | undefined): Predicate<E> {
+  return (ev) => {
+    const v = get(ev);
+    return v !== undefined && !(Array.isArray(v) && v.length === 0);
+  };
 }
 
 function checkAllowed<E>(op: string, left: CompiledOperand<E>, pos: BinaryCheck["pos"]): void {
@@ -309,12 +314,12 @@ function compileListField<E>(op: string, left: CompiledOperand<E>, values: Extra
       return false;
     };
   }
-  // in: every value of the list field is in the set
+  // in: every value of the list field is in the set; an empty list is, as in Falco
   return (ev) => {
     const v = get(ev);
     if (v === undefined) return false;
     if (!Array.isArray(v)) return set.has(v);
-    if (v.length === 0) return false;
+    if (v.length === 0) return true;
     for (const x of v) if (!set.has(x)) return false;
     return true;
   };

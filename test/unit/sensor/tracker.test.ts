@@ -341,6 +341,23 @@ describe("syscall source", () => {
     expect(source.extractor("fd.cip.name", undefined)!(api)).toBe("");
   });
 
+  it("exists and in on lists and ancestors, as Falco: no ancestors do not exist, an empty list is in any set", () => {
+    const { feed, source } = setup();
+    const holds = (cond: string, ev: SyscallEvent) => {
+      const parsed = parseCondition(cond);
+      if (!parsed.ok) throw new Error(cond);
+      return compileCondition(parsed.ast, source)(ev);
+    };
+    const init = feed(syscall("setsid", 1, 1, [])); // pid 1: no parent
+    const bash = feed(syscall("setsid", 200, 200, []));
+    expect([holds("proc.aname exists", init), holds("proc.aname exists", bash)]).toEqual([false, true]);
+    expect(holds("proc.aname in (sshd)", bash)).toBe(true);
+    expect(holds("fd.types in (file)", init)).toBe(true); // no descriptors known
+    feed(syscall("openat", 200, 3, [i64(-100), str("/etc/hostname"), i64(0), i64(0), str("")]));
+    const withFd = feed(syscall("setsid", 200, 200, []));
+    expect([holds("fd.types in (file)", withFd), holds("fd.types in (ipv4)", withFd), holds("fd.types exists", withFd)]).toEqual([true, false, true]);
+  });
+
   it("an IPv6 socket with IPv4-mapped ends is an IPv4 socket, as in Falco", () => {
     const { get, feed } = setup();
     const mapped = (a: number[]) => [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...a];
