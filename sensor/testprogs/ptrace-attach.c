@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Test program: forks a child and attaches to it with PTRACE_ATTACH; with "none" it only
- * forks and reaps the child. Usage: ptrace-attach [none] */
+ * forks and reaps the child; with "traceme" it asks to be traced itself (PTRACE_TRACEME,
+ * the anti-debugging trick: a process already traced cannot be). Usage: ptrace-attach
+ * [none|traceme] */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +12,8 @@
 
 int main(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "traceme") == 0)
+		return ptrace(PTRACE_TRACEME, 0, NULL, NULL) == 0 ? 0 : 1;
 	int attach = !(argc > 1 && strcmp(argv[1], "none") == 0);
 	pid_t child = fork();
 	if (child == 0) {
