@@ -199,4 +199,27 @@ describe.skipIf(!isRoot || !mounts.v2)("container fields from cgroups and the co
       rmSync(ov, { recursive: true, force: true });
     }
   });
+
+  it("root loading a module inside the container: Linux Kernel Module Injection Detected", async () => {
+    const a = await probe(container(), "module:/etc/pg-probe", "Linux Kernel Module Injection Detected", { uid: 0, gid: 0 });
+    expect(a.output_fields).toMatchObject({ "evt.type": "finit_module", "user.name": "root" });
+  });
+
+  it("a shell on a terminal, started by the container runtime: Terminal shell in container", async () => {
+    // the runtime's process is named exe (runc re-executing itself); script gives the terminal
+    const exe = join(dir, "exe");
+    copyFileSync("/bin/sh", exe);
+    copyFileSync(join(TESTPROGS, "in-container"), join(root, "sh"));
+    const procs = container();
+    const since = alerts.length;
+    // "sh" is the probe again: it opens a file and stays, as a shell would
+    const inner = `${join(TESTPROGS, "in-container")} ${procs} ${root} ${UID} ${GID} exec:/sh,--inside,${UID},${GID},/etc/pg-probe; true`;
+    await run("script", ["-qec", `${exe} -c '${inner}'`, "/dev/null"]).catch(() => {});
+    const until = Date.now() + 2000;
+    const ours = () => alerts.slice(since).filter((x) => x.rule === "Terminal shell in container" && x.output_fields["proc.name"] === "sh");
+    while (ours().length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(ours().map((x) => x.output)).toHaveLength(1);
+    expect(ours()[0]!.output_fields).toMatchObject({ "proc.pname": "exe", "user.name": "ghost" });
+    expect(Number(ours()[0]!.output_fields["proc.tty"])).toBeGreaterThan(0);
+  });
 });

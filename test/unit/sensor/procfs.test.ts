@@ -48,6 +48,15 @@ describe("procfs", () => {
     expect(pids.has(process.pid)).toBe(true);
   });
 
+  it("a container's names are read through one of its processes; a gone one is replaced at once", () => {
+    const db = systemUserDb();
+    const gone = 2 ** 22 + 4321;
+    expect(db.containerUserName!("c0ffee", gone, 0)).toBeUndefined(); // nothing readable yet
+    expect(db.containerUserName!("c0ffee", process.pid, 0)).toBe("root"); // our root is /: root
+    expect(db.containerGroupName!("c0ffee", process.pid, 0)).toBe("root");
+    expect(db.containerUserName!("c0ffee", gone, 0)).toBe("root"); // what was read is kept
+  });
+
   it("user and group names come from passwd/group files", () => {
     const dir = mkdtempSync(join(tmpdir(), "pg-users-"));
     writeFileSync(join(dir, "passwd"), "root:x:0:0:root:/root:/bin/sh\n# comment\nalice:x:1000:1000::/home/alice:/bin/sh\n");

@@ -28,9 +28,19 @@ class IdNames {
   private lastLoad: number;
 
   /** `path` may change (a container's files are read through one of its live processes). */
-  constructor(public path: string) {
+  constructor(private path: string) {
     this.names = parseIdFile(path);
     this.lastLoad = Date.now();
+  }
+
+  /** Reads through another path from now on; at once if nothing was read through the old one. */
+  retarget(path: string): void {
+    if (path === this.path) return;
+    this.path = path;
+    if (this.names.size === 0) {
+      this.names = parseIdFile(path);
+      this.lastLoad = Date.now();
+    }
   }
 
   name(id: number): string | undefined {
@@ -72,8 +82,8 @@ export function systemUserDb(passwd = "/etc/passwd", group = "/etc/group"): User
       c = { users: new IdNames(`${root}/passwd`), groups: new IdNames(`${root}/group`) };
       containers.set(containerId, c);
     } else {
-      c.users.path = `${root}/passwd`;
-      c.groups.path = `${root}/group`;
+      c.users.retarget(`${root}/passwd`);
+      c.groups.retarget(`${root}/group`);
     }
     return c;
   };
