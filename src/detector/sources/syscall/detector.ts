@@ -14,7 +14,7 @@ import type { Priority } from "../../../alert.js";
 import { checkSensorPrerequisites, defaultSensorBinary } from "./prerequisites.js";
 import { procfsReader, readProcCgroup, scanProcs } from "./procfs.js";
 import { FILTERED_OPEN_TYPES, openFilter as analyzeOpenFilter } from "./open-filter.js";
-import { HostNames } from "./hostnames.js";
+import { HostNames, type ResolveAll } from "./hostnames.js";
 import { createSyscallSource, type SyscallSource } from "./source.js";
 import { ProcessTable } from "./state.js";
 import { SensorSupervisor } from "./supervisor.js";
@@ -71,6 +71,11 @@ export interface SyscallDetectorOptions {
   ringBufferBytes?: number;
   sensorBinary?: string;
   hostname?: string;
+  /**
+   * Resolves the names rules compare fd.*ip.name with; the system's resolver by default. A
+   * host that cannot resolve cluster names (a node's resolver, not the pods') can map them.
+   */
+  resolveHost?: ResolveAll;
   /** Extra processes whose syscalls the sensor must not report. */
   ignorePids?: readonly number[];
 }
@@ -119,7 +124,7 @@ export async function startSyscallDetector(opts: SyscallDetectorOptions): Promis
   // Only a host without the unified cgroup hierarchy needs /proc to name containers.
   const unifiedCgroups = existsSync("/sys/fs/cgroup/cgroup.controllers");
   const tracker = new SyscallTracker(table, unifiedCgroups ? undefined : readProcCgroup);
-  const hostNames = new HostNames();
+  const hostNames = new HostNames(opts.resolveHost);
   const source: SyscallSource = createSyscallSource({
     table,
     users: systemUserDb(),
