@@ -38,7 +38,11 @@ describe.skipIf(!isRoot)("more stable Falco rules on the live host (root)", () =
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  /** Alerts of `rule` since `since` that `match` accepts, after waiting up to `wait` ms for one. */
+  /**
+   * Alerts of `rule` since `since` that `match` accepts, after waiting up to `wait` ms for one.
+   * A benign twin's matcher names the twin's own command line: the first action's alert can
+   * be handed over after the twin started.
+   */
   async function hits(rule: string, since: number, match: (a: DetectorAlert) => boolean, wait = 2000): Promise<DetectorAlert[]> {
     const found = () => alerts.filter((x) => x.at >= since && x.alert.rule === rule && match(x.alert)).map((x) => x.alert);
     const end = Date.now() + wait;
@@ -72,7 +76,7 @@ describe.skipIf(!isRoot)("more stable Falco rules on the live host (root)", () =
 
     const t2 = Date.now();
     run("cat", ["/etc/hostname"]);
-    expect(await hits(rule, t2, (x) => x.output_fields["proc.name"] === "cat", QUIET_MS)).toEqual([]);
+    expect(await hits(rule, t2, (x) => x.output_fields["proc.cmdline"] === "cat /etc/hostname", QUIET_MS)).toEqual([]);
   });
 
   it("a web server reading /etc/shadow after 5 s: Read sensitive file trusted after startup; at once: not this rule", async () => {
@@ -86,7 +90,7 @@ describe.skipIf(!isRoot)("more stable Falco rules on the live host (root)", () =
 
     const t2 = Date.now();
     run(nginx, ["-c", "read x < /etc/shadow"]);
-    expect(await hits(rule, t2, (x) => x.output_fields["proc.exepath"] === nginx, QUIET_MS)).toEqual([]);
+    expect(await hits(rule, t2, (x) => x.output_fields["proc.cmdline"] === "nginx -c read x < /etc/shadow", QUIET_MS)).toEqual([]);
   }, 15_000);
 
   it("a shell spawned under a web server: Run shell untrusted; under another program: nothing", async () => {
@@ -117,7 +121,7 @@ describe.skipIf(!isRoot)("more stable Falco rules on the live host (root)", () =
     writeFileSync(victim, "x");
     const t2 = Date.now();
     run("rm", [victim]);
-    expect(await hits(rule, t2, (x) => String(x.output_fields["proc.cmdline"]).includes(victim), QUIET_MS)).toEqual([]);
+    expect(await hits(rule, t2, (x) => x.output_fields["proc.cmdline"] === `rm ${victim}`, QUIET_MS)).toEqual([]);
   });
 
   it("find for .aws/credentials: Find AWS Credentials; find for another name: nothing", async () => {
@@ -130,7 +134,7 @@ describe.skipIf(!isRoot)("more stable Falco rules on the live host (root)", () =
 
     const t2 = Date.now();
     run("find", [dir, "-path", "*.config/settings"]);
-    expect(await hits(rule, t2, (x) => String(x.output_fields["proc.cmdline"]).includes(dir), QUIET_MS)).toEqual([]);
+    expect(await hits(rule, t2, (x) => String(x.output_fields["proc.cmdline"]).includes("*.config/settings"), QUIET_MS)).toEqual([]);
   });
 
   it("PTRACE_TRACEME: PTRACE anti-debug attempt; a plain fork: nothing", async () => {
@@ -144,7 +148,7 @@ describe.skipIf(!isRoot)("more stable Falco rules on the live host (root)", () =
 
     const t2 = Date.now();
     run(prog, ["none"]);
-    expect(await hits(rule, t2, (x) => x.output_fields["proc.name"] === "ptrace-attach", QUIET_MS)).toEqual([]);
+    expect(await hits(rule, t2, (x) => x.output_fields["proc.cmdline"] === "ptrace-attach none", QUIET_MS)).toEqual([]);
   });
 
   it("a system user running login: System user interactive; a regular program as that user: nothing", async () => {
