@@ -25,6 +25,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define PATH_BUF 8192          /* path builder: components are written backwards into [0, 4096) */
 #define PATH_COMPONENTS 48     /* deepest path resolved in the kernel */
 #define NR_MAX 1024            /* native syscall numbers considered */
+#define NR32_MAX 512           /* ia32 syscall numbers considered (x86_64) */
 #define PKEY_DATA 256          /* longest path the open filter judges (LPM trie key limit) */
 #define FD_BITS 1024           /* descriptors tracked per process by the close filter */
 
@@ -36,6 +37,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Set by userspace before load. */
 const volatile __u32 self_tgid = 0;
 const volatile long nr_execveat = -1;
+const volatile long nr32_execveat = -1;
 const volatile __u64 wake_bytes = 0; /* wake the reader only once this much data waits */
 /* Processes whose syscalls are not reported (the detector reading /proc, for one): compared
  * inline, which is cheaper on the hot path than a map lookup. */
@@ -50,6 +52,9 @@ const volatile __u32 comm_filter = 0;
 
 /* Native syscall number -> enum pg_syscall (0: not wanted). Written by userspace at run time. */
 __u16 interest[NR_MAX] = {};
+/* The same for ia32 numbers: 32-bit programs, and `int $0x80` from 64-bit ones, which would
+ * otherwise read a file under another syscall's number (ia32 5 is open, native 5 fstat). */
+__u16 interest32[NR32_MAX] = {};
 
 /* The frame being built on this CPU, and where the next parameter goes. */
 struct frame {
@@ -550,21 +555,45 @@ static __always_inline long sc_nr(struct pt_regs *regs)
 #endif
 }
 
-static __always_inline unsigned long sc_arg(struct pt_regs *regs, int i)
+/* The current syscall is an ia32 one (TS_COMPAT in the thread's status, x86 only). */
+#define TS_COMPAT 0x0002
+static __always_inline int sc_compat(void)
 {
 #if defined(__TARGET_ARCH_x86)
-	switch (i) {
-	case 0: return regs->di;
-	case 1: return regs->si;
-	case 2: return regs->dx;
-	case 3: return regs->r10;
-	case 4: return regs->r8;
-	default: return regs->r9;
+	return (bpf_get_current_task_btf()->thread_info.status & TS_COMPAT) != 0;
+#else
+	return 0;
+#endif
+}
+
+/* The six syscall arguments, read once per event: the native registers, or for an ia32
+ * call its own (ebx, ecx, edx, esi, edi, ebp), 32 bits wide. */
+struct sc_args {
+	unsigned long a[6];
+};
+
+static __always_inline void sc_load_args(struct pt_regs *regs, int compat, struct sc_args *out)
+{
+#if defined(__TARGET_ARCH_x86)
+	if (compat) {
+		out->a[0] = (__u32)regs->bx;
+		out->a[1] = (__u32)regs->cx;
+		out->a[2] = (__u32)regs->dx;
+		out->a[3] = (__u32)regs->si;
+		out->a[4] = (__u32)regs->di;
+		out->a[5] = (__u32)regs->bp;
+		return;
 	}
+	out->a[0] = regs->di;
+	out->a[1] = regs->si;
+	out->a[2] = regs->dx;
+	out->a[3] = regs->r10;
+	out->a[4] = regs->r8;
+	out->a[5] = regs->r9;
 #elif defined(__TARGET_ARCH_arm64)
-	if (i == 0)
-		return regs->orig_x0;
-	return regs->regs[i & 7];
+	out->a[0] = regs->orig_x0;
+	for (int i = 1; i < 6; i++)
+		out->a[i] = regs->regs[i];
 #endif
 }
 
@@ -720,15 +749,15 @@ __noinline int pg_put_fd_path(long fd)
  * Sets *path_read when the path was read whole into `pkeys`, for pg_put_pkey_path: a reported
  * open does not read it from user memory twice.
  */
-static __always_inline int open_unwanted(__u16 sc, struct pt_regs *regs, long ret, int *path_read, struct fdbits **bp)
+static __always_inline int open_unwanted(__u16 sc, const struct sc_args *args, long ret, int *path_read, struct fdbits **bp)
 {
 	unsigned long path, flags;
 	if (sc == PG_SC_OPEN) {
-		path = sc_arg(regs, 0);
-		flags = sc_arg(regs, 1);
+		path = args->a[0];
+		flags = args->a[1];
 	} else if (sc == PG_SC_OPENAT) {
-		path = sc_arg(regs, 1);
-		flags = sc_arg(regs, 2);
+		path = args->a[1];
+		flags = args->a[2];
 	} else {
 		return 0;
 	}
@@ -746,7 +775,7 @@ static __always_inline int open_unwanted(__u16 sc, struct pt_regs *regs, long re
 	int relative = k->data[0] != '/';
 	/* relative to a dirfd rather than the cwd; or "." and "./...", the cwd itself, which a
 	 * filter entry may equal */
-	if (relative && ((sc == PG_SC_OPENAT && (int)sc_arg(regs, 0) != AT_FDCWD) ||
+	if (relative && ((sc == PG_SC_OPENAT && (int)args->a[0] != AT_FDCWD) ||
 			 (k->data[0] == '.' && (k->data[1] == 0 || k->data[1] == '/'))))
 		return 0;
 	/* Eight bytes at a time: a byte loop cost more than the rest of the filter. */
@@ -802,7 +831,22 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 	long nr = sc_nr(regs);
 	if ((unsigned long)nr >= NR_MAX)
 		return 0;
-	__u16 sc = interest[nr];
+	/* Wanted under neither numbering (most syscalls): no need to ask which one it is. A copy
+	 * of the number the compiler cannot tie to the first index, so the verifier sees both
+	 * bounds. */
+	long nr32 = nr;
+	barrier_var(nr32);
+	if (interest[nr] == 0 && ((unsigned long)nr32 >= NR32_MAX || interest32[nr32] == 0))
+		return 0;
+	int compat = sc_compat();
+	__u16 sc;
+	if (compat) {
+		if ((unsigned long)nr >= NR32_MAX)
+			return 0;
+		sc = interest32[nr];
+	} else {
+		sc = interest[nr];
+	}
 	if (sc == 0 || sc >= PG_SC_MAX)
 		return 0;
 	/* A successful exec is reported by sched_process_exec, with the new image. */
@@ -816,16 +860,18 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 			return 0;
 
 	const __u8 *row = sc_table[sc];
+	struct sc_args args;
+	sc_load_args(regs, compat, &args);
 	int path_read = 0;
 	/* the process's filter state, looked up once for the whole event */
 	struct fdbits *b = open_filter ? fd_bits_of_current(0) : 0;
 	if (open_filter) {
 		if (sc == PG_SC_CLOSE) {
-			if (close_unwanted(&b, (long)sc_arg(regs, 0))) {
+			if (close_unwanted(&b, (long)args.a[0])) {
 				count(2 * PG_CAT_COUNT + (row[7] & 3));
 				return 0;
 			}
-		} else if (open_unwanted(sc, regs, ret, &path_read, &b)) {
+		} else if (open_unwanted(sc, &args, ret, &path_read, &b)) {
 			fd_filtered(&b, ret);
 			count(2 * PG_CAT_COUNT + (row[7] & 3));
 			return 0;
@@ -853,7 +899,7 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 
 	for (int i = 0; i < 6; i++) {
 		__u8 kind = row[i];
-		unsigned long a = sc_arg(regs, i);
+		unsigned long a = args.a[i];
 		if (kind == PG_A_INT) {
 			pg_put_s64((__s64)a);
 		} else if (kind == PG_A_STR) {
@@ -862,25 +908,25 @@ int BPF_PROG(pg_sys_exit, struct pt_regs *regs, long ret)
 			else
 				pg_put_str(a, 0);
 		} else if (kind == PG_A_SADDR) {
-			unsigned long alen = i < 5 ? sc_arg(regs, i + 1) : 0;
+			unsigned long alen = i < 5 ? args.a[i + 1] : 0;
 			pg_put_user_bytes(a, alen, SADDR_MAX);
 		} else if (kind == PG_A_HOW) {
 			pg_put_user_bytes(a, sizeof(struct open_how), sizeof(struct open_how));
 		}
 	}
 	if (row[6] == PG_X_SOCK_ARG0)
-		pg_put_sock((long)sc_arg(regs, 0));
+		pg_put_sock((long)args.a[0]);
 	else if (row[6] == PG_X_SOCK_RET)
 		pg_put_sock(ret);
 	else if (row[6] >= PG_X_FD_PATH_ARG0) {
 		/* a descriptor argument (a dirfd for the *at calls) whose open the filter kept */
-		long fd = (long)sc_arg(regs, row[6] == PG_X_FD_PATH_ARG1 ? 1 : 0);
+		long fd = (long)(row[6] == PG_X_FD_PATH_ARG1 ? args.a[1] : args.a[0]);
 		if (open_filter && fd_unknown(b, fd))
 			pg_put_fd_path(fd);
 		else
 			pg_put_empty();
 		if (row[6] == PG_X_FD_PATH_ARG0_ARG2) {
-			fd = (long)sc_arg(regs, 2);
+			fd = (long)args.a[2];
 			if (open_filter && fd_unknown(b, fd))
 				pg_put_fd_path(fd);
 			else
@@ -966,7 +1012,7 @@ int BPF_PROG(pg_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 {
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(p);
 	long nr = sc_nr(regs);
-	__u16 sc = nr == nr_execveat ? PG_SC_EXECVEAT : PG_SC_EXECVE;
+	__u16 sc = nr == (sc_compat() ? nr32_execveat : nr_execveat) ? PG_SC_EXECVEAT : PG_SC_EXECVE;
 	/* orig_ax does not always tell execveat apart here; an exec through a descriptor
 	 * (execveat with a dirfd, fexecve) leaves bprm->fdpath set. */
 	if (bpf_core_field_exists(bprm->fdpath) && BPF_CORE_READ(bprm, fdpath))

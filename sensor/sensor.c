@@ -38,8 +38,10 @@
 #include "wire.h"
 #include "sensor.skel.h"
 #include "syscall_nrs.h"
+#include "syscall_nrs_ia32.h"
 
 #define NR_MAX 1024
+#define NR32_MAX 512 /* ia32 syscall numbers considered */
 #define PKEY_DATA 256 /* as in sensor.bpf.c: the open filter's longest path */
 #define WATERMARK_NS 3000000ULL /* frames younger than this wait for the next round */
 #define POLL_MS 10
@@ -205,10 +207,17 @@ struct sc_name {
 	const char *name;
 	__u16 id;
 	long nr;
+	long nr32; /* ia32 number on x86_64 (32-bit programs, int $0x80); -1 elsewhere */
 };
 
+#if defined(__x86_64__)
+#define PG_NR32(n) PG_NR32_##n
+#else
+#define PG_NR32(n) (-1)
+#endif
+
 static const struct sc_name sc_names[] = {
-#define PG_NAME_ROW(U, id, n, a0, a1, a2, a3, a4, a5, x, cat) {#n, id, PG_NR_##n},
+#define PG_NAME_ROW(U, id, n, a0, a1, a2, a3, a4, a5, x, cat) {#n, id, PG_NR_##n, PG_NR32(n)},
 	PG_SYSCALLS(PG_NAME_ROW)
 #undef PG_NAME_ROW
 };
@@ -406,6 +415,7 @@ int main(int argc, char **argv)
 	}
 
 	__u16 interest[NR_MAX] = {0};
+	__u16 interest32[NR32_MAX] = {0};
 	if (syscalls) {
 		const char *p = syscalls;
 		while (*p) {
@@ -420,13 +430,18 @@ int main(int argc, char **argv)
 				}
 				if (sc->nr >= 0 && sc->nr < NR_MAX)
 					interest[sc->nr] = sc->id;
+				if (sc->nr32 >= 0 && sc->nr32 < NR32_MAX)
+					interest32[sc->nr32] = sc->id;
 			}
 			p += len + (e ? 1 : 0);
 		}
 	} else {
-		for (size_t k = 0; k < SC_COUNT; k++)
+		for (size_t k = 0; k < SC_COUNT; k++) {
 			if (sc_names[k].nr >= 0 && sc_names[k].nr < NR_MAX)
 				interest[sc_names[k].nr] = sc_names[k].id;
+			if (sc_names[k].nr32 >= 0 && sc_names[k].nr32 < NR32_MAX)
+				interest32[sc_names[k].nr32] = sc_names[k].id;
+		}
 	}
 
 	libbpf_set_print(libbpf_print);
@@ -441,6 +456,7 @@ int main(int argc, char **argv)
 		fatal_env("cannot open the BPF object: %s", strerror(errno));
 	skel->rodata->self_tgid = (__u32)getpid();
 	skel->rodata->nr_execveat = PG_NR_execveat;
+	skel->rodata->nr32_execveat = PG_NR32(execveat);
 	skel->rodata->wake_bytes = ring_bytes / 16;
 	skel->rodata->open_filter = open_read_paths != NULL;
 	skel->rodata->comm_filter = has_comm_entries(open_read_paths);
@@ -481,13 +497,18 @@ int main(int argc, char **argv)
 
 	if (open_read_paths) {
 		/* the filter judges relative opens by the cwd, so it must see every change of it */
-		if (PG_NR_chdir >= 0)
-			interest[PG_NR_chdir] = PG_SC_CHDIR;
-		if (PG_NR_fchdir >= 0)
-			interest[PG_NR_fchdir] = PG_SC_FCHDIR;
+		for (size_t k = 0; k < SC_COUNT; k++) {
+			if (sc_names[k].id != PG_SC_CHDIR && sc_names[k].id != PG_SC_FCHDIR)
+				continue;
+			if (sc_names[k].nr >= 0 && sc_names[k].nr < NR_MAX)
+				interest[sc_names[k].nr] = sc_names[k].id;
+			if (sc_names[k].nr32 >= 0 && sc_names[k].nr32 < NR32_MAX)
+				interest32[sc_names[k].nr32] = sc_names[k].id;
+		}
 		load_open_paths(bpf_map__fd(skel->maps.open_paths), bpf_map__fd(skel->maps.open_comms), open_read_paths);
 	}
 	memcpy(skel->bss->interest, interest, sizeof(interest));
+	memcpy(skel->bss->interest32, interest32, sizeof(interest32));
 
 	err = sensor_bpf__attach(skel);
 	if (err)

@@ -4,6 +4,8 @@
  * sample frames written by C code decode to the values the C code put in them.
  */
 import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   CAT,
@@ -34,7 +36,7 @@ import {
   readStats,
   type Frame,
 } from "../../../src/detector/sources/syscall/wire.js";
-import { buildSensor, WIRE_DUMP } from "./helpers.js";
+import { buildSensor, ROOT, WIRE_DUMP } from "./helpers.js";
 
 interface StructLayout {
   size: number;
@@ -197,5 +199,23 @@ describe("frames written by C decode to the values written", () => {
     const bad = Buffer.alloc(8);
     bad.writeUInt32LE(3, 0);
     expect(() => dec.push(bad)).toThrow(WireError);
+  });
+});
+
+const UNISTD_32 = "/usr/include/x86_64-linux-gnu/asm/unistd_32.h";
+
+describe("ia32 syscall numbers", () => {
+  it.skipIf(!existsSync(UNISTD_32))("sensor/syscall_nrs_ia32.h agrees with the C library's asm/unistd_32.h", () => {
+    const libc = new Map<string, number>();
+    for (const m of readFileSync(UNISTD_32, "utf8").matchAll(/^#define __NR_(\w+) (\d+)$/gm)) libc.set(m[1]!, Number(m[2]));
+    const ours = [...readFileSync(join(ROOT, "sensor", "syscall_nrs_ia32.h"), "utf8").matchAll(/^#define PG_NR32_(\w+) \((-?\d+)\)$/gm)];
+    // every captured syscall has an entry
+    expect(ours.map((m) => m[1]).sort()).toEqual(SYSCALLS.map((s) => s.name).sort());
+    for (const [, name, nr] of ours) {
+      // the uid and gid calls are the 32-bit-id variants
+      const libcName = /^set(re|res)?[ug]id$/.test(name!) ? `${name}32` : name!;
+      if (Number(nr) === -1) expect(libc.has(libcName), `${name} has an ia32 number`).toBe(false);
+      else expect(libc.get(libcName), name).toBe(Number(nr));
+    }
   });
 });
