@@ -7,8 +7,9 @@
  *     program as /probe and the container's /etc/passwd and /etc/group), and runs
  *     /probe --inside UID GID ACTION there
  *   probe --inside UID GID ACTION
- *     takes the ids (setresgid, setresuid), does ACTION, and stays 2 s (as a container's
- *     processes stay: the detector reads the container's files through them). ACTION is
+ *     takes the ids (setresgid, setresuid), does ACTION, and stays $PG_PROBE_STAY seconds
+ *     (default 2; a container's processes stay: the detector reads the container's files
+ *     through them). ACTION is
  *       FILE             open FILE read-only
  *       write:FILE       open FILE for writing, creating it
  *       tcp:PORT         connect to 127.0.0.1:PORT and put the connection on stdin, stdout
@@ -93,7 +94,8 @@ int main(int argc, char **argv)
 			}
 			close(fd);
 		}
-		sleep(2);
+		const char *stay = getenv("PG_PROBE_STAY");
+		sleep(stay ? (unsigned)atoi(stay) : 2);
 		return 0;
 	}
 	if (argc != 6) {

@@ -10,7 +10,7 @@
  * the stable container rules: a connection put on stdin, nc -e, a packet socket, a
  * release_agent written by root, and a binary dropped into the container's overlay and run.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
@@ -89,6 +89,27 @@ describe.skipIf(!isRoot || !mounts.v2)("container fields from cgroups and the co
   });
 
   /**
+   * Runs `file` and waits for an alert `ours` finds; the process group is ended after. The
+   * probe stays until then ($PG_PROBE_STAY): the detector reads a container's user names
+   * through a live process of it, and a loaded machine may evaluate events seconds late.
+   */
+  async function whileRunning(file: string, args: string[], ours: () => DetectorAlert[]): Promise<void> {
+    const child = spawn(file, args, { stdio: "ignore", detached: true, env: { ...process.env, PG_PROBE_STAY: "30" } });
+    const exited = once(child, "exit");
+    const until = Date.now() + 5000;
+    try {
+      while (ours().length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        // already gone
+      }
+      await exited;
+    }
+  }
+
+  /**
    * Runs the probe with its pid written to `procs` ("-": stays on the host) and waits for
    * its alert of `rule`; returns the alert.
    */
@@ -101,11 +122,8 @@ describe.skipIf(!isRoot || !mounts.v2)("container fields from cgroups and the co
     const since = alerts.length;
     const name = opts.name ?? "probe";
     const ours = () => alerts.slice(since).filter((a) => a.rule === rule && a.output_fields["proc.name"] === name);
-    await run(join(TESTPROGS, "in-container"), [procs, opts.root ?? root, String(opts.uid ?? UID), String(opts.gid ?? GID), action]).catch(() => {
-      // the program may end in a refused call or another program's usage error: its events are what count
-    });
-    const until = Date.now() + 2000;
-    while (ours().length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    // the program may end early, in a refused call or another program's usage error: its events are what count
+    await whileRunning(join(TESTPROGS, "in-container"), [procs, opts.root ?? root, String(opts.uid ?? UID), String(opts.gid ?? GID), action], ours);
     // one per event: the reverse shell's two dup2 calls raise two
     expect(ours().map((a) => a.output), `a '${rule}' alert for the probe`).not.toHaveLength(0);
     return ours()[0]!;
@@ -218,10 +236,8 @@ describe.skipIf(!isRoot || !mounts.v2)("container fields from cgroups and the co
     const since = alerts.length;
     // "sh" is the probe again: it opens a file and stays, as a shell would
     const inner = `${join(TESTPROGS, "in-container")} ${procs} ${root} ${UID} ${GID} exec:/sh,--inside,${UID},${GID},/etc/pg-probe; true`;
-    await run("script", ["-qec", `${exe} -c '${inner}'`, "/dev/null"]).catch(() => {});
-    const until = Date.now() + 2000;
     const ours = () => alerts.slice(since).filter((x) => x.rule === "Terminal shell in container" && x.output_fields["proc.name"] === "sh");
-    while (ours().length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    await whileRunning("script", ["-qec", `${exe} -c '${inner}'`, "/dev/null"], ours);
     expect(ours().map((x) => x.output)).toHaveLength(1);
     expect(ours()[0]!.output_fields).toMatchObject({ "proc.pname": "exe", "user.name": "ghost" });
     expect(Number(ours()[0]!.output_fields["proc.tty"])).toBeGreaterThan(0);
