@@ -13,6 +13,10 @@ command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
 [ -f /usr/include/bpf/libbpf.h ] || missing="$missing libbpf-dev"
 [ -f /usr/include/libelf.h ] || missing="$missing libelf-dev"
 [ -f /usr/include/zlib.h ] || missing="$missing zlib1g-dev"
+# the C library's static archive: some test programs are static (they run in a bare chroot)
+if ! command -v cc >/dev/null 2>&1 || [ "$(cc -print-file-name=libc.a)" = "libc.a" ]; then
+  missing="$missing libc6-dev"
+fi
 
 if [ -z "$missing" ]; then
   exit 0

@@ -223,6 +223,15 @@ static const struct sc_name sc_names[] = {
 };
 #define SC_COUNT (sizeof(sc_names) / sizeof(sc_names[0]))
 
+/* Marks a syscall wanted, under its native number and its ia32 one. */
+static void want(__u16 *interest, __u16 *interest32, const struct sc_name *sc)
+{
+	if (sc->nr >= 0 && sc->nr < NR_MAX)
+		interest[sc->nr] = sc->id;
+	if (sc->nr32 >= 0 && sc->nr32 < NR32_MAX)
+		interest32[sc->nr32] = sc->id;
+}
+
 static const struct sc_name *find_sc(const char *name, size_t len)
 {
 	for (size_t i = 0; i < SC_COUNT; i++)
@@ -428,20 +437,13 @@ int main(int argc, char **argv)
 						(int)len, p);
 					return 1;
 				}
-				if (sc->nr >= 0 && sc->nr < NR_MAX)
-					interest[sc->nr] = sc->id;
-				if (sc->nr32 >= 0 && sc->nr32 < NR32_MAX)
-					interest32[sc->nr32] = sc->id;
+				want(interest, interest32, sc);
 			}
 			p += len + (e ? 1 : 0);
 		}
 	} else {
-		for (size_t k = 0; k < SC_COUNT; k++) {
-			if (sc_names[k].nr >= 0 && sc_names[k].nr < NR_MAX)
-				interest[sc_names[k].nr] = sc_names[k].id;
-			if (sc_names[k].nr32 >= 0 && sc_names[k].nr32 < NR32_MAX)
-				interest32[sc_names[k].nr32] = sc_names[k].id;
-		}
+		for (size_t k = 0; k < SC_COUNT; k++)
+			want(interest, interest32, &sc_names[k]);
 	}
 
 	libbpf_set_print(libbpf_print);
@@ -497,14 +499,9 @@ int main(int argc, char **argv)
 
 	if (open_read_paths) {
 		/* the filter judges relative opens by the cwd, so it must see every change of it */
-		for (size_t k = 0; k < SC_COUNT; k++) {
-			if (sc_names[k].id != PG_SC_CHDIR && sc_names[k].id != PG_SC_FCHDIR)
-				continue;
-			if (sc_names[k].nr >= 0 && sc_names[k].nr < NR_MAX)
-				interest[sc_names[k].nr] = sc_names[k].id;
-			if (sc_names[k].nr32 >= 0 && sc_names[k].nr32 < NR32_MAX)
-				interest32[sc_names[k].nr32] = sc_names[k].id;
-		}
+		for (size_t k = 0; k < SC_COUNT; k++)
+			if (sc_names[k].id == PG_SC_CHDIR || sc_names[k].id == PG_SC_FCHDIR)
+				want(interest, interest32, &sc_names[k]);
 		load_open_paths(bpf_map__fd(skel->maps.open_paths), bpf_map__fd(skel->maps.open_comms), open_read_paths);
 	}
 	memcpy(skel->bss->interest, interest, sizeof(interest));

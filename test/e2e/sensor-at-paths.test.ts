@@ -15,7 +15,7 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DetectorAlert } from "../../src/detector/ruleset.js";
 import { startSyscallDetector } from "../../src/detector/sources/syscall/index.js";
-import { buildSensor, FALCO_RULES, isRoot, TESTPROGS } from "../unit/sensor/helpers.js";
+import { buildSensor, FALCO_RULES, isRoot, TESTPROGS, waitFor } from "../unit/sensor/helpers.js";
 
 const AT_RULES = `
 - rule: Test at-call paths
@@ -25,15 +25,6 @@ const AT_RULES = `
   priority: NOTICE
 `;
 
-async function waitFor<T>(what: string, get: () => T | undefined, debug: () => string, ms = 3000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = get();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}\n${debug()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe.skipIf(!isRoot)("relative path arguments (root)", () => {
   let work: string;
@@ -70,6 +61,7 @@ describe.skipIf(!isRoot)("relative path arguments (root)", () => {
         const lnAlert = await waitFor(
           "the hard link made from /etc",
           () => alerts.find((a) => a.rule === "Create Hardlink Over Sensitive Files" && a.output_fields["evt.arg.newpath"] === fromCwd),
+          3000,
           debug,
         );
         expect(lnAlert.output_fields).toMatchObject({ "evt.arg.oldpath": "/etc/shadow", "proc.name": "ln", "evt.type": "linkat" });
@@ -80,6 +72,7 @@ describe.skipIf(!isRoot)("relative path arguments (root)", () => {
         const viaFd = await waitFor(
           "the hard link made through a descriptor of /etc",
           () => alerts.find((a) => a.rule === "Create Hardlink Over Sensitive Files" && a.output_fields["proc.name"] === "at-dirfd"),
+          3000,
           debug,
         );
         expect(viaFd.output_fields).toMatchObject({ "evt.arg.oldpath": "/etc/shadow", "evt.arg.newpath": join(dir, "hard") });
@@ -94,7 +87,7 @@ describe.skipIf(!isRoot)("relative path arguments (root)", () => {
           `unlinkat old=<NA> new=<NA> link=<NA> path=<NA> file=<NA> name=${dir}/sym`,
           `unlinkat old=<NA> new=<NA> link=<NA> path=<NA> file=<NA> name=${dir}/d`,
         ];
-        await waitFor("the *at alerts", () => (at().length >= expected.length ? true : undefined), debug);
+        await waitFor("the *at alerts", () => (at().length >= expected.length ? true : undefined), 3000, debug);
         expect(at()).toEqual(expected);
       } finally {
         await detector.stop();

@@ -11,17 +11,8 @@ import { stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Receiver } from "../harness/receiver.js";
 import { startRouter, type RouterProcess } from "../harness/router-process.js";
-import { buildSensor, FALCO_RULES, isRoot, ROOT } from "../unit/sensor/helpers.js";
+import { buildSensor, FALCO_RULES, isRoot, ROOT, waitFor } from "../unit/sensor/helpers.js";
 
-async function waitFor<T>(what: string, get: () => T | undefined, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = get();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe.skipIf(!isRoot)("peregrine detect --router URL (root)", () => {
   const receiver = new Receiver();

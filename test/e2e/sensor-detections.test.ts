@@ -244,10 +244,11 @@ describe.skipIf(!isRoot)("sensor detections with the stable Falco rules (root)",
     expect(a.output_fields).toMatchObject({ "fd.rport": 443, "fd.l4proto": "tcp", "fd.type": "ipv4", "evt.type": "connect", "proc.name": "ssh" });
     expect(String(a.output_fields["fd.name"])).toMatch(/^203\.0\.113\.7:\d+->203\.0\.113\.7:443$/);
 
-    const t2 = Date.now();
     sh(`${ssh} 203.0.113.7 22; ${ssh} 10.1.2.3 443`);
     await new Promise((r) => setTimeout(r, QUIET_MS));
-    expect(alerts.filter((x) => x.at >= t2 && x.alert.rule === rule && field(x.alert, "proc.exepath") === ssh).map((x) => x.alert.output)).toEqual([]);
+    // by the twins' own command lines: a time window can catch the first alert, handed over late
+    const twins = new Set(["ssh 203.0.113.7 22", "ssh 10.1.2.3 443"]);
+    expect(alerts.filter((x) => x.alert.rule === rule && twins.has(String(field(x.alert, "proc.cmdline")))).map((x) => x.alert.output)).toEqual([]);
   });
 
   it.skipIf(process.arch !== "x64")("the same through ia32 syscalls (int $0x80): Read sensitive file untrusted twice, a symlink over it; /etc/hostname: nothing", async () => {

@@ -14,7 +14,7 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DetectorAlert } from "../../src/detector/ruleset.js";
 import { startSyscallDetector, type SyscallDetector } from "../../src/detector/sources/syscall/index.js";
-import { buildSensor, FALCO_RULES, isRoot, TESTPROGS } from "../unit/sensor/helpers.js";
+import { buildSensor, FALCO_RULES, isRoot, TESTPROGS, waitFor } from "../unit/sensor/helpers.js";
 
 const DUP_RULE = `
 - rule: Test dup2 names its descriptor
@@ -24,15 +24,6 @@ const DUP_RULE = `
   priority: NOTICE
 `;
 
-async function waitFor<T>(what: string, get: () => T | undefined, ms = 3000, debug?: () => string): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = get();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${debug ? `\n${debug()}` : ""}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
 

@@ -263,27 +263,14 @@ function compileBinary<E>(e: BinaryCheck, source: EventSource<E>): Predicate<E> 
     test = scalarTest(op, left.type, values, e.right.pos);
   }
   // Falco: fd.ip != X holds only when neither end is X
-  if (left.bothEnds && op === "!=") return wrapEvery(left, test);
-  return wrap(left, test);
+  return wrap(left, test, left.bothEnds === true && op === "!=");
 }
 
-/** Like wrap, but an array of values must satisfy the test in every element. */
-function wrapEvery<E>(left: CompiledOperand<E>, test: Test): Predicate<E> {
-  const get = left.get;
-  return (ev) => {
-    const v = get(ev);
-    if (v === undefined) return false;
-    if (Array.isArray(v)) {
-      if (v.length === 0) return false;
-      for (let i = 0; i < v.length; i++) if (!test(v[i] as ExtractedValue)) return false;
-      return true;
-    }
-    return test(v);
-  };
-}
-
-/** Applies a scalar test to an operand, handling missing values and ancestor alternatives. */
-function wrap<E>(left: CompiledOperand<E>, test: Test): Predicate<E> {
+/**
+ * Applies a scalar test to an operand, handling missing values and ancestor alternatives:
+ * any value may satisfy it, or with `every` each one must (and there must be one).
+ */
+function wrap<E>(left: CompiledOperand<E>, test: Test, every = false): Predicate<E> {
   const get = left.get;
   if (!left.multi) {
     return (ev) => {
@@ -295,6 +282,7 @@ function wrap<E>(left: CompiledOperand<E>, test: Test): Predicate<E> {
     const v = get(ev);
     if (v === undefined) return false;
     if (Array.isArray(v)) {
+      if (every) return v.length > 0 && v.every((x) => test(x as ExtractedValue));
       for (let i = 0; i < v.length; i++) if (test(v[i] as ExtractedValue)) return true;
       return false;
     }

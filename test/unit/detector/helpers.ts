@@ -1,6 +1,9 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { join, resolve } from "node:path";
+import { compileCondition } from "../../../src/detector/compiler/compile.js";
+import { parseCondition } from "../../../src/detector/condition/parser.js";
+import type { EventSource } from "../../../src/detector/event.js";
 
 /** The repository root. */
 export const REPO = fileURLToPath(new URL("../../../", import.meta.url));
@@ -12,4 +15,11 @@ export const FIXTURES = join(REPO, "test/fixtures");
 
 export function fixture(...parts: string[]): string {
   return readFileSync(join(FIXTURES, ...parts), "utf8");
+}
+
+/** A condition parsed and compiled for `source`; a parse error throws, naming it. */
+export function compiled<E>(cond: string, source: EventSource<E>): (event: E) => boolean {
+  const r = parseCondition(cond);
+  if (!r.ok) throw new Error(`${cond}: ${r.error.message}`);
+  return compileCondition(r.ast, source);
 }

@@ -5,6 +5,7 @@ import { parseCondition } from "../../../src/detector/condition/parser.js";
 import { compileCondition } from "../../../src/detector/compiler/compile.js";
 import { loadRules } from "../../../src/detector/load.js";
 import type { EventSource } from "../../../src/detector/event.js";
+import { compiled } from "./helpers.js";
 
 describe("replay source", () => {
   const src = replaySource();
@@ -56,11 +57,7 @@ describe("json source", () => {
   it("reads RFC 6901 pointers", () => {
     expect(parsePointer("/a~1b/c~0d")).toEqual(["a/b", "c~d"]);
     const doc = { user: { name: "alice", groups: ["adm", "dev"], id: 7 }, "a/b": true };
-    const m = (cond: string) => {
-      const r = parseCondition(cond);
-      if (!r.ok) throw new Error(r.error.message);
-      return compileCondition(r.ast, jsonSource)(doc);
-    };
+    const m = (cond: string) => compiled(cond, jsonSource)(doc);
     expect(m("json.value[/user/name] = alice")).toBe(true);
     expect(m("json.value[/user/groups/1] = dev")).toBe(true);
     expect(m("json.value[/user/id] = 7")).toBe(true);

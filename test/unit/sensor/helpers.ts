@@ -19,3 +19,17 @@ export const isRoot = typeof process.getuid === "function" && process.getuid() =
 export const TESTPROGS = join(ROOT, "sensor", "build", "testprogs");
 export const FALCO_RULES = join(ROOT, "..", "shared", "corpus", "falco-rules", "falco_rules.yaml");
 export const FALCO_INCUBATING_RULES = join(ROOT, "..", "shared", "corpus", "falco-rules", "falco-incubating_rules.yaml");
+
+/**
+ * Polls `get` until it returns a value; after `ms`, fails naming `what` and, when given,
+ * what `debug` says (the alerts seen so far, say).
+ */
+export async function waitFor<T>(what: string, get: () => T | undefined, ms = 3000, debug?: () => string): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = get();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${debug ? `\n${debug()}` : ""}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

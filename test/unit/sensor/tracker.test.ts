@@ -3,14 +3,13 @@
  * fd tables evolving as Falco's would. Processes come from a fixed table instead of /proc.
  */
 import { describe, expect, it } from "vitest";
-import { compileCondition } from "../../../src/detector/compiler/compile.js";
-import { parseCondition } from "../../../src/detector/condition/parser.js";
 import { SYSCALL_FIELDS } from "../../../src/detector/fields/syscall.js";
 import { createSyscallSource, missingExtractors, rfc3339Ns } from "../../../src/detector/sources/syscall/source.js";
 import { HostNames } from "../../../src/detector/sources/syscall/hostnames.js";
 import { emptyProc, ProcessTable, type Proc } from "../../../src/detector/sources/syscall/state.js";
 import { SyscallTracker, type SyscallEvent } from "../../../src/detector/sources/syscall/tracker.js";
 import type { Frame } from "../../../src/detector/sources/syscall/wire.js";
+import { compiled } from "../detector/helpers.js";
 import { exec, exit, fork, i64, sockaddrIn, str, syscall, tuple } from "./frames.js";
 
 function proc(pid: number, ppid: number, comm: string, args: string[] = [], extra: Partial<Proc> = {}): Proc {
@@ -289,11 +288,7 @@ describe("syscall source", () => {
     const { feed, source } = setup();
     const t = tuple({ family: 2, protocol: 6, saddr: [10, 0, 0, 5], sport: 40000, daddr: [203, 0, 113, 7], dport: 443 });
     const c = feed(syscall("connect", 200, 0, [i64(7), sockaddrIn([203, 0, 113, 7], 443), i64(16), t]));
-    const holds = (cond: string) => {
-      const parsed = parseCondition(cond);
-      if (!parsed.ok) throw new Error(cond);
-      return compileCondition(parsed.ast, source)(c);
-    };
+    const holds = (cond: string) => compiled(cond, source)(c);
     expect(holds("fd.ip = 203.0.113.7")).toBe(true);
     expect(holds("fd.ip = 10.0.0.5")).toBe(true);
     expect(holds("fd.ip in (192.0.2.1, 10.0.0.5)")).toBe(true);
@@ -323,14 +318,9 @@ describe("syscall source", () => {
       tracker.process(syscall("connect", 200, 0, [i64(7), sockaddrIn(dst, 443), i64(16), t]), (e) => (ev = e));
       return ev!;
     };
-    const compile = (cond: string) => {
-      const parsed = parseCondition(cond);
-      if (!parsed.ok) throw new Error(cond);
-      return compileCondition(parsed.ast, source);
-    };
-    const isApi = compile('fd.sip.name = "kubernetes.default.svc.cluster.local"');
-    const notApi = compile('fd.sip.name != "kubernetes.default.svc.cluster.local"');
-    const nowhere = compile("fd.sip.name = nowhere.invalid");
+    const isApi = compiled('fd.sip.name = "kubernetes.default.svc.cluster.local"', source);
+    const notApi = compiled('fd.sip.name != "kubernetes.default.svc.cluster.local"', source);
+    const nowhere = compiled("fd.sip.name = nowhere.invalid", source);
     expect(resolved).toEqual(["kubernetes.default.svc.cluster.local", "nowhere.invalid"]); // at compile time
     await hostNames.settled();
     const api = connect([10, 96, 0, 1]);
@@ -343,11 +333,7 @@ describe("syscall source", () => {
 
   it("exists and in on lists and ancestors, as Falco: no ancestors do not exist, an empty list is in any set", () => {
     const { feed, source } = setup();
-    const holds = (cond: string, ev: SyscallEvent) => {
-      const parsed = parseCondition(cond);
-      if (!parsed.ok) throw new Error(cond);
-      return compileCondition(parsed.ast, source)(ev);
-    };
+    const holds = (cond: string, ev: SyscallEvent) => compiled(cond, source)(ev);
     const init = feed(syscall("setsid", 1, 1, [])); // pid 1: no parent
     const bash = feed(syscall("setsid", 200, 200, []));
     expect([holds("proc.aname exists", init), holds("proc.aname exists", bash)]).toEqual([false, true]);

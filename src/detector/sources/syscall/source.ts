@@ -95,14 +95,12 @@ function idText(id: number, lookup: (id: number) => string | undefined): string 
 
 function argText(e: SyscallEvent, name: string, v: ArgValue, users: UserDb): string | undefined {
   if (v === undefined) return undefined;
-  if (typeof v === "number") {
-    if ((name === "flags" && (e.type === "clone" || e.type === "unshare")) || (name === "nstype" && e.type === "setns")) return cloneFlagsText(v);
-    if (name === "cmd" && e.type === "bpf") return bpfCommandText(v);
-  }
   if (name === "flags" && e.flags !== undefined) {
     return e.type === "execve" || e.type === "execveat" ? exeFlagsText(e.flags) : openFlagsText(e.flags);
   }
   if (typeof v === "number") {
+    if ((name === "flags" && (e.type === "clone" || e.type === "unshare")) || (name === "nstype" && e.type === "setns")) return cloneFlagsText(v);
+    if (name === "cmd" && e.type === "bpf") return bpfCommandText(v);
     if (name === "mode") {
       if (CHMOD_TYPES.has(e.type)) return chmodModeText(v);
       if (OCTAL_MODE_TYPES.has(e.type)) return octalText(v);

@@ -273,11 +273,10 @@ export function emptyProc(pid: number): Proc {
   };
 }
 
-/** "lip:lport->rip:rport" (IPv6 addresses bracketed). */
 /**
  * A socket's fd.name: "client:port->server:port", as Falco names both ends of a connection
  * (the tuple is local->remote, so a server's accepted socket reads it backwards), or the
- * local end alone when there is no peer.
+ * local end alone when there is no peer. IPv6 addresses are bracketed.
  */
 export function tupleName(t: SockTuple, server = false): string {
   const host = (a: string) => (t.family === 10 ? `[${a}]` : a);

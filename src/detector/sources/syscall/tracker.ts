@@ -411,7 +411,8 @@ export class SyscallTracker {
         const type: FdType = ret >= 0 && flags & O.DIRECTORY && !(flags & O.TMPFILE) ? "directory" : "file";
         const dirfd = at ? (v[0] as number | undefined) : undefined;
         const dir = dirfd === undefined || dirfd === AT_FDCWD ? p.cwd : (this.argFd(p, ev)?.name ?? p.cwd);
-        const fd: FdInfo = { type, name: resolvePath(dir, raw), nameRaw: raw, flags };
+        // a relative name was already joined to the same directory for evt.arg (resolveArgs)
+        const fd: FdInfo = { type, name: ev.resolvedArgs?.[at ? 1 : 0] ?? resolvePath(dir, raw), nameRaw: raw, flags };
         ev.fd = fd;
         ev.fdNum = ret >= 0 ? ret : -1;
         ev.fdNameChanged = true;
