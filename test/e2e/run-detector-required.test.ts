@@ -18,7 +18,7 @@ describe("peregrine run with detector.enabled", () => {
     const r = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", process.execPath, "--import", "tsx", "src/cli.ts", "run", "-c", file], {
       cwd: REPO,
       encoding: "utf8",
-      timeout: 60_000,
+      timeout: 240_000,
       env: { ...process.env, PEREGRINE_LOG_LEVEL: "info" },
     });
     expect(r.status).toBe(2);
@@ -26,7 +26,7 @@ describe("peregrine run with detector.enabled", () => {
     expect(fatal).toHaveLength(1);
     expect(fatal[0]).toMatch(/CAP_BPF/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
-  });
+  }, 300_000);
 
   it.skipIf(!isRoot)("auto on the same host: a warning, and the router runs alone", async () => {
     const dir = mkdtempSync(join(tmpdir(), "peregrine-det-"));
@@ -36,10 +36,10 @@ describe("peregrine run with detector.enabled", () => {
     writeFileSync(file, `listen: { address: 127.0.0.1, port: ${port} }\nstorage: { path: ${dir}/data }\n`);
     const r = spawnSync(
       "setpriv",
-      ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "sh", "-c", `${process.execPath} --import tsx src/cli.ts run -c ${file} & pid=$!; for i in $(seq 1 120); do curl -sf http://127.0.0.1:${port}/ping && break; sleep 0.5; done; kill $pid; wait $pid`],
-      { cwd: REPO, encoding: "utf8", timeout: 90_000 },
+      ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "sh", "-c", `${process.execPath} --import tsx src/cli.ts run -c ${file} & pid=$!; for i in $(seq 1 400); do curl -sf http://127.0.0.1:${port}/ping && break; sleep 0.5; done; kill $pid; wait $pid`],
+      { cwd: REPO, encoding: "utf8", timeout: 240_000 },
     );
     expect(r.stdout).toContain("pong");
     expect(r.stderr).toMatch(/detector skipped: .*CAP_BPF/);
-  });
+  }, 300_000);
 });

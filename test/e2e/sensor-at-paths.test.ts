@@ -87,7 +87,7 @@ describe.skipIf(!isRoot)("relative path arguments (root)", () => {
           `unlinkat old=<NA> new=<NA> link=<NA> path=<NA> file=<NA> name=${dir}/sym`,
           `unlinkat old=<NA> new=<NA> link=<NA> path=<NA> file=<NA> name=${dir}/d`,
         ];
-        await waitFor("the *at alerts", () => (at().length >= expected.length ? true : undefined), 3000, debug);
+        await waitFor("the *at alerts", () => (at().length >= expected.length ? true : undefined), 30_000, debug);
         expect(at()).toEqual(expected);
       } finally {
         await detector.stop();

@@ -50,7 +50,7 @@ describe.skipIf(!isRoot)("peregrine detect --router URL (root)", () => {
   it("an alert reaches the router's output", async () => {
     const marker = `pg-detect-a-${process.pid}`;
     execFileSync("sh", ["-c", `cat /etc/shadow /nonexistent-${marker} > /dev/null 2>&1; true`]);
-    const a = await waitFor("the alert", find(marker), 3000);
+    const a = await waitFor("the alert", find(marker), 30_000);
     expect(a.output_fields).toMatchObject({ "proc.name": "cat", "fd.name": "/etc/shadow", "proc.pname": "sh", "user.name": "root" });
   });
 

@@ -281,7 +281,7 @@ describe.skipIf(!isRoot)("sensor detections with the stable Falco rules (root)",
     const before = detector.sensorPid();
     expect(before).toBeDefined();
     process.kill(before!, "SIGKILL");
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 30_000;
     while (detector.sensorPid() === undefined || detector.sensorPid() === before) {
       if (Date.now() > deadline) throw new Error("the sensor was not restarted");
       await new Promise((r) => setTimeout(r, 50));

@@ -48,7 +48,7 @@ describe.skipIf(!isRoot)("incubating rules on the live host (root)", () => {
     const end = t + 2000;
     while (ours(t).length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
     const [hit] = ours(t);
-    expect(hit, "no alert within 2 s").toBeDefined();
+    expect(hit, "no alert within 30 s").toBeDefined();
     expect(hit!.alert.output_fields).toMatchObject({ "proc.name": "echo", "proc.pname": "sh", "evt.type": "execve" });
     expect(String(hit!.alert.output_fields["proc.env"])).toContain("GLIBC_TUNABLES=glibc.malloc.check=0");
 
@@ -70,11 +70,13 @@ describe.skipIf(!isRoot)("incubating rules on the live host (root)", () => {
       const before = detector.stats();
       execFileSync("cat", [lib]); // not sshd: no rule can match, the open stays in the kernel
       execFileSync(join(dir, "sshd"), [lib]);
-      const end = Date.now() + 2000;
+      const end = Date.now() + 30_000;
       while (backdoor().length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
       expect(backdoor().map((x) => x.alert.output_fields["proc.name"])).toEqual(["sshd"]);
-      await new Promise((r) => setTimeout(r, 1100)); // a stats frame
       const filtered = (s: typeof before) => Object.values(s.sensorFiltered).reduce((a, b) => a + b, 0);
+      // stats frames come about once a second; on a busy machine later
+      const statsEnd = Date.now() + 30_000;
+      while (filtered(detector.stats()) <= filtered(before) && Date.now() < statsEnd) await new Promise((r) => setTimeout(r, 50));
       expect(filtered(detector.stats())).toBeGreaterThan(filtered(before));
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -82,7 +84,7 @@ describe.skipIf(!isRoot)("incubating rules on the live host (root)", () => {
   });
 
   /** Alerts of `rule` since `since` that `match` accepts, after waiting up to `wait` ms for one. */
-  async function waitAlerts(rule: string, since: number, match: (a: DetectorAlert) => boolean, wait = 2000): Promise<DetectorAlert[]> {
+  async function waitAlerts(rule: string, since: number, match: (a: DetectorAlert) => boolean, wait = 30_000): Promise<DetectorAlert[]> {
     const hits = () => alerts.filter((x) => x.at >= since && x.alert.rule === rule && match(x.alert)).map((x) => x.alert);
     const end = Date.now() + wait;
     while (hits().length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
@@ -98,7 +100,7 @@ describe.skipIf(!isRoot)("incubating rules on the live host (root)", () => {
       const t = Date.now();
       execFileSync("chmod", ["u+s", file]);
       const [hit] = await waitAlerts(rule, t, (a) => a.output_fields["evt.arg.filename"] === file);
-      expect(hit, "no alert within 2 s").toBeDefined();
+      expect(hit, "no alert within 30 s").toBeDefined();
       expect(hit!.output_fields).toMatchObject({ "proc.name": "chmod", "evt.type": "fchmodat" });
       expect(String(hit!.output_fields["evt.arg.mode"])).toContain("S_ISUID");
 
@@ -117,7 +119,7 @@ describe.skipIf(!isRoot)("incubating rules on the live host (root)", () => {
     const t = Date.now();
     execFileSync(prog, ["65534", "0"]); // refused (EPERM), and still the attempt the rule is about
     const [hit] = await waitAlerts(rule, t, (a) => a.output_fields["proc.name"] === "setuid-as");
-    expect(hit, "no alert within 2 s").toBeDefined();
+    expect(hit, "no alert within 30 s").toBeDefined();
     expect(hit!.output_fields).toMatchObject({ "evt.arg.uid": "root", "user.name": "nobody", "evt.type": "setuid" });
 
     const t2 = Date.now();

@@ -43,7 +43,7 @@ describe.skipIf(!isRoot)("more stable Falco rules on the live host (root)", () =
    * A benign twin's matcher names the twin's own command line: the first action's alert can
    * be handed over after the twin started.
    */
-  async function hits(rule: string, since: number, match: (a: DetectorAlert) => boolean, wait = 2000): Promise<DetectorAlert[]> {
+  async function hits(rule: string, since: number, match: (a: DetectorAlert) => boolean, wait = 30_000): Promise<DetectorAlert[]> {
     const found = () => alerts.filter((x) => x.at >= since && x.alert.rule === rule && match(x.alert)).map((x) => x.alert);
     const end = Date.now() + wait;
     while (found().length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
@@ -71,7 +71,7 @@ describe.skipIf(!isRoot)("more stable Falco rules on the live host (root)", () =
     const t = Date.now();
     run("cat", ["/tmp/../tmp/../etc/hostname"]);
     const [a] = await hits(rule, t, (x) => x.output_fields["proc.name"] === "cat");
-    expect(a, "no alert within 2 s").toBeDefined();
+    expect(a, "no alert within 30 s").toBeDefined();
     expect(a!.output_fields).toMatchObject({ "fd.name": "/etc/hostname", "fd.nameraw": "/tmp/../tmp/../etc/hostname" });
 
     const t2 = Date.now();
@@ -85,7 +85,7 @@ describe.skipIf(!isRoot)("more stable Falco rules on the live host (root)", () =
     const t = Date.now();
     run(nginx, ["-c", "sleep 5.5; read x < /etc/shadow"]);
     const [a] = await hits(rule, t, (x) => x.output_fields["proc.exepath"] === nginx);
-    expect(a, "no alert within 2 s").toBeDefined();
+    expect(a, "no alert within 30 s").toBeDefined();
     expect(a!.output_fields).toMatchObject({ "fd.name": "/etc/shadow", "proc.name": "nginx" });
 
     const t2 = Date.now();
@@ -99,7 +99,7 @@ describe.skipIf(!isRoot)("more stable Falco rules on the live host (root)", () =
     const t = Date.now();
     run(nginx, ["-c", "sh -c true; true"]); // the second command keeps nginx from exec'ing the first
     const [a] = await hits(rule, t, (x) => x.output_fields["proc.pname"] === "nginx");
-    expect(a, "no alert within 2 s").toBeDefined();
+    expect(a, "no alert within 30 s").toBeDefined();
     expect(a!.output_fields).toMatchObject({ "proc.name": "sh", "proc.cmdline": "sh -c true" });
 
     const worker = named("/bin/sh", "worker");
@@ -115,7 +115,7 @@ describe.skipIf(!isRoot)("more stable Falco rules on the live host (root)", () =
     const t = Date.now();
     run("shred", ["-u", victim]);
     const [a] = await hits(rule, t, (x) => String(x.output_fields["proc.cmdline"]).includes(victim));
-    expect(a, "no alert within 2 s").toBeDefined();
+    expect(a, "no alert within 30 s").toBeDefined();
     expect(a!.output_fields).toMatchObject({ "proc.name": "shred" });
 
     writeFileSync(victim, "x");
@@ -129,7 +129,7 @@ describe.skipIf(!isRoot)("more stable Falco rules on the live host (root)", () =
     const t = Date.now();
     run("find", [dir, "-path", "*.aws/credentials"]);
     const [a] = await hits(rule, t, (x) => String(x.output_fields["proc.cmdline"]).includes(dir));
-    expect(a, "no alert within 2 s").toBeDefined();
+    expect(a, "no alert within 30 s").toBeDefined();
     expect(a!.output_fields).toMatchObject({ "proc.name": "find" });
 
     const t2 = Date.now();
@@ -143,7 +143,7 @@ describe.skipIf(!isRoot)("more stable Falco rules on the live host (root)", () =
     const t = Date.now();
     run(prog, ["traceme"]);
     const [a] = await hits(rule, t, (x) => x.output_fields["proc.name"] === "ptrace-attach");
-    expect(a, "no alert within 2 s").toBeDefined();
+    expect(a, "no alert within 30 s").toBeDefined();
     expect(a!.output_fields).toMatchObject({ "evt.type": "ptrace" });
 
     const t2 = Date.now();
@@ -157,7 +157,7 @@ describe.skipIf(!isRoot)("more stable Falco rules on the live host (root)", () =
     const t = Date.now();
     run("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", login]);
     const [a] = await hits(rule, t, (x) => x.output_fields["proc.exepath"] === login);
-    expect(a, "no alert within 2 s").toBeDefined();
+    expect(a, "no alert within 30 s").toBeDefined();
     expect(a!.output_fields).toMatchObject({ "user.name": "nobody", "proc.name": "login" });
 
     const other = named("/bin/true", "report");

@@ -20,7 +20,7 @@ import { makeAlert } from "../harness/router-process.js";
 import { launchBrowser, newPage, screenshot } from "./ui-browser.js";
 
 /** Reads server-sent events from a streaming response until `until` says stop. */
-async function readEvents(url: string, until: (events: { event: string; data: unknown }[]) => boolean, timeoutMs = 5000): Promise<{ event: string; data: unknown }[]> {
+async function readEvents(url: string, until: (events: { event: string; data: unknown }[]) => boolean, timeoutMs = 30_000): Promise<{ event: string; data: unknown }[]> {
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(), timeoutMs);
   const res = await fetch(url, { signal: ac.signal });
@@ -144,10 +144,10 @@ describe("dashboard server side", () => {
       setDetectorStatsProvider(() => {
         throw new Error("sensor exited: missing CAP_BPF");
       });
-      await page.locator("#detector-state", { hasText: "stats unavailable: sensor exited: missing CAP_BPF" }).waitFor({ timeout: 5000 });
+      await page.locator("#detector-state", { hasText: "stats unavailable: sensor exited: missing CAP_BPF" }).waitFor({ timeout: 30_000 });
       // No provider (the detector stopped): the panel goes away.
       setDetectorStatsProvider(undefined);
-      await page.locator("#detector-card").waitFor({ state: "hidden", timeout: 5000 });
+      await page.locator("#detector-card").waitFor({ state: "hidden", timeout: 30_000 });
     } finally {
       await browser?.close();
     }

@@ -24,7 +24,7 @@ export const FALCO_INCUBATING_RULES = join(ROOT, "..", "shared", "corpus", "falc
  * Polls `get` until it returns a value; after `ms`, fails naming `what` and, when given,
  * what `debug` says (the alerts seen so far, say).
  */
-export async function waitFor<T>(what: string, get: () => T | undefined, ms = 3000, debug?: () => string): Promise<T> {
+export async function waitFor<T>(what: string, get: () => T | undefined, ms = 30_000, debug?: () => string): Promise<T> {
   const until = Date.now() + ms;
   for (;;) {
     const v = get();
