@@ -6,7 +6,7 @@ import { parseReplay, replaySource } from "../../../src/detector/sources/replay.
 import { REPO, fixture } from "./helpers.js";
 
 const source = replaySource();
-const { ruleset, results } = loadRules({ files: [join(REPO, "rules")], sources: [source as unknown as EventSource<never>], ruleMatching: "all" });
+const { ruleset, results } = loadRules({ files: [join(REPO, "rules/peregrine_rules.yaml")], sources: [source as unknown as EventSource<never>], ruleMatching: "all" });
 const events = parseReplay(fixture("events/default-rules.jsonl"));
 const expected = [
   "Credential file read by unexpected program",
@@ -21,7 +21,7 @@ const expected = [
   null,
 ];
 
-describe("the rules shipped in rules/", () => {
+describe("Peregrine's own rules (rules/peregrine_rules.yaml, opt-in)", () => {
   it("load without errors or warnings", () => {
     expect(results.errors).toEqual([]);
     expect(results.warnings).toEqual([]);

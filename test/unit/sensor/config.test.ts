@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { interestSet } from "../../../src/detector/sources/syscall/detector.js";
-import { readDetectorConfig, shippedRulesDir } from "../../../src/detector/sources/syscall/config.js";
+import { defaultRulesFiles, readDetectorConfig } from "../../../src/detector/sources/syscall/config.js";
 import { containerIdFromCgroup, containerIdFromProcCgroup } from "../../../src/detector/sources/syscall/container.js";
 
 describe("detector config", () => {
@@ -8,7 +8,7 @@ describe("detector config", () => {
     const r = readDetectorConfig(undefined);
     expect(r).toEqual({
       ok: true,
-      config: { enabled: "auto", rulesFiles: [shippedRulesDir()], selection: [], appendOutput: [], ringBufferBytes: 8 * 1024 * 1024, kernelFilter: true, ruleMatching: "first" },
+      config: { enabled: "auto", rulesFiles: defaultRulesFiles(), selection: [], appendOutput: [], ringBufferBytes: 8 * 1024 * 1024, kernelFilter: true, ruleMatching: "first" },
     });
   });
 

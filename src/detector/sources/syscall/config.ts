@@ -22,7 +22,9 @@ export const detectorSchema = s
     rules_files: s
       .array(s.string())
       .optional()
-      .describe("Rules files or directories, in load order (later files append to or override earlier ones). Default: the rules/ shipped with Peregrine."),
+      .describe(
+        "Rules files or directories, in load order (later files append to or override earlier ones). Default: Falco's stable rules shipped in rules/falco/; Peregrine's own rules/peregrine_rules.yaml loads only when listed.",
+      ),
     rules: s.array(s.any()).default([]).describe("Rule selection steps as in falco.yaml: `- disable: {rule: NAME}`, `- enable: {tag: TAG}`; `*` is a wildcard."),
     append_output: s.array(s.any()).default([]).describe("falco.yaml's append_output: extra output text and fields for matching rules."),
     rule_matching: s
@@ -80,6 +82,11 @@ export function shippedRulesDir(): string {
   return join(here, "../../../..", "rules");
 }
 
+/** What the detector loads when `rules_files` is not set: Falco's stable ruleset, as Falco does. */
+export function defaultRulesFiles(): string[] {
+  return [join(shippedRulesDir(), "falco")];
+}
+
 export function readDetectorConfig(section: unknown): { ok: true; config: DetectorConfig } | { ok: false; problems: string[] } {
   const ctx = new ParseContext();
   const v = detectorSchema.parse(section ?? {}, ctx, "detector");
@@ -89,7 +96,7 @@ export function readDetectorConfig(section: unknown): { ok: true; config: Detect
     ok: true,
     config: {
       enabled,
-      rulesFiles: v.rules_files ?? [shippedRulesDir()],
+      rulesFiles: v.rules_files ?? defaultRulesFiles(),
       selection: v.rules as RuleSelectionStep[],
       appendOutput: v.append_output as AppendOutput[],
       ringBufferBytes: v.ring_buffer_bytes,
