@@ -35,7 +35,7 @@ describe("npm start", () => {
       const res = await fetch(`http://127.0.0.1:${port}/`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(makeAlert(1)) });
       expect(res.status).toBe(200);
       const { uuid } = (await res.json()) as { uuid: string };
-      await waitUntil(() => stdout.includes(uuid), 10_000, "the alert on stdout");
+      await waitUntil(() => stdout.includes(uuid), 60_000, "the alert on stdout");
 
       npm.kill("SIGTERM"); // npm alone, as a container runtime or `timeout` would
       await waitUntil(() => stderr.includes("stopped; everything delivered"), 20_000, `the router's drain after SIGTERM:\n${stderr}`);

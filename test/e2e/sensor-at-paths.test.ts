@@ -61,7 +61,7 @@ describe.skipIf(!isRoot)("relative path arguments (root)", () => {
         const lnAlert = await waitFor(
           "the hard link made from /etc",
           () => alerts.find((a) => a.rule === "Create Hardlink Over Sensitive Files" && a.output_fields["evt.arg.newpath"] === fromCwd),
-          3000,
+          30_000,
           debug,
         );
         expect(lnAlert.output_fields).toMatchObject({ "evt.arg.oldpath": "/etc/shadow", "proc.name": "ln", "evt.type": "linkat" });
@@ -72,7 +72,7 @@ describe.skipIf(!isRoot)("relative path arguments (root)", () => {
         const viaFd = await waitFor(
           "the hard link made through a descriptor of /etc",
           () => alerts.find((a) => a.rule === "Create Hardlink Over Sensitive Files" && a.output_fields["proc.name"] === "at-dirfd"),
-          3000,
+          30_000,
           debug,
         );
         expect(viaFd.output_fields).toMatchObject({ "evt.arg.oldpath": "/etc/shadow", "evt.arg.newpath": join(dir, "hard") });

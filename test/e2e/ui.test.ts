@@ -167,7 +167,7 @@ describe("dashboard in chromium", () => {
     // The receiver answers 400: the lane dead-letters it; the page shows it (status every 2 s).
     const group = page.locator('.dlq-group[data-output="hook"]');
     await group.waitFor({ timeout: 10_000 });
-    await waitUntil(async () => ((await group.textContent()) ?? "").includes("Rule whose delivery was refused"), 10_000, "the dead letter listed");
+    await waitUntil(async () => ((await group.textContent()) ?? "").includes("Rule whose delivery was refused"), 60_000, "the dead letter listed");
     expect(await group.textContent()).toContain("HTTP 400");
     await page.locator("#dlq-card").scrollIntoViewIfNeeded();
     await screenshot(page, "05-dead-letters");
@@ -177,9 +177,9 @@ describe("dashboard in chromium", () => {
     await group.locator("button.replay").click();
     await page.locator("#toast:not([hidden])").waitFor({ timeout: 30_000 });
     expect(await page.locator("#toast").textContent()).toMatch(/^Replayed \d+ alerts? to hook$/);
-    await waitUntil(() => receiver.requests.slice(before).some((r) => r.body.includes(uuid)), 10_000, "the replayed alert at the receiver");
+    await waitUntil(() => receiver.requests.slice(before).some((r) => r.body.includes(uuid)), 60_000, "the replayed alert at the receiver");
     // Delivered now: the store empties and the panel says so.
-    await waitUntil(async () => (await page.locator('.dlq-group[data-output="hook"]').count()) === 0, 10_000, "the dead-letter panel to empty");
+    await waitUntil(async () => (await page.locator('.dlq-group[data-output="hook"]').count()) === 0, 60_000, "the dead-letter panel to empty");
     const dl = (await router.get("/api/dead-letters?output=hook")).json as { total: number };
     expect(dl.total).toBe(0);
     await screenshot(page, "06-replayed");

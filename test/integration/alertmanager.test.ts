@@ -192,7 +192,7 @@ describe("Alertmanager through the router", () => {
     });
     expect(posted.status).toBe(200);
     let got: AmAlert[] = [];
-    await waitUntil(async () => (got = await alertsOf(run)).length === 1, 15_000, "the alert in Alertmanager");
+    await waitUntil(async () => (got = await alertsOf(run)).length === 1, 60_000, "the alert in Alertmanager");
     expect(got[0]!.labels).toMatchObject({
       alertname: "Terminal shell in container",
       priority: "Notice",

@@ -299,7 +299,7 @@ describe("docker-compose deployment", () => {
       });
       for (let i = 0; i < 8; i++) expect((await router.post(makeAlert(i))).status).toBe(200);
       await router.post("{not json");
-      await waitUntil(() => receiver.requests.length >= 8, 10_000, "deliveries");
+      await waitUntil(() => receiver.requests.length >= 8, 60_000, "deliveries");
       const res = await fetch(`${router.url}/metrics`);
       const text = await res.text();
       exported = new Set<string>();

@@ -93,11 +93,11 @@ describe("kafka through the router: authentication", () => {
     routers.push(r);
     const alerts = makeAlerts(100);
     await postAll(r, alerts);
-    await waitUntil(() => r.stdout.concat(r.stderr).some((l) => l.includes("healthcheck failed")), 20_000, "the healthcheck line");
+    await waitUntil(() => r.stdout.concat(r.stderr).some((l) => l.includes("healthcheck failed")), 60_000, "the healthcheck line");
     const line = r.stdout.concat(r.stderr).find((l) => l.includes("healthcheck failed"))!;
     expect(line).toMatch(/Kafka authentication failed for user \\?"peregrine\\?" \(SCRAM-SHA-512\) at 127\.0\.0\.1:9094/);
     expect(line).toMatch(/alerts wait in the journal/);
-    await waitUntil(async () => (await outputStatus(r, "secure")).failed_attempts >= 2, 20_000, "failed attempts");
+    await waitUntil(async () => (await outputStatus(r, "secure")).failed_attempts >= 2, 60_000, "failed attempts");
     const status = await outputStatus(r, "secure");
     expect(status).toMatchObject({ queue_depth: 100, delivered: 0, dead_lettered: 0 });
     expect(await topicRecordCount(topicOf(run))).toBe(0);

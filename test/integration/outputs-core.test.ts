@@ -182,7 +182,7 @@ describe("stdout output through the router", () => {
     cleanups.push(() => router.kill());
     const res = await router.post(makeAlert(1, { time: "2024-05-01T10:00:00.123456789Z", output: "hello" }));
     expect(res.status).toBe(200);
-    await waitUntil(() => router.stdout.length >= 2, 10_000, "two stdout lines");
+    await waitUntil(() => router.stdout.length >= 2, 60_000, "two stdout lines");
     const json = router.stdout.find((l) => l.startsWith("{"))!;
     expect(JSON.parse(json)).toMatchObject({ uuid: (res.json as { uuid: string }).uuid, output: "hello" });
     expect(router.stdout).toContain("2024-05-01T10:00:00.123456789Z: Warning hello");

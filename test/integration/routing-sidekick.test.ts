@@ -77,7 +77,7 @@ describe("a Falcosidekick config, imported", () => {
     expect(posted.status).toBe(200);
 
     // webhook: no minimum priority, with the custom header
-    await waitUntil(() => receiver.alerts((r) => r.url === "/falco").length === 3, 15_000, "3 alerts at the webhook");
+    await waitUntil(() => receiver.alerts((r) => r.url === "/falco").length === 3, 60_000, "3 alerts at the webhook");
     expect(receiver.requests[0]!.headers.authorization).toBe("Bearer hook-token");
     const hooked = receiver.alerts((r) => r.url === "/falco");
     expect(hooked[0]).toMatchObject({ custom_fields: { cluster: "eu-west-1", run, team: "blue" }, tags: ["k8s", "prod", "migrated"] });
@@ -107,7 +107,7 @@ describe("a Falcosidekick config, imported", () => {
     expect(Date.parse(am[0]!.endsAt) - Date.parse(am[0]!.startsAt)).toBe(600_000);
 
     // Slack: warning and above
-    await waitUntil(() => slack.messages.length >= 1, 15_000, "the Slack message");
+    await waitUntil(() => slack.messages.length >= 1, 60_000, "the Slack message");
     await new Promise((r) => setTimeout(r, 500));
     const slackText = JSON.stringify(slack.messages.map((m) => m.payload));
     expect(slackText).toContain("Critical rule");

@@ -88,7 +88,7 @@ describe("per-output filters", () => {
     };
     expect(want.k8s.length).toBeGreaterThan(5);
     expect(want.crit.length).toBeGreaterThan(5);
-    await waitUntil(() => at("/all").length === 40 && at("/k8s").length === want.k8s.length && at("/crit").length === want.crit.length, 15_000, "deliveries");
+    await waitUntil(() => at("/all").length === 40 && at("/k8s").length === want.k8s.length && at("/crit").length === want.crit.length, 60_000, "deliveries");
     await new Promise((r) => setTimeout(r, 300)); // nothing more arrives
     for (const [path, list] of Object.entries(want))
       expect(at(`/${path}`).map((a) => a.uuid).sort(), path).toEqual(list.map((a) => a.uuid as string).sort());
@@ -146,7 +146,7 @@ describe("dedup", () => {
     });
     await postAll(Array.from({ length: 50 }, () => falcoAlert()));
     await postAll(Array.from({ length: 5 }, (_, i) => falcoAlert({ rule: `Other rule ${i}` })));
-    await waitUntil(() => at("/chat").length === 2, 10_000, "the first alert of the window");
+    await waitUntil(() => at("/chat").length === 2, 60_000, "the first alert of the window");
     expect(await router.stop()).toBe(0);
     router = undefined;
     const summaries = at("/chat").filter((a) => a.tags.includes("peregrine_summary"));
@@ -186,7 +186,7 @@ describe("enrichment", () => {
     // Another output line: Slack's default dedup would take it for a repeat otherwise.
     const none = falcoAlert({ output: "A shell was spawned in the web namespace", output_fields: { "k8s.ns.name": "web" } });
     await postAll([blue, none]);
-    await waitUntil(() => at("/hook").length === 2, 10_000, "webhook deliveries");
+    await waitUntil(() => at("/hook").length === 2, 60_000, "webhook deliveries");
     const byUuid = new Map(at("/hook").map((a) => [a.uuid, a]));
     expect(byUuid.get(blue.uuid as string)!.custom_fields).toEqual({ cluster: "eu-west-1", run, team: "blue", where: "eu-west-1/payments" });
     expect(byUuid.get(none.uuid as string)!.custom_fields).toMatchObject({ team: "unknown", where: "eu-west-1/web" });
@@ -201,7 +201,7 @@ describe("enrichment", () => {
 
     // Slack: the fields sections list the templated and custom fields (both alerts may share a message).
     const fieldTexts = () => slack.messages.flatMap((m) => JSON.stringify(m.payload).match(/"text":"\*[^"*]+\*\\n[^"]*"/g) ?? []);
-    await waitUntil(() => fieldTexts().filter((t) => t.startsWith('"text":"*team*')).length === 2, 15_000, "both alerts in Slack");
+    await waitUntil(() => fieldTexts().filter((t) => t.startsWith('"text":"*team*')).length === 2, 60_000, "both alerts in Slack");
     expect(fieldTexts()).toEqual(expect.arrayContaining(['"text":"*team*\\nblue"', '"text":"*team*\\nunknown"', '"text":"*cluster*\\neu-west-1"']));
     expect(slack.violations).toEqual([]);
     await slack.close();

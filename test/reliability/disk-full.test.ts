@@ -100,7 +100,7 @@ describe("reliability: the disk itself is full (ENOSPC)", () => {
     });
     const late = makeAlert(next(), { uuid: randomUUID() });
     await waitUntil(async () => (await post(router.url, [late])).status === 200, 30_000, "ingest to accept again once space is freed");
-    await waitUntil(() => delivered.includes(late.uuid as string), 10_000, "the alert accepted after space was freed");
+    await waitUntil(() => delivered.includes(late.uuid as string), 60_000, "the alert accepted after space was freed");
   }, 120_000);
 
   it.skipIf(!canMount)("deliveries made while the disk was full are recorded in the journal once space is freed (no resend after a restart)", async () => {
@@ -112,7 +112,7 @@ describe("reliability: the disk itself is full (ENOSPC)", () => {
     const db = new Database(join(router.dataDir, "journal.db"), { readonly: true, fileMustExist: true });
     cleanups.push(async () => db.close());
     const pending = () => (db.prepare("SELECT COUNT(*) AS n FROM deliveries").get() as { n: number }).n;
-    await waitUntil(() => pending() === 0, 20_000, "the journal to record every delivery").catch((err: Error) => {
+    await waitUntil(() => pending() === 0, 60_000, "the journal to record every delivery").catch((err: Error) => {
       throw new Error(`${err.message}: ${pending()} of ${acked.length} delivered alerts still pending in the journal`);
     });
   }, 120_000);
@@ -130,6 +130,6 @@ describe("reliability: the disk itself is full (ENOSPC)", () => {
     await receiver.start(port);
     await waitUntil(() => missing(acked, delivered).length === 0, 60_000, `all ${acked.length} acknowledged alerts`);
     const late = makeAlert(next(), { uuid: randomUUID() });
-    await waitUntil(async () => (await post(router.url, [late])).status === 200, 20_000, "ingest to accept again once the backlog drained");
+    await waitUntil(async () => (await post(router.url, [late])).status === 200, 60_000, "ingest to accept again once the backlog drained");
   }, 120_000);
 });

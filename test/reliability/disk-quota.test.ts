@@ -124,8 +124,8 @@ describe("reliability: disk quota reached", () => {
     journal.ack("hook", seqs.slice(0, 500));
     await new Promise((r) => setTimeout(r, 100));
     journal.ack("hook", seqs.slice(500));
-    await waitUntil(() => journal.pendingCount("hook") === 0, 5000, "every ack committed");
-    await waitUntil(() => !journal.isFull(), 5000, "the journal to free the delivered alerts");
+    await waitUntil(() => journal.pendingCount("hook") === 0, 60_000, "every ack committed");
+    await waitUntil(() => !journal.isFull(), 60_000, "the journal to free the delivered alerts");
   });
 });
 

@@ -32,7 +32,7 @@ describe("reliability: an output that never answers", () => {
 
     const first = await router.post(makeAlert(0, { output_fields: { n: 0 } }));
     expect(first.status).toBe(200);
-    await waitUntil(() => receiver.requests.length >= 1, 10_000, "the first (hung) delivery");
+    await waitUntil(() => receiver.requests.length >= 1, 60_000, "the first (hung) delivery");
     // Ingest keeps the router allocating while the send hangs, as production traffic would.
     const pool = new Pool(router.url, { connections: 4 });
     cleanups.push(() => pool.destroy());
@@ -48,7 +48,7 @@ describe("reliability: an output that never answers", () => {
       expect(res.statusCode).toBe(200);
     }
     // 4 s after the hang began the send should have been cut and retried; allow far more.
-    await waitUntil(() => deliveredN.includes(0), 15_000, "alert 0, whose first send hung, to be delivered on a retry");
+    await waitUntil(() => deliveredN.includes(0), 60_000, "alert 0, whose first send hung, to be delivered on a retry");
     await waitUntil(() => new Set(deliveredN).size >= n, 30_000, `all ${n} alerts`);
   }, 60_000);
 });
