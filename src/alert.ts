@@ -144,7 +144,17 @@ function clip(s: string): string {
   return s.length > 40 ? `${s.slice(0, 40)}…` : s;
 }
 
-/** Falco's text line: "<time>: <Priority> <output>". */
+/**
+ * The "<time>: <Priority> " that Falco (and our detector) put at the start of `output`: time as
+ * HH:MM:SS.ns, or ISO 8601 with time_format_iso_8601. (The dashboard's app.js hides the same.)
+ */
+const OUTPUT_PREFIX =
+  /^(?:\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?): (?:Emergency|Alert|Critical|Error|Warning|Notice|Informational|Info|Debug) /i;
+
+/**
+ * Falco's text line, "<time>: <Priority> <output>". An output that already starts with its
+ * time and priority, as Falco's does, is the line itself: prefixing it again doubled them.
+ */
 export function alertTextLine(alert: Alert): string {
-  return `${alert.time}: ${alert.priority} ${alert.output}`;
+  return OUTPUT_PREFIX.test(alert.output) ? alert.output : `${alert.time}: ${alert.priority} ${alert.output}`;
 }

@@ -8,7 +8,7 @@ export const stdoutOutput = defineOutput({
   type: "stdout",
   summary: "Writes each alert to standard output as a JSON line, or as Falco's text line.",
   schema: s.object({
-    format: s.string().oneOf(["json", "text"]).default("json").describe("json: the alert as one JSON line; text: `<time>: <Priority> <output>`."),
+    format: s.string().oneOf(["json", "text"]).default("json").describe("json: the alert as one JSON line; text: `<time>: <Priority> <output>` (an output that starts with them, as Falco's does, is printed as it is)."),
   }),
   laneDefaults: { batch: { max_events: 500, max_wait_ms: 0 } },
   create(config) {
