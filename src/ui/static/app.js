@@ -250,6 +250,10 @@ function makeRow() {
   return row;
 }
 
+// Falco's output starts with "<time>: <Priority> ", which the row shows in columns of its own.
+const OUTPUT_PREFIX =
+  /^(?:\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?): (?:Emergency|Alert|Critical|Error|Warning|Notice|Informational|Info|Debug) /i;
+
 function fill(row, a) {
   row.alert = a;
   row.t.textContent = fmtTime(a._ms);
@@ -259,7 +263,7 @@ function fill(row, a) {
   row.style.borderLeftColor = COLOR[a.priority];
   row.r.textContent = a.rule;
   row.r.title = a.rule;
-  row.o.textContent = a.output;
+  row.o.textContent = a.output.replace(OUTPUT_PREFIX, "");
   row.h.textContent = a.hostname;
   row.h.title = `${a.hostname} · ${a.source}`;
   row.dataset.priority = a.priority;
