@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The whole test suite: typecheck, then vitest (whose global setup provisions and starts
+// The whole test suite: typecheck, lint, then vitest (whose global setup provisions and starts
 // the real services), then one summary line `N passed, N failed` that CI reads.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, existsSync } from "node:fs";
@@ -12,6 +12,13 @@ let failedExtra = 0;
 const tsc = spawnSync("npx", ["tsc", "-p", "tsconfig.test.json"], { stdio: "inherit" });
 if (tsc.status !== 0) {
   console.error("typecheck failed");
+  failedExtra++;
+}
+
+// Lint (no import cycles, the rule engine only through its face): a failure counts as a failed test.
+const lint = spawnSync("npx", ["eslint", "src", "outputs", "test", "bench", "scripts"], { stdio: "inherit" });
+if (lint.status !== 0) {
+  console.error("lint failed");
   failedExtra++;
 }
 

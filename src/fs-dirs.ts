@@ -12,7 +12,7 @@ export function makeDirs(dir: string): void {
   const target = resolve(dir);
   const missing: string[] = [];
   for (let p = target; ; p = dirname(p)) {
-    let isDir = false;
+    let isDir: boolean;
     try {
       isDir = statSync(p).isDirectory();
     } catch (err) {

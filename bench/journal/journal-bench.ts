@@ -19,7 +19,7 @@ function alert(i: number): Alert {
     priority: "Warning",
     rule: "Read sensitive file untrusted",
     output: `Sensitive file opened for reading by non-trusted program (file=/etc/shadow gparent=bash ggparent=sshd evt_type=openat user=root process=cat proc_exepath=/usr/bin/cat parent=bash command=cat /etc/shadow ${i})`,
-    output_fields: { "proc.name": "cat", "fd.name": "/etc/shadow", "user.name": "root", "evt.time": 1714557600123456789 + i },
+    output_fields: { "proc.name": "cat", "fd.name": "/etc/shadow", "user.name": "root", "evt.time": 1714557600123456000 + i * 1000 },
     source: "syscall",
     tags: ["filesystem", "mitre_credential_access"],
     hostname: "node-1",

@@ -212,8 +212,9 @@ export const kafkaOutput = defineOutput({
           if (isAuthenticationError(err))
             throw new Error(
               `Kafka authentication failed for user "${config.sasl?.username ?? ""}" (${config.sasl?.mechanism.toUpperCase() ?? "no SASL"}) at ${where}: ${describeKafkaError(err)}`,
+              { cause: err },
             );
-          throw new Error(`cannot reach Kafka at ${where}: ${describeKafkaError(err)}`);
+          throw new Error(`cannot reach Kafka at ${where}: ${describeKafkaError(err)}`, { cause: err });
         } finally {
           await admin.disconnect().catch(() => undefined);
         }

@@ -139,7 +139,7 @@ export const s3Output = defineOutput({
         try {
           await client.send(new HeadBucketCommand({ Bucket: config.bucket }), { abortSignal: signal });
         } catch (err) {
-          throw new Error(describeHeadBucketError(err, config.bucket, config.endpoint ?? `AWS region ${config.region}`));
+          throw new Error(describeHeadBucketError(err, config.bucket, config.endpoint ?? `AWS region ${config.region}`), { cause: err });
         }
       },
       async close() {

@@ -108,7 +108,7 @@ function parsePayload(text: string): SlackPayload {
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    throw new Error(`the template rendered invalid JSON (${errorMessage(err)})`);
+    throw new Error(`the template rendered invalid JSON (${errorMessage(err)})`, { cause: err });
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("the template must render a JSON object");
   return parsed as SlackPayload;

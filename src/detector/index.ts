@@ -14,7 +14,7 @@ export type { LoadRulesOptions, LoadRulesResult, RuleSelectionStep } from "./loa
 export { Ruleset } from "./ruleset.js";
 export type { CompiledRule, DetectorAlert, EventTypeInterest, RulesetOptions } from "./ruleset.js";
 export type { AppendOutput } from "./loader/compile-rules.js";
-export { formatMessage, LOAD_ERROR_CODES, LOAD_WARNING_CODES } from "./loader/results.js";
+export { formatMessage, LoadResults, LOAD_ERROR_CODES, LOAD_WARNING_CODES } from "./loader/results.js";
 export type { FilePos, LoadErrorCode, LoadMessage, LoadWarningCode } from "./loader/results.js";
 export { compileAlertFilter } from "./alert-filter.js";
 export type { AlertFilter, AlertFilterError } from "./alert-filter.js";

@@ -1,4 +1,4 @@
-import type { Alert, FieldValue } from "../alert.js";
+import type { FieldValue } from "../alert.js";
 import type { Enricher } from "../router.js";
 import { TemplateError } from "../templates/index.js";
 import { errorMessage } from "../errors.js";

@@ -1,5 +1,5 @@
 import type { Alert } from "../alert.js";
-import { compileAlertFilter } from "../detector/alert-filter.js";
+import { compileAlertFilter } from "../detector/index.js";
 
 export interface FilterProblem {
   message: string;

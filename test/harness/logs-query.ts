@@ -72,9 +72,8 @@ export async function waitForLogCount(
   opts: QueryOptions & { timeoutMs?: number } = {},
 ): Promise<number> {
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
-  let n = 0;
   for (;;) {
-    n = await countLogs(query, opts);
+    const n = await countLogs(query, opts);
     if (n >= expected || Date.now() > deadline) return n;
     await new Promise((r) => setTimeout(r, 250));
   }

@@ -5,9 +5,16 @@ export type Container = Record<string, unknown> | unknown[];
 export function slots(tree: unknown): [Container, string | number][] {
   const out: [Container, string | number][] = [];
   const walk = (node: unknown): void => {
-    if (Array.isArray(node)) node.forEach((v, i) => (out.push([node, i]), walk(v)));
+    if (Array.isArray(node))
+      node.forEach((v, i) => {
+        out.push([node, i]);
+        walk(v);
+      });
     else if (node !== null && typeof node === "object")
-      for (const [k, v] of Object.entries(node)) (out.push([node as Record<string, unknown>, k]), walk(v));
+      for (const [k, v] of Object.entries(node)) {
+        out.push([node as Record<string, unknown>, k]);
+        walk(v);
+      }
   };
   walk(tree);
   return out;

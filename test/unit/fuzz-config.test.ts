@@ -287,7 +287,7 @@ describe("loadConfig under fuzzing", () => {
   });
 
   it("random documents: every problem is located, nothing throws", () => {
-    const yamlish = fc.stringMatching(/^[ a-z0-9:\-\n\[\]{},"'#&*!|>]{0,80}$/);
+    const yamlish = fc.stringMatching(/^[ a-z0-9:\-\n[\]{},"'#&*!|>]{0,80}$/);
     const randomTree = fc.jsonValue({ maxDepth: 3 }).map((v) => stringify(v));
     fc.assert(
       fc.property(fc.oneof(yamlish, fc.string({ maxLength: 60 }), randomTree), (text) => {

@@ -433,7 +433,7 @@ describe("the replay event reader under fuzzing", () => {
         const text = lines.join("\n");
         readerCheck(text);
         // what the reader accepts, the rules evaluate
-        let events: ReplayEvent[] = [];
+        let events: ReplayEvent[];
         try {
           events = parseReplay(text);
         } catch {

@@ -62,7 +62,7 @@ describe("config import-sidekick", () => {
   it("the printed YAML passes config check, with the untranslated settings as comments", () => {
     const { config, notes } = translateSidekick(fixture(), ENV);
     const yaml = renderImport({ config, notes }, "config.yaml");
-    expect(yaml).toMatch(/# Not translated:\n(#   .*\n)*#   debug: /);
+    expect(yaml).toMatch(/# Not translated:\n(# {3}.*\n)*# {3}debug: /);
     const dir = mkdtempSync(join(tmpdir(), "peregrine-import-"));
     const file = join(dir, "peregrine.yaml");
     writeFileSync(file, yaml);

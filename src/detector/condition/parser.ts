@@ -91,7 +91,7 @@ class ConditionSyntaxError extends Error {
 const RGX_NOT_BLANK = /not[ \t\n\r\b\f\v]+/y;
 const RGX_IDENTIFIER = /[a-zA-Z]+[a-zA-Z0-9_]*/y;
 const RGX_FIELD_NAME = /[a-zA-Z]+[a-zA-Z0-9_]*(\.[a-zA-Z]+[a-zA-Z0-9_]*)+/y;
-const RGX_FIELD_ARG_BARE = /[^\][\"' \t\n\r\f\v]+/y;
+const RGX_FIELD_ARG_BARE = /[^\]["' \t\n\r\f\v]+/y;
 const RGX_HEX = /0[xX][0-9a-fA-F]+/y;
 const RGX_NUMBER = /[+-]?[0-9]+\.?[0-9]*([eE][+-][0-9]+)?/y;
 const RGX_BARE_STR = /[^()"' \t\n\r\f\v=,]+/y;

@@ -50,7 +50,7 @@ function printValue(v: Value): string {
 
 function printFieldArg(arg: string | undefined): string {
   if (arg === undefined) return "";
-  if (/^[^\][\"' \t\n\r\f\v]+$/.test(arg)) return `[${arg}]`;
+  if (/^[^\]["' \t\n\r\f\v]+$/.test(arg)) return `[${arg}]`;
   return `[${quoteString(arg)}]`;
 }
 

@@ -398,7 +398,7 @@ export class SyscallTracker {
         // parameter positions: open(name, flags, mode) creat(name, mode) openat*(dirfd, name, flags|how, ...)
         const at = ev.type === "openat" || ev.type === "openat2";
         const raw = (v[at ? 1 : 0] as string | undefined) ?? "";
-        let flags = 0;
+        let flags: number;
         if (ev.type === "open" || ev.type === "openat") flags = (v[at ? 2 : 1] as number | undefined) ?? 0;
         else if (ev.type === "creat") flags = O.CREAT | O.WRONLY | O.TRUNC;
         else {

@@ -426,10 +426,9 @@ export function readSockAddr(b: Buffer): SockAddr | undefined {
   if (family === 2 && b.length >= 8) return { family, port: b.readUInt16BE(2), addr: formatIp(b, 4, 2) };
   if (family === 10 && b.length >= 24) return { family, port: b.readUInt16BE(2), addr: formatIp(b, 8, 10) };
   if (family === 1) {
-    let end = 2;
     // abstract sockets start with a NUL; shown with a leading @ as ss does
     const abstract = b.length > 2 && b[2] === 0;
-    end = abstract ? b.length : b.indexOf(0, 2) >= 0 ? b.indexOf(0, 2) : b.length;
+    const end = abstract ? b.length : b.indexOf(0, 2) >= 0 ? b.indexOf(0, 2) : b.length;
     const path = abstract ? `@${b.toString("utf8", 3, end).replace(/\0+$/, "")}` : b.toString("utf8", 2, end);
     return { family, path };
   }
