@@ -3,7 +3,7 @@
 // installing the Debian build tools first when they are missing. Incremental: a no-op
 // when nothing changed. Usage: node scripts/build-sensor.mjs  (also importable).
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -13,8 +13,12 @@ export const WIRE_DUMP_BINARY = join(root, "sensor", "build", "wire-dump");
 
 export function buildSensor({ quiet = true } = {}) {
   const stdio = quiet ? ["ignore", "ignore", "inherit"] : "inherit";
-  execFileSync("sh", [join(root, "scripts", "install-sensor-deps.sh")], { stdio });
-  execFileSync("make", ["-s", "-C", join(root, "sensor"), "all", "testprogs"], { stdio });
+  // Test files in parallel workers build at once on a fresh clone: one build at a time
+  // (flock, from util-linux), the later ones find it done.
+  mkdirSync(join(root, "sensor", "build"), { recursive: true });
+  const lock = join(root, "sensor", "build", ".build.lock");
+  execFileSync("flock", [lock, "sh", join(root, "scripts", "install-sensor-deps.sh")], { stdio });
+  execFileSync("flock", [lock, "make", "-s", "-C", join(root, "sensor"), "all", "testprogs"], { stdio });
   if (!existsSync(SENSOR_BINARY)) throw new Error(`sensor build produced no ${SENSOR_BINARY}`);
   return SENSOR_BINARY;
 }

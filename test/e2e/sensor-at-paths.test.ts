@@ -16,6 +16,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DetectorAlert } from "../../src/detector/ruleset.js";
 import { startSyscallDetector } from "../../src/detector/sources/syscall/index.js";
 import { buildSensor, FALCO_RULES, isRoot, TESTPROGS, waitFor } from "../unit/sensor/helpers.js";
+import { runsTheSensor } from "../harness/sensor-lock.js";
+
+runsTheSensor();
 
 const AT_RULES = `
 - rule: Test at-call paths

@@ -23,6 +23,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DetectorAlert } from "../../src/detector/ruleset.js";
 import { startSyscallDetector, type SyscallDetector } from "../../src/detector/sources/syscall/index.js";
 import { buildSensor, FALCO_RULES, isRoot, TESTPROGS } from "../unit/sensor/helpers.js";
+import { runsTheSensor } from "../harness/sensor-lock.js";
+
+runsTheSensor();
 
 const run = promisify(execFile);
 const UID = 42424;

@@ -12,6 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Receiver } from "../harness/receiver.js";
 import { startRouter, type RouterProcess } from "../harness/router-process.js";
 import { buildSensor, FALCO_RULES, isRoot, ROOT, waitFor } from "../unit/sensor/helpers.js";
+import { runsTheSensor } from "../harness/sensor-lock.js";
+
+runsTheSensor();
 
 
 describe.skipIf(!isRoot)("peregrine detect --router URL (root)", () => {

@@ -8,6 +8,9 @@ import { spawnSync } from "node:child_process";
 import { beforeAll, describe, expect, it } from "vitest";
 import { checkSensorPrerequisites } from "../../src/detector/sources/syscall/index.js";
 import { buildSensor, isRoot, SENSOR } from "../unit/sensor/helpers.js";
+import { runsTheSensor } from "../harness/sensor-lock.js";
+
+runsTheSensor();
 
 function run(cmd: string, args: string[]) {
   const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 60_000 });

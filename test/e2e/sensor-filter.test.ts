@@ -15,6 +15,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DetectorAlert } from "../../src/detector/ruleset.js";
 import { startSyscallDetector, type SyscallDetector } from "../../src/detector/sources/syscall/index.js";
 import { buildSensor, FALCO_RULES, isRoot, TESTPROGS, waitFor } from "../unit/sensor/helpers.js";
+import { runsTheSensor } from "../harness/sensor-lock.js";
+
+runsTheSensor();
 
 const DUP_RULE = `
 - rule: Test dup2 names its descriptor

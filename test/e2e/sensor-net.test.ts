@@ -18,6 +18,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DetectorAlert } from "../../src/detector/ruleset.js";
 import { startSyscallDetector, type SyscallDetector } from "../../src/detector/sources/syscall/index.js";
 import { buildSensor, isRoot, TESTPROGS } from "../unit/sensor/helpers.js";
+import { runsTheSensor } from "../harness/sensor-lock.js";
+
+runsTheSensor();
 
 const RULES = `
 - rule: pg test sockets

@@ -7,6 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Receiver } from "../harness/receiver.js";
 import { startRouter, type RouterProcess } from "../harness/router-process.js";
 import { buildSensor, FALCO_RULES, isRoot } from "../unit/sensor/helpers.js";
+import { runsTheSensor } from "../harness/sensor-lock.js";
+
+runsTheSensor();
 
 describe.skipIf(!isRoot)("peregrine run: sensor alerts reach the outputs (root)", () => {
   const receiver = new Receiver();

@@ -27,8 +27,8 @@ async function provision(): Promise<void> {
     if (!commandExists("apt-get")) throw new HarnessError(`alertmanager: ${BINARY} is missing and apt-get is not available`);
     note(`alertmanager: installing Debian's ${BINARY} package`);
     // Debian's package has no service manager to talk to here; the harness runs it itself.
-    run("apt-get", ["update", "-q"], { env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
-    run("apt-get", ["install", "-y", "-q", "--no-install-recommends", BINARY], {
+    run("apt-get", ["-o", "DPkg::Lock::Timeout=600", "update", "-q"], { env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+    run("apt-get", ["-o", "DPkg::Lock::Timeout=600", "install", "-y", "-q", "--no-install-recommends", BINARY], {
       env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
     });
   }

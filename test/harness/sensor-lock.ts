@@ -1,0 +1,17 @@
+/**
+ * For a test file that loads the eBPF sensor: such files run one at a time, whatever the
+ * worker count. Two sensors at once double the events each must evaluate and can starve
+ * each other's ring buffers on a two-core machine, so an action's alert could be late or lost.
+ */
+import { afterAll, beforeAll } from "vitest";
+import { acquireLock } from "./lock.js";
+
+const WAIT_MS = 30 * 60_000;
+
+export function runsTheSensor(): void {
+  let release: (() => void) | undefined;
+  beforeAll(async () => {
+    release = await acquireLock("sensor", WAIT_MS);
+  }, WAIT_MS);
+  afterAll(() => release?.());
+}
