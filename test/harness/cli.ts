@@ -1,12 +1,17 @@
 /**
- * npm run services -- up|down|status|restart [NAME...]
+ * npm run services -- up|down|status|restart|env [NAME...]
+ * `env` prints one KEY=VALUE line per variable a client of the services needs (for `eval`).
  * Provisions (cached), starts and stops the real services the integration tests use.
  */
 import { SERVICE_NAMES, down, restart, serviceDef, status, up } from "./services.js";
 import { logFile } from "./proc.js";
 
-const USAGE = `usage: npm run services -- up|down|status|restart [NAME...]
+const USAGE = `usage: npm run services -- up|down|status|restart|env [NAME...]
 services: ${SERVICE_NAMES.join(", ")} (default: all)`;
+
+function shellQuote(v: string): string {
+  return /^[\w@%+=:,./-]+$/.test(v) ? v : `'${v.replaceAll("'", `'\\''`)}'`;
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -16,6 +21,10 @@ async function main(argv: string[]): Promise<number> {
   }
   const names = rest.length > 0 ? rest : SERVICE_NAMES;
   for (const n of names) serviceDef(n); // unknown names fail before anything starts
+  if (command === "env") {
+    for (const n of names) for (const [k, v] of Object.entries(serviceDef(n).env?.() ?? {})) console.log(`${k}=${shellQuote(v)}`);
+    return 0;
+  }
   const t0 = Date.now();
   switch (command) {
     case "up":

@@ -6,6 +6,8 @@
  *   await services.start("kafka");  // resolves once the broker answers again
  */
 import { alertmanager } from "./services/alertmanager.js";
+import { containerd } from "./services/containerd.js";
+import { docker } from "./services/docker.js";
 import { kafka } from "./services/kafka.js";
 import { s3 } from "./services/s3.js";
 import type { ServiceDef } from "./services/types.js";
@@ -13,8 +15,8 @@ import { victorialogs, victorialogsAuth } from "./services/victorialogs.js";
 import { acquireLock, withLock } from "./lock.js";
 import { HarnessError, portOpen, runningPid, stopDaemon, waitUntil } from "./proc.js";
 
-export const SERVICES: readonly ServiceDef[] = [kafka, victorialogs, victorialogsAuth, s3, alertmanager];
-export type ServiceName = "kafka" | "victorialogs" | "victorialogs-auth" | "s3" | "alertmanager";
+export const SERVICES: readonly ServiceDef[] = [kafka, victorialogs, victorialogsAuth, s3, alertmanager, containerd, docker];
+export type ServiceName = "kafka" | "victorialogs" | "victorialogs-auth" | "s3" | "alertmanager" | "containerd" | "docker";
 export const SERVICE_NAMES = SERVICES.map((s) => s.name) as ServiceName[];
 
 export function serviceDef(name: string): ServiceDef {

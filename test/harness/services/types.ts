@@ -11,4 +11,6 @@ export interface ServiceDef {
   readyTimeoutMs: number;
   /** TCP ports the service owns: a port taken by a stranger is reported, never killed. */
   ports: number[];
+  /** Variables a client needs (`npm run services -- env` prints them as KEY=VALUE). */
+  env?(): Record<string, string>;
 }
