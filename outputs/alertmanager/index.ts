@@ -6,10 +6,10 @@
  * Answers: 2xx ok; 429 and 5xx retry; 400 on a batch is resent alert by alert, so one alert
  * Alertmanager refuses does not take the rest of the batch with it (a `partial` result).
  */
-import { request, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
 import { PRIORITIES, type Alert } from "../../src/alert.js";
 import { s } from "../../src/config/schema.js";
-import { classifyHttpStatus, classifyNetworkError, createDispatcher, tlsShape, type TlsConfig } from "../../src/delivery/http.js";
+import { classifyHttpStatus, classifyNetworkError, createDispatcher, httpSend, splitUserinfo, tlsShape, type TlsConfig } from "../../src/delivery/http.js";
 import { defineOutput, type SendResult } from "../../src/delivery/output.js";
 import { encodeAlert, isValidLabelName, type EncodeOptions } from "./encode.js";
 
@@ -57,7 +57,9 @@ export const alertmanagerOutput = defineOutput({
   laneDefaults: { batch: { max_events: 500, max_bytes: 1024 * 1024, max_wait_ms: 200 } },
   create(config) {
     const dispatcher: Dispatcher = createDispatcher(config.tls as TlsConfig | undefined);
-    const target = new URL(config.endpoint, config.url).toString();
+    // http://user:pass@host is Basic auth (an Authorization in headers still wins).
+    const base = splitUserinfo(config.url);
+    const target = new URL(config.endpoint, base.url).toString();
     const severityMap: Record<string, string> = {};
     for (const [p, v] of Object.entries(config.severity_map)) severityMap[p.toLowerCase()] = v;
     const options: EncodeOptions = {
@@ -68,14 +70,14 @@ export const alertmanagerOutput = defineOutput({
       expiresAfterMs: config.expires_after,
       ...(config.generator_url !== undefined ? { generatorUrl: config.generator_url } : {}),
     };
-    const headers = { "content-type": "application/json", ...config.headers };
+    const auth: Record<string, string> = base.authorization === undefined ? {} : { authorization: base.authorization };
+    const headers: Record<string, string> = { "content-type": "application/json", ...auth, ...config.headers };
 
     async function post(batch: readonly Alert[], signal: AbortSignal): Promise<SendResult> {
       const body = JSON.stringify(batch.map((a) => encodeAlert(a, options)));
       try {
-        const res = await request(target, { method: "POST", headers, body, signal, dispatcher });
-        const text = res.statusCode >= 300 ? await res.body.text() : (await res.body.dump(), "");
-        return classifyHttpStatus(res.statusCode, res.headers, text);
+        const res = await httpSend(target, { method: "POST", headers, body, signal, dispatcher });
+        return classifyHttpStatus(res.status, res.headers, res.text);
       } catch (err) {
         return classifyNetworkError(err);
       }
@@ -94,9 +96,8 @@ export const alertmanagerOutput = defineOutput({
         return failed.length === 0 ? { kind: "ok" } : { kind: "partial", failed };
       },
       async healthcheck(signal) {
-        const res = await request(new URL("/api/v2/status", config.url), { method: "GET", headers: config.headers, signal, dispatcher });
-        await res.body.dump();
-        if (res.statusCode !== 200) throw new Error(`GET /api/v2/status answered HTTP ${res.statusCode}`);
+        const res = await httpSend(new URL("/api/v2/status", base.url), { method: "GET", headers: { ...auth, ...config.headers }, signal, dispatcher });
+        if (res.status !== 200) throw new Error(`GET /api/v2/status answered HTTP ${res.status}`);
       },
       async close() {
         await dispatcher.close();

@@ -6,10 +6,10 @@
  * destination is misconfigured, not the alerts: they wait in the journal until it is fixed);
  * 400 and other 4xx reject with Loki's own message; 413 splits the batch (see sendSlice()).
  */
-import { request, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
 import type { Alert } from "../../src/alert.js";
 import { s } from "../../src/config/schema.js";
-import { classifyHttpStatus, classifyNetworkError, createDispatcher, tlsShape } from "../../src/delivery/http.js";
+import { classifyHttpStatus, classifyNetworkError, createDispatcher, httpSend, splitUserinfo, tlsShape } from "../../src/delivery/http.js";
 import { defineOutput, type SendResult } from "../../src/delivery/output.js";
 import { errorMessage } from "../../src/errors.js";
 import { encodeRequest, type EncodeOptions, type LokiEncoding, type LineFormat } from "./encode.js";
@@ -84,7 +84,10 @@ export const lokiOutput = defineOutput({
   },
   create(config) {
     const dispatcher: Dispatcher = createDispatcher(config.tls as never);
-    const pushUrl = config.url.replace(/\/+$/, "") + PUSH_PATH;
+    // https://user:pass@host is Basic auth (basic_auth or bearer_token still win); the URL
+    // without it is what requests and error messages name.
+    const base = splitUserinfo(config.url);
+    const pushUrl = base.url.replace(/\/+$/, "") + PUSH_PATH;
     const options: EncodeOptions = {
       plan: planLabels(config.labels, config.label_fields),
       format: config.format as LineFormat,
@@ -95,21 +98,14 @@ export const lokiOutput = defineOutput({
     // `Content-Type` is replaced by what the output sets instead of being sent beside it.
     const baseHeaders: Record<string, string> = {};
     for (const [name, value] of Object.entries(config.headers)) baseHeaders[name.toLowerCase()] = value;
+    if (base.authorization !== undefined && baseHeaders.authorization === undefined) baseHeaders.authorization = base.authorization;
     if (config.tenant !== undefined) baseHeaders["x-scope-orgid"] = config.tenant;
     if (config.basic_auth !== undefined)
       baseHeaders.authorization = `Basic ${Buffer.from(`${config.basic_auth.username}:${config.basic_auth.password}`).toString("base64")}`;
     if (config.bearer_token !== undefined) baseHeaders.authorization = `Bearer ${config.bearer_token}`;
 
     async function post(body: Buffer | string, headers: Record<string, string>, signal: AbortSignal) {
-      const res = await request(pushUrl, {
-        method: "POST",
-        headers: { ...baseHeaders, ...headers },
-        body,
-        signal,
-        dispatcher,
-      });
-      const text = res.statusCode >= 300 ? await res.body.text() : (await res.body.dump(), "");
-      return { status: res.statusCode, headers: res.headers, text };
+      return httpSend(pushUrl, { method: "POST", headers: { ...baseHeaders, ...headers }, body, signal, dispatcher });
     }
 
     /**
@@ -165,7 +161,7 @@ export const lokiOutput = defineOutput({
             answer.status === 401 || answer.status === 403
               ? " (check basic_auth / bearer_token / tenant)"
               : answer.status === 404
-                ? ` (is ${config.url} Loki's base URL?)`
+                ? ` (is ${base.url} Loki's base URL?)`
                 : "";
           throw new Error(`Loki answered HTTP ${answer.status} at ${pushUrl}${hint}: ${answer.text.trim().slice(0, 300)}`);
         }

@@ -1,8 +1,7 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { request } from "undici";
 import { s } from "../../src/config/schema.js";
-import { classifyHttpStatus, classifyNetworkError, createDispatcher } from "../../src/delivery/http.js";
+import { classifyHttpStatus, classifyNetworkError, createDispatcher, httpSend, splitUserinfo } from "../../src/delivery/http.js";
 import { defineOutput, type SendResult } from "../../src/delivery/output.js";
 import { errorMessage } from "../../src/errors.js";
 import { checkTemplate, compileTemplateFile, type CompiledTemplate } from "../../src/templates/index.js";
@@ -72,6 +71,9 @@ export const slackOutput = defineOutput({
   create(config) {
     const templates = compileTemplates(config);
     const dispatcher = createDispatcher(undefined, 2);
+    const target = splitUserinfo(config.webhook_url);
+    const headers: Record<string, string> = { "content-type": "application/json; charset=utf-8" };
+    if (target.authorization !== undefined) headers.authorization = target.authorization;
     const options = {
       ...templates,
       format: config.format as SlackFormat,
@@ -89,15 +91,8 @@ export const slackOutput = defineOutput({
           return { kind: "reject", reason: `cannot build the Slack message: ${errorMessage(err)}` };
         }
         try {
-          const res = await request(config.webhook_url, {
-            method: "POST",
-            headers: { "content-type": "application/json; charset=utf-8" },
-            body,
-            signal,
-            dispatcher,
-          });
-          const text = await res.body.text();
-          return classifyHttpStatus(res.statusCode, res.headers, text);
+          const res = await httpSend(target.url, { method: "POST", headers, body, signal, dispatcher, wantBody: true });
+          return classifyHttpStatus(res.status, res.headers, res.text);
         } catch (err) {
           return classifyNetworkError(err);
         }

@@ -1,11 +1,10 @@
 import { createHmac } from "node:crypto";
-import { request } from "undici";
 import type { Alert } from "../../src/alert.js";
 import { s } from "../../src/config/schema.js";
 import { errorMessage } from "../../src/errors.js";
 import { defineOutput, type SendResult } from "../../src/delivery/output.js";
 import { checkTemplate, compileTemplate, compileTemplateFile } from "../../src/templates/index.js";
-import { classifyHttpStatus, classifyNetworkError, createDispatcher, tlsShape } from "../../src/delivery/http.js";
+import { classifyHttpStatus, classifyNetworkError, createDispatcher, httpSend, splitUserinfo, tlsShape } from "../../src/delivery/http.js";
 
 /** POSTs (or PUTs) the alert JSON, a JSON array for batches, or a rendered body template. */
 export const webhookOutput = defineOutput({
@@ -38,6 +37,9 @@ export const webhookOutput = defineOutput({
     // Header names are case-insensitive: lower-cased, so `Content-Type` in headers replaces the
     // default instead of riding beside it (where the default won and the user's was dropped).
     const baseHeaders: Record<string, string> = { "content-type": config.content_type };
+    // https://user:pass@host/ is Basic auth (an Authorization in headers still wins).
+    const target = splitUserinfo(config.url);
+    if (target.authorization !== undefined) baseHeaders.authorization = target.authorization;
     for (const [name, value] of Object.entries(config.headers)) baseHeaders[name.toLowerCase()] = value;
 
     // One shape per configuration: the alert itself without batching, always an array (or the
@@ -62,9 +64,8 @@ export const webhookOutput = defineOutput({
         if (config.hmac)
           headers[config.hmac.header.toLowerCase()] = `sha256=${createHmac("sha256", config.hmac.secret).update(body).digest("hex")}`;
         try {
-          const res = await request(config.url, { method: config.method as "POST" | "PUT", headers, body, signal, dispatcher });
-          const text = res.statusCode >= 300 ? await res.body.text() : (await res.body.dump(), "");
-          return classifyHttpStatus(res.statusCode, res.headers, text);
+          const res = await httpSend(target.url, { method: config.method as "POST" | "PUT", headers, body, signal, dispatcher });
+          return classifyHttpStatus(res.status, res.headers, res.text);
         } catch (err) {
           return classifyNetworkError(err);
         }

@@ -3,6 +3,7 @@ import type { OutputConfig } from "../config/index.js";
 import { errorMessage } from "../errors.js";
 import type { Metrics } from "../metrics.js";
 import type { Journal, JournalEntry, DeadLetterInput } from "./journal.js";
+import { MAX_RETRY_AFTER_MS } from "./http.js";
 import type { Output, SendResult } from "./output.js";
 import { backoffMs, CircuitBreaker, TokenBucket, type CircuitState } from "./policy.js";
 
@@ -11,8 +12,16 @@ const MAX_IN_MEMORY = 5000;
 const REFILL_PAGE = 1000;
 /** How often an idle lane looks for entries written by another process (`peregrine dlq replay`). */
 const IDLE_POLL_MS = 2000;
+/** Node's timers hold at most 2^31-1 ms; a longer delay fires after 1 ms instead. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Consecutive refused sends after which an output shows as "rejecting" (at once if it never delivered). */
+const REJECTING_AFTER = 3;
 
-export type LaneState = "healthy" | "retrying" | "circuit_open" | "half_open" | "stopped";
+/**
+ * "rejecting": the output answers, but refused the last sends permanently (every alert goes
+ * to the dead-letter store), so it is not healthy although nothing is retried.
+ */
+export type LaneState = "healthy" | "retrying" | "rejecting" | "circuit_open" | "half_open" | "stopped";
 
 export interface LaneStatus {
   name: string;
@@ -51,6 +60,7 @@ export class Lane {
   private notBefore = 0;
   private inFlight = 0;
   private consecutiveFailures = 0;
+  private consecutiveRejects = 0;
   private delivered = 0;
   private failedAttempts = 0;
   private deadLettered = 0;
@@ -123,7 +133,7 @@ export class Lane {
     const s: LaneStatus = {
       name: this.name,
       type: this.type,
-      state: this.stopped ? "stopped" : laneState(this.circuit.state, this.consecutiveFailures),
+      state: this.stopped ? "stopped" : this.state(),
       queue_depth: this.pendingTotal,
       in_flight: this.inFlight,
       delivered: this.delivered,
@@ -132,6 +142,13 @@ export class Lane {
     };
     if (this.lastError) s.last_error = this.lastError;
     return s;
+  }
+
+  private state(): LaneState {
+    const s = laneState(this.circuit.state, this.consecutiveFailures);
+    if (s !== "healthy") return s;
+    const rejecting = this.consecutiveRejects >= REJECTING_AFTER || (this.consecutiveRejects > 0 && this.delivered === 0);
+    return rejecting ? "rejecting" : s;
   }
 
   /** Sends what is queued for up to `drainMs`, then aborts; whatever is left stays journaled. */
@@ -174,6 +191,7 @@ export class Lane {
 
   private sleep(ms: number): Promise<void> {
     if (this.stopped || ms <= 0) return Promise.resolve();
+    ms = Math.min(ms, MAX_TIMER_MS);
     return new Promise((resolve) => {
       const onAbort = () => {
         clearTimeout(timer);
@@ -269,35 +287,59 @@ export class Lane {
     }
   }
 
-  /** Waits until the rate limit, the circuit and any Retry-After allow a send; false when stopped. */
-  private async gate(tokenHeld: boolean): Promise<boolean> {
+  /**
+   * Waits until the rate limit, the circuit and any Retry-After allow a send. retry.max_age
+   * is judged while waiting, not only after a send: a batch whose oldest alert reaches it
+   * before the wait ends is "expired" (dead-lettered without another attempt). A batch never
+   * tried that may go at once is sent whatever its age: the output may well take it.
+   */
+  private async gate(tokenHeld: boolean, expiresAt: number, attempted: boolean): Promise<"send" | "stopped" | "expired"> {
     for (;;) {
-      if (this.stopped) return false;
-      const retryAfterLeft = this.notBefore - Date.now();
-      if (retryAfterLeft > 0) {
-        await this.sleep(retryAfterLeft);
-        continue;
+      if (this.stopped) return "stopped";
+      let wait = this.notBefore - Date.now();
+      if (wait <= 0) {
+        wait = this.circuit.acquire();
+        if (wait <= 0) {
+          wait = tokenHeld ? 0 : this.bucket.take();
+          if (wait > 0) this.circuit.release();
+        }
       }
-      const circuitWait = this.circuit.acquire();
-      if (circuitWait > 0) {
-        await this.sleep(circuitWait);
-        continue;
+      if (wait <= 0) {
+        if (attempted && Date.now() >= expiresAt) {
+          this.circuit.release();
+          return "expired";
+        }
+        return "send";
       }
-      const tokenWait = tokenHeld ? 0 : this.bucket.take();
-      if (tokenWait > 0) {
-        this.circuit.release();
-        await this.sleep(tokenWait);
-        continue;
-      }
-      return true;
+      const left = expiresAt - Date.now();
+      if (left <= 0) return "expired";
+      await this.sleep(Math.min(wait, left));
     }
+  }
+
+  /** When the batch's oldest alert reaches retry.max_age (Infinity when max_age is 0). */
+  private expiresAt(batch: readonly JournalEntry[]): number {
+    const maxAge = this.config.retry.max_age;
+    if (maxAge <= 0 || batch.length === 0) return Infinity;
+    let oldest = Infinity;
+    for (const e of batch) oldest = Math.min(oldest, e.acceptedAt);
+    return oldest + maxAge;
   }
 
   private async deliver(batch: JournalEntry[], tokenHeld: boolean): Promise<void> {
     let current = batch;
     let attempts = 0;
     while (current.length > 0) {
-      if (!(await this.gate(tokenHeld && attempts === 0))) return;
+      const expiresAt = this.expiresAt(current);
+      const verdict = await this.gate(tokenHeld && attempts === 0, expiresAt, attempts > 0);
+      if (verdict === "stopped") return;
+      if (verdict === "expired") {
+        const why = this.lastError ? `: ${this.lastError.reason}` : "";
+        this.toDeadLetters(
+          current.map((entry) => ({ entry, reason: `older than retry.max_age (${this.config.retry.max_age} ms) after ${attempts} attempt(s)${why}`, attempts })),
+        );
+        return;
+      }
       this.inFlight++;
       this.metrics.inFlight.set(this.labels, this.inFlight);
       this.metrics.batchSize.observe(this.labels, current.length);
@@ -312,9 +354,14 @@ export class Lane {
       }
       const retry = this.settle(current, result, attempts);
       if (retry.entries.length === 0) return;
-      const wait = Math.max(retry.retryAfterMs ?? 0, backoffMs(attempts - 1, this.config.retry.initial_ms, this.config.retry.max_ms));
+      // A receiver that says when to come back is taken at its word (a 429 with Retry-After: 1
+      // is retried after a second, not after a backoff grown through a rate-limit episode);
+      // never sooner than retry.initial_ms, so "Retry-After: 0" cannot make a tight loop.
+      const { initial_ms, max_ms } = this.config.retry;
+      const wait = retry.retryAfterMs !== undefined ? Math.max(retry.retryAfterMs, initial_ms) : backoffMs(attempts - 1, initial_ms, max_ms);
       current = retry.entries;
-      await this.sleep(wait);
+      // Woken at max_age at the latest: gate() then dead-letters the batch without a send.
+      await this.sleep(Math.min(wait, this.expiresAt(current) - Date.now()));
     }
   }
 
@@ -360,19 +407,26 @@ export class Lane {
         this.succeeded(batch);
         this.circuit.success();
         this.consecutiveFailures = 0;
+        this.consecutiveRejects = 0;
         return { entries: [] };
       case "reject":
         // The service answered: it is up, the alerts are what it refuses.
         this.circuit.success();
         this.consecutiveFailures = 0;
+        this.consecutiveRejects++;
         this.failed("reject", result.reason);
         this.toDeadLetters(batch.map((entry) => ({ entry, reason: result.reason, attempts, ...(result.status !== undefined ? { status: result.status } : {}) })));
         return { entries: [] };
       case "retry": {
-        this.circuit.failure();
+        // A 429 is a service that is up and pacing us: Retry-After and backoff slow the lane
+        // down; opening the circuit would add open_ms of silence after the episode is over.
+        if (result.status === 429) this.circuit.success();
+        else this.circuit.failure();
         this.consecutiveFailures++;
         this.failed("retry", result.reason);
-        if (result.retryAfterMs !== undefined) this.notBefore = Math.max(this.notBefore, Date.now() + result.retryAfterMs);
+        // Clamped here too: outputs may compute their own wait (a date, a header of their own).
+        const retryAfterMs = result.retryAfterMs === undefined ? undefined : Math.min(Math.max(0, result.retryAfterMs), MAX_RETRY_AFTER_MS);
+        if (retryAfterMs !== undefined) this.notBefore = Math.max(this.notBefore, Date.now() + retryAfterMs);
         const { keep, give } = this.splitExhausted(batch, attempts);
         if (give.length > 0)
           this.toDeadLetters(give.map((entry) => ({ entry, reason: `gave up after ${attempts} attempts: ${result.reason}`, attempts, ...(result.status !== undefined ? { status: result.status } : {}) })));
@@ -381,11 +435,12 @@ export class Lane {
           if (this.consecutiveFailures === 1 || this.consecutiveFailures % 20 === 0)
             this.logger.warn({ output: this.name, attempt: attempts, reason: result.reason }, `output ${this.name}: send failed, will retry`);
         }
-        return result.retryAfterMs === undefined ? { entries: keep } : { entries: keep, retryAfterMs: result.retryAfterMs };
+        return retryAfterMs === undefined ? { entries: keep } : { entries: keep, retryAfterMs };
       }
       case "partial": {
         const failedIdx = new Set(result.failed.map((f) => f.index));
-        this.succeeded(batch.filter((_, i) => !failedIdx.has(i)));
+        const delivered = batch.filter((_, i) => !failedIdx.has(i));
+        this.succeeded(delivered);
         const retryAgain: JournalEntry[] = [];
         let retryAfterMs: number | undefined;
         for (const f of result.failed) {
@@ -395,6 +450,8 @@ export class Lane {
           retryAgain.push(...sub.entries);
           if (sub.retryAfterMs !== undefined) retryAfterMs = Math.max(retryAfterMs ?? 0, sub.retryAfterMs);
         }
+        // Some of the batch went through: the output takes alerts, it is not "rejecting".
+        if (delivered.length > 0) this.consecutiveRejects = 0;
         return retryAfterMs === undefined ? { entries: retryAgain } : { entries: retryAgain, retryAfterMs };
       }
     }
