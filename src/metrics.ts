@@ -1,4 +1,43 @@
-import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from "prom-client";
+import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics, type LabelValues } from "prom-client";
+
+/** Distinct values a label an alert controls (its `source`) may take; the rest count as "other". */
+export const MAX_ALERT_LABEL_VALUES = 100;
+export const OTHER_LABEL = "other";
+
+/**
+ * Keeps a label's distinct values bounded: the first `max` values seen keep their name,
+ * later ones are counted under "other". A producer inventing a source per alert would
+ * otherwise grow /metrics (and every scrape) without end.
+ */
+export class LabelCap {
+  private readonly kept = new Set<string>();
+  constructor(private readonly max: number = MAX_ALERT_LABEL_VALUES) {}
+  of(value: string): string {
+    if (this.kept.has(value)) return value;
+    if (this.kept.size >= this.max) return OTHER_LABEL;
+    this.kept.add(value);
+    return value;
+  }
+}
+
+/** A counter whose listed labels go through a LabelCap. */
+class CappedCounter<T extends string> {
+  private readonly caps: Map<T, LabelCap>;
+  constructor(
+    readonly counter: Counter<T>,
+    capped: readonly T[],
+  ) {
+    this.caps = new Map(capped.map((l) => [l, new LabelCap()]));
+  }
+  inc(labels: LabelValues<T>, value?: number): void {
+    const out: LabelValues<T> = { ...labels };
+    for (const [label, cap] of this.caps) {
+      const v = out[label];
+      if (v !== undefined) out[label] = cap.of(String(v));
+    }
+    this.counter.inc(out, value);
+  }
+}
 
 /**
  * Every metric the router exports, defined once. Lanes, ingest and the journal update
@@ -8,10 +47,18 @@ import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from "prom
 export class Metrics {
   readonly registry = new Registry();
 
-  readonly alertsReceived = new Counter({
-    name: "peregrine_alerts_received_total",
-    help: "Alerts accepted at ingest and journaled.",
-    labelNames: ["priority", "source"] as const,
+  readonly alertsReceived = new CappedCounter<"priority" | "source">(
+    new Counter({
+      name: "peregrine_alerts_received_total",
+      help: `Alerts accepted at ingest and journaled. At most ${MAX_ALERT_LABEL_VALUES} sources are named; the rest count as source="other".`,
+      labelNames: ["priority", "source"] as const,
+      registers: [this.registry],
+    }),
+    ["source"],
+  );
+  readonly ingestDuplicates = new Counter({
+    name: "peregrine_ingest_duplicates_total",
+    help: "Alerts answered 200 but not journaled again: their uuid was accepted within ingest.dedup_window (a producer's retry).",
     registers: [this.registry],
   });
   readonly ingestRejected = new Counter({

@@ -8,8 +8,7 @@ import { SqliteJournal, type Journal, type JournalEntry } from "./delivery/journ
 import { Lane } from "./delivery/lane.js";
 import { Metrics } from "./metrics.js";
 import { errorMessage } from "./errors.js";
-
-const RECENT_ALERTS = 10_000;
+import { RecentAlerts } from "./ui/recent.js";
 
 /** Decides which outputs want an alert. Replaceable so routing rules can grow in src/route/. */
 export interface AlertRouter {
@@ -41,8 +40,7 @@ export class Router extends EventEmitter<RouterEvents> {
   readonly metrics = new Metrics();
   readonly journal: Journal;
   readonly lanes = new Map<string, Lane>();
-  private readonly recent: Alert[] = [];
-  private recentHead = 0;
+  private readonly recent: RecentAlerts;
   private accepting = true;
   private routing: AlertRouter;
   private enrich: Enricher = (a) => a;
@@ -57,6 +55,8 @@ export class Router extends EventEmitter<RouterEvents> {
     this.journal =
       options.journal ?? new SqliteJournal({ dir: config.storage.path, maxBytes: config.storage.max_bytes, fsync: config.storage.fsync });
     this.routing = new MinimumPriorityRouter(config.outputs);
+    const kept = config.ingest.recent_alerts;
+    this.recent = new RecentAlerts({ maxAlerts: kept.max_alerts, maxBytes: kept.max_bytes });
   }
 
   setRouting(routing: AlertRouter): void {
@@ -116,7 +116,7 @@ export class Router extends EventEmitter<RouterEvents> {
     const entries = await this.journal.append(items);
     for (const e of entries) {
       this.metrics.alertsReceived.inc({ priority: e.alert.priority, source: e.alert.source });
-      this.remember(e.alert);
+      this.recent.add(e.alert, e.bytes);
       this.emit("alert", e.alert);
     }
     return entries;
@@ -137,18 +137,9 @@ export class Router extends EventEmitter<RouterEvents> {
     };
   }
 
-  private remember(alert: Alert): void {
-    if (this.recent.length < RECENT_ALERTS) this.recent.push(alert);
-    else {
-      this.recent[this.recentHead] = alert;
-      this.recentHead = (this.recentHead + 1) % RECENT_ALERTS;
-    }
-  }
-
-  /** The most recent alerts, newest last. */
-  recentAlerts(limit = RECENT_ALERTS): Alert[] {
-    const ordered = this.recent.length < RECENT_ALERTS ? this.recent : [...this.recent.slice(this.recentHead), ...this.recent.slice(0, this.recentHead)];
-    return ordered.slice(-limit);
+  /** The most recent alerts, newest last (bounded by ingest.recent_alerts). */
+  recentAlerts(limit?: number): Alert[] {
+    return this.recent.list(limit);
   }
 
   replayDeadLetters(filter: { output?: string; ids?: readonly number[] } = {}): number {

@@ -9,20 +9,16 @@ import { OUTPUT_TYPES } from "../../outputs/registry.js";
 import type { OutputDefinition } from "../delivery/output.js";
 import { enrichShape } from "../enrich/config.js";
 import { checkOutputRouting } from "../route/check.js";
+import { checkListenExposure, checkTlsFiles, ingestSchema, listenSchema } from "./listen.js";
 
 export const DEFAULT_CONFIG_FILE = "./peregrine.yaml";
-export const DEFAULT_PORT = 2801;
+export { DEFAULT_PORT } from "./listen.js";
 /** The outputs when the config lists none: one `stdout`, which PEREGRINE_OUTPUTS_STDOUT_* can still change. */
 const DEFAULT_OUTPUTS: Record<string, unknown>[] = [{ name: "stdout", type: "stdout" }];
 
 
 export const rootShape = {
-  listen: s
-    .object({
-      address: s.string().default("0.0.0.0").describe("Address the HTTP API binds to."),
-      port: s.int().range(0, 65535).default(DEFAULT_PORT).describe("HTTP port (Falcosidekick's is 2801 too)."),
-    })
-    .describe("Where the HTTP API listens."),
+  listen: listenSchema,
   storage: s
     .object({
       path: s.string().notEmpty().default("./data").describe("Directory of the journal and dead-letter store."),
@@ -37,19 +33,7 @@ export const rootShape = {
         .describe("fsync each group commit, so an acknowledged alert survives power loss, not only a crash."),
     })
     .describe("The durable journal."),
-  ingest: s
-    .object({
-      max_body_bytes: s.bytes().range(1024).default(1024 * 1024).describe("Largest accepted request body."),
-      auth: s
-        .object({
-          tokens: s
-            .array(s.string().notEmpty())
-            .default([])
-            .describe("Bearer tokens accepted on ingest, /api and /ui; empty turns auth off."),
-        })
-        .describe("Ingest authentication."),
-    })
-    .describe("The HTTP ingest."),
+  ingest: ingestSchema,
   shutdown: s
     .object({
       drain_ms: s.duration().range(0).default(10_000).describe("On SIGTERM, how long outputs may drain before exit."),
@@ -147,6 +131,10 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
   const fromEnv = applyEnvOverrides(raw as Record<string, unknown>, env, ctx);
 
   const root = rootSchema.parse(raw, ctx, "");
+  if (ctx.ok) {
+    checkListenExposure(root.listen, root.ingest, ctx);
+    checkTlsFiles(root.listen.tls, ctx);
+  }
   const outputs: OutputConfig[] = [];
   const seen = new Set<string>();
   const rateLimitedTargets = new Map<string, string>();
@@ -423,7 +411,8 @@ function locate(doc: Document | undefined, lc: LineCounter | undefined, path: st
 export function formatIssue(issue: LoadResult["issues"][number], source: string): string {
   const where = issue.line !== undefined ? `${source}:${issue.line}:${issue.column}: ` : "";
   const path = issue.path ? `${issue.path}: ` : "";
-  return `${issue.severity}: ${where}${path}${issue.message}`;
+  const code = issue.code ? ` [${issue.code}]` : "";
+  return `${issue.severity}: ${where}${path}${issue.message}${code}`;
 }
 
 /**

@@ -4,17 +4,21 @@
  * Every problem is collected (not just the first) with its dotted path.
  */
 
+import type { ErrorCode } from "../errors.js";
+
 export interface ConfigIssue {
   path: string;
   message: string;
   /** "error" fails `config check`; "warning" is printed but passes. */
   severity: "error" | "warning";
+  /** A stable code of its own, for problems a script may want to tell apart (else CONFIG_INVALID). */
+  code?: ErrorCode;
 }
 
 export class ParseContext {
   readonly issues: ConfigIssue[] = [];
-  error(path: string, message: string): void {
-    this.issues.push({ path, message, severity: "error" });
+  error(path: string, message: string, code?: ErrorCode): void {
+    this.issues.push(code === undefined ? { path, message, severity: "error" } : { path, message, severity: "error", code });
   }
   warn(path: string, message: string): void {
     this.issues.push({ path, message, severity: "warning" });

@@ -1,9 +1,11 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { timingSafeEqual } from "node:crypto";
-import { normalizeAlert, type Alert } from "../alert.js";
+import { isUuid, normalizeAlert, type Alert } from "../alert.js";
 import { ERROR_CODES, type ErrorCode } from "../errors.js";
 import { StorageFullError, type Router } from "../router.js";
+import { UuidDedup } from "./dedup.js";
 import { parseAlertBody } from "./parse.js";
+import { createListener } from "./tls.js";
 
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; field?: string; index?: number };
@@ -14,9 +16,24 @@ function errorBody(code: ErrorCode, message: string, extra: { field?: string; in
 }
 
 const JSON_TYPES = ["application/json", "application/x-ndjson", "application/ndjson", "application/jsonl"];
+/** What `curl -d` sends unless told otherwise (Falcosidekick's own example): the body is read as JSON. */
+const FORM_TYPE = "application/x-www-form-urlencoded";
+const UNSUPPORTED_MEDIA_TYPE = "send Content-Type: application/json (or application/x-ndjson), or none";
 
-/** Routes open without a token even when ingest auth is on (probes and scrapers). */
-const OPEN_ROUTES = new Set(["/healthz", "/ping", "/metrics"]);
+/**
+ * Alerts normalized, and journaled, per step of a large body: between steps the event loop
+ * serves other requests and /healthz, so a 31,000-alert array cannot hold it for seconds.
+ */
+export const INGEST_CHUNK = 500;
+
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Routes open without a token even when ingest auth is on: probes, scrapers, and the
+ * dashboard's page, which holds no data (a browser cannot send a header when it opens it;
+ * the page then sends the token from its URL fragment on every call).
+ */
+const OPEN_ROUTES = new Set(["/healthz", "/ping", "/metrics", "/ui", "/ui/"]);
 
 /**
  * The HTTP API. Answers 200 only after the journal committed the alerts; every refusal is
@@ -24,13 +41,12 @@ const OPEN_ROUTES = new Set(["/healthz", "/ping", "/metrics"]);
  */
 export function buildServer(router: Router): FastifyInstance {
   const { config } = router;
+  const listener = createListener(config, router.logger);
   const app = Fastify({
     bodyLimit: config.ingest.max_body_bytes,
     logger: false,
-    // Slow or stalled clients must not hold sockets forever.
-    requestTimeout: 30_000,
-    connectionTimeout: 60_000,
-    keepAliveTimeout: 65_000,
+    // The server (HTTP or HTTPS) carries the timeouts that cut slow or stalled clients.
+    serverFactory: listener.serverFactory,
     return503OnClosing: true,
     // A URL that does not decode (/%ZZ) names no route: answered in our error shape, not Fastify's.
     frameworkErrors: (err, req, reply) => {
@@ -40,20 +56,35 @@ export function buildServer(router: Router): FastifyInstance {
     },
   });
 
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser(JSON_TYPES, { parseAs: "string" }, (_req, body, done) => done(null, body));
+  app.addHook("onClose", async () => listener.close());
 
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser([...JSON_TYPES, FORM_TYPE], { parseAs: "string" }, (_req, body, done) => done(null, body));
+  // Anything else, and no Content-Type at all: a body without one is JSON, as Falcosidekick takes it.
+  app.addContentTypeParser("*", { parseAs: "string" }, (req, body, done) => {
+    if (req.headers["content-type"] === undefined) return done(null, body);
+    done(Object.assign(new Error(UNSUPPORTED_MEDIA_TYPE), { statusCode: 415, code: "FST_ERR_CTP_INVALID_MEDIA_TYPE" }), undefined);
+  });
+
+  const dedup = config.ingest.dedup_window > 0 ? new UuidDedup(config.storage.path, config.ingest.dedup_window, router.logger) : undefined;
+  if (dedup) app.addHook("onClose", async () => dedup.close());
+
+  const queryToken = config.ingest.auth.query_token;
   const tokens = config.ingest.auth.tokens.map((t) => Buffer.from(t));
   if (tokens.length > 0) {
     app.addHook("onRequest", async (req, reply) => {
       const path = req.url.split("?")[0]!;
       if (OPEN_ROUTES.has(path)) return;
-      if (!authorized(req, tokens)) {
+      if (!authorized(req, tokens, queryToken)) {
         router.metrics.ingestRejected.inc({ reason: "INGEST_UNAUTHORIZED" });
+        const hint =
+          !queryToken && typeof (req.query as Record<string, unknown> | undefined)?.token === "string"
+            ? "; a ?token= query is refused unless ingest.auth.query_token is true (URLs land in proxies' logs)"
+            : "";
         return reply
           .code(401)
           .header("www-authenticate", 'Bearer realm="peregrine"')
-          .send(errorBody("INGEST_UNAUTHORIZED", "a valid bearer token is required (Authorization: Bearer <token>)"));
+          .send(errorBody("INGEST_UNAUTHORIZED", `a valid bearer token is required (Authorization: Bearer <token>)${hint}`));
       }
     });
   }
@@ -78,8 +109,10 @@ export function buildServer(router: Router): FastifyInstance {
     }
     let batch = alerts;
     let single = true;
+    /** Per alert of the batch: the producer's own uuid, the only kind a retry can repeat. */
+    let producerUuid: boolean[] = [];
     if (!batch) {
-      const parsed = parseAlertBody(typeof req.body === "string" ? req.body : "");
+      const parsed = parseAlertBody(typeof req.body === "string" ? req.body : "", { maxDepth: config.ingest.max_depth });
       if (!parsed.ok) {
         router.metrics.ingestRejected.inc({ reason: parsed.code });
         return reply.code(400).send(errorBody(parsed.code, parsed.message, parsed.line === undefined ? {} : { field: `line ${parsed.line}` }));
@@ -87,7 +120,9 @@ export function buildServer(router: Router): FastifyInstance {
       single = parsed.single;
       batch = [];
       for (let i = 0; i < parsed.values.length; i++) {
-        const r = normalizeAlert(parsed.values[i]);
+        if (i > 0 && i % INGEST_CHUNK === 0) await yieldToLoop();
+        const value = parsed.values[i];
+        const r = normalizeAlert(value);
         if (!r.ok) {
           router.metrics.ingestRejected.inc({ reason: "INGEST_INVALID_FIELD" });
           const field = r.error.field || "(alert)";
@@ -97,16 +132,26 @@ export function buildServer(router: Router): FastifyInstance {
             .send(errorBody("INGEST_INVALID_FIELD", `${where}: ${r.error.message}`, single ? { field } : { field, index: i }));
         }
         batch.push(r.alert);
+        const given = (value as { uuid?: unknown }).uuid;
+        producerUuid.push(typeof given === "string" && isUuid(given));
       }
-    }
+    } else producerUuid = batch.map(() => false);
     try {
-      const entries = await router.accept(batch, { allOutputs });
+      // A producer's retry of alerts already accepted is answered as before, not journaled twice.
+      const claim = dedup ? await dedup.claim(batch, producerUuid) : undefined;
+      if (claim && claim.duplicates > 0) router.metrics.ingestDuplicates.inc(claim.duplicates);
+      try {
+        await acceptInChunks(claim?.alerts ?? batch, allOutputs, (part) => claim?.commit(part));
+      } finally {
+        claim?.release();
+      }
+      const uuids = batch.map((a) => a.uuid);
       if (storageFull) {
         storageFull = false;
         router.logger.info("journal below storage.max_bytes again: accepting alerts");
       }
-      if (single && entries.length === 1) return reply.send({ uuid: entries[0]!.alert.uuid });
-      return reply.send({ accepted: entries.length, uuids: entries.map((e) => e.alert.uuid) });
+      if (single && uuids.length === 1) return reply.send({ uuid: uuids[0] });
+      return reply.send({ accepted: uuids.length, uuids });
     } catch (err) {
       if (err instanceof StorageFullError) {
         router.metrics.ingestRejected.inc({ reason: "INGEST_STORAGE_FULL" });
@@ -122,6 +167,21 @@ export function buildServer(router: Router): FastifyInstance {
       router.metrics.ingestRejected.inc({ reason: "STORAGE_WRITE_FAILED" });
       router.logger.error({ err: (err as Error).message }, "journal write failed");
       return reply.code(503).header("retry-after", "5").send(errorBody("STORAGE_WRITE_FAILED", ERROR_CODES.STORAGE_WRITE_FAILED));
+    }
+  }
+
+  /**
+   * Journals a large batch a chunk at a time: each commit waits for the next group commit,
+   * so other requests are served in between. A failure part-way leaves the earlier chunks
+   * journaled and answers 503: a retry may deliver those twice (at least once), or once when
+   * the alerts carry their own uuid (dedup).
+   */
+  async function acceptInChunks(batch: Alert[], allOutputs: boolean, committed: (part: Alert[]) => void): Promise<void> {
+    if (batch.length === 0) return;
+    for (let i = 0; i < batch.length; i += INGEST_CHUNK) {
+      const part = batch.length <= INGEST_CHUNK ? batch : batch.slice(i, i + INGEST_CHUNK);
+      await router.accept(part, { allOutputs });
+      committed(part);
     }
   }
 
@@ -203,11 +263,12 @@ function registerApi(app: FastifyInstance, router: Router): void {
   });
 }
 
-function authorized(req: FastifyRequest, tokens: Buffer[]): boolean {
+/** A token comes in a header; in the URL (`?token=`) only when the config allows it. */
+function authorized(req: FastifyRequest, tokens: Buffer[], queryToken: boolean): boolean {
   const header = req.headers.authorization;
   let presented: string | undefined;
   if (typeof header === "string" && header.startsWith("Bearer ")) presented = header.slice(7).trim();
-  else {
+  else if (queryToken) {
     const q = (req.query as Record<string, unknown> | undefined)?.token;
     if (typeof q === "string") presented = q;
   }
@@ -223,12 +284,12 @@ function mapFastifyError(code: string | undefined, status: number | undefined): 
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
     case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
       return code === "FST_ERR_CTP_INVALID_MEDIA_TYPE"
-        ? { status: 415, code: "INGEST_UNSUPPORTED_MEDIA_TYPE", message: "send Content-Type: application/json (or application/x-ndjson)" }
+        ? { status: 415, code: "INGEST_UNSUPPORTED_MEDIA_TYPE", message: UNSUPPORTED_MEDIA_TYPE }
         : { status: 400, code: "INGEST_INVALID_JSON", message: "the Content-Length does not match the body" };
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
       return { status: 400, code: "INGEST_EMPTY_BODY", message: "the body is empty" };
     default:
-      if (status === 415) return { status: 415, code: "INGEST_UNSUPPORTED_MEDIA_TYPE", message: "send Content-Type: application/json (or application/x-ndjson)" };
+      if (status === 415) return { status: 415, code: "INGEST_UNSUPPORTED_MEDIA_TYPE", message: UNSUPPORTED_MEDIA_TYPE };
       if (status === 413) return { status: 413, code: "INGEST_BODY_TOO_LARGE" };
       if (status !== undefined && status >= 400 && status < 500) return { status, code: "INGEST_INVALID_JSON" };
       return { status: 500, code: "INTERNAL_ERROR", message: "internal error" };

@@ -4,8 +4,8 @@ import { join } from "node:path";
 
 /**
  * The page is one HTML document with its stylesheet and script inlined: a single request,
- * nothing to build, and with ingest auth on only `/ui?token=…` needs the token (the script
- * then sends it on every API call). The Content-Security-Policy allows exactly the inlined
+ * nothing to build. The page holds no data and is served without a token; with ingest auth
+ * on it is opened as `/ui#token=…` and the script sends the token in a header on every call. The Content-Security-Policy allows exactly the inlined
  * script and style (by hash) and requests to this origin, nothing else.
  */
 export interface PageAssets {

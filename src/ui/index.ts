@@ -34,7 +34,7 @@ export interface StatusView {
  * The dashboard: `/ui`, `/api/stats`, `/api/status` and `/api/stream` (server-sent
  * events). Everything else it shows comes from the core API (`/api/alerts`,
  * `/api/dead-letters`, replay). Auth is the ingest hook's: with tokens set, these routes
- * need one too.
+ * need one too (the page itself, which holds no data, does not).
  */
 export class Dashboard {
   readonly stats = new AlertStats();

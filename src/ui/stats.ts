@@ -1,4 +1,5 @@
 import { PRIORITIES, priorityRank, type Alert, type Priority } from "../alert.js";
+import { LabelCap } from "../metrics.js";
 
 /** Width of one bar of the "alerts over time" chart. */
 export const BUCKET_MS = 10_000;
@@ -36,6 +37,8 @@ export class AlertStats {
   private readonly bucketStart = new Float64Array(BUCKETS);
   private readonly byPriority = new Uint32Array(PRIORITIES.length);
   private readonly bySource = new Map<string, number>();
+  /** Sources are alert-controlled: past 100 distinct ones they count as "other", as in /metrics. */
+  private readonly sourceCap = new LabelCap();
   private readonly rules = new Map<string, RuleCount>();
   private readonly hosts = new Map<string, number>();
   private total = 0;
@@ -54,7 +57,8 @@ export class AlertStats {
     this.counts[slot * PRIORITIES.length + rank]!++;
     this.byPriority[rank]!++;
     this.total++;
-    this.bySource.set(alert.source, (this.bySource.get(alert.source) ?? 0) + 1);
+    const source = this.sourceCap.of(alert.source);
+    this.bySource.set(source, (this.bySource.get(source) ?? 0) + 1);
     const r = this.rules.get(alert.rule);
     if (r) {
       r.count++;

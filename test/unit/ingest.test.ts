@@ -10,10 +10,12 @@ import { buildServer } from "../../src/ingest/server.js";
 import { Router } from "../../src/router.js";
 
 /** A real router (real journal on disk, no outputs) behind fastify's in-process injection. */
-async function setup(tokens: string[] = []): Promise<{ app: FastifyInstance; router: Router }> {
-  const dir = mkdtempSync(join(tmpdir(), "peregrine-ingest-"));
+async function setup(tokens: string[] = [], queryToken = false, dir = mkdtempSync(join(tmpdir(), "peregrine-ingest-"))): Promise<{ app: FastifyInstance; router: Router }> {
   const file = join(dir, "peregrine.yaml");
-  writeFileSync(file, `storage: { path: ${dir}/data, fsync: false }\ningest: { max_body_bytes: 64KiB, auth: { tokens: ${JSON.stringify(tokens)} } }\noutputs: []\n`);
+  writeFileSync(
+    file,
+    `storage: { path: ${dir}/data, fsync: false }\ningest: { max_body_bytes: 64KiB, auth: { tokens: ${JSON.stringify(tokens)}, query_token: ${queryToken} } }\noutputs: []\n`,
+  );
   const { config, issues } = loadConfig(file, {});
   if (!config) throw new Error(JSON.stringify(issues));
   const router = new Router(config, pino({ level: "silent" }));
@@ -74,13 +76,47 @@ describe("HTTP ingest", () => {
     const big = await post(JSON.stringify({ ...good, output: "x".repeat(70_000) }));
     expect(big.statusCode).toBe(413);
     expect(big.json().error.code).toBe("INGEST_BODY_TOO_LARGE");
-    const form = await post("a=b", "application/x-www-form-urlencoded");
-    expect(form.statusCode).toBe(415);
-    expect(form.json().error.code).toBe("INGEST_UNSUPPORTED_MEDIA_TYPE");
+    const html = await post("<p>hi</p>", "text/html");
+    expect(html.statusCode).toBe(415);
+    expect(html.json().error.code).toBe("INGEST_UNSUPPORTED_MEDIA_TYPE");
     const get = await app.inject({ method: "GET", url: "/" });
     expect(get.statusCode).toBe(405);
     expect(get.headers.allow).toBe("POST");
     expect((await app.inject({ method: "GET", url: "/nope" })).statusCode).toBe(404);
+  });
+
+  it("takes a body without Content-Type as JSON, and curl -d's form type too (Falcosidekick's examples)", async () => {
+    const none = await app.inject({ method: "POST", url: "/", payload: JSON.stringify(good) });
+    expect(none.statusCode).toBe(200);
+    expect(none.json().uuid).toBeDefined();
+    const curl = await post(JSON.stringify(good), "application/x-www-form-urlencoded");
+    expect(curl.statusCode).toBe(200);
+    // Not JSON after all: 400 naming JSON, not a 415 about the type.
+    const form = await post("a=b", "application/x-www-form-urlencoded");
+    expect(form.statusCode).toBe(400);
+    expect(form.json().error.code).toBe("INGEST_INVALID_JSON");
+  });
+
+  it("refuses an alert nested deeper than ingest.max_depth with 400 INGEST_TOO_DEEP, before the journal", async () => {
+    const before = router.recentAlerts().length;
+    const nest = (levels: number) => "[".repeat(levels) + "1" + "]".repeat(levels);
+    // 20,000 levels: 40 KB of valid JSON that JSON.parse takes and JSON.stringify cannot.
+    const deep = await post(`{"rule":"r","priority":"Notice","output":"o","output_fields":{"x":${nest(20_000)}}}`);
+    expect(deep.statusCode).toBe(400);
+    expect(deep.json().error.code).toBe("INGEST_TOO_DEEP");
+    expect(deep.json().error.message).toContain("ingest.max_depth");
+    expect(deep.json().error.message).toContain("64");
+    // The alert object is level 1, output_fields level 2: 62 more levels make 64, the limit.
+    const atLimit = await post(`{"rule":"r","priority":"Notice","output":"o","output_fields":{"x":${nest(62)}}}`);
+    expect(atLimit.statusCode).toBe(200);
+    const over = await post(`{"rule":"r","priority":"Notice","output":"o","output_fields":{"x":${nest(63)}}}`);
+    expect(over.json().error?.code).toBe("INGEST_TOO_DEEP");
+    // The array holding a batch is no level of its alerts; brackets inside strings count for nothing.
+    const batch = await post(`[{"rule":"r","priority":"Notice","output":"${"[{".repeat(100)}","output_fields":{"x":${nest(62)}}}]`);
+    expect(batch.statusCode).toBe(200);
+    const ndjson = await post(`${JSON.stringify(good)}\n{"rule":"r","priority":"Notice","output":"o","output_fields":{"x":${nest(63)}}}`, "application/x-ndjson");
+    expect(ndjson.json().error?.code).toBe("INGEST_TOO_DEEP");
+    expect(router.recentAlerts().length).toBe(before + 2);
   });
 
   it("405 for another method on / whatever its body: the method is judged before the content type", async () => {
@@ -196,8 +232,83 @@ describe("ingest auth", () => {
     const right = await app.inject({ method: "POST", url: "/", payload: body, headers: { ...headers, authorization: "Bearer t0ken-b" } });
     expect(right.statusCode).toBe(200);
     expect((await app.inject({ url: "/api/outputs" })).statusCode).toBe(401);
-    expect((await app.inject({ url: "/api/outputs?token=t0ken-a" })).statusCode).toBe(200);
+    expect((await app.inject({ url: "/api/outputs", headers: { authorization: "Bearer t0ken-a" } })).statusCode).toBe(200);
+    // A token in the URL lands in proxies' logs: refused unless ingest.auth.query_token is set.
+    const query = await app.inject({ url: "/api/outputs?token=t0ken-a" });
+    expect(query.statusCode).toBe(401);
+    expect(query.json().error.message).toContain("ingest.auth.query_token");
+    expect((await app.inject({ method: "POST", url: "/?token=t0ken-a", payload: body, headers })).statusCode).toBe(401);
     for (const open of ["/healthz", "/ping", "/metrics"]) expect((await app.inject({ url: open })).statusCode).toBe(200);
+    await router.stop(0);
+  });
+
+  it("takes ?token= only when ingest.auth.query_token is true", async () => {
+    const { app, router } = await setup(["t0ken-a"], true);
+    expect((await app.inject({ url: "/api/outputs?token=t0ken-a" })).statusCode).toBe(200);
+    expect((await app.inject({ url: "/api/outputs?token=wrong" })).statusCode).toBe(401);
+    await router.stop(0);
+  });
+});
+
+describe("metric labels an alert controls", () => {
+  it("names at most 100 sources in /metrics and counts the rest as other", async () => {
+    const { app, router } = await setup();
+    for (let i = 0; i < 300; i++) {
+      const res = await app.inject({ method: "POST", url: "/", payload: JSON.stringify({ ...good, source: `src-${i}` }), headers: { "content-type": "application/json" } });
+      expect(res.statusCode).toBe(200);
+    }
+    const metrics = (await app.inject({ url: "/metrics" })).body;
+    const sources = new Set([...metrics.matchAll(/^peregrine_alerts_received_total\{[^}]*source="([^"]*)"/gm)].map((m) => m[1]));
+    expect(sources.size).toBe(101);
+    expect(sources.has("other")).toBe(true);
+    expect(sources.has("src-0")).toBe(true);
+    expect(sources.has("src-299")).toBe(false);
+    expect(metrics).toMatch(/^peregrine_alerts_received_total\{priority="Notice",source="other"\} 200$/m);
+    await router.stop(0);
+  });
+});
+
+describe("idempotent ingest on uuid", () => {
+  it("answers a retry with the same 200 and uuid, journals it once, counts it, and remembers it across a restart", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "peregrine-dedup-"));
+    let { app, router } = await setup([], false, dir);
+    const headers = { "content-type": "application/json" };
+    const uuid = "0b7c1c9e-3f7d-4c1e-9a55-2f1d3e4c5b6a";
+    const first = await app.inject({ method: "POST", url: "/", payload: JSON.stringify({ ...good, uuid }), headers });
+    const again = await app.inject({ method: "POST", url: "/", payload: JSON.stringify({ ...good, uuid }), headers });
+    expect(first.statusCode).toBe(200);
+    expect(again.statusCode).toBe(200);
+    expect(again.json()).toEqual(first.json());
+    expect(router.recentAlerts().filter((a) => a.uuid === uuid)).toHaveLength(1);
+    // A batch repeating it, and a uuid twice within one batch: each journaled once.
+    const other = "1b7c1c9e-3f7d-4c1e-9a55-2f1d3e4c5b6a";
+    const batch = await app.inject({ method: "POST", url: "/", payload: JSON.stringify([{ ...good, uuid }, { ...good, uuid: other }, { ...good, uuid: other }]), headers });
+    expect(batch.json()).toEqual({ accepted: 3, uuids: [uuid, other, other] });
+    expect(router.recentAlerts().filter((a) => a.uuid === other)).toHaveLength(1);
+    // Alerts without a uuid of their own are never taken for retries.
+    await app.inject({ method: "POST", url: "/", payload: JSON.stringify(good), headers });
+    await app.inject({ method: "POST", url: "/", payload: JSON.stringify(good), headers });
+    expect((await app.inject({ url: "/metrics" })).body).toMatch(/^peregrine_ingest_duplicates_total 3$/m);
+    await app.close();
+    await router.stop(0);
+    ({ app, router } = await setup([], false, dir));
+    const afterRestart = await app.inject({ method: "POST", url: "/", payload: JSON.stringify({ ...good, uuid }), headers });
+    expect(afterRestart.json()).toEqual({ uuid });
+    expect(router.recentAlerts()).toHaveLength(0);
+    expect((await app.inject({ url: "/metrics" })).body).toMatch(/^peregrine_ingest_duplicates_total 1$/m);
+    await app.close();
+    await router.stop(0);
+  });
+
+  it("journals concurrent requests with one uuid once", async () => {
+    const { app, router } = await setup();
+    const uuid = "2b7c1c9e-3f7d-4c1e-9a55-2f1d3e4c5b6a";
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () => app.inject({ method: "POST", url: "/", payload: JSON.stringify({ ...good, uuid }), headers: { "content-type": "application/json" } })),
+    );
+    for (const r of results) expect(r.json()).toEqual({ uuid });
+    expect(router.recentAlerts().filter((a) => a.uuid === uuid)).toHaveLength(1);
+    await app.close();
     await router.stop(0);
   });
 });

@@ -12,7 +12,28 @@ const FRESH_MS = 1600;
 /** Dead letters listed per output (the store lists oldest first). */
 const DLQ_SHOWN = 20;
 
-const token = new URLSearchParams(location.search).get("token");
+/**
+ * With ingest auth on, the token comes in the fragment (/ui#token=...): a fragment never
+ * reaches the server or a proxy's log. It is kept for this tab and taken out of the address bar.
+ */
+const token = (() => {
+  const m = /(?:^#|&)token=([^&]*)/.exec(location.hash);
+  if (m) {
+    const t = decodeURIComponent(m[1]);
+    try {
+      sessionStorage.setItem("peregrine-token", t);
+    } catch {
+      // storage off: the token lives as long as the page
+    }
+    history.replaceState(null, "", location.pathname + location.search);
+    return t;
+  }
+  try {
+    return sessionStorage.getItem("peregrine-token");
+  } catch {
+    return null;
+  }
+})();
 const css = getComputedStyle(document.documentElement);
 const COLOR = Object.fromEntries(PRIORITIES.map((p) => [p, css.getPropertyValue(`--p-${p}`).trim() || "#888"]));
 const $ = (id) => document.getElementById(id);
@@ -33,11 +54,6 @@ function el(tag, props, ...children) {
   }
   for (const c of children) if (c !== undefined && c !== null && c !== false) e.append(c instanceof Node ? c : String(c));
   return e;
-}
-
-function withToken(path) {
-  if (!token) return path;
-  return path + (path.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token);
 }
 
 async function api(path, options = {}) {
@@ -756,8 +772,7 @@ function connect() {
   let backlogLoaded = false;
   let opened = false;
   let early = [];
-  const es = new EventSource(withToken("/api/stream"));
-  es.addEventListener("open", () => {
+  const onOpen = () => {
     setConn("live", "live");
     if (!opened) {
       opened = true;
@@ -772,18 +787,62 @@ function connect() {
       // After a reconnect, fetch what the router saw meanwhile.
       void loadBacklog(1000);
     }
-  });
-  es.addEventListener("error", () => setConn(es.readyState === EventSource.CLOSED ? "down" : "connecting", es.readyState === EventSource.CLOSED ? "disconnected" : "reconnecting"));
-  es.addEventListener("alert", (e) => {
-    const alerts = JSON.parse(e.data);
-    if (backlogLoaded) receive(alerts);
-    else early.push(...alerts);
-  });
-  es.addEventListener("status", (e) => applyStatus(JSON.parse(e.data)));
-  es.addEventListener("dropped", (e) => {
-    const { count } = JSON.parse(e.data);
-    toast(`Alert storm: ${fmtNum(count)} alerts were not streamed live; they are in the journal and the outputs`);
-  });
+  };
+  const handlers = {
+    alert(data) {
+      const alerts = JSON.parse(data);
+      if (backlogLoaded) receive(alerts);
+      else early.push(...alerts);
+    },
+    status(data) {
+      applyStatus(JSON.parse(data));
+    },
+    dropped(data) {
+      const { count } = JSON.parse(data);
+      toast(`Alert storm: ${fmtNum(count)} alerts were not streamed live; they are in the journal and the outputs`);
+    },
+  };
+  // Server-sent events read with fetch, not EventSource: EventSource cannot send the token
+  // in a header, and a token in the URL lands in proxies' logs.
+  let retryMs = 2000;
+  const run = async () => {
+    for (;;) {
+      try {
+        const res = await fetch("/api/stream", { headers: token ? { authorization: "Bearer " + token } : {}, cache: "no-store" });
+        if (res.status === 401) {
+          setConn("down", "unauthorized: open /ui#token=YOUR_TOKEN");
+          return;
+        }
+        if (!res.ok || !res.body) throw new Error(`${res.status}`);
+        onOpen();
+        const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buf = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buf += value;
+          let end;
+          while ((end = buf.indexOf("\n\n")) >= 0) {
+            const frame = buf.slice(0, end);
+            buf = buf.slice(end + 2);
+            let event = "message";
+            let data = "";
+            for (const line of frame.split("\n")) {
+              if (line.startsWith("event: ")) event = line.slice(7);
+              else if (line.startsWith("data: ")) data += line.slice(6);
+              else if (line.startsWith("retry: ")) retryMs = Number(line.slice(7)) || retryMs;
+            }
+            if (data && Object.hasOwn(handlers, event)) handlers[event](data);
+          }
+        }
+      } catch {
+        // network error or stream cut: reconnect below
+      }
+      setConn("connecting", "reconnecting");
+      await new Promise((r) => setTimeout(r, retryMs));
+    }
+  };
+  void run();
 }
 
 async function loadBacklog(limit) {
