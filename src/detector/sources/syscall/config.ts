@@ -10,6 +10,7 @@ import { parsePriority, PRIORITIES, type Priority } from "../../../alert.js";
 import { joinPath, ParseContext, s } from "../../../config/schema.js";
 import { checkRulesOptions, type RuleSelectionStep } from "../../load.js";
 import type { AppendOutput } from "../../loader/compile-rules.js";
+import { kubernetesConfig, kubernetesSchema, type KubernetesConfig } from "../../metadata/k8s-config.js";
 
 export const DEFAULT_RING_BUFFER_BYTES = 8 * 1024 * 1024;
 
@@ -42,6 +43,7 @@ export const detectorSchema = s
         "Leave in the kernel the read-only opens that no loaded rule can match (by path, cwd or process name), and the closes of their descriptors (derived from the rules; off by itself when a rule could match any open). false: every open in the interest set reaches the detector.",
       ),
     ring_buffer_bytes: s.bytes().default(DEFAULT_RING_BUFFER_BYTES).describe("Size of each per-CPU ring buffer between the kernel and the sensor (a power of two)."),
+    kubernetes: kubernetesSchema,
   })
   .refine((v, ctx, path) => {
     if (!["auto", true, false, "true", "false"].includes(v.enabled as string | boolean))
@@ -70,6 +72,8 @@ export interface DetectorConfig {
   kernelFilter: boolean;
   ruleMatching: "first" | "all";
   minimumPriority?: Priority;
+  /** Present when detector.kubernetes.enabled is true. */
+  kubernetes?: KubernetesConfig;
 }
 
 /** rules/ of the installation (from src/ under tsx, or dist/src/ when built). */
@@ -102,6 +106,7 @@ export function readDetectorConfig(section: unknown): { ok: true; config: Detect
       ringBufferBytes: v.ring_buffer_bytes,
       kernelFilter: v.kernel_filter,
       ruleMatching: v.rule_matching === "all" ? "all" : "first",
+      ...(v.kubernetes.enabled ? { kubernetes: kubernetesConfig(v.kubernetes) } : {}),
       ...(v.priority !== undefined ? { minimumPriority: parsePriority(v.priority)! } : {}),
     },
   };
