@@ -14,13 +14,10 @@ export const ERROR_CODES = {
   INGEST_STORAGE_FULL: "The journal reached storage.max_bytes; retry later.",
   INGEST_SHUTTING_DOWN: "The router is stopping and accepts no new alerts.",
   INGEST_NOT_FOUND: "No such route.",
-  INGEST_TOO_DEEP: "An alert nests objects and arrays deeper than ingest.max_depth.",
   // config
   CONFIG_INVALID: "The configuration has one or more problems.",
   CONFIG_FILE_UNREADABLE: "The configuration file cannot be read.",
   CONFIG_YAML_PARSE: "The configuration file is not valid YAML.",
-  CONFIG_INSECURE_LISTEN: "listen.address is beyond loopback with no ingest.auth.tokens and no listen.tls.client_ca; set one, or listen.allow_insecure: true.",
-  LISTEN_TLS_INVALID: "A listen.tls file cannot be read, or the certificate and key do not form a valid pair.",
   // storage
   STORAGE_OPEN_FAILED: "The journal cannot be opened at storage.path.",
   STORAGE_WRITE_FAILED: "The journal could not write; the alerts were not accepted, retry later.",
@@ -30,6 +27,13 @@ export const ERROR_CODES = {
   DETECTOR_RULES_INVALID: "The detector's rules or its config section have errors.",
   // cli
   CLI_USAGE: "The command line is not understood.",
+  // rules update
+  RULES_UPDATE_UNREACHABLE: "`peregrine rules update` cannot reach the registry (offline, DNS, refused or timed out); the installed rules are unchanged.",
+  RULES_UPDATE_REGISTRY_ERROR: "The registry answered an error: no such artifact or tag, anonymous pulls refused, or a server failure.",
+  RULES_UPDATE_DIGEST_MISMATCH: "A downloaded manifest or blob does not match its digest or size; nothing was installed.",
+  RULES_UPDATE_NOT_RULESFILE: "The artifact is not a Falco rulesfile (its media types, or its layer is not a tar.gz of .yaml files).",
+  RULES_UPDATE_INVALID_RULES: "The artifact's rules do not load in this engine; nothing was installed.",
+  RULES_UPDATE_WRITE_FAILED: "The rules folder cannot be written.",
   // delivery
   DELIVERY_UNKNOWN_OUTPUT: "No output has that name.",
   // templates

@@ -1,23 +1,17 @@
 /**
  * `peregrine rules validate -r FILE_OR_DIR... [--json]`
  * `peregrine rules test -r FILE_OR_DIR... --events FILE.jsonl [--all]`
+ * `peregrine rules update [REF] [--dir DIR] [--plain-http]` (src/cli/rules-update.ts)
  *
- * Exit codes: 0 ok, 1 load errors (or bad events), 2 usage.
+ * Exit codes: 0 ok, 1 load errors (or bad events, or a bad artifact), 2 usage, 3 registry or disk.
  */
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
-import {
-  defaultSources,
-  expandRulesPaths,
-  formatMessage,
-  LoadResults,
-  loadRules,
-  parseReplay,
-  ReplayFormatError,
-  replaySource,
-  type EventSource,
-  type LoadMessage,
-} from "../detector/index.js";
+import type { EventSource } from "../detector/event.js";
+import { defaultSources, expandRulesPaths, loadRules } from "../detector/load.js";
+import { formatMessage, LoadResults, type LoadMessage } from "../detector/loader/results.js";
+import { parseReplay, ReplayFormatError, replaySource } from "../detector/sources/replay.js";
+import { PeregrineError } from "../errors.js";
 
 export interface CliIo {
   stdout(text: string): void;
@@ -29,15 +23,37 @@ const processIo: CliIo = {
   stderr: (t) => void process.stderr.write(t),
 };
 
-const USAGE = `usage:
-  peregrine rules validate -r FILE_OR_DIR... [--json]
-  peregrine rules test -r FILE_OR_DIR... --events FILE.jsonl [--all]
+const SUBCOMMAND_USAGE = {
+  validate: `  peregrine rules validate -r FILE_OR_DIR... [--json]
+      load rules files and print Falco-style load results
+      -r, --rules PATH   rules file or directory (repeatable; loaded in order)
+      --json             print falco_load_results as JSON (as falco -V does)
+`,
+  test: `  peregrine rules test -r FILE_OR_DIR... --events FILE.jsonl [--all]
+      replay events through the rules and print one Falco JSON alert per line
+      -r, --rules PATH   rules file or directory (repeatable; loaded in order)
+      --events FILE      replay events from a JSONL file (one event per line)
+      --all              report every matching rule, not only the first (rule_matching: all)
+`,
+  update: `  peregrine rules update [REF] [--dir DIR] [--plain-http]
+      install Falco's newest rules from an OCI registry, as falcoctl does
+      REF                the artifact (default: ghcr.io/falcosecurity/rules/falco-rules:5);
+                         pin one with REF@sha256:DIGEST
+      --dir DIR          the folder to write (default: the rules/falco/ the detector loads)
+      --plain-http       talk HTTP, not HTTPS, to the registry (a local one)
+`,
+} as const;
+type Subcommand = keyof typeof SUBCOMMAND_USAGE;
 
-  -r, --rules PATH   rules file or directory (repeatable; loaded in order)
-  --json             validate: print falco_load_results as JSON
-  --events FILE      test: replay events from a JSONL file (one event per line)
-  --all              test: report every matching rule, not only the first (rule_matching: all)
+const USAGE = `usage:\n${Object.values(SUBCOMMAND_USAGE).join("")}
+exit codes: 0 ok, 1 rules with errors, bad events or a bad artifact, 2 usage, 3 registry unreachable or folder not writable
 `;
+
+/** The usage of one subcommand, or of all of them. */
+export function rulesUsage(sub?: string): string {
+  if (sub !== undefined && sub in SUBCOMMAND_USAGE) return `usage:\n${SUBCOMMAND_USAGE[sub as Subcommand]}`;
+  return USAGE;
+}
 
 interface Parsed {
   command: "validate" | "test";
@@ -103,16 +119,17 @@ export function loadResultsJson(files: readonly string[], errors: readonly LoadM
 }
 
 export async function runRulesCommand(argv: string[], io: CliIo = processIo): Promise<number> {
-  if (argv[0] === "-h" || argv[0] === "--help" || argv[0] === "help") {
-    io.stdout(USAGE);
+  if (argv[0] === "help" || argv.includes("-h") || argv.includes("--help")) {
+    io.stdout(rulesUsage(argv[0]));
     return 0;
   }
+  if (argv[0] === "update") return runRulesUpdate(argv.slice(1), io);
   let args: Parsed;
   try {
     args = parseArgs(argv);
   } catch (err) {
     if (err instanceof UsageError) {
-      io.stderr(`peregrine rules: ${err.message}\n${USAGE}`);
+      io.stderr(`peregrine rules: ${err.message}\n${rulesUsage(argv[0])}`);
       return 2;
     }
     throw err;
@@ -164,6 +181,46 @@ export async function runRulesCommand(argv: string[], io: CliIo = processIo): Pr
     for (const alert of ruleset.evaluate(syscall, ev)) io.stdout(JSON.stringify(alert) + "\n");
   }
   return 0;
+}
+
+/** `rules update`: flags here, the pull and the install in rules-update.ts. */
+async function runRulesUpdate(argv: readonly string[], io: CliIo): Promise<number> {
+  let reference: string | undefined;
+  let dir: string | undefined;
+  let plainHttp = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--dir") {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith("-")) {
+        io.stderr(`peregrine rules: flag '--dir' needs a value\n${rulesUsage("update")}`);
+        return 2;
+      }
+      dir = v;
+    } else if (a.startsWith("--dir=")) dir = a.slice(6);
+    else if (a === "--plain-http") plainHttp = true;
+    else if (a.startsWith("-") || reference !== undefined) {
+      io.stderr(`peregrine rules: ${a.startsWith("-") ? `unknown flag '${a}'` : `one artifact reference at a time, got '${reference}' and '${a}'`}\n${rulesUsage("update")}`);
+      return 2;
+    } else reference = a;
+  }
+  const { DEFAULT_RULES_REFERENCE, defaultRulesDir, rulesUpdateExit, updateRules } = await import("./rules-update.js");
+  const ref = reference ?? DEFAULT_RULES_REFERENCE;
+  try {
+    const r = await updateRules({ reference: ref, plainHttp, ...(dir !== undefined ? { dir } : {}) });
+    io.stdout(
+      r.changed
+        ? `installed ${r.name} ${r.version} from ${r.reference} (${r.manifestDigest}) into ${r.dir}: ${r.files.join(", ")}; restart peregrine to load them\n`
+        : `${r.name} ${r.version} from ${r.reference} (${r.manifestDigest}) is already in ${r.dir}\n`,
+    );
+    return 0;
+  } catch (err) {
+    if (!(err instanceof PeregrineError)) throw err;
+    // A failed write may have replaced some files already; every other failure wrote nothing.
+    const unchanged = err.code === "CLI_USAGE" || err.code === "RULES_UPDATE_WRITE_FAILED" ? "" : `; the rules in ${dir ?? defaultRulesDir()} are unchanged`;
+    io.stderr(`peregrine rules update: error ${err.code}: ${err.message}${unchanged}\n`);
+    return rulesUpdateExit(err);
+  }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
