@@ -14,10 +14,13 @@ export const ERROR_CODES = {
   INGEST_STORAGE_FULL: "The journal reached storage.max_bytes; retry later.",
   INGEST_SHUTTING_DOWN: "The router is stopping and accepts no new alerts.",
   INGEST_NOT_FOUND: "No such route.",
+  INGEST_TOO_DEEP: "An alert nests objects and arrays deeper than ingest.max_depth.",
   // config
   CONFIG_INVALID: "The configuration has one or more problems.",
   CONFIG_FILE_UNREADABLE: "The configuration file cannot be read.",
   CONFIG_YAML_PARSE: "The configuration file is not valid YAML.",
+  CONFIG_INSECURE_LISTEN: "listen.address is beyond loopback with no ingest.auth.tokens and no listen.tls.client_ca; set one, or listen.allow_insecure: true.",
+  LISTEN_TLS_INVALID: "A listen.tls file cannot be read, or the certificate and key do not form a valid pair.",
   // storage
   STORAGE_OPEN_FAILED: "The journal cannot be opened at storage.path.",
   STORAGE_WRITE_FAILED: "The journal could not write; the alerts were not accepted, retry later.",

@@ -7,10 +7,18 @@
  */
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
-import type { EventSource } from "../detector/event.js";
-import { defaultSources, expandRulesPaths, loadRules } from "../detector/load.js";
-import { formatMessage, LoadResults, type LoadMessage } from "../detector/loader/results.js";
-import { parseReplay, ReplayFormatError, replaySource } from "../detector/sources/replay.js";
+import {
+  defaultSources,
+  expandRulesPaths,
+  formatMessage,
+  LoadResults,
+  loadRules,
+  parseReplay,
+  ReplayFormatError,
+  replaySource,
+  type EventSource,
+  type LoadMessage,
+} from "../detector/index.js";
 import { PeregrineError } from "../errors.js";
 
 export interface CliIo {
