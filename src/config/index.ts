@@ -299,11 +299,39 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv,
     }
     const path = setByShape(raw, rootShape, rest, value, "");
     if (path !== undefined) set.set(path, name);
-    else if (rest.split("_")[0] && Object.keys(rootShape).some((k) => rest.startsWith(envName(k))))
-      ctx.warn(name, "environment variable matches no config key; ignored");
+    else if (!NON_CONFIG_VARIABLES.has(name))
+      // A misspelt override would otherwise leave the file's value in force, silently.
+      ctx.warn(name, `environment variable matches no config key; ignored${didYouMean(name, envVariables())}`);
   }
   return set;
 }
+
+/** PEREGRINE_* variables read by the CLI and the test harness, not config overrides. */
+const NON_CONFIG_VARIABLES = new Set([
+  "PEREGRINE_DEBUG",
+  "PEREGRINE_LONG",
+  "PEREGRINE_SERVICES",
+  "PEREGRINE_SERVICES_STOP",
+  "PEREGRINE_HARNESS_CACHE",
+  "PEREGRINE_BUILD_CACHE",
+]);
+
+let envVariableNames: string[] | undefined;
+/** Every override variable of the root config (PEREGRINE_LISTEN_PORT, ...), for did-you-mean. */
+function envVariables(): string[] {
+  if (envVariableNames) return envVariableNames;
+  const names: string[] = ["PEREGRINE_LOG_LEVEL"];
+  const walk = (shape: Shape, prefix: string): void => {
+    for (const [key, schema] of Object.entries(shape)) {
+      const name = `${prefix}_${envName(key)}`;
+      if (schema instanceof ObjectSchema) walk(schema.shape, name);
+      else names.push(name);
+    }
+  };
+  walk(rootShape, "PEREGRINE");
+  return (envVariableNames = names);
+}
+
 
 /** The variable that set this path or one of its parents, if any. */
 function envSource(fromEnv: Map<string, string>, path: string): string | undefined {
