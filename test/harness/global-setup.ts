@@ -7,6 +7,8 @@
  *   those this run started.
  * - PEREGRINE_SERVICES=kafka,s3 limits which start; `none` starts none.
  * - A run whose file filters all name unit tests (`vitest run test/unit/...`) starts none.
+ * - On-demand services (root-only, or with long first builds: etcd, kubernetes) start
+ *   only when PEREGRINE_SERVICES names them or a test that needs them starts them itself.
  */
 import { SERVICE_NAMES, serviceDef, start, status, stop } from "./services.js";
 
@@ -20,7 +22,7 @@ function wanted(): string[] {
   }
   const filters = process.argv.slice(2).filter((a) => !a.startsWith("-") && a.includes("test"));
   if (filters.length > 0 && filters.every((f) => /(^|\/)test\/unit(\/|$)/.test(f) || f.includes("/unit/"))) return [];
-  return [...SERVICE_NAMES];
+  return SERVICE_NAMES.filter((n) => !serviceDef(n).onDemand);
 }
 
 export default async function setup(): Promise<() => Promise<void>> {

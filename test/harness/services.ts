@@ -8,7 +8,9 @@
 import { alertmanager } from "./services/alertmanager.js";
 import { containerd } from "./services/containerd.js";
 import { docker } from "./services/docker.js";
+import { etcd } from "./services/etcd.js";
 import { kafka } from "./services/kafka.js";
+import { kubernetes } from "./services/kubernetes.js";
 import { registry } from "./services/registry.js";
 import { s3 } from "./services/s3.js";
 import type { ServiceDef } from "./services/types.js";
@@ -16,8 +18,8 @@ import { victorialogs, victorialogsAuth } from "./services/victorialogs.js";
 import { acquireLock, withLock } from "./lock.js";
 import { HarnessError, portOpen, runningPid, stopDaemon, waitUntil } from "./proc.js";
 
-export const SERVICES: readonly ServiceDef[] = [kafka, victorialogs, victorialogsAuth, s3, alertmanager, containerd, docker, registry];
-export type ServiceName = "kafka" | "victorialogs" | "victorialogs-auth" | "s3" | "alertmanager" | "containerd" | "docker" | "registry";
+export const SERVICES: readonly ServiceDef[] = [kafka, victorialogs, victorialogsAuth, s3, alertmanager, containerd, docker, registry, etcd, kubernetes];
+export type ServiceName = "kafka" | "victorialogs" | "victorialogs-auth" | "s3" | "alertmanager" | "containerd" | "docker" | "registry" | "etcd" | "kubernetes";
 export const SERVICE_NAMES = SERVICES.map((s) => s.name) as ServiceName[];
 
 export function serviceDef(name: string): ServiceDef {
@@ -48,6 +50,7 @@ export async function status(name: string): Promise<ServiceStatus> {
 /** Provisions (cached) and starts the service unless it already runs; resolves when it answers. */
 export async function start(name: string): Promise<void> {
   const def = serviceDef(name);
+  for (const r of def.requires ?? []) await start(r);
   await withLock(`service-${def.name}`, async () => {
     await def.provision();
     if (runningPid(def.name) === undefined) {

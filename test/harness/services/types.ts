@@ -11,6 +11,13 @@ export interface ServiceDef {
   readyTimeoutMs: number;
   /** TCP ports the service owns: a port taken by a stranger is reported, never killed. */
   ports: number[];
+  /** Services started (and ready) before this one provisions. */
+  requires?: readonly string[];
+  /**
+   * Heavy or root-only: left out of the default set global setup starts; the tests that need
+   * it start it themselves (services.start), or PEREGRINE_SERVICES names it.
+   */
+  onDemand?: boolean;
   /** Variables a client needs (`npm run services -- env` prints them as KEY=VALUE). */
   env?(): Record<string, string>;
 }
