@@ -53,14 +53,12 @@ const SUBCOMMAND_USAGE = {
 } as const;
 type Subcommand = keyof typeof SUBCOMMAND_USAGE;
 
-const USAGE = `usage:\n${Object.values(SUBCOMMAND_USAGE).join("")}
-exit codes: 0 ok, 1 rules with errors, bad events or a bad artifact, 2 usage, 3 registry unreachable or folder not writable
-`;
+const EXIT_CODES = "exit codes: 0 ok, 1 rules with errors, bad events or a bad artifact, 2 usage, 3 registry unreachable or folder not writable\n";
 
 /** The usage of one subcommand, or of all of them. */
 export function rulesUsage(sub?: string): string {
-  if (sub !== undefined && sub in SUBCOMMAND_USAGE) return `usage:\n${SUBCOMMAND_USAGE[sub as Subcommand]}`;
-  return USAGE;
+  const text = sub !== undefined && Object.hasOwn(SUBCOMMAND_USAGE, sub) ? SUBCOMMAND_USAGE[sub as Subcommand] : Object.values(SUBCOMMAND_USAGE).join("");
+  return `usage:\n${text}\n${EXIT_CODES}`;
 }
 
 interface Parsed {
