@@ -125,7 +125,8 @@ export function renderImport(result: ImportResult, source: string): string {
   for (const w of result.warnings ?? []) tail += `\n# Warning: ${w.replace(/\n/g, " ")}`;
   if (tail !== "") tail += "\n";
   if (result.notes.length > 0) {
-    tail = "\n# Not translated:\n";
+    // appended: the warnings above must stay in the file too
+    tail += "\n# Not translated:\n";
     for (const n of result.notes) tail += `#   ${n.setting}: ${n.reason.replace(/\n/g, " ")}\n`;
   }
   return `${head}${stringify(result.config, { lineWidth: 0 })}${tail}`;
