@@ -24,6 +24,10 @@ export const ERROR_CODES = {
   // storage
   STORAGE_OPEN_FAILED: "The journal cannot be opened at storage.path.",
   STORAGE_WRITE_FAILED: "The journal could not write; the alerts were not accepted, retry later.",
+  STORAGE_LOCKED: "Another router (the message names its pid) holds the lock on storage.path; two routers must not share a journal.",
+  STORAGE_CORRUPT: "The journal database at storage.path is damaged; the router refuses to start on it and changes nothing.",
+  STORAGE_JOURNAL_LOST: "The journal is empty or gone although its marker (journal.id) says one was kept there; start with --start-fresh to accept the loss.",
+  STORAGE_WAL_LOST: "The journal's write-ahead log was deleted or replaced while the router ran; what it held was saved from the open file if possible.",
   INTERNAL_ERROR: "An unexpected error; the log has details.",
   // detector
   SENSOR_UNAVAILABLE: "The eBPF sensor cannot run on this host (privileges, BTF, tracefs or ring buffer); the message says what to grant.",

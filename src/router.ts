@@ -4,8 +4,8 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { meetsMinimum, type Alert } from "./alert.js";
 import type { Config, OutputConfig } from "./config/index.js";
-import { SqliteJournal, type Journal, type JournalEntry } from "./delivery/journal.js";
-import { Lane } from "./delivery/lane.js";
+import { SqliteJournal, StorageFullError, type Journal, type JournalEntry, type JournalProblem } from "./delivery/journal.js";
+import { Lane, type LaneStatus } from "./delivery/lane.js";
 import { Metrics } from "./metrics.js";
 import { errorMessage } from "./errors.js";
 import { RecentAlerts } from "./ui/recent.js";
@@ -26,6 +26,20 @@ export class MinimumPriorityRouter implements AlertRouter {
     return names;
   }
 }
+
+/** What GET /healthz answers: 503 unless `ready`. */
+export interface HealthReport {
+  ready: boolean;
+  body: {
+    status: "ok" | "degraded" | "unavailable";
+    journal: { writable: boolean; full: boolean; used_bytes: number; max_bytes: number };
+    /** Why the status is not "ok" on the journal's side, each with a stable code. */
+    problems: JournalProblem[];
+    outputs: LaneStatus[];
+  };
+}
+
+export { StorageFullError } from "./delivery/journal.js";
 
 export interface RouterEvents {
   /** Emitted after an alert is journaled (for the dashboard's live feed). */
@@ -49,11 +63,20 @@ export class Router extends EventEmitter<RouterEvents> {
   constructor(
     readonly config: Config,
     readonly logger: Logger,
-    options: { journal?: Journal } = {},
+    options: { journal?: Journal; startFresh?: boolean } = {},
   ) {
     super();
     this.journal =
-      options.journal ?? new SqliteJournal({ dir: config.storage.path, maxBytes: config.storage.max_bytes, fsync: config.storage.fsync });
+      options.journal ??
+      new SqliteJournal({
+        dir: config.storage.path,
+        maxBytes: config.storage.max_bytes,
+        fsync: config.storage.fsync,
+        // The router owns its journal: the lock on storage.path, the start-up checks, the watch.
+        owner: true,
+        startFresh: options.startFresh === true,
+        logger: logger.child({ component: "journal" }),
+      });
     this.routing = new MinimumPriorityRouter(config.outputs);
     const kept = config.ingest.recent_alerts;
     this.recent = new RecentAlerts({ maxAlerts: kept.max_alerts, maxBytes: kept.max_bytes });
@@ -148,6 +171,25 @@ export class Router extends EventEmitter<RouterEvents> {
     return n;
   }
 
+  /** Health tells the truth: not ready while journal writes fail, at the quota, or stopping. */
+  health(): HealthReport {
+    const j = this.journal.health();
+    const outputs = [...this.lanes.values()].map((l) => l.status());
+    const ready = j.writable && !j.full && this.accepting;
+    const problems = [...j.problems];
+    if (j.full)
+      problems.push({
+        code: "INGEST_STORAGE_FULL",
+        message: `the journal is at storage.max_bytes (${j.used_bytes} of ${j.max_bytes} bytes): ingest answers 503 until outputs deliver the backlog`,
+        since: new Date().toISOString(),
+      });
+    const status = !ready ? "unavailable" : problems.length > 0 || outputs.some((o) => o.state !== "healthy") ? "degraded" : "ok";
+    return {
+      ready,
+      body: { status, journal: { writable: j.writable, full: j.full, used_bytes: j.used_bytes, max_bytes: j.max_bytes }, problems, outputs },
+    };
+  }
+
   refreshGauges(): void {
     let pending = 0;
     for (const lane of this.lanes.values()) pending += lane.status().queue_depth;
@@ -168,8 +210,3 @@ export class Router extends EventEmitter<RouterEvents> {
   }
 }
 
-export class StorageFullError extends Error {
-  constructor() {
-    super("the journal is at storage.max_bytes");
-  }
-}

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import { timingSafeEqual } from "node:crypto";
 import { isUuid, normalizeAlert, type Alert } from "../alert.js";
-import { ERROR_CODES, type ErrorCode } from "../errors.js";
+import { ERROR_CODES, PeregrineError, type ErrorCode } from "../errors.js";
 import { StorageFullError, type Router } from "../router.js";
 import { UuidDedup } from "./dedup.js";
 import { parseAlertBody } from "./parse.js";
@@ -164,8 +164,13 @@ export function buildServer(router: Router): FastifyInstance {
         }
         return reply.code(503).header("retry-after", "10").send(errorBody("INGEST_STORAGE_FULL", ERROR_CODES.INGEST_STORAGE_FULL));
       }
+      // An alert the journal cannot store fails its own request, as a bad request.
+      if (err instanceof PeregrineError && err.code === "INGEST_INVALID_FIELD") {
+        router.metrics.ingestRejected.inc({ reason: err.code });
+        return reply.code(400).send(errorBody(err.code, err.message));
+      }
+      // Not logged here: the journal logs a failing disk once, not once per refused request.
       router.metrics.ingestRejected.inc({ reason: "STORAGE_WRITE_FAILED" });
-      router.logger.error({ err: (err as Error).message }, "journal write failed");
       return reply.code(503).header("retry-after", "5").send(errorBody("STORAGE_WRITE_FAILED", ERROR_CODES.STORAGE_WRITE_FAILED));
     }
   }
@@ -202,21 +207,8 @@ export function buildServer(router: Router): FastifyInstance {
   app.get("/ping", (_req, reply) => reply.type("text/plain").send("pong\n"));
 
   app.get("/healthz", (_req, reply) => {
-    let writable = true;
-    let used = 0;
-    try {
-      used = router.journal.usedBytes();
-    } catch {
-      writable = false;
-    }
-    const full = writable && used >= config.storage.max_bytes;
-    const outputs = [...router.lanes.values()].map((l) => l.status());
-    const ready = writable && !full && router.isAccepting;
-    return reply.code(ready ? 200 : 503).send({
-      status: ready ? (outputs.some((o) => o.state !== "healthy") ? "degraded" : "ok") : "unavailable",
-      journal: { writable, full, used_bytes: used, max_bytes: config.storage.max_bytes },
-      outputs,
-    });
+    const health = router.health();
+    return reply.code(health.ready ? 200 : 503).send(health.body);
   });
 
   app.get("/metrics", async (_req, reply) => {

@@ -1,8 +1,8 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readdirSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { SqliteJournal } from "../../src/delivery/journal.js";
+import { SqliteJournal, StorageFullError } from "../../src/delivery/journal.js";
 import type { Alert } from "../../src/alert.js";
 
 function alert(i: number): Alert {
@@ -56,13 +56,27 @@ describe("SqliteJournal", () => {
     j.close();
   });
 
-  it("reports full at its quota", async () => {
-    const j = new SqliteJournal({ dir: dir(), maxBytes: 64 * 1024, fsync: false });
+  it("reports full at its quota, refuses the append that would pass it, and keeps its files within it", async () => {
+    const d = dir();
+    const quota = 1024 * 1024; // the smallest storage.max_bytes the config allows
+    const j = new SqliteJournal({ dir: d, maxBytes: quota, fsync: false });
     expect(j.isFull()).toBe(false);
-    const big = { ...alert(1), output: "x".repeat(100_000) };
-    await j.append([{ alert: big, outputs: ["x"] }]);
-    await new Promise((r) => setTimeout(r, 60));
-    expect(j.isFull()).toBe(true);
+    let refused: unknown;
+    let accepted = 0;
+    for (let i = 0; i < 100 && refused === undefined; i++) {
+      const big = { ...alert(i), output: "x".repeat(100_000) };
+      await j.append([{ alert: big, outputs: ["x"] }]).then(
+        () => accepted++,
+        (err: unknown) => (refused = err),
+      );
+    }
+    expect(refused).toBeInstanceOf(StorageFullError);
+    // The quota is used, not only reserved: more than half of it holds alerts.
+    expect(accepted * 100_000).toBeGreaterThan(quota / 2);
+    const onDisk = readdirSync(d)
+      .filter((f) => f.startsWith("journal.db"))
+      .reduce((n, f) => n + statSync(join(d, f)).size, 0);
+    expect(onDisk).toBeLessThanOrEqual(quota);
     j.close();
   });
 });
