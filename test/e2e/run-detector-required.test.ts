@@ -1,9 +1,9 @@
-import { spawnSync } from "node:child_process";
 import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { freePort } from "../harness/receiver.js";
+import { runCommand } from "../harness/run-command.js";
 
 const REPO = resolve(import.meta.dirname, "../..");
 const isRoot = process.getuid?.() === 0;
@@ -15,10 +15,9 @@ describe("peregrine run with detector.enabled", () => {
     const file = join(dir, "peregrine.yaml");
     writeFileSync(file, `listen: { address: 127.0.0.1, port: ${await freePort()} }\nstorage: { path: ${dir}/data }\ndetector: { enabled: true }\n`);
     // Without privileges (nobody, no capabilities) the sensor cannot load.
-    const r = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", process.execPath, "--import", "tsx", "src/cli.ts", "run", "-c", file], {
+    const r = await runCommand("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", process.execPath, "--import", "tsx", "src/cli.ts", "run", "-c", file], {
       cwd: REPO,
-      encoding: "utf8",
-      timeout: 240_000,
+      timeoutMs: 240_000,
       env: { ...process.env, PEREGRINE_LOG_LEVEL: "info" },
     });
     expect(r.status).toBe(2);
@@ -34,10 +33,10 @@ describe("peregrine run with detector.enabled", () => {
     const file = join(dir, "peregrine.yaml");
     const port = await freePort();
     writeFileSync(file, `listen: { address: 127.0.0.1, port: ${port} }\nstorage: { path: ${dir}/data }\n`);
-    const r = spawnSync(
+    const r = await runCommand(
       "setpriv",
       ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "sh", "-c", `${process.execPath} --import tsx src/cli.ts run -c ${file} & pid=$!; for i in $(seq 1 400); do curl -sf http://127.0.0.1:${port}/ping && break; sleep 0.5; done; kill $pid; wait $pid`],
-      { cwd: REPO, encoding: "utf8", timeout: 240_000 },
+      { cwd: REPO, timeoutMs: 240_000 },
     );
     expect(r.stdout).toContain("pong");
     expect(r.stderr).toMatch(/detector skipped: .*CAP_BPF/);

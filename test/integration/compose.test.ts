@@ -5,6 +5,7 @@
  * Grafana dashboard only queries metrics a real router exports.
  */
 import { spawnSync } from "node:child_process";
+import { runCommand, type CommandRun } from "../harness/run-command.js";
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join, posix, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -31,21 +32,19 @@ interface ComposeFile {
   services: Record<string, ComposeService>;
 }
 
-function ensureCompose(): void {
+async function ensureCompose(): Promise<void> {
   if (existsSync(COMPOSE)) return;
-  const r = spawnSync("sh", [join(REPO, "scripts/install-debian-tools.sh"), `${COMPOSE}=docker-compose`], { stdio: "inherit" });
+  const r = await runCommand("sh", [join(REPO, "scripts/install-debian-tools.sh"), `${COMPOSE}=docker-compose`]);
   if (r.status !== 0 || !existsSync(COMPOSE)) throw new Error(`could not install docker-compose (exit ${r.status}); apt-get install -y docker-compose`);
 }
 
 /** `docker-compose config`: validates the file and prints it resolved (defaults of ${VAR:-x} applied). */
-function composeConfig(env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
+function composeConfig(env: Record<string, string> = {}): Promise<CommandRun> {
   // Only PATH and HOME: variables of the caller's shell must not leak into the resolution.
-  const r = spawnSync(COMPOSE, ["-f", "docker-compose.yml", "config"], {
+  return runCommand(COMPOSE, ["-f", "docker-compose.yml", "config"], {
     cwd: REPO,
-    encoding: "utf8",
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", ...env },
   });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** Volume entries as {source, target, readOnly}, whatever the syntax. */
@@ -67,10 +66,9 @@ function envReferences(yamlText: string): string[] {
   return [...names];
 }
 
-function configCheck(file: string, env: Record<string, string>): { status: number | null; out: string } {
-  const r = spawnSync(process.execPath, ["--import", "tsx", "src/cli.ts", "config", "check", "-c", file], {
+async function configCheck(file: string, env: Record<string, string>): Promise<{ status: number | null; out: string }> {
+  const r = await runCommand(process.execPath, ["--import", "tsx", "src/cli.ts", "config", "check", "-c", file], {
     cwd: REPO,
-    encoding: "utf8",
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
   });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
@@ -118,10 +116,10 @@ describe("docker-compose deployment", () => {
   let compose: ComposeFile;
   let resolved: ComposeFile;
 
-  beforeAll(() => {
-    ensureCompose();
+  beforeAll(async () => {
+    await ensureCompose();
     compose = parse(readFileSync(join(REPO, "docker-compose.yml"), "utf8")) as ComposeFile;
-    const r = composeConfig();
+    const r = await composeConfig();
     if (r.status !== 0) throw new Error(`docker-compose config failed:\n${r.stderr}`);
     resolved = parse(r.stdout) as ComposeFile;
   });
@@ -205,23 +203,23 @@ describe("docker-compose deployment", () => {
     expect(volumes).toContain(storage);
   });
 
-  it("mounts a peregrine.yaml that passes `peregrine config check` with the environment compose gives it", () => {
+  it("mounts a peregrine.yaml that passes `peregrine config check` with the environment compose gives it", async () => {
     const file = join(REPO, "deploy/peregrine.yaml");
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(resolved.services.peregrine!.environment ?? {})) env[k] = v === null ? "" : String(v);
     const refs = envReferences(readFileSync(file, "utf8"));
     expect(refs.length).toBeGreaterThan(0);
     for (const ref of refs) expect(Object.keys(env), `deploy/peregrine.yaml needs \${${ref}}, which docker-compose.yml does not set`).toContain(ref);
-    const r = configCheck("deploy/peregrine.yaml", env);
+    const r = await configCheck("deploy/peregrine.yaml", env);
     expect(r.out).toMatch(/valid; outputs: /);
     expect(r.status, r.out).toBe(0);
     for (const type of ["loki", "kafka", "s3", "stdout"]) expect(r.out).toContain(`(${type})`);
     // Without the variables the check names what is missing (it really reads the file).
-    const missing = configCheck("deploy/peregrine.yaml", {});
+    const missing = await configCheck("deploy/peregrine.yaml", {});
     expect(missing.status).toBe(1);
     expect(missing.out).toContain("S3_ACCESS_KEY_ID");
     // The image's built-in config is valid too.
-    expect(configCheck("deploy/docker/peregrine.yaml", {}).status).toBe(0);
+    expect((await configCheck("deploy/docker/peregrine.yaml", {})).status).toBe(0);
   });
 
   it("points every service at the others consistently", () => {

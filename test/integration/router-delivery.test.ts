@@ -1,8 +1,8 @@
-import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Receiver, freePort } from "../harness/receiver.js";
 import { makeAlert, startRouter, waitUntil, type RouterProcess } from "../harness/router-process.js";
+import { runCommand } from "../harness/run-command.js";
 
 const REPO = resolve(import.meta.dirname, "../..");
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -151,15 +151,12 @@ describe("router delivery (real router process, real HTTP receiver)", () => {
     expect(receiver.requests).toHaveLength(1);
 
     // listing without the config: the journal alone (no ${ENV} of the config needed)
-    const listed = spawnSync(process.execPath, ["--import", "tsx", "src/cli.ts", "dlq", "list", "--storage", router.dataDir, "--json"], { cwd: REPO, encoding: "utf8" });
+    const listed = await runCommand(process.execPath, ["--import", "tsx", "src/cli.ts", "dlq", "list", "--storage", router.dataDir, "--json"], { cwd: REPO });
     expect(listed.status, listed.stderr).toBe(0);
     expect((JSON.parse(listed.stdout) as { alert: { uuid: string }; output: string }[]).map((d) => [d.alert.uuid, d.output])).toEqual([[uuid, "hook"]]);
 
     receiver.behavior = () => ({ status: 200 });
-    const cli = spawnSync(process.execPath, ["--import", "tsx", "src/cli.ts", "dlq", "replay", "--output", "hook", "-c", router.configFile], {
-      cwd: REPO,
-      encoding: "utf8",
-    });
+    const cli = await runCommand(process.execPath, ["--import", "tsx", "src/cli.ts", "dlq", "replay", "--output", "hook", "-c", router.configFile], { cwd: REPO });
     expect(cli.status, cli.stderr).toBe(0);
     expect(cli.stdout).toContain("replayed 1");
     await waitUntil(() => receivedOk(receiver, 0).has(uuid!), 60_000, "the replayed alert");

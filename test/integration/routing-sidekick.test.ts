@@ -1,7 +1,7 @@
 // A Falcosidekick config with five outputs (Slack, Loki, Kafka, webhook, Alertmanager),
 // imported with the real CLI, checked with `config check`, run by the real router: each
 // alert reaches the same places Falcosidekick would have sent it to, by minimum priority.
-import { spawnSync } from "node:child_process";
+import { runCommand, type CommandRun } from "../harness/run-command.js";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -20,9 +20,8 @@ import { startSlackServer, type SlackServer } from "../harness/slack-server.js";
 const REPO = resolve(import.meta.dirname, "../..");
 const FIXTURE = join(REPO, "test/fixtures/sidekick/config.yaml");
 
-function cli(args: string[], env: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ["--import", "tsx", join(REPO, "src/cli.ts"), ...args], { cwd: REPO, env: { ...process.env, ...env }, encoding: "utf8" });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+function cli(args: string[], env: Record<string, string>): Promise<CommandRun> {
+  return runCommand(process.execPath, ["--import", "tsx", join(REPO, "src/cli.ts"), ...args], { cwd: REPO, env: { ...process.env, ...env } });
 }
 
 let slack: SlackServer;
@@ -54,7 +53,7 @@ describe("a Falcosidekick config, imported", () => {
     const dir = mkdtempSync(join(tmpdir(), "peregrine-sidekick-"));
     const out = join(dir, "peregrine.yaml");
 
-    const imported = cli(["config", "import-sidekick", FIXTURE, "-o", out], env);
+    const imported = await cli(["config", "import-sidekick", FIXTURE, "-o", out], env);
     expect(imported.status, imported.stderr).toBe(0);
     expect(imported.stderr).toContain("5 outputs translated; 4 settings not translated:");
     expect(imported.stderr).toContain("slack.messageformat:");
@@ -62,7 +61,7 @@ describe("a Falcosidekick config, imported", () => {
     expect(text).not.toContain(env.SLACK_WEBHOOKURL); // the secret stays in the environment
     expect(text).toContain("${SLACK_WEBHOOKURL}");
 
-    const check = cli(["config", "check", "-c", out], env);
+    const check = await cli(["config", "check", "-c", out], env);
     expect(check.stdout).toContain("valid; outputs: slack (slack), loki (loki), kafka (kafka), webhook (webhook), alertmanager (alertmanager)");
     expect(check.status).toBe(0);
 
