@@ -2,7 +2,7 @@
 // The whole test suite: typecheck, lint, then vitest (whose global setup provisions and starts
 // the real services), then one summary line `N passed, N failed` that CI reads.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, existsSync } from "node:fs";
+import { mkdirSync, readFileSync, existsSync, writeFileSync } from "node:fs";
 
 mkdirSync("test-artifacts", { recursive: true });
 const args = process.argv.slice(2);
@@ -35,6 +35,17 @@ if (existsSync(report)) {
   const r = JSON.parse(readFileSync(report, "utf8"));
   passed += r.numPassedTests ?? 0;
   failed += (r.numFailedTests ?? 0) + (r.numRuntimeErrorTestSuites ?? 0);
+  // Tests that passed only on their retry (vitest keeps the first attempt's failure).
+  const flaky = (r.testResults ?? []).flatMap((file) =>
+    (file.assertionResults ?? [])
+      .filter((t) => t.status === "passed" && (t.failureMessages ?? []).length > 0)
+      .map((t) => `${file.name.replace(process.cwd() + "/", "")} > ${t.fullName}: ${String(t.failureMessages[0]).split("\n")[0]}`),
+  );
+  if (flaky.length > 0) {
+    console.log(`\n${flaky.length} test(s) passed only on retry (flaky; listed in test-artifacts/flaky.txt):`);
+    for (const line of flaky) console.log(`  ${line}`);
+    writeFileSync("test-artifacts/flaky.txt", flaky.join("\n") + "\n");
+  }
   if ((r.numTotalTestSuites ?? 0) === 0 && vitest.status !== 0) failed++;
 } else {
   failed++;
