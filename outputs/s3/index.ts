@@ -1,8 +1,10 @@
+import { Readable } from "node:stream";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
 import { HeadBucketCommand, PutObjectCommand, S3Client, type ChecksumAlgorithm, type S3ClientConfig } from "@aws-sdk/client-s3";
 import type { Alert } from "../../src/alert.js";
 import { s } from "../../src/config/schema.js";
+import { readBodyExcerpt } from "../../src/delivery/http.js";
 import { defineOutput, type SendResult } from "../../src/delivery/output.js";
 import { errorMessage } from "../../src/errors.js";
 import { checkTemplate } from "../../src/templates/index.js";
@@ -10,6 +12,27 @@ import { classifyS3Error, describeHeadBucketError } from "./classify.js";
 import { checkKeyLength, compileKeyTemplate, DEFAULT_KEY_TEMPLATE, joinKey, keyContext, keyProblem } from "./key.js";
 
 const gzipAsync = promisify(gzip);
+
+/**
+ * The SDK reads an error answer's whole body to parse its XML: a store answering 500 with
+ * hundreds of MiB would be held in memory. Innermost in the deserialize step (closest to
+ * the network), this hands the parser at most a few KiB of a non-2xx body and drops the rest.
+ */
+function boundErrorBodies(client: S3Client): void {
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const out = await next(args);
+      const response = out.response as { statusCode?: number; body?: unknown };
+      const body = response.body as (AsyncIterable<Uint8Array> & { destroy(): unknown }) | undefined;
+      if ((response.statusCode ?? 200) >= 300 && body && typeof body.destroy === "function" && Symbol.asyncIterator in body) {
+        const excerpt = await readBodyExcerpt(body);
+        response.body = Readable.from([Buffer.from(excerpt.replace(/…$/, ""))]);
+      }
+      return out;
+    },
+    { step: "deserialize", priority: "low", name: "peregrineBoundedErrorBody" },
+  );
+}
 
 const schema = s.object({
   bucket: s.string().notEmpty().describe("The bucket objects are written to."),
@@ -91,6 +114,7 @@ export const s3Output = defineOutput({
       };
     }
     const client = new S3Client(clientConfig);
+    boundErrorBodies(client);
 
     function objectKey(batch: readonly Alert[]): { key: string } | { problem: string } {
       const rendered = template.render(keyContext(batch, extension, ctx.name));

@@ -13,6 +13,7 @@ import { ParseContext } from "../../src/config/schema.js";
 import type { OutputDefinition, SendResult } from "../../src/delivery/output.js";
 import { alertmanagerOutput } from "../../outputs/alertmanager/index.js";
 import { lokiOutput } from "../../outputs/loki/index.js";
+import { s3Output } from "../../outputs/s3/index.js";
 import { slackOutput } from "../../outputs/slack/index.js";
 import { webhookOutput } from "../../outputs/webhook/index.js";
 
@@ -107,4 +108,23 @@ describe("HTTP outputs against a receiver answering 500 with a 400 MiB body, at 
       expect(server.paths).toEqual([c.path]);
       expect(server.authorizations).toEqual([`Basic ${Buffer.from("peregrine:pa:ss").toString("base64")}`]);
     }, 120_000);
+});
+
+describe("the S3 output against a store answering 500 with a 400 MiB body", () => {
+  it("hands the SDK a few KiB of the error body and retries", async () => {
+    const server = await hugeBodyServer();
+    const out = create(s3Output as OutputDefinition, {
+      bucket: "alerts",
+      region: "us-east-1",
+      endpoint: `http://127.0.0.1:${server.port}`,
+      force_path_style: true,
+      access_key_id: "test",
+      secret_access_key: "testtesttest",
+    });
+    const result = await out.send([alert], AbortSignal.timeout(60_000));
+    expect(result).toMatchObject({ kind: "retry", status: 500 });
+    expect((result as { reason: string }).reason.length).toBeLessThan(5000);
+    expect(server.written()).toBeLessThan(32 * MiB);
+    expect(server.paths.length).toBe(1);
+  }, 120_000);
 });
