@@ -139,7 +139,8 @@ export class Router extends EventEmitter<RouterEvents> {
     const entries = await this.journal.append(items);
     for (const e of entries) {
       this.metrics.alertsReceived.inc({ priority: e.alert.priority, source: e.alert.source });
-      this.recent.add(e.alert, e.bytes);
+      // An alert no output wants is not written (0 bytes): its size is measured here instead.
+      this.recent.add(e.alert, e.bytes > 0 ? e.bytes : JSON.stringify(e.alert).length);
       this.emit("alert", e.alert);
     }
     return entries;
