@@ -53,6 +53,16 @@ System-call events from the sensor (or replayed, see [replay-format.md](replay-f
 The \`container.*\` and \`k8s.*\` fields are built in (rules requiring the \`container\`
 plugin 0.4.0 or older load).
 
+\`container.id\` comes from the process's cgroup path, at once and for any engine. Every
+other \`container.*\` field comes from the container engine that knows the container, asked
+once per container in the background (\`detector.container_engines\`, see
+[detector.md](detector.md#container-metadata)): Docker and Podman (its Docker-compatible
+socket) answer all of them but \`container.cni.json\`; containerd and CRI-O are not asked yet,
+so beyond the id their containers' fields are \`<NA>\`. Until the lookup of a new container
+has completed (usually a few milliseconds after its first event) its fields are \`<NA>\`.
+The \`k8s.pod.*\` / \`k8s.ns.*\` fields are answered by a CRI engine's pod sandbox first (not
+yet: see above) and else by the API server (\`detector.kubernetes\`).
+
 ${table(SYSCALL_FIELD_LIST)}
 
 ## alert

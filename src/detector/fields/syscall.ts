@@ -4,12 +4,14 @@
  * extractors and the replay source answer these names; docs/fields.md is generated from here.
  */
 import type { FieldInfo } from "../event.js";
+import { CONTAINER_FIELD_LIST } from "../metadata/container-fields.js";
+import { K8S_FIELD_LIST } from "../metadata/k8s-fields.js";
 
 function f(name: string, type: FieldInfo["type"], description: string, extra: Partial<FieldInfo> = {}): FieldInfo {
   return { name, type, description, ...extra };
 }
 
-export const SYSCALL_FIELD_LIST: readonly FieldInfo[] = [
+const OWN_FIELDS: readonly FieldInfo[] = [
   // evt.*
   f("evt.type", "string", "Event type: the syscall name (openat, execve, connect, ...)."),
   f("evt.num", "uint", "Event sequence number."),
@@ -114,16 +116,16 @@ export const SYSCALL_FIELD_LIST: readonly FieldInfo[] = [
   f("fd.sockfamily", "string", "Socket family: ip or unix."),
   f("fd.connected", "bool", "True when the socket is connected."),
   f("fd.name_changed", "bool", "True when this event changed the descriptor's name (connect, sendto...)."),
-  // container.* / k8s.* (the container plugin's fields, built in)
-  f("container.id", "string", "Container id (12 characters), or 'host'."),
-  f("container.name", "string", "Container name."),
-  f("container.image", "string", "Container image name with tag."),
-  f("container.image.repository", "string", "Container image repository."),
-  f("container.image.tag", "string", "Container image tag."),
-  f("container.privileged", "bool", "True when the container runs privileged."),
-  f("container.start_ts", "abstime", "Container start time (ns since epoch)."),
+  // container.* / k8s.* (the container plugin's fields, from the container engines)
+  ...CONTAINER_FIELD_LIST,
   f("k8s.ns.name", "string", "Kubernetes namespace of the pod."),
   f("k8s.pod.name", "string", "Kubernetes pod name."),
+];
+
+/** With the API server's Kubernetes fields (k8smeta.* and the legacy k8s.* names). */
+export const SYSCALL_FIELD_LIST: readonly FieldInfo[] = [
+  ...OWN_FIELDS,
+  ...K8S_FIELD_LIST.filter((k) => !OWN_FIELDS.some((f) => f.name === k.name)),
 ];
 
 export const SYSCALL_FIELDS: ReadonlyMap<string, FieldInfo> = new Map(SYSCALL_FIELD_LIST.map((x) => [x.name, x]));

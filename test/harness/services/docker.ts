@@ -5,11 +5,11 @@
  * No TCP port: clients use DOCKER_HOST.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Agent, request } from "undici";
 import { IMAGES, ensureImages } from "../images/images.js";
-import { cachePath } from "../paths.js";
+import { HARNESS_DIR, cachePath } from "../paths.js";
 import { HarnessError, note, startDaemon } from "../proc.js";
 import { installDebianTools } from "./containerd.js";
 import type { ServiceDef } from "./types.js";
@@ -18,6 +18,8 @@ export const DOCKER_HOME = cachePath("docker");
 export const DOCKER_SOCKET = join(DOCKER_HOME, "docker.sock");
 export const DOCKER_HOST = `unix://${DOCKER_SOCKET}`;
 const CONFIG = join(DOCKER_HOME, "daemon.json");
+/** runc behind runc-caps.sh (see there): a --privileged container must not ask for capabilities root lacks here. */
+const RUNC_WRAPPER = join(HARNESS_DIR, "services", "runc-caps.sh");
 
 /** A request to this service's Engine API; undefined when it does not answer. */
 let agent: Agent | undefined;
@@ -54,8 +56,9 @@ export const docker: ServiceDef = {
     );
     await ensureImages();
     for (const d of ["data", "exec"]) mkdirSync(join(DOCKER_HOME, d), { recursive: true });
-    // its own (empty) daemon config, so the machine's /etc/docker/daemon.json does not apply
-    writeFileSync(CONFIG, "{}\n");
+    chmodSync(RUNC_WRAPPER, 0o755);
+    // its own daemon config, so the machine's /etc/docker/daemon.json does not apply
+    writeFileSync(CONFIG, `${JSON.stringify({ runtimes: { "runc-caps": { path: RUNC_WRAPPER } }, "default-runtime": "runc-caps" }, null, 2)}\n`);
   },
   spawn() {
     loaded = false;

@@ -10,6 +10,7 @@ import { parsePriority, PRIORITIES, type Priority } from "../../../alert.js";
 import { joinPath, ParseContext, s } from "../../../config/schema.js";
 import { checkRulesOptions, type RuleSelectionStep } from "../../load.js";
 import type { AppendOutput } from "../../loader/compile-rules.js";
+import { containerEnginesConfig, containerEnginesSchema, type ContainerEnginesConfig } from "../../metadata/engines.js";
 import { kubernetesConfig, kubernetesSchema, type KubernetesConfig } from "../../metadata/k8s-config.js";
 
 export const DEFAULT_RING_BUFFER_BYTES = 8 * 1024 * 1024;
@@ -44,6 +45,7 @@ export const detectorSchema = s
       ),
     ring_buffer_bytes: s.bytes().default(DEFAULT_RING_BUFFER_BYTES).describe("Size of each per-CPU ring buffer between the kernel and the sensor (a power of two)."),
     kubernetes: kubernetesSchema,
+    container_engines: containerEnginesSchema,
   })
   .refine((v, ctx, path) => {
     if (!["auto", true, false, "true", "false"].includes(v.enabled as string | boolean))
@@ -72,6 +74,8 @@ export interface DetectorConfig {
   kernelFilter: boolean;
   ruleMatching: "first" | "all";
   minimumPriority?: Priority;
+  /** detector.container_engines, defaults filled. */
+  containerEngines: ContainerEnginesConfig;
   /** Present when detector.kubernetes.enabled is true. */
   kubernetes?: KubernetesConfig;
 }
@@ -106,6 +110,7 @@ export function readDetectorConfig(section: unknown): { ok: true; config: Detect
       ringBufferBytes: v.ring_buffer_bytes,
       kernelFilter: v.kernel_filter,
       ruleMatching: v.rule_matching === "all" ? "all" : "first",
+      containerEngines: containerEnginesConfig(v.container_engines),
       ...(v.kubernetes.enabled ? { kubernetes: kubernetesConfig(v.kubernetes) } : {}),
       ...(v.priority !== undefined ? { minimumPriority: parsePriority(v.priority)! } : {}),
     },

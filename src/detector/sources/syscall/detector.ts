@@ -20,7 +20,13 @@ import { ProcessTable } from "./state.js";
 import { SensorSupervisor } from "./supervisor.js";
 import { SyscallTracker } from "./tracker.js";
 import { systemUserDb } from "./users.js";
+import { K8sMeta, type K8sMetaStats } from "../../metadata/k8s.js";
+import { kubernetesCredentials, type KubernetesConfig } from "../../metadata/k8s-config.js";
 import { CATEGORY_NAMES, SYSCALLS } from "./wire.js";
+import { HOST_CONTAINER_ID } from "./container.js";
+import { ContainerMetadata, type ContainerMetadataStats } from "../../metadata/manager.js";
+import { containerEnginesConfig, createEngines, type ContainerEnginesConfig } from "../../metadata/engines.js";
+import type { Proc } from "./state.js";
 
 export class SensorError extends Error {
   constructor(
@@ -78,6 +84,13 @@ export interface SyscallDetectorOptions {
   resolveHost?: ResolveAll;
   /** Extra processes whose syscalls the sensor must not report. */
   ignorePids?: readonly number[];
+  /**
+   * detector.container_engines: the engines asked for container.* metadata. Default: every
+   * engine at its default sockets; false: none (container.* beyond the id is <NA>).
+   */
+  containerEngines?: ContainerEnginesConfig | false;
+  /** detector.kubernetes: pod metadata from the API server (k8smeta.* and k8s.* fields). */
+  kubernetes?: KubernetesConfig | undefined;
 }
 
 export interface SyscallDetectorStats {
@@ -97,6 +110,10 @@ export interface SyscallDetectorStats {
   syscalls: readonly string[];
   /** The kernel-side filter's entries ("=exact", "^prefix", "@comm"); undefined when it is off. */
   openFilter: readonly string[] | undefined;
+  /** Container metadata lookups (undefined when no engine is enabled). */
+  containers?: ContainerMetadataStats & { containerEvents: number };
+  /** The Kubernetes metadata caches, when detector.kubernetes is enabled. */
+  kubernetes?: K8sMetaStats;
 }
 
 export interface SyscallDetector {
@@ -125,10 +142,31 @@ export async function startSyscallDetector(opts: SyscallDetectorOptions): Promis
   const unifiedCgroups = existsSync("/sys/fs/cgroup/cgroup.controllers");
   const tracker = new SyscallTracker(table, unifiedCgroups ? undefined : readProcCgroup);
   const hostNames = new HostNames(opts.resolveHost);
+  // container metadata: looked up on a container's first sight, off the event path
+  const engines = opts.containerEngines === false ? [] : createEngines(opts.containerEngines ?? containerEnginesConfig(undefined));
+  const firstProcs = new Map<string, Proc>();
+  let containerEvents = 0;
+  let emitContainerEvent: (id: string) => void = () => undefined;
+  const containers =
+    engines.length > 0
+      ? new ContainerMetadata({ engines, logger, onFirstLookup: (id) => emitContainerEvent(id) })
+      : undefined;
+  let k8s: K8sMeta | undefined;
+  if (opts.kubernetes?.enabled) {
+    let credentials;
+    try {
+      credentials = kubernetesCredentials(opts.kubernetes);
+    } catch (err) {
+      throw new SensorError("DETECTOR_RULES_INVALID", (err as Error).message);
+    }
+    k8s = new K8sMeta({ credentials, nodeName: opts.kubernetes.nodeName, logger });
+  }
   const source: SyscallSource = createSyscallSource({
     table,
     users: systemUserDb(),
     hostNames,
+    ...(containers ? { containers } : {}),
+    ...(k8s ? { k8s } : {}),
     bootOffsetNs: () => tracker.bootOffsetNs,
     ...(opts.hostname !== undefined ? { hostname: opts.hostname } : {}),
   });
@@ -168,6 +206,12 @@ export async function startSyscallDetector(opts: SyscallDetectorOptions): Promis
   let alerts = 0;
   let evaluationErrors = 0;
   const visit = (ev: Parameters<Parameters<SyscallTracker["process"]>[1]>[0]) => {
+    const cid = ev.proc.containerId;
+    if (containers && cid !== HOST_CONTAINER_ID && !firstProcs.has(cid)) {
+      // first sight: start the lookup; the container event follows when it completes
+      firstProcs.set(cid, ev.proc);
+      containers.get(cid);
+    }
     try {
       const found = ruleset.evaluate(source, ev);
       for (let i = 0; i < found.length; i++) {
@@ -178,6 +222,32 @@ export async function startSyscallDetector(opts: SyscallDetectorOptions): Promis
       // one bad event must not stop detection; the count shows up in stats and the log
       if (evaluationErrors++ < 10) logger.error({ err: (err as Error).message, evt: ev.type }, "rule evaluation failed");
     }
+  };
+
+  // Falco's synthetic `container` event, once per new container, when its metadata lookup
+  // completed (found or not), so rules on container_started see the engine's fields
+  emitContainerEvent = (id) => {
+    const p = firstProcs.get(id);
+    if (!p) return;
+    containerEvents++;
+    const nowBoot = BigInt(Date.now()) * 1_000_000n - tracker.bootOffsetNs;
+    visit({
+      num: tracker.nextNum(),
+      type: "container",
+      spec: undefined,
+      tsBoot: Number(nowBoot),
+      tid: p.pid,
+      ret: 0,
+      uid: p.euid,
+      gid: p.egid,
+      proc: p,
+      fd: undefined,
+      fdNum: undefined,
+      fdNameChanged: false,
+      argNames: ["id"],
+      argValues: [id],
+      flags: undefined,
+    });
   };
 
   let resolveReady!: () => void;
@@ -222,10 +292,14 @@ export async function startSyscallDetector(opts: SyscallDetectorOptions): Promis
     },
   });
   supervisor.start();
+  // in the background: events flow at once, pods' fields fill in as the caches do
+  k8s?.start();
   let sweeps = 0;
   const sweeper = setInterval(() => {
     const now = Date.now();
     table.sweep(now);
+    // forgotten containers are looked up (and announced) again if they show up again
+    if (containers && containers.sweep(now) > 0) for (const id of firstProcs.keys()) if (!containers.has(id)) firstProcs.delete(id);
     // once a minute, forget processes whose exit event was lost
     if (++sweeps % 30 === 0) {
       const gone = table.reconcile((pid) => existsSync(`/proc/${pid}`), now);
@@ -264,12 +338,16 @@ export async function startSyscallDetector(opts: SyscallDetectorOptions): Promis
         sensorFiltered: byCat(c?.filtered),
         syscalls,
         openFilter,
+        ...(containers ? { containers: { ...containers.stats(), containerEvents } } : {}),
+        ...(k8s ? { kubernetes: k8s.stats() } : {}),
       };
     },
     sensorPid: () => supervisor.pid,
     async stop() {
       clearInterval(sweeper);
       await supervisor.stop();
+      containers?.close();
+      await k8s?.stop();
     },
   };
 }

@@ -29,8 +29,12 @@ import {
 import { typeChar, tupleName, type FdInfo, type Proc, type ProcessTable } from "./state.js";
 import { eventArg, type ArgValue, type SyscallEvent } from "./tracker.js";
 import { HOST_CONTAINER_ID } from "./container.js";
+import { CONTAINER_FIELD_NAMES, containerExtractor, podExtractor } from "../../metadata/container-fields.js";
+import type { ContainerInfo } from "../../metadata/types.js";
 import { HostNames } from "./hostnames.js";
 import type { UserDb } from "./users.js";
+import { k8sExtractor } from "../../metadata/k8s-fields.js";
+import type { PodMetadata } from "../../metadata/k8s.js";
 import { EXE_FLAG, type SockTuple } from "./wire.js";
 
 export interface SyscallSourceContext {
@@ -41,6 +45,10 @@ export interface SyscallSourceContext {
   /** CLOCK_REALTIME - CLOCK_BOOTTIME, from the sensor's hello frame. */
   bootOffsetNs(): bigint;
   hostname?: string;
+  /** Container metadata from the engines (metadata/manager.ts): answers from its cache only. */
+  containers?: { get(id: string): ContainerInfo | undefined };
+  /** The API server's pod metadata (detector.kubernetes), read from its caches only. */
+  k8s?: { podOfContainer(containerId: string): PodMetadata | undefined };
 }
 
 export interface SyscallSource extends EventSource<SyscallEvent>, EventTypeCatalog {
@@ -340,17 +348,22 @@ export function createSyscallSource(ctx: SyscallSourceContext): SyscallSource {
     "fd.connected": () => (e) => (isSocket(e.fd) ? (e.fd!.tuple?.dport ?? 0) !== 0 : undefined),
     "fd.name_changed": () => (e) => e.fdNameChanged,
 
-    "container.id": () => (e) => e.proc.containerId,
-    // Without a container runtime client the metadata is unknown (Falco's missing value).
-    "container.name": () => (e) => (e.proc.containerId === "host" ? "host" : undefined),
-    "container.image": () => () => undefined,
-    "container.image.repository": () => () => undefined,
-    "container.image.tag": () => () => undefined,
-    "container.privileged": () => () => undefined,
-    "container.start_ts": () => () => undefined,
-    "k8s.ns.name": () => () => undefined,
-    "k8s.pod.name": () => () => undefined,
   };
+  // container.* and the CRI pod's k8s.* fields: from the engines' metadata cache, never waiting
+  const containerInfo = (e: SyscallEvent): ContainerInfo | undefined =>
+    e.proc.containerId !== HOST_CONTAINER_ID ? ctx.containers?.get(e.proc.containerId) : undefined;
+  const containerView = {
+    containerId: (e: SyscallEvent) => e.proc.containerId,
+    info: containerInfo,
+    timeNs: (e: SyscallEvent) => ctx.bootOffsetNs() + BigInt(e.tsBoot),
+  };
+  for (const name of CONTAINER_FIELD_NAMES) fields[name] = (arg) => containerExtractor(name, arg, containerView)!;
+  for (const name of ["k8s.pod.name", "k8s.ns.name", "k8s.pod.uid", "k8s.pod.id", "k8s.pod.ip", "k8s.pod.label", "k8s.pod.labels"])
+    fields[name] = (arg) => podExtractor(name, arg, containerInfo)!;
+
+  const k8s = ctx.k8s;
+  const podOf = (e: SyscallEvent): PodMetadata | undefined =>
+    k8s && e.proc.containerId !== HOST_CONTAINER_ID ? k8s.podOfContainer(e.proc.containerId) : undefined;
 
   return {
     name: "syscall",
@@ -360,7 +373,12 @@ export function createSyscallSource(ctx: SyscallSourceContext): SyscallSource {
     eventTime: (e) => rfc3339Ns(ctx.bootOffsetNs() + BigInt(e.tsBoot)),
     extractor(field: string, arg: string | undefined): X | undefined {
       const make = fields[field];
-      return make ? make(arg) : undefined;
+      const own = make ? make(arg) : undefined;
+      const meta = k8sExtractor<SyscallEvent>(field, arg, podOf);
+      if (!meta) return own;
+      if (!own) return meta;
+      // a container engine's answer (the CRI pod sandbox) first, then the API server's
+      return (e) => own(e) ?? meta(e);
     },
   };
 }

@@ -119,6 +119,10 @@ export interface TrackerStats {
 
 export class SyscallTracker {
   private num = 0;
+  /** The next evt.num, for events made here rather than by the sensor (Falco's container event). */
+  nextNum(): number {
+    return ++this.num;
+  }
   bootOffsetNs = 0n;
   frames = 0;
   events = 0;

@@ -1,0 +1,75 @@
+/**
+ * `detector.container_engines`: which container engines the detector asks for metadata, on
+ * which sockets, like the container plugin's `engines` config. Every engine is on by default
+ * at its default sockets; a socket that does not exist is simply down (one log line).
+ */
+import { joinPath, s } from "../../config/schema.js";
+import { DockerEngine } from "./docker.js";
+import type { ContainerEngine, EngineName } from "./types.js";
+
+export const ENGINE_NAMES: readonly EngineName[] = ["docker", "podman", "containerd", "cri"];
+
+export const DEFAULT_SOCKETS: Readonly<Record<EngineName, readonly string[]>> = {
+  docker: ["/var/run/docker.sock"],
+  podman: ["/run/podman/podman.sock"],
+  containerd: ["/run/containerd/containerd.sock"],
+  cri: ["/run/containerd/containerd.sock", "/run/crio/crio.sock", "/run/k3s/containerd/containerd.sock"],
+};
+
+/** Engines this version queries; the others are accepted in the config and not asked yet. */
+export const QUERIED_ENGINES: ReadonlySet<EngineName> = new Set(["docker", "podman"]);
+
+const engineSchema = (name: EngineName) =>
+  s
+    .object({
+      enabled: s.boolean().default(true).describe(`Ask ${name} for container metadata.`),
+      sockets: s
+        .array(s.string())
+        .optional()
+        .describe(`Unix sockets to ask, in order. Default: ${DEFAULT_SOCKETS[name].join(", ")}.`),
+    })
+    .optional();
+
+export const containerEnginesSchema = s
+  .object({
+    docker: engineSchema("docker"),
+    podman: engineSchema("podman"),
+    containerd: engineSchema("containerd"),
+    cri: engineSchema("cri"),
+  })
+  .refine((v, ctx, path) => {
+    for (const name of ENGINE_NAMES) {
+      const e = v[name];
+      for (const [i, sock] of (e?.sockets ?? []).entries())
+        if (!sock.startsWith("/")) ctx.error(joinPath(joinPath(joinPath(path, name), "sockets"), String(i)), `must be an absolute socket path, got ${JSON.stringify(sock)}`);
+    }
+  })
+  .describe("Container engines asked for container.* metadata: docker, podman (its Docker-compatible socket), containerd, cri; each {enabled, sockets}.");
+
+export interface EngineConfig {
+  enabled: boolean;
+  sockets: string[];
+}
+
+export type ContainerEnginesConfig = Record<EngineName, EngineConfig>;
+
+/** Fills defaults: engines not named are enabled at their default sockets. */
+export function containerEnginesConfig(v: Partial<Record<EngineName, { enabled?: boolean; sockets?: string[] } | undefined>> | undefined): ContainerEnginesConfig {
+  const out = {} as ContainerEnginesConfig;
+  for (const name of ENGINE_NAMES) {
+    const e = v?.[name];
+    out[name] = { enabled: e?.enabled ?? true, sockets: e?.sockets ?? [...DEFAULT_SOCKETS[name]] };
+  }
+  return out;
+}
+
+/** One client per enabled engine socket, in the config's engine order. */
+export function createEngines(cfg: ContainerEnginesConfig): ContainerEngine[] {
+  const out: ContainerEngine[] = [];
+  for (const name of ENGINE_NAMES) {
+    const e = cfg[name];
+    if (!e.enabled || !QUERIED_ENGINES.has(name)) continue;
+    for (const sock of e.sockets) out.push(new DockerEngine(name as "docker" | "podman", sock));
+  }
+  return out;
+}
