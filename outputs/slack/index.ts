@@ -19,13 +19,17 @@ const schema = s.object({
   username: s.string().optional().describe("Sender name override (legacy webhooks only)."),
   icon: s.string().optional().describe("Sender icon: an emoji code such as :eagle: or an image URL."),
   format: s.string().oneOf(["all", "text", "fields"]).default("all").describe("all: output line and fields; text: the output line only; fields: the fields only."),
-  template_file: s.string().optional().describe("Handlebars template of one alert's message (default templates/slack.hbs; see docs/templates.md)."),
+  template_file: s
+    .string()
+    .asPath()
+    .optional()
+    .describe("Handlebars template of one alert's message (default templates/slack.hbs; see docs/templates.md); a relative path is beside the config file."),
   digest: s
     .object({
       enabled: s.boolean().default(true).describe("Summarize a burst of alerts in one message instead of flooding the channel."),
       min_alerts: s.int().range(2).default(3).describe("A batch of at least this many alerts is sent as a digest."),
       max_rules: s.int().range(1, 50).default(10).describe("Rules listed by name in a digest; the rest are counted."),
-      template_file: s.string().optional().describe("Handlebars template of the digest (default templates/slack-digest.hbs)."),
+      template_file: s.string().asPath().optional().describe("Handlebars template of the digest (default templates/slack-digest.hbs); a relative path is beside the config file."),
     })
     .describe("Digest of bursts."),
 });

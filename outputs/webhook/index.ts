@@ -15,7 +15,11 @@ export const webhookOutput = defineOutput({
     method: s.string().oneOf(["POST", "PUT"]).default("POST").describe("HTTP method."),
     headers: s.record(s.string()).default({}).describe("Extra request headers (values may be ${ENV} references)."),
     tls: tlsShape.optional(),
-    body_template: s.string().optional().describe("Handlebars template of the body (see docs/templates.md); the alert is the context, or {alerts} for a batch."),
+    body_template: s
+      .string()
+      .asPath(isTemplateFile)
+      .optional()
+      .describe("Handlebars template of the body, inline or a .hbs file (a relative path is beside the config file; see docs/templates.md); the alert is the context, or {alerts} for a batch."),
     content_type: s.string().default("application/json").describe("Content-Type of the body."),
     hmac: s
       .object({
@@ -78,8 +82,12 @@ export const webhookOutput = defineOutput({
 });
 
 /** `body_template` is inline Handlebars, or the path of a .hbs file (e.g. templates/webhook-generic.hbs). */
+function isTemplateFile(source: string): boolean {
+  return /\.hbs$/.test(source.trim()) && !source.includes("{{");
+}
+
 function compileBody(source: string): (context: object) => string {
-  const template = /\.hbs$/.test(source.trim()) && !source.includes("{{")
+  const template = isTemplateFile(source)
     ? compileTemplateFile(source.trim(), { name: source.trim() })
     : compileTemplate(source, { name: "body_template" });
   return (context) => template.render(context);

@@ -1,4 +1,5 @@
 import { readFileSync, existsSync } from "node:fs";
+import { dirname, resolve as resolvePath } from "node:path";
 import { LineCounter, parseDocument, isNode, visit, type Document } from "yaml";
 import { parsePriority, type Priority } from "../alert.js";
 import { PeregrineError, errorMessage } from "../errors.js";
@@ -123,6 +124,8 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
   }
 
   const ctx = new ParseContext();
+  // Paths in a config file (templates) name files beside it, not in whatever folder the command runs from.
+  if (doc !== undefined) ctx.baseDir = dirname(resolvePath(path));
   if (!isObject(raw)) {
     ctx.error("", "the config must be a YAML map of sections (listen, storage, outputs, ...)");
     raw = {};

@@ -4,6 +4,9 @@
  * Every problem is collected (not just the first) with its dotted path.
  */
 
+import { existsSync } from "node:fs";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { ErrorCode } from "../errors.js";
 
 export interface ConfigIssue {
@@ -17,6 +20,8 @@ export interface ConfigIssue {
 
 export class ParseContext {
   readonly issues: ConfigIssue[] = [];
+  /** The config file's folder: relative paths (`asPath`) resolve against it. Unset: as written. */
+  baseDir?: string;
   error(path: string, message: string, code?: ErrorCode): void {
     this.issues.push(code === undefined ? { path, message, severity: "error" } : { path, message, severity: "error", code });
   }
@@ -85,6 +90,7 @@ export class StringSchema extends Schema<string> {
   private nonEmpty = false;
   private url = false;
   private pattern?: { re: RegExp; hint: string };
+  private pathWhen?: (value: string) => boolean;
 
   oneOf(choices: readonly string[], options: { ignoreCase?: boolean } = {}): this {
     this.choices = choices;
@@ -101,6 +107,11 @@ export class StringSchema extends Schema<string> {
   }
   matches(re: RegExp, hint: string): this {
     this.pattern = { re, hint };
+    return this;
+  }
+  /** A file path: relative to the config file's folder (see resolveConfigPath); `when` tells a path from other text. */
+  asPath(when: (value: string) => boolean = () => true): this {
+    this.pathWhen = when;
     return this;
   }
   typeName(): string {
@@ -128,8 +139,27 @@ export class StringSchema extends Schema<string> {
       }
     }
     if (this.pattern && !this.pattern.re.test(input)) ctx.error(path, `${this.pattern.hint}, got "${input}"`);
+    if (this.pathWhen && ctx.baseDir !== undefined && input.trim() !== "" && this.pathWhen(input)) return resolveConfigPath(input.trim(), ctx.baseDir);
     return input;
   }
+}
+
+/** The installation: the folder of package.json, from src/config/ under tsx or dist/src/config/ when built. */
+const INSTALL_ROOT = (() => {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return [resolve(here, "../.."), resolve(here, "../../..")].find((d) => existsSync(join(d, "package.json"))) ?? resolve(here, "../..");
+})();
+
+/**
+ * A relative path in a config file names a file beside that config, wherever the command runs
+ * from; when there is none there, a file shipped with Peregrine (`templates/discord.hbs`).
+ */
+export function resolveConfigPath(value: string, baseDir: string): string {
+  if (isAbsolute(value)) return value;
+  const local = resolve(baseDir, value);
+  if (existsSync(local)) return local;
+  const shipped = resolve(INSTALL_ROOT, value);
+  return existsSync(shipped) ? shipped : local;
 }
 
 export class NumberSchema extends Schema<number> {
