@@ -107,4 +107,5 @@ export const containerd: ServiceDef = {
   readyTimeoutMs: 120_000,
   ports: [],
   env: () => ({ CONTAINERD_ADDRESS: CONTAINERD_SOCKET, CONTAINERD_NAMESPACE }),
+  onDemand: true,
 };

@@ -98,4 +98,5 @@ export const docker: ServiceDef = {
   readyTimeoutMs: 120_000,
   ports: [],
   env: () => ({ DOCKER_HOST }),
+  onDemand: true,
 };
