@@ -13,6 +13,7 @@ import { parsePriority } from "../alert.js";
 import { compileFieldTemplate } from "../enrich/templated.js";
 import { errorMessage } from "../errors.js";
 import { EXIT } from "./common.js";
+import { isLoopback } from "../config/listen.js";
 
 /** A setting left out of the translation, with the reason. */
 export interface ImportNote {
@@ -295,6 +296,13 @@ export function translateSidekick(rawConfig: Tree, env: NodeJS.ProcessEnv): Impo
   if (address !== "" || (port !== "" && port !== "2801")) {
     const listen: Tree = {};
     if (address !== "") listen.address = address;
+    if (address !== "" && !isLoopback(address)) {
+      // Sidekick took alerts from the network with no token; Peregrine refuses that unless told.
+      listen.allow_insecure = true;
+      warnings.push(
+        `listenaddress ${address} reaches beyond this host and Falcosidekick asked no token: listen.allow_insecure: true keeps that; set ingest.auth.tokens or listen.tls.client_ca and remove it`,
+      );
+    }
     if (port !== "") {
       const n = Number(port);
       if (Number.isInteger(n) && n > 0 && n < 65536) listen.port = n;
