@@ -77,6 +77,8 @@ describe("reliability: lanes against hostile receivers", () => {
             batch: { max_events: 10, max_wait_ms: 0 },
             retry: { initial_ms: 20, max_ms: 100 },
             circuit: { failure_threshold: 3, open_ms: 600_000 },
+            // No send may time out on a loaded machine: every failed attempt must be a 429.
+            timeout_ms: 30_000,
           }),
         ],
       },
