@@ -7,6 +7,7 @@ import { s3Output } from "./s3/index.js";
 import { lokiOutput } from "./loki/index.js";
 import { kafkaOutput } from "./kafka/index.js";
 import { alertmanagerOutput } from "./alertmanager/index.js";
+import { peregrineOutput } from "./peregrine/index.js";
 
 /** Every output type, by its `type:` name. Adding an output is one line here. */
 export const OUTPUT_TYPES: Record<string, OutputDefinition> = {
@@ -18,4 +19,5 @@ export const OUTPUT_TYPES: Record<string, OutputDefinition> = {
   loki: lokiOutput as unknown as OutputDefinition,
   kafka: kafkaOutput as unknown as OutputDefinition,
   alertmanager: alertmanagerOutput as unknown as OutputDefinition,
+  peregrine: peregrineOutput as unknown as OutputDefinition,
 };

@@ -1,16 +1,24 @@
 /**
- * `peregrine detect --router URL [-c FILE] [--spool PATH] [--token TOKEN]`: the detector alone,
- * sending its alerts to a router through a durable spool (src/detector/sources/syscall/).
+ * `peregrine detect --router URL [-c FILE] [--storage DIR] [--token T] [--ca-file F]
+ * [--cert-file F --key-file F]`: the detector alone, as a node agent. Its alerts are journaled
+ * on the node and delivered by one lane whose output (type `peregrine`) posts them to the
+ * router, so the node has every guarantee of the router's own lanes: retries with jitter and
+ * Retry-After, the circuit breaker, dead letters (`peregrine dlq --storage DIR`), and nothing
+ * lost while the router, or this process, restarts.
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { createLogger } from "../log.js";
+import { parseOutput, type Config } from "../config/index.js";
+import { ParseContext } from "../config/schema.js";
+import { readDetectorConfig, SensorError, checkSensorPrerequisites, type SyscallDetector } from "../detector/sources/syscall/index.js";
 import { errorMessage } from "../errors.js";
-import { readDetectorConfig } from "../detector/sources/syscall/config.js";
-import { SensorError, startSyscallDetector } from "../detector/sources/syscall/detector.js";
-import { AlertForwarder } from "../detector/sources/syscall/forwarder.js";
-import { checkSensorPrerequisites } from "../detector/sources/syscall/prerequisites.js";
+import { createLogger } from "../log.js";
+import { Router } from "../router.js";
 import { EXIT, loadConfigOrReport } from "./common.js";
+import { startDetector } from "./detector-extension.js";
+
+/** The flag that sets each key of the `peregrine` output, for messages. */
+const FLAG_OF: Record<string, string> = { url: "--router", token: "--token", "tls.ca_file": "--ca-file", "tls.cert_file": "--cert-file", "tls.key_file": "--key-file" };
 
 export async function detectCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -18,19 +26,16 @@ export async function detectCommand(argv: string[]): Promise<number> {
     options: {
       router: { type: "string" },
       config: { type: "string", short: "c" },
-      spool: { type: "string" },
+      storage: { type: "string" },
       token: { type: "string" },
+      "ca-file": { type: "string" },
+      "cert-file": { type: "string" },
+      "key-file": { type: "string" },
     },
     strict: true,
   });
   if (!values.router) {
     process.stderr.write("error: --router URL is required (the router that receives the alerts)\n");
-    return EXIT.USAGE;
-  }
-  try {
-    new URL(values.router);
-  } catch {
-    process.stderr.write(`error: --router must be a URL such as http://127.0.0.1:2801, got "${values.router}"\n`);
     return EXIT.USAGE;
   }
   const config = loadConfigOrReport(values.config);
@@ -40,48 +45,72 @@ export async function detectCommand(argv: string[]): Promise<number> {
     for (const p of parsed.problems) process.stderr.write(`${config.source}: ${p}\n`);
     return EXIT.INVALID;
   }
+
+  // The lane to the router is an output like any other, checked by its type's schema.
+  const tls: Record<string, string> = {};
+  if (values["ca-file"] !== undefined) tls.ca_file = values["ca-file"];
+  if (values["cert-file"] !== undefined) tls.cert_file = values["cert-file"];
+  if (values["key-file"] !== undefined) tls.key_file = values["key-file"];
+  const ctx = new ParseContext();
+  const output = parseOutput(
+    {
+      name: "router",
+      type: "peregrine",
+      url: values.router,
+      ...(values.token !== undefined ? { token: values.token } : {}),
+      ...(Object.keys(tls).length > 0 ? { tls } : {}),
+      // A node keeps what the router has not taken for as long as its storage quota allows.
+      retry: { max_age: 0 },
+    },
+    ctx,
+    "",
+  );
+  const errors = ctx.issues.filter((i) => i.severity === "error");
+  if (!output || errors.length > 0) {
+    for (const e of errors) {
+      const key = e.path.replace(/^\./, "");
+      process.stderr.write(`error: ${FLAG_OF[key] ?? key}: ${e.message}\n`);
+    }
+    return EXIT.USAGE;
+  }
+
   const pre = checkSensorPrerequisites();
   if (!pre.ok) {
     process.stderr.write(`peregrine detect: ${pre.line}\n`);
     return EXIT.USAGE;
   }
   const logger = createLogger({ level: config.log.level });
-  const forwarder = new AlertForwarder({
-    routerUrl: values.router,
-    spoolPath: values.spool ?? join(config.storage.path, "detector-spool.db"),
-    logger,
-    ...(values.token ? { token: values.token } : {}),
-  });
-  forwarder.start();
-  let detector;
+  const storage = values.storage ?? join(config.storage.path, "detector");
+  const nodeConfig: Config = { ...config, storage: { ...config.storage, path: storage }, outputs: [output] };
+  let router: Router;
   try {
-    detector = await startSyscallDetector({
-      rulesFiles: parsed.config.rulesFiles,
-      selection: parsed.config.selection,
-      appendOutput: parsed.config.appendOutput,
-      ringBufferBytes: parsed.config.ringBufferBytes,
-      kernelFilter: parsed.config.kernelFilter,
-      ruleMatching: parsed.config.ruleMatching,
-      ...(parsed.config.minimumPriority ? { minimumPriority: parsed.config.minimumPriority } : {}),
-      logger,
-      onAlert: (a) => forwarder.enqueue(a),
-    });
-    await detector.ready;
+    router = new Router(nodeConfig, logger);
   } catch (err) {
-    await forwarder.stop();
+    process.stderr.write(`peregrine detect: ${errorMessage(err)}\n`);
+    return EXIT.RUNTIME;
+  }
+  router.start();
+
+  let detector: SyscallDetector;
+  try {
+    detector = await startDetector(parsed.config, router, logger.child({ component: "detector" }));
+  } catch (err) {
+    await router.stop(0);
     process.stderr.write(`peregrine detect: ${errorMessage(err)}\n`);
     return err instanceof SensorError && err.code === "SENSOR_UNAVAILABLE" ? EXIT.USAGE : EXIT.INVALID;
   }
-  logger.info({ router: values.router, spooled: forwarder.stats().spooled }, "peregrine detect: sending alerts to the router");
-  const running = detector;
+  const pending = () => [...router.lanes.values()].reduce((n, l) => n + l.status().queue_depth, 0);
+  logger.info({ router: values.router, storage, pending: pending() }, "peregrine detect: sending alerts to the router (journaled on this node first)");
   return new Promise<number>((resolve) => {
-    const shutdown = async () => {
-      await running.stop();
-      await forwarder.stop();
-      logger.info(forwarder.stats(), "peregrine detect stopped; undelivered alerts stay spooled");
+    const shutdown = async (signal: string) => {
+      logger.info(`${signal}: draining to the router for up to ${config.shutdown.drain_ms} ms`);
+      await detector.stop();
+      await router.stop();
+      const left = pending();
+      logger.info(left > 0 ? `stopped; ${left} undelivered alert(s) stay journaled in ${storage} for the next start` : "stopped; everything delivered");
       resolve(EXIT.OK);
     };
-    process.once("SIGTERM", () => void shutdown());
-    process.once("SIGINT", () => void shutdown());
+    process.once("SIGTERM", () => void shutdown("SIGTERM"));
+    process.once("SIGINT", () => void shutdown("SIGINT"));
   });
 }

@@ -2,29 +2,12 @@ import { parseArgs } from "node:util";
 import { createLogger, type Logger } from "../log.js";
 import { Router } from "../router.js";
 import { buildServer } from "../ingest/server.js";
-import type { FastifyInstance } from "fastify";
 import { PeregrineError, errorMessage } from "../errors.js";
 import type { Config } from "../config/index.js";
 import { EXIT, loadConfigOrReport } from "./common.js";
 import { installEnrichment, type EnrichConfig } from "../enrich/index.js";
 import { installRouting } from "../route/index.js";
-
-export interface RunContext {
-  router: Router;
-  config: Config;
-  logger: Logger;
-  /** True for `peregrine run`, false for `peregrine router`. */
-  withDetector: boolean;
-}
-
-/** Hooks other halves register to join `peregrine run` (the detector, the dashboard). */
-export interface RunExtension {
-  name: string;
-  /** Adds HTTP routes before the server listens (fastify cannot add them later). */
-  registerRoutes?(app: FastifyInstance, ctx: RunContext): void | Promise<void>;
-  /** Called once the router listens; returns a stop function. */
-  start?(ctx: RunContext): Promise<(() => Promise<void>) | void>;
-}
+import type { RunContext, RunExtension } from "../run-context.js";
 
 const extensions: RunExtension[] = [];
 

@@ -185,7 +185,8 @@ function outputSchema(def: OutputDefinition): ObjectSchema<Shape> {
   return schema;
 }
 
-function parseOutput(entry: unknown, ctx: ParseContext, path: string): OutputConfig | undefined {
+/** One `outputs:` entry: its type's schema with the lane keys and the type's lane defaults. */
+export function parseOutput(entry: unknown, ctx: ParseContext, path: string): OutputConfig | undefined {
   if (!isObject(entry)) {
     ctx.error(path, "must be a map with at least `name` and `type`");
     return undefined;

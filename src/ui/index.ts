@@ -1,14 +1,14 @@
 import type { FastifyInstance, FastifyReply } from "fastify";
-import type { RunContext, RunExtension } from "../cli/run.js";
 import type { LaneStatus } from "../delivery/lane.js";
 import type { Router } from "../router.js";
+import type { RunContext, RunExtension } from "../run-context.js";
 import { errorMessage, type ErrorCode } from "../errors.js";
 import { loadPage, type PageAssets } from "./assets.js";
-import { hasDetectorStatsProvider, readDetectorStats, type DetectorStats } from "./detector-stats.js";
+import { readDetectorStats, type DetectorStats } from "./detector-stats.js";
 import { AlertStats, type StatsSnapshot } from "./stats.js";
 import { EventHub } from "./stream.js";
 
-export { setDetectorStatsProvider, type DetectorStats, type DetectorStatsProvider } from "./detector-stats.js";
+export type { DetectorStats, DetectorStatsProvider } from "./detector-stats.js";
 
 /** How often open pages get output state, stats and detector counters. */
 const STATUS_MS = 2000;
@@ -42,9 +42,10 @@ export class Dashboard {
   private timer?: NodeJS.Timeout;
   private readonly lastDelivered = new Map<string, { at: number; delivered: number; rate: number }>();
 
+  /** `ctx` is read at every status: the detector sets its stats provider on it when it starts. */
   constructor(
     private readonly router: Router,
-    private readonly withDetector: boolean,
+    private readonly ctx: Pick<RunContext, "withDetector" | "detectorStats">,
   ) {
     router.on("alert", (alert) => {
       this.stats.add(alert);
@@ -112,10 +113,8 @@ export class Dashboard {
       outputs,
       stats: this.stats.snapshot(),
     };
-    if (this.withDetector && hasDetectorStatsProvider()) {
-      const d = await readDetectorStats();
-      if (d) view.detector = d;
-    }
+    const provider = this.ctx.detectorStats;
+    if (this.ctx.withDetector && provider) view.detector = await readDetectorStats(provider);
     return view;
   }
 
@@ -153,7 +152,7 @@ let current: Dashboard | undefined;
 export const extension: RunExtension = {
   name: "dashboard",
   registerRoutes(app: FastifyInstance, ctx: RunContext) {
-    current = new Dashboard(ctx.router, ctx.withDetector);
+    current = new Dashboard(ctx.router, ctx);
     current.register(app);
   },
   async start() {

@@ -1,7 +1,7 @@
 /**
  * The dashboard's server side in process (a real Router, journal and fastify server, the
  * dashboard extension registered as `peregrine run` does): /api/stats, /api/status, the
- * server-sent event stream, and the detector panel fed through setDetectorStatsProvider.
+ * server-sent event stream, and the detector panel fed through the run context's detectorStats.
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,7 +14,8 @@ import { loadConfig } from "../../src/config/index.js";
 import { buildServer } from "../../src/ingest/server.js";
 import { createLogger } from "../../src/log.js";
 import { Router } from "../../src/router.js";
-import { extension, setDetectorStatsProvider, type DetectorStats, type StatusView } from "../../src/ui/index.js";
+import type { RunContext } from "../../src/run-context.js";
+import { extension, type DetectorStats, type StatusView } from "../../src/ui/index.js";
 import type { StatsSnapshot } from "../../src/ui/stats.js";
 import { makeAlert } from "../harness/router-process.js";
 import { launchBrowser, newPage, screenshot } from "./ui-browser.js";
@@ -53,6 +54,7 @@ describe("dashboard server side", () => {
   let app: FastifyInstance;
   let url: string;
   let stopDashboard: (() => Promise<void>) | void;
+  let ctx: RunContext;
   const stats: DetectorStats = { rules_loaded: 87, events_per_second: 12_345.6, events_total: 1_234_567, alerts_total: 42, filtered_total: 9_876_543, drops: { ringbuf_full: 3, n_evts: 0 }, state: "running" };
 
   beforeAll(async () => {
@@ -65,16 +67,16 @@ describe("dashboard server side", () => {
     router = new Router(config, createLogger({ level: "silent", pretty: false }));
     router.start();
     app = buildServer(router);
-    const ctx = { router, config, logger: router.logger, withDetector: true };
+    ctx = { router, config, logger: router.logger, withDetector: true };
     await extension.registerRoutes!(app, ctx);
     await app.listen({ host: "127.0.0.1", port: 0 });
     url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
     stopDashboard = await extension.start!(ctx);
-    setDetectorStatsProvider(() => stats);
+    ctx.detectorStats = () => stats;
   });
 
   afterAll(async () => {
-    setDetectorStatsProvider(undefined);
+    delete ctx.detectorStats;
     if (stopDashboard) await stopDashboard();
     await router.stop(1000);
     await app.close();
@@ -141,12 +143,12 @@ describe("dashboard server side", () => {
       await page.locator("#detector-card").scrollIntoViewIfNeeded();
       await screenshot(page, "08-detector");
       // A provider that fails shows why instead of breaking the stream.
-      setDetectorStatsProvider(() => {
+      ctx.detectorStats = () => {
         throw new Error("sensor exited: missing CAP_BPF");
-      });
+      };
       await page.locator("#detector-state", { hasText: "stats unavailable: sensor exited: missing CAP_BPF" }).waitFor({ timeout: 30_000 });
       // No provider (the detector stopped): the panel goes away.
-      setDetectorStatsProvider(undefined);
+      delete ctx.detectorStats;
       await page.locator("#detector-card").waitFor({ state: "hidden", timeout: 30_000 });
     } finally {
       await browser?.close();

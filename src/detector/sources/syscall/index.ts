@@ -5,8 +5,5 @@ export { checkSensorPrerequisites, defaultSensorBinary } from "./prerequisites.j
 export type { PrerequisiteResult } from "./prerequisites.js";
 export { createSyscallSource } from "./source.js";
 export type { SyscallEvent } from "./tracker.js";
-export { syscallDetectorExtension } from "./run-extension.js";
 export { defaultRulesFiles, detectorSchema, readDetectorConfig, shippedRulesDir } from "./config.js";
 export type { DetectorConfig } from "./config.js";
-export { AlertForwarder } from "./forwarder.js";
-export type { ForwarderOptions, ForwarderStats } from "./forwarder.js";
