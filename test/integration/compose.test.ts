@@ -229,7 +229,12 @@ describe("docker-compose deployment", () => {
       outputs: { type: string; url?: string; brokers?: string[]; endpoint?: string; bucket?: string }[];
     };
     const port = cfg.listen.port;
-    expect(resolved.services.peregrine!.ports).toEqual([expect.objectContaining({ target: port })]);
+    // Published on the host's loopback only: the stack's router takes alerts without a token.
+    const ports = resolved.services.peregrine!.ports ?? [];
+    expect(ports).toHaveLength(1);
+    const published = ports[0] as string | { target?: number; host_ip?: string };
+    if (typeof published === "string") expect(published).toMatch(new RegExp(`^127\\.0\\.0\\.1:\\d+:${port}(/tcp)?$`));
+    else expect(published).toMatchObject({ target: port, host_ip: "127.0.0.1" });
     // The journal is on a named volume, not in the container's writable layer.
     expect(binds(compose.services.peregrine!).some((b) => b.target === cfg.storage.path && !b.source.startsWith("/") && !b.source.startsWith("."))).toBe(true);
     const byType = new Map(cfg.outputs.map((o) => [o.type, o]));
