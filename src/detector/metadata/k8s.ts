@@ -10,6 +10,7 @@
  * unknown pods are missing (<NA>), one warning is logged per outage (not per request) and
  * `stats().apiErrors` counts the failed requests.
  */
+import { setMaxListeners } from "node:events";
 import type { Logger } from "pino";
 import { K8sClient, K8sHttpError, type K8sCredentials, type WatchEvent } from "./k8s-client.js";
 
@@ -148,6 +149,8 @@ export class K8sMeta {
 
   constructor(private readonly opts: K8sMetaOptions) {
     this.client = new K8sClient(opts.credentials);
+    // one signal for the six lists and watches, each request listening on it while it runs
+    setMaxListeners(64, this.abort.signal);
     this.log = opts.logger;
     this.synced = new Promise((r) => (this.firstSync = r));
   }
