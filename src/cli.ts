@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { EXIT } from "./cli/common.js";
+import { didYouMean } from "./config/schema.js";
 import { errorMessage } from "./errors.js";
 
 const HELP = `peregrine — runtime-security alert router and detector
@@ -75,7 +76,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!load) {
-    process.stderr.write(`unknown command "${name}"\n\n${HELP}`);
+    const names = [...Object.keys(COMMANDS), "help", "version"];
+    process.stderr.write(`error: unknown command "${name}"${didYouMean(name, names)}; commands: ${names.join(", ")} (peregrine --help for their usage)\n`);
     return EXIT.USAGE;
   }
   // --help anywhere answers with the usage of the command, or of its subcommand when one is
