@@ -188,7 +188,7 @@ function launcherScript(): string {
     "--bind-address=127.0.0.1",
     `--secure-port=${PORTS.controllerManager}`,
     "--leader-elect=false",
-    "--controllers=deployment-controller,replicaset-controller,garbage-collector-controller,serviceaccount-controller,endpointslice-controller",
+    "--controllers=deployment-controller,replicaset-controller,garbage-collector-controller,namespace-controller,serviceaccount-controller,endpointslice-controller",
     "--v=1",
   ];
   const kubelet = [
