@@ -32,6 +32,8 @@ export const ERROR_CODES = {
   // detector
   SENSOR_UNAVAILABLE: "The eBPF sensor cannot run on this host (privileges, BTF, tracefs or ring buffer); the message says what to grant.",
   DETECTOR_RULES_INVALID: "The detector's rules or its config section have errors.",
+  RULES_OPTIONS_INVALID: "The detector's rule selection (detector.rules) or append_output is not shaped as documented; the message names each entry.",
+  SENSOR_WIRE: "The sensor's stream held a frame the detector cannot decode; the sensor is restarted, and the detector's stats count it.",
   // cli
   CLI_USAGE: "The command line is not understood.",
   // rules update

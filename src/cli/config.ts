@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { loadConfig, formatIssue } from "../config/index.js";
-import { PeregrineError } from "../errors.js";
+import { PeregrineError, type ErrorCode } from "../errors.js";
 import { EXIT } from "./common.js";
 
 /** `peregrine config check [-c FILE] [--json]`: every problem, with path and line; exit 1 when any. */
@@ -25,7 +25,9 @@ export async function configCommand(argv: string[]): Promise<number> {
     const result = loadConfig(values.config);
     const errors = result.issues.filter((i) => i.severity === "error");
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ source: result.source, valid: errors.length === 0, issues: result.issues }, null, 2)}\n`);
+      // every error carries a code: its own, or the general one
+      const issues = result.issues.map((i) => (i.severity === "error" && i.code === undefined ? { ...i, code: "CONFIG_INVALID" satisfies ErrorCode } : i));
+      process.stdout.write(`${JSON.stringify({ source: result.source, valid: errors.length === 0, issues }, null, 2)}\n`);
     } else {
       for (const issue of result.issues) process.stdout.write(`${formatIssue(issue, result.source)}\n`);
       if (errors.length === 0) {

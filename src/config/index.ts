@@ -108,7 +108,7 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
         source,
         issues: doc.errors.map((e) => {
           const pos = e.linePos?.[0] ?? lineCounter!.linePos(e.pos[0]);
-          return { path: "", message: `invalid YAML: ${e.message.split("\n")[0]}`, severity: "error" as const, ...(pos ? { line: pos.line, column: pos.col } : {}) };
+          return { path: "", message: `invalid YAML: ${e.message.split("\n")[0]}`, severity: "error" as const, code: "CONFIG_YAML_PARSE" as const, ...(pos ? { line: pos.line, column: pos.col } : {}) };
         }),
       };
     }
@@ -117,7 +117,7 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     } catch (err) {
       // e.g. an alias (*name) whose anchor (&name) is not set before it
       const pos = lineCounter.linePos(firstAliasOffset(doc) ?? 0);
-      return { source, issues: [{ path: "", message: `invalid YAML: ${errorMessage(err).split("\n")[0]}`, severity: "error", line: pos.line, column: pos.col }] };
+      return { source, issues: [{ path: "", message: `invalid YAML: ${errorMessage(err).split("\n")[0]}`, severity: "error", code: "CONFIG_YAML_PARSE", line: pos.line, column: pos.col }] };
     }
   } else if (file !== undefined) {
     throw new PeregrineError("CONFIG_FILE_UNREADABLE", `config file not found: ${path}`);

@@ -180,12 +180,15 @@ describe("the command line with bad input", () => {
   it("config check --json: the same problems as JSON with path, line and column", async () => {
     const r = await cli(["config", "check", "--json", "-c", BAD_TYPE]);
     expect(r.code).toBe(1);
-    const body = JSON.parse(r.stdout) as { valid: boolean; issues: { path: string; line: number; column: number }[] };
+    const body = JSON.parse(r.stdout) as { valid: boolean; issues: { path: string; line: number; column: number; code: string }[] };
     expect(body.valid).toBe(false);
-    expect(body.issues.map((i) => [i.path, i.line, i.column])).toEqual([
-      ["listen.port", 2, 9],
-      ["storage.fsync", 4, 10],
+    expect(body.issues.map((i) => [i.path, i.line, i.column, i.code])).toEqual([
+      ["listen.port", 2, 9, "CONFIG_INVALID"],
+      ["storage.fsync", 4, 10, "CONFIG_INVALID"],
     ]);
+    const yaml = file("broken.yaml", "listen: [1\n");
+    const broken = JSON.parse((await cli(["config", "check", "--json", "-c", yaml])).stdout) as { issues: { code: string }[] };
+    expect(broken.issues.map((i) => i.code)).toEqual(["CONFIG_YAML_PARSE"]);
   });
 
   it("an environment override that is not valid YAML: exit 1, names the key and the variable", async () => {
