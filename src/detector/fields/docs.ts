@@ -61,7 +61,11 @@ socket) answer all of them but \`container.cni.json\`; containerd and CRI-O are 
 so beyond the id their containers' fields are \`<NA>\`. Until the lookup of a new container
 has completed (usually a few milliseconds after its first event) its fields are \`<NA>\`.
 The \`k8s.pod.*\` / \`k8s.ns.*\` fields are answered by a CRI engine's pod sandbox first (not
-yet: see above) and else by the API server (\`detector.kubernetes\`).
+yet: see above) and else by the API server (\`detector.kubernetes\`). The \`k8smeta.*\` fields
+and the other legacy \`k8s.*\` names (\`k8s.deployment.*\`, \`k8s.rs.*\`, \`k8s.rc.*\`,
+\`k8s.svc.*\`, \`k8s.ns.uid\`, \`k8s.ns.labels\`, ...) come from the API server only (see
+[detector.md](detector.md#kubernetes-metadata)); they are \`<NA>\` for a process outside a
+pod of this node.
 
 ${table(SYSCALL_FIELD_LIST)}
 
