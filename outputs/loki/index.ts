@@ -154,7 +154,7 @@ export const lokiOutput = defineOutput({
         try {
           answer = await post(JSON.stringify({ streams: [] }), { "content-type": "application/json" }, signal);
         } catch (err) {
-          throw new Error(`cannot reach Loki at ${pushUrl}: ${errorMessage(err)}`);
+          throw new Error(`cannot reach Loki at ${pushUrl}: ${errorMessage(err)}`, { cause: err });
         }
         if (answer.status >= 300) {
           const hint =

@@ -180,12 +180,11 @@ export class Lane {
   private waitForData(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
-      const self = this;
       function done() {
         clearTimeout(timer);
         resolve();
       }
-      self.waiters.push(done);
+      this.waiters.push(done);
     });
   }
 
