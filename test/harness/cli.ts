@@ -7,7 +7,8 @@ import { SERVICE_NAMES, down, restart, serviceDef, status, up } from "./services
 import { logFile } from "./proc.js";
 
 const USAGE = `usage: npm run services -- up|down|status|restart|env [NAME...]
-services: ${SERVICE_NAMES.join(", ")} (default: all)`;
+services: ${SERVICE_NAMES.join(", ")}
+(default: all; for up and restart, all but the on-demand ones: ${SERVICE_NAMES.filter((n) => serviceDef(n).onDemand).join(", ")})`;
 
 function shellQuote(v: string): string {
   return /^[\w@%+=:,./-]+$/.test(v) ? v : `'${v.replaceAll("'", `'\\''`)}'`;
@@ -19,7 +20,9 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return command === undefined ? 2 : 0;
   }
-  const names = rest.length > 0 ? rest : SERVICE_NAMES;
+  // `up` and `restart` without names leave out the on-demand services (root, long first builds)
+  const defaults = command === "up" || command === "restart" ? SERVICE_NAMES.filter((n) => !serviceDef(n).onDemand) : SERVICE_NAMES;
+  const names = rest.length > 0 ? rest : defaults;
   for (const n of names) serviceDef(n); // unknown names fail before anything starts
   if (command === "env") {
     for (const n of names) for (const [k, v] of Object.entries(serviceDef(n).env?.() ?? {})) console.log(`${k}=${shellQuote(v)}`);
