@@ -57,11 +57,13 @@ plugin 0.4.0 or older load).
 other \`container.*\` field comes from the container engine that knows the container, asked
 once per container in the background (\`detector.container_engines\`, see
 [detector.md](detector.md#container-metadata)): Docker and Podman (its Docker-compatible
-socket) answer all of them but \`container.cni.json\`; containerd and CRI-O are not asked yet,
-so beyond the id their containers' fields are \`<NA>\`. Until the lookup of a new container
-has completed (usually a few milliseconds after its first event) its fields are \`<NA>\`.
-The \`k8s.pod.*\` / \`k8s.ns.*\` fields are answered by a CRI engine's pod sandbox first (not
-yet: see above) and else by the API server (\`detector.kubernetes\`). The \`k8smeta.*\` fields
+socket) through the Docker Engine API, containerd's CRI plugin and CRI-O through the CRI
+API (engine \`cri\`); each field below names the engines that give it. containerd's own API
+(containers made outside Kubernetes, e.g. by nerdctl) is not asked yet: such containers have
+their id and \`<NA>\` beyond it. Until the lookup of a new container has completed (usually
+a few milliseconds after its first event) its fields are \`<NA>\`. The \`k8s.pod.*\` /
+\`k8s.ns.name\` fields are answered by the CRI pod sandbox first and else by the API server
+(\`detector.kubernetes\`). The \`k8smeta.*\` fields
 and the other legacy \`k8s.*\` names (\`k8s.deployment.*\`, \`k8s.rs.*\`, \`k8s.rc.*\`,
 \`k8s.svc.*\`, \`k8s.ns.uid\`, \`k8s.ns.labels\`, ...) come from the API server only (see
 [detector.md](detector.md#kubernetes-metadata)); they are \`<NA>\` for a process outside a

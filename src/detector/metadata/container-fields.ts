@@ -13,7 +13,7 @@ function f(name: string, type: FieldInfo["type"], description: string, extra: Pa
   return { name, type, description, ...extra };
 }
 
-const ENGINES = "(docker, podman)";
+const ENGINES = "(docker, podman, cri)";
 const MOUNT_ARG = { arg: "required" as const };
 
 export const CONTAINER_FIELD_LIST: readonly FieldInfo[] = [
@@ -25,7 +25,7 @@ export const CONTAINER_FIELD_LIST: readonly FieldInfo[] = [
   f("container.image.repository", "string", `Image repository, e.g. repo/name ${ENGINES}.`),
   f("container.image.tag", "string", `Image tag (latest when the image was named without one) ${ENGINES}.`),
   f("container.image.digest", "string", `Image registry digest (sha256:...) when the image has one ${ENGINES}.`),
-  f("container.type", "string", `Container engine type: docker, podman ${ENGINES}.`),
+  f("container.type", "string", `Container engine type: docker, podman, containerd or cri-o ${ENGINES}.`),
   f("container.privileged", "bool", `True when the container runs privileged ${ENGINES}.`),
   f("container.mounts", "string", `Mounts, space separated, each source:dest:mode:rdwr:propagation ${ENGINES}.`),
   f("container.mount", "string", `One mount (source:dest:mode:rdwr:propagation) by index (container.mount[0]) or by source path or glob; 'none' when there is no such mount ${ENGINES}.`, MOUNT_ARG),
@@ -36,16 +36,16 @@ export const CONTAINER_FIELD_LIST: readonly FieldInfo[] = [
   f("container.mount.propagation", "string", `A mount's propagation, by index or by source path or glob ${ENGINES}.`, MOUNT_ARG),
   f("container.start_ts", "abstime", `Container start, ns since the epoch, as the engine reports it ${ENGINES}.`),
   f("container.duration", "reltime", `Nanoseconds from container.start_ts to the event ${ENGINES}.`),
-  f("container.ip", "string", `The container's primary IPv4 address ${ENGINES}; <NA> without one (host or no network).`),
-  f("container.cni.json", "string", "The pod's CNI result as JSON (CRI engines; not served yet: always <NA>)."),
+  f("container.ip", "string", `The container's (for cri, its pod's) primary IP address ${ENGINES}; <NA> without one (host or no network).`),
+  f("container.cni.json", "string", "The pod's CNI result as JSON, from the sandbox's verbose status (cri); <NA> for a host-network pod or another engine."),
   f("container.host_pid", "bool", `True when the container shares the host's pid namespace ${ENGINES}.`),
   f("container.host_network", "bool", `True when the container shares the host's network namespace ${ENGINES}.`),
   f("container.host_ipc", "bool", `True when the container shares the host's IPC namespace ${ENGINES}.`),
   f("container.label", "string", `One container label (container.label[foo] or container.label.foo) ${ENGINES}.`, { arg: "required", dottedArg: true }),
   f("container.labels", "string", `Container labels as key:value pairs, comma separated ${ENGINES}.`),
-  f("k8s.pod.sandbox_id", "string", "Pod sandbox id, 12 characters (CRI engines; not served yet: always <NA>)."),
-  f("k8s.pod.full_sandbox_id", "string", "Full pod sandbox id (CRI engines; not served yet: always <NA>)."),
-  f("k8s.pod.cni.json", "string", "The pod's CNI result as JSON (CRI engines; not served yet: always <NA>)."),
+  f("k8s.pod.sandbox_id", "string", "Pod sandbox id, 12 characters (cri)."),
+  f("k8s.pod.full_sandbox_id", "string", "Full pod sandbox id (cri)."),
+  f("k8s.pod.cni.json", "string", "The pod's CNI result as JSON (cri); <NA> for a host-network pod."),
 ];
 
 export const CONTAINER_FIELD_NAMES: ReadonlySet<string> = new Set(CONTAINER_FIELD_LIST.map((x) => x.name));
@@ -87,7 +87,8 @@ export function containerExtractor<E>(field: string, arg: string | undefined, v:
     case "container.full_id":
       return on((c) => c.fullId);
     case "container.name":
-      return (e) => (v.containerId(e) === HOST ? HOST : v.info(e)?.name);
+      // a pod sandbox's own processes have no container name
+      return (e) => (v.containerId(e) === HOST ? HOST : v.info(e)?.name || undefined);
     case "container.image":
       return on((c) => c.image || undefined);
     case "container.image.id":

@@ -4,6 +4,7 @@
  * at its default sockets; a socket that does not exist is simply down (one log line).
  */
 import { joinPath, s } from "../../config/schema.js";
+import { CriEngine } from "./cri.js";
 import { DockerEngine } from "./docker.js";
 import type { ContainerEngine, EngineName } from "./types.js";
 
@@ -16,8 +17,8 @@ export const DEFAULT_SOCKETS: Readonly<Record<EngineName, readonly string[]>> = 
   cri: ["/run/containerd/containerd.sock", "/run/crio/crio.sock", "/run/k3s/containerd/containerd.sock"],
 };
 
-/** Engines this version queries; the others are accepted in the config and not asked yet. */
-export const QUERIED_ENGINES: ReadonlySet<EngineName> = new Set(["docker", "podman"]);
+/** Engines this version queries; containerd (its own API, for containers made outside Kubernetes) is accepted in the config and not asked yet. */
+export const QUERIED_ENGINES: ReadonlySet<EngineName> = new Set(["docker", "podman", "cri"]);
 
 const engineSchema = (name: EngineName) =>
   s
@@ -69,7 +70,7 @@ export function createEngines(cfg: ContainerEnginesConfig): ContainerEngine[] {
   for (const name of ENGINE_NAMES) {
     const e = cfg[name];
     if (!e.enabled || !QUERIED_ENGINES.has(name)) continue;
-    for (const sock of e.sockets) out.push(new DockerEngine(name as "docker" | "podman", sock));
+    for (const sock of e.sockets) out.push(name === "cri" ? new CriEngine(sock) : new DockerEngine(name as "docker" | "podman", sock));
   }
   return out;
 }
