@@ -4,22 +4,18 @@
  * blobs, then an OCI image manifest with falcoctl's media types — with plain calls to the OCI
  * distribution API, then runs the real command line against them.
  */
-import { spawn, spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { spawn } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pushRulesArtifact, sha256, tarGz } from "../harness/oci-push.js";
 import { freePort } from "../harness/receiver.js";
 import { cachePath } from "../harness/paths.js";
 import { start } from "../harness/services.js";
 import { REGISTRY } from "../harness/services/registry.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const CONFIG_MT = "application/vnd.cncf.falco.rulesfile.config.v1+json";
-const LAYER_MT = "application/vnd.cncf.falco.rulesfile.layer.v1+tar.gz";
-const MANIFEST_MT = "application/vnd.oci.image.manifest.v1+json";
 const SHIPPED = join(ROOT, "rules/falco");
 /** Unique per run: the registry's storage outlives a run, and blobs are shared by digest. */
 const RUN = `${process.pid}-${Date.now()}`;
@@ -27,8 +23,6 @@ const REPO = `falcosecurity/rules/falco-rules-${RUN}`;
 
 const work = mkdtempSync(join(tmpdir(), "peregrine-rules-update-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-const sha256 = (b: Buffer | string) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
 
 interface Run {
   code: number | null;
@@ -56,59 +50,6 @@ function cli(args: string[]): Promise<Run> {
   });
 }
 
-/** A layer as falcoctl packs one: a tar.gz of the rules files, made here with GNU tar. */
-function tarGz(files: Record<string, string>): Buffer {
-  const dir = mkdtempSync(join(work, "layer-"));
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-  const out = join(dir, "..", `${Object.keys(files)[0]}-${Math.random().toString(36).slice(2)}.tar.gz`);
-  const r = spawnSync("tar", ["-czf", out, "-C", dir, ...Object.keys(files)]);
-  if (r.status !== 0) throw new Error(`tar failed: ${r.stderr}`);
-  return readFileSync(out);
-}
-
-async function pushBlob(repo: string, data: Buffer): Promise<{ digest: string; size: number }> {
-  const digest = sha256(data);
-  const start = await request(`${REGISTRY.url}/v2/${repo}/blobs/uploads/`, { method: "POST" });
-  await start.body.dump();
-  expect(start.statusCode).toBe(202);
-  const location = new URL(start.headers.location as string, REGISTRY.url);
-  location.searchParams.set("digest", digest);
-  const put = await request(location, { method: "PUT", body: data, headers: { "content-type": "application/octet-stream" } });
-  const text = await put.body.text();
-  expect(put.statusCode, text).toBe(201);
-  return { digest, size: data.length };
-}
-
-interface Pushed {
-  manifestDigest: string;
-  layerDigest: string;
-  layer: Buffer;
-}
-
-/** Publishes a rulesfile artifact as falcoctl does and returns its digests. */
-async function pushArtifact(
-  repo: string,
-  tag: string,
-  layer: Buffer,
-  config: Record<string, unknown> = { name: "falco-rules", version: "5.1.1", requirements: [{ name: "engine_version_semver", version: "0.57.0" }] },
-  mediaTypes = { config: CONFIG_MT, layer: LAYER_MT },
-): Promise<Pushed> {
-  const configBlob = await pushBlob(repo, Buffer.from(JSON.stringify(config)));
-  const layerBlob = await pushBlob(repo, layer);
-  const manifest = JSON.stringify({
-    schemaVersion: 2,
-    mediaType: MANIFEST_MT,
-    config: { mediaType: mediaTypes.config, ...configBlob },
-    layers: [{ mediaType: mediaTypes.layer, ...layerBlob, annotations: { "org.opencontainers.image.title": "falco_rules.yaml.tar.gz" } }],
-    annotations: { "org.opencontainers.image.created": new Date().toISOString() },
-  });
-  const res = await request(`${REGISTRY.url}/v2/${repo}/manifests/${tag}`, { method: "PUT", body: manifest, headers: { "content-type": MANIFEST_MT } });
-  const text = await res.body.text();
-  expect(res.statusCode, text).toBe(201);
-  expect(res.headers["docker-content-digest"]).toBe(sha256(manifest));
-  return { manifestDigest: sha256(manifest), layerDigest: layerBlob.digest, layer };
-}
-
 /** A copy of the shipped rules/falco/ folder, as an installation has it. */
 function installation(name: string): string {
   const dir = join(work, name, "falco");
@@ -130,7 +71,7 @@ describe("peregrine rules update against a real OCI registry", () => {
 
   it("installs the artifact's rules atomically into the folder, with its version and digests", async () => {
     const newer = `${STABLE}\n# published ${RUN}\n`;
-    const pushed = await pushArtifact(REPO, "5", tarGz({ "falco_rules.yaml": newer }));
+    const pushed = await pushRulesArtifact(REGISTRY, REPO, "5", tarGz({ "falco_rules.yaml": newer }));
     const dir = installation("ok");
     const r = await cli(["rules", "update", `${REGISTRY.host}/${REPO}:5`, "--plain-http", "--dir", dir]);
     expect(r.stderr).toBe("");
@@ -157,7 +98,7 @@ describe("peregrine rules update against a real OCI registry", () => {
 
   it("refuses a layer whose bytes do not match its digest, and leaves the folder as it was", async () => {
     const tampered = `${STABLE}\n# tampered ${RUN}\n`;
-    const pushed = await pushArtifact(REPO, "tampered", tarGz({ "falco_rules.yaml": tampered }));
+    const pushed = await pushRulesArtifact(REGISTRY, REPO, "tampered", tarGz({ "falco_rules.yaml": tampered }));
     // A registry (or a mirror) whose stored layer changed after it was published: same size, other bytes.
     const hex = pushed.layerDigest.slice(7);
     const blob = cachePath("registry", "data", "docker/registry/v2/blobs/sha256", hex.slice(0, 2), hex, "data");
@@ -193,7 +134,7 @@ describe("peregrine rules update against a real OCI registry", () => {
     const dir = installation("refused");
     const before = snapshot(dir);
 
-    await pushArtifact(REPO, "plugin", tarGz({ "libx.so": "not rules" }), { name: "x" }, {
+    await pushRulesArtifact(REGISTRY, REPO, "plugin", tarGz({ "libx.so": "not rules" }), { name: "x" }, {
       config: "application/vnd.cncf.falco.plugin.config.v1+json",
       layer: "application/vnd.cncf.falco.plugin.layer.v1+tar.gz",
     });
@@ -203,7 +144,7 @@ describe("peregrine rules update against a real OCI registry", () => {
     expect(plugin.stderr).toContain("application/vnd.cncf.falco.plugin.config.v1+json");
 
     const broken = "- rule: Broken\n  desc: d\n  condition: evt.type = execve and proc.name = (\n  output: x\n  priority: WARNING\n";
-    await pushArtifact(REPO, "broken", tarGz({ "falco_rules.yaml": `${broken}# ${RUN}\n` }));
+    await pushRulesArtifact(REGISTRY, REPO, "broken", tarGz({ "falco_rules.yaml": `${broken}# ${RUN}\n` }));
     const bad = await cli(["rules", "update", `${REGISTRY.host}/${REPO}:broken`, "--plain-http", "--dir", dir]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain("RULES_UPDATE_INVALID_RULES");
