@@ -24,6 +24,8 @@ export interface DetectorStats {
   drops: Record<string, number>;
   /** Free-form state line: "running", "sensor missing: grant CAP_BPF", ... */
   state?: string;
+  /** The sensor process, whose CPU and memory /metrics reports (peregrine_detector_*). */
+  sensor_pid?: number;
 }
 
 export type DetectorStatsProvider = () => DetectorStats | Promise<DetectorStats>;

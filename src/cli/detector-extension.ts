@@ -94,6 +94,7 @@ function dashboardStats(detector: SyscallDetector): DetectorStatsProvider {
       filtered_total: Object.values(st.sensorFiltered).reduce((a, b) => a + b, 0),
       drops: st.sensorDrops,
       state: st.sensorRestarts > 0 ? `running (sensor restarted ${st.sensorRestarts}×)` : "running",
+      ...(detector.sensorPid() !== undefined ? { sensor_pid: detector.sensorPid()! } : {}),
     };
   };
 }

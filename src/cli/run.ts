@@ -8,6 +8,7 @@ import { EXIT, loadConfigOrReport } from "./common.js";
 import { installEnrichment, type EnrichConfig } from "../enrich/index.js";
 import { installRouting } from "../route/index.js";
 import type { RunContext, RunExtension } from "../run-context.js";
+import { registerDetectorMetrics } from "../detector-metrics.js";
 
 const extensions: RunExtension[] = [];
 
@@ -83,6 +84,9 @@ export async function runCommand(argv: string[], options: { withDetector: boolea
       return exit;
     }
   }
+
+  // The embedded detector's own metrics (peregrine_detector_*), read from its stats at scrape time.
+  if (ctx.detectorStats) registerDetectorMetrics(router.metrics.registry, async () => (ctx.detectorStats ? await ctx.detectorStats() : undefined));
 
   return new Promise<number>((resolve) => {
     let stopping = false;

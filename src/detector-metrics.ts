@@ -1,0 +1,102 @@
+/**
+ * The embedded detector's own metrics under peregrine_detector_*, as Falco's metrics
+ * framework exposes them: events/s, events, drops, alerts (rules matched), rules loaded,
+ * and the CPU and memory of the rule engine (this process) and of the sensor process.
+ * Read from the detector's stats provider at scrape time, so nothing is counted twice.
+ */
+import { readFileSync } from "node:fs";
+import { Gauge, type Registry } from "prom-client";
+import type { DetectorStats } from "./run-context.js";
+
+/** The stats the metrics are read from, with the sensor's pid for its CPU and memory. */
+export type DetectorMetricsSource = () => Promise<DetectorStats | undefined>;
+
+/** Clock ticks per second of /proc/<pid>/stat times: 100 on every Linux Node runs on. */
+const CLOCK_TICKS = 100;
+
+/** CPU seconds (user + system) and resident bytes of a process, from /proc; undefined once it is gone. */
+export function processUsage(pid: number): { cpuSeconds: number; rssBytes: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name may hold spaces and parentheses: fields are counted after its last ")".
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const utime = Number(fields[11]);
+    const stime = Number(fields[12]);
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return { cpuSeconds: (utime + stime) / CLOCK_TICKS, rssBytes: m ? Number(m[1]) * 1024 : 0 };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Registers the peregrine_detector_* metrics. Every metric reads one snapshot of the stats
+ * per scrape (taken by whichever collects first), and shows no sample while no detector runs.
+ */
+export function registerDetectorMetrics(registry: Registry, source: DetectorMetricsSource): void {
+  let snapshot: { at: number; value: Promise<DetectorStats | undefined> } | undefined;
+  const read = () => {
+    const now = Date.now();
+    // One scrape collects all the metrics within a few ms: they share one reading.
+    if (!snapshot || now - snapshot.at > 250) snapshot = { at: now, value: source().catch(() => undefined) };
+    return snapshot.value;
+  };
+
+  const gauge = <L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[],
+    fill: (g: Gauge<L>, stats: DetectorStats) => void,
+  ): void => {
+    new Gauge<L>({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        const stats = await read();
+        if (stats) fill(this, stats);
+      },
+    });
+  };
+
+  gauge("peregrine_detector_rules_loaded", "Rules the embedded detector loaded and compiled.", [], (g, s) => g.set(s.rules_loaded));
+  gauge("peregrine_detector_events_per_second", "Events the detector's rule engine evaluated per second, recently.", [], (g, s) =>
+    g.set(s.events_per_second),
+  );
+  gauge("peregrine_detector_events_total", "Events the detector's rule engine evaluated since start.", [], (g, s) => g.set(s.events_total ?? 0));
+  gauge("peregrine_detector_rules_matched_total", "Alerts the detector raised (rule matches) since start.", [], (g, s) =>
+    g.set(s.alerts_total ?? 0),
+  );
+  gauge("peregrine_detector_filtered_total", "Events the kernel-side filter kept back (no loaded rule could match) since start.", [], (g, s) =>
+    g.set(s.filtered_total ?? 0),
+  );
+  gauge("peregrine_detector_drops_total", "Events lost before the rule engine since start, by category.", ["category"], (g, s) => {
+    for (const [category, n] of Object.entries(s.drops)) g.set({ category }, n);
+  });
+  const usage = (s: DetectorStats) => {
+    const out: { process: string; cpuSeconds: number; rssBytes: number }[] = [];
+    const engine = processUsage(process.pid);
+    if (engine) out.push({ process: "engine", ...engine });
+    const sensor = s.sensor_pid === undefined ? undefined : processUsage(s.sensor_pid);
+    if (sensor) out.push({ process: "sensor", ...sensor });
+    return out;
+  };
+  gauge(
+    "peregrine_detector_cpu_seconds_total",
+    'CPU time (user + system) of the detector: process="sensor" the eBPF sensor, process="engine" the process running the rule engine (and the router).',
+    ["process"],
+    (g, s) => {
+      for (const u of usage(s)) g.set({ process: u.process }, u.cpuSeconds);
+    },
+  );
+  gauge(
+    "peregrine_detector_memory_rss_bytes",
+    'Resident memory of the detector: process="sensor" the eBPF sensor, process="engine" the process running the rule engine (and the router).',
+    ["process"],
+    (g, s) => {
+      for (const u of usage(s)) g.set({ process: u.process }, u.rssBytes);
+    },
+  );
+}
