@@ -8,6 +8,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { hostname as osHostname } from "node:os";
 import { join } from "node:path";
 import { parsePriority, type Priority } from "../alert.js";
+import { PeregrineError } from "../errors.js";
 import type { EventSource } from "./event.js";
 import { Collector } from "./loader/collector.js";
 import { compileCollected, type AppendOutput } from "./loader/compile-rules.js";
@@ -16,6 +17,7 @@ import { LoadResults, type LoadMessage } from "./loader/results.js";
 import { Ruleset, type CompiledRule } from "./ruleset.js";
 import { alertSource } from "./sources/alert.js";
 import { jsonSource } from "./sources/json.js";
+import { k8sAuditSource } from "./sources/k8s_audit/source.js";
 import { replaySource } from "./sources/replay.js";
 
 /** One step of rule selection, as in falco.yaml's `rules:` list; `*` is a wildcard in names. */
@@ -45,9 +47,14 @@ export interface LoadRulesResult {
   results: { ok: boolean; errors: LoadMessage[]; warnings: LoadMessage[] };
 }
 
-/** The default sources: `syscall` answered from replayed events, `alert`, `json`. */
+/** The default sources: `syscall` answered from replayed events, `alert`, `json`, `k8s_audit`. */
 export function defaultSources(): EventSource<never>[] {
-  return [replaySource() as unknown as EventSource<never>, alertSource as unknown as EventSource<never>, jsonSource as EventSource<never>];
+  return [
+    replaySource() as unknown as EventSource<never>,
+    alertSource as unknown as EventSource<never>,
+    jsonSource as EventSource<never>,
+    k8sAuditSource as unknown as EventSource<never>,
+  ];
 }
 
 const READ_FAILURES: Record<string, string> = {
@@ -92,10 +99,10 @@ export function expandRulesPaths(paths: readonly string[], results: LoadResults)
 }
 
 /** Selection steps or append_output entries that are not shaped as documented. */
-export class RulesOptionsError extends Error {
-  readonly code = "RULES_OPTIONS_INVALID";
+export class RulesOptionsError extends PeregrineError {
   constructor(readonly problems: readonly string[]) {
-    super(problems.join("; "));
+    super("RULES_OPTIONS_INVALID", problems.join("; "));
+    this.name = "RulesOptionsError";
   }
 }
 

@@ -9,8 +9,11 @@ import type { FilePos, LoadResults } from "./results.js";
 
 /** The engine version this implementation is compatible with (Falco's `required_engine_version`). */
 export const ENGINE_VERSION = "0.57.0";
-/** Plugins whose fields are built in; rules requiring them at or below this version load. */
-export const BUILTIN_PLUGINS: ReadonlyMap<string, string> = new Map([["container", "0.4.0"]]);
+/**
+ * Plugins whose fields are built in; rules requiring them at or below this version load.
+ * k8saudit and json: the k8s_audit source (src/detector/fields/k8s-audit.ts).
+ */
+export const BUILTIN_PLUGINS: ReadonlyMap<string, string> = new Map([["container", "0.4.0"], ["k8saudit", "0.18.0"], ["json", "0.7.4"]]);
 
 /** A condition or output assembled from one or more pieces (appends), each with its source. */
 export interface Composite {
