@@ -80,7 +80,7 @@ export const containerd: ServiceDef = {
   summary: "containerd (CRI plugin, runc) on its own socket, with the test images in k8s.io",
   async provision() {
     requireRoot("containerd");
-    installDebianTools("/usr/bin/containerd=containerd", "/usr/sbin/runc=runc", "/usr/sbin/debootstrap=debootstrap", "/usr/bin/cc=gcc");
+    installDebianTools("/usr/bin/containerd=containerd", "/usr/sbin/runc=runc", "/usr/sbin/debootstrap=debootstrap", "/usr/bin/cc=gcc", "/usr/include/stdio.h=libc6-dev");
     await ensureImages();
     for (const d of ["root", "state", "cni/bin", "cni/net.d"]) mkdirSync(join(CONTAINERD_HOME, d), { recursive: true });
     writeFileSync(CONFIG, CONFIG_TEXT);

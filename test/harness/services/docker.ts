@@ -53,6 +53,7 @@ export const docker: ServiceDef = {
       "/usr/sbin/runc=runc",
       "/usr/sbin/debootstrap=debootstrap",
       "/usr/bin/cc=gcc",
+      "/usr/include/stdio.h=libc6-dev",
     );
     await ensureImages();
     for (const d of ["data", "exec"]) mkdirSync(join(DOCKER_HOME, d), { recursive: true });
