@@ -1,8 +1,7 @@
-import { request } from "undici";
 import type { Alert } from "../../src/alert.js";
 import { s } from "../../src/config/schema.js";
 import { defineOutput, type SendResult } from "../../src/delivery/output.js";
-import { classifyHttpStatus, classifyNetworkError, createDispatcher, tlsShape } from "../../src/delivery/http.js";
+import { classifyHttpStatus, classifyNetworkError, createDispatcher, httpSend, splitUserinfo, tlsShape } from "../../src/delivery/http.js";
 
 /**
  * POSTs alerts to a Peregrine router's ingest as one JSON array per batch: how
@@ -21,19 +20,19 @@ export const peregrineOutput = defineOutput({
   laneDefaults: { batch: { max_events: 500, max_bytes: 1000 * 1024, max_wait_ms: 100 } },
   create(config) {
     const dispatcher = createDispatcher(config.tls as never);
-    const url = new URL("/", config.url).toString();
+    // https://user:pass@host is Basic auth (a token wins), never part of a logged URL.
+    const base = splitUserinfo(config.url);
+    const url = new URL("/", base.url).toString();
     const headers: Record<string, string> = { "content-type": "application/json" };
+    if (base.authorization !== undefined) headers.authorization = base.authorization;
     if (config.token !== undefined) headers.authorization = `Bearer ${config.token}`;
 
     async function post(batch: readonly Alert[], signal: AbortSignal): Promise<SendResult & { index?: number }> {
       try {
-        const res = await request(url, { method: "POST", headers, body: JSON.stringify(batch), signal, dispatcher });
-        if (res.statusCode < 300) {
-          await res.body.dump();
-          return { kind: "ok" };
-        }
-        const text = await res.body.text();
-        const result = classifyHttpStatus(res.statusCode, res.headers, text);
+        const res = await httpSend(url, { method: "POST", headers, body: JSON.stringify(batch), signal, dispatcher });
+        if (res.status < 300) return { kind: "ok" };
+        const text = res.text;
+        const result = classifyHttpStatus(res.status, res.headers, text);
         // The router names the alert it refused a batch for (and took none of it).
         const index = (parseJson(text) as { error?: { index?: unknown } } | undefined)?.error?.index;
         return typeof index === "number" && Number.isInteger(index) && index >= 0 && index < batch.length ? { ...result, index } : result;

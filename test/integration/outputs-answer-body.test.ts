@@ -13,6 +13,7 @@ import { ParseContext } from "../../src/config/schema.js";
 import type { OutputDefinition, SendResult } from "../../src/delivery/output.js";
 import { alertmanagerOutput } from "../../outputs/alertmanager/index.js";
 import { lokiOutput } from "../../outputs/loki/index.js";
+import { peregrineOutput } from "../../outputs/peregrine/index.js";
 import { s3Output } from "../../outputs/s3/index.js";
 import { slackOutput } from "../../outputs/slack/index.js";
 import { webhookOutput } from "../../outputs/webhook/index.js";
@@ -92,6 +93,7 @@ const cases: { name: string; def: OutputDefinition; config: (url: string) => Rec
   { name: "slack", def: slackOutput as OutputDefinition, config: (url) => ({ webhook_url: `${url}services/T/B/X` }), path: "/services/T/B/X" },
   { name: "loki", def: lokiOutput as OutputDefinition, config: (url) => ({ url }), path: "/loki/api/v1/push" },
   { name: "alertmanager", def: alertmanagerOutput as OutputDefinition, config: (url) => ({ url }), path: "/api/v2/alerts" },
+  { name: "peregrine", def: peregrineOutput as OutputDefinition, config: (url) => ({ url }), path: "/" },
 ];
 
 describe("HTTP outputs against a receiver answering 500 with a 400 MiB body, at a URL with userinfo", () => {
