@@ -18,7 +18,7 @@ export interface DedupClaim {
   duplicates: number;
   /** Records these alerts as accepted (after the journal committed them). */
   commit(alerts: readonly Alert[]): void;
-  /** Gives up the claims not committed (the journal refused them): a retry is new again. */
+  /** Ends the claim: requests waiting on its uuids go on (uncommitted ones are new again for them). */
   release(): void;
 }
 
@@ -34,9 +34,10 @@ export interface DedupClaim {
  */
 export class UuidDedup {
   private readonly db: Database.Database;
-  private readonly find: Database.Statement<[string, number], { at: number }>;
+  private readonly findMany: Database.Statement<[string, number], { uuid: string }>;
   private readonly insert: Database.Statement<[string, number]>;
   private readonly prune: Database.Statement<[number]>;
+  /** uuids being journaled by a request, to its outcome. */
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly timer: NodeJS.Timeout;
   private closed = false;
@@ -55,7 +56,7 @@ export class UuidDedup {
       CREATE TABLE IF NOT EXISTS seen (uuid TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS seen_at ON seen (at);
     `);
-    this.find = this.db.prepare("SELECT at FROM seen WHERE uuid = ? AND at >= ?");
+    this.findMany = this.db.prepare("SELECT uuid FROM seen WHERE uuid IN (SELECT value FROM json_each(?)) AND at >= ?");
     this.insert = this.db.prepare("INSERT OR REPLACE INTO seen (uuid, at) VALUES (?, ?)");
     this.prune = this.db.prepare(`DELETE FROM seen WHERE uuid IN (SELECT uuid FROM seen WHERE at < ? LIMIT ${PRUNE_STEP})`);
     this.timer = setInterval(() => void this.pruneExpired(), PRUNE_EVERY_MS);
@@ -65,63 +66,66 @@ export class UuidDedup {
   /** `producerUuid[i]` says whether alert i carried its producer's uuid. */
   async claim(batch: readonly Alert[], producerUuid: readonly boolean[]): Promise<DedupClaim> {
     const alerts: Alert[] = [];
-    const mine = new Map<string, () => void>();
+    /** The uuids this request journals; racing requests wait on `done` for its outcome. */
+    const mine = new Set<string>();
+    let settle!: () => void;
+    const done = new Promise<void>((r) => (settle = r));
     let duplicates = 0;
-    for (let i = 0; i < batch.length; i++) {
-      if (i > 0 && i % STEP === 0) await new Promise<void>((r) => setImmediate(r));
-      const alert = batch[i]!;
-      if (!producerUuid[i]) {
+    for (let from = 0; from < batch.length; from += STEP) {
+      if (from > 0) await new Promise<void>((r) => setImmediate(r));
+      const part = batch.slice(from, from + STEP);
+      const flags = producerUuid.slice(from, from + STEP);
+      // Another request holds one of these uuids: its outcome decides whether ours are retries.
+      for (let i = 0; i < part.length; i++) {
+        if (!flags[i]) continue;
+        for (let other = this.inFlight.get(part[i]!.uuid); other !== undefined && other !== done; other = this.inFlight.get(part[i]!.uuid)) await other;
+      }
+      const seen = this.seenAmong(part.filter((_, i) => flags[i]).map((a) => a.uuid));
+      for (let i = 0; i < part.length; i++) {
+        const alert = part[i]!;
+        if (!flags[i]) {
+          alerts.push(alert);
+          continue;
+        }
+        if (mine.has(alert.uuid) || seen.has(alert.uuid)) {
+          duplicates++;
+          continue;
+        }
+        mine.add(alert.uuid);
+        this.inFlight.set(alert.uuid, done);
         alerts.push(alert);
-        continue;
       }
-      const uuid = alert.uuid;
-      if (mine.has(uuid)) {
-        duplicates++;
-        continue;
-      }
-      // Another request holds this uuid: its outcome decides whether this one is a retry.
-      for (let other = this.inFlight.get(uuid); other !== undefined; other = this.inFlight.get(uuid)) await other;
-      if (this.seen(uuid)) {
-        duplicates++;
-        continue;
-      }
-      let settle!: () => void;
-      this.inFlight.set(uuid, new Promise<void>((r) => (settle = r)));
-      mine.set(uuid, settle);
-      alerts.push(alert);
     }
-    const settleOne = (uuid: string) => {
-      const settle = mine.get(uuid);
-      if (!settle) return;
-      mine.delete(uuid);
-      this.inFlight.delete(uuid);
-      settle();
-    };
+    let released = false;
     return {
       alerts,
       duplicates,
       commit: (committed) => {
+        if (this.closed || mine.size === 0) return;
         const now = Date.now();
         try {
-          if (!this.closed)
-            this.db.transaction(() => {
-              for (const a of committed) if (mine.has(a.uuid)) this.insert.run(a.uuid, now);
-            })();
+          this.db.transaction(() => {
+            for (const a of committed) if (mine.has(a.uuid)) this.insert.run(a.uuid, now);
+          })();
         } catch (err) {
           // The alerts are journaled: only a later retry's dedup is lost.
           this.logger.warn({ err: errorMessage(err) }, "could not record accepted uuids for deduplication");
         }
-        for (const a of committed) settleOne(a.uuid);
       },
       release: () => {
-        for (const uuid of [...mine.keys()]) settleOne(uuid);
+        if (released) return;
+        released = true;
+        for (const uuid of mine) if (this.inFlight.get(uuid) === done) this.inFlight.delete(uuid);
+        settle();
       },
     };
   }
 
-  private seen(uuid: string): boolean {
-    if (this.closed) return false;
-    return this.find.get(uuid, Date.now() - this.windowMs) !== undefined;
+  /** Which of `uuids` were accepted within the window: one query per step, not one per alert. */
+  private seenAmong(uuids: string[]): Set<string> {
+    if (this.closed || uuids.length === 0) return new Set();
+    const rows = this.findMany.all(JSON.stringify(uuids), Date.now() - this.windowMs);
+    return new Set(rows.map((r) => r.uuid));
   }
 
   private async pruneExpired(): Promise<void> {

