@@ -1,7 +1,7 @@
 /**
  * The error catalog is honest: docs/errors.md lists exactly the codes the product emits. The
  * code side is read from the source of src/ and outputs/, at the places a code is given to a
- * user: a thrown error's first argument, an HTTP error body, a `code:` field or property, a
+ * user: a thrown error's first argument (or its class's super call), an HTTP error body, a `code:` field or property, a
  * config problem's code (the last argument of ctx.error), `"X" satisfies ErrorCode`.
  * Falco's rule-loading codes (LOAD_*) are documented in docs/rules.md instead.
  */
@@ -15,7 +15,7 @@ const CODE = String.raw`"([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)"`;
 /** The places a code is handed to a user; `\s*` spans the line breaks of a wrapped call. */
 const EMITTING = [
   // new PeregrineError("X", ...), new SensorError("X", ...), errorBody("X", ...), exceptionFailure("X", ...)
-  new RegExp(String.raw`(?:\bnew\s+\w+|\w*Error|\berrorBody|\bexceptionFailure)\(\s*${CODE}`, "g"),
+  new RegExp(String.raw`(?:\bnew\s+\w+|\w*Error|\bsuper|\berrorBody|\bexceptionFailure)\(\s*${CODE}`, "g"),
   // { code: "X" }, readonly code = "X", code: "X" | "Y"
   new RegExp(String.raw`\bcode\??\s*[:=]\s*${CODE}`, "g"),
   new RegExp(String.raw`\|\s*${CODE}`, "g"),

@@ -11,6 +11,7 @@ import type { EventSource } from "../../event.js";
 import type { AppendOutput } from "../../loader/compile-rules.js";
 import type { DetectorAlert, Ruleset } from "../../ruleset.js";
 import type { Priority } from "../../../alert.js";
+import { PeregrineError } from "../../../errors.js";
 import { checkSensorPrerequisites, defaultSensorBinary } from "./prerequisites.js";
 import { procfsReader, readProcCgroup, scanProcs } from "./procfs.js";
 import { FILTERED_OPEN_TYPES, openFilter as analyzeOpenFilter } from "./open-filter.js";
@@ -28,12 +29,10 @@ import { ContainerMetadata, type ContainerMetadataStats } from "../../metadata/m
 import { containerEnginesConfig, createEngines, type ContainerEnginesConfig } from "../../metadata/engines.js";
 import type { Proc } from "./state.js";
 
-export class SensorError extends Error {
-  constructor(
-    readonly code: "SENSOR_UNAVAILABLE" | "DETECTOR_RULES_INVALID",
-    message: string,
-  ) {
-    super(message);
+export class SensorError extends PeregrineError {
+  declare readonly code: "SENSOR_UNAVAILABLE" | "DETECTOR_RULES_INVALID";
+  constructor(code: "SENSOR_UNAVAILABLE" | "DETECTOR_RULES_INVALID", message: string) {
+    super(code, message);
     this.name = "SensorError";
   }
 }

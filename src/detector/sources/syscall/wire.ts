@@ -4,6 +4,7 @@
  * compiler reports). Frames are little-endian and length-prefixed:
  *   header (HDR.size bytes) | u16 length table (nparams entries) | parameters.
  */
+import { PeregrineError } from "../../../errors.js";
 
 export const WIRE_VERSION = 4;
 export const MAX_PARAMS = 16;
@@ -213,8 +214,11 @@ export interface Frame {
   lens: number[];
 }
 
-export class WireError extends Error {
-  readonly code = "SENSOR_WIRE";
+export class WireError extends PeregrineError {
+  constructor(message: string) {
+    super("SENSOR_WIRE", message);
+    this.name = "WireError";
+  }
 }
 
 /** Reads a little-endian signed 64-bit integer as a number (exact up to 2^53). */
