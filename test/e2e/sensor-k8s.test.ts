@@ -18,6 +18,10 @@ import { KUBECONFIG, kubectlOrThrow, NODE_NAME } from "../harness/services/kuber
 import { TESTBASE } from "../harness/images/images.js";
 import { buildSensor, isRoot, waitFor } from "../unit/sensor/helpers.js";
 import { mkdtempSync, writeFileSync } from "node:fs";
+import { createServer, connect, type Server, type Socket } from "node:net";
+import { Writable } from "node:stream";
+import { K8sMeta } from "../../src/detector/metadata/k8s.js";
+import { kubeconfigCredentials } from "../../src/detector/metadata/k8s-client.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -133,6 +137,58 @@ describe.skipIf(!isRoot)("pod metadata from the API server on alerts (root, kube
     expect(f["k8smeta.deployment.name"]).toBe(deploy.metadata.name);
     expect(f["k8smeta.svc.name"]).toEqual(["shadow-svc"]);
     expect(detector!.stats().kubernetes?.synced).toBe(true);
+  }, 300_000);
+});
+
+describe.skipIf(!isRoot)("the metadata client across an API server outage (root, kubernetes service)", () => {
+  beforeAll(async () => {
+    await services.start("kubernetes");
+  }, SETUP_MS);
+
+  it("keeps what it had, logs one warning for the outage and one line when the server answers again, and resyncs", async () => {
+    // a TCP relay in front of the real API server, closed and reopened to cut it off
+    const api = new URL(kubeconfigCredentials(KUBECONFIG).server);
+    const sockets = new Set<Socket>();
+    let relay: Server | undefined;
+    const open = (port: number) =>
+      new Promise<number>((res) => {
+        relay = createServer((c) => {
+          const up = connect(Number(api.port), api.hostname);
+          for (const s of [c, up]) {
+            sockets.add(s);
+            s.on("close", () => sockets.delete(s));
+            s.on("error", () => s.destroy());
+          }
+          c.pipe(up).pipe(c);
+        }).listen(port, "127.0.0.1", () => res((relay!.address() as { port: number }).port));
+      });
+    const close = () =>
+      new Promise<void>((res) => {
+        relay!.close(() => res());
+        for (const s of sockets) s.destroy();
+      });
+    const port = await open(0);
+    const lines: string[] = [];
+    const logger = pino({ level: "info" }, new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }));
+    const meta = new K8sMeta({ credentials: { ...kubeconfigCredentials(KUBECONFIG), server: `https://127.0.0.1:${port}` }, nodeName: NODE_NAME, logger });
+    meta.start();
+    try {
+      await waitFor("the first sync", () => (meta.stats().synced ? true : undefined), 60_000);
+      const namespaces = meta.stats().namespaces;
+      expect(namespaces).toBeGreaterThanOrEqual(4); // default, kube-system, kube-public, kube-node-lease
+      await close();
+      await waitFor("several failed requests", () => (meta.stats().apiErrors >= 12 ? true : undefined), 60_000);
+      expect(meta.stats().synced).toBe(false);
+      expect(meta.stats().namespaces).toBe(namespaces);
+      expect(lines.filter((l) => l.includes("kubernetes API server unreachable"))).toHaveLength(1);
+      await open(port);
+      await waitFor("the resync", () => (meta.stats().synced ? true : undefined), 90_000, () => lines.join(""));
+      expect(lines.filter((l) => l.includes("kubernetes API server answers again"))).toHaveLength(1);
+      expect(lines.filter((l) => l.includes("kubernetes API server unreachable"))).toHaveLength(1);
+    } finally {
+      await meta.stop();
+      await close();
+    }
   }, 300_000);
 });
 
