@@ -5,7 +5,9 @@
  * pod, whose container reads /etc/shadow in a loop. With detector.kubernetes pointed at the
  * API server, an alert raised a second or more after the container started carries the pod's
  * namespace, name, labels, replica set, deployment and service exactly as the API server
- * (kubectl get -o json) shows them, under both the k8s.* and the k8smeta.* names.
+ * (kubectl get -o json) shows them, under both the k8s.* and the k8smeta.* names. The
+ * metadata client also rides out an outage of the real API server (a relay in front of it is
+ * cut and reopened): one warning, one recovery line, a full resync.
  */
 import { randomBytes } from "node:crypto";
 import pino from "pino";
