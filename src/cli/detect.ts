@@ -16,6 +16,7 @@ import { createLogger } from "../log.js";
 import { Router } from "../router.js";
 import { EXIT, loadConfigOrReport } from "./common.js";
 import { startDetector } from "./detector-extension.js";
+import { startK8sAuditSource } from "./k8s-audit-extension.js";
 
 /** The flag that sets each key of the `peregrine` output, for messages. */
 const FLAG_OF: Record<string, string> = { url: "--router", token: "--token", "tls.ca_file": "--ca-file", "tls.cert_file": "--cert-file", "tls.key_file": "--key-file" };
@@ -99,11 +100,21 @@ export async function detectCommand(argv: string[]): Promise<number> {
     process.stderr.write(`peregrine detect: ${errorMessage(err)}\n`);
     return err instanceof SensorError && err.code === "SENSOR_UNAVAILABLE" ? EXIT.USAGE : EXIT.INVALID;
   }
+  let k8sAudit;
+  try {
+    k8sAudit = await startK8sAuditSource(config, router, logger.child({ component: "k8s_audit" }));
+  } catch (err) {
+    await detector.stop();
+    await router.stop(0);
+    process.stderr.write(`peregrine detect: ${errorMessage(err)}\n`);
+    return EXIT.INVALID;
+  }
   const pending = () => [...router.lanes.values()].reduce((n, l) => n + l.status().queue_depth, 0);
   logger.info({ router: values.router, storage, pending: pending() }, "peregrine detect: sending alerts to the router (journaled on this node first)");
   return new Promise<number>((resolve) => {
     const shutdown = async (signal: string) => {
       logger.info(`${signal}: draining to the router for up to ${config.shutdown.drain_ms} ms`);
+      await k8sAudit?.close();
       await detector.stop();
       await router.stop();
       const left = pending();

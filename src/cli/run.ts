@@ -121,7 +121,7 @@ async function applyRouting(router: Router, config: Config, logger: Logger): Pro
 
 /** The dashboard and the detector join the router in one process. */
 export async function runCommandWithExtensions(withDetector: boolean): Promise<(argv: string[]) => Promise<number>> {
-  const [ui, detector] = await Promise.all([import("../ui/index.js"), import("./detector-extension.js")]);
-  for (const ext of [ui.extension, detector.extension]) if (!extensions.includes(ext)) registerRunExtension(ext);
+  const [ui, detector, k8sAudit] = await Promise.all([import("../ui/index.js"), import("./detector-extension.js"), import("./k8s-audit-extension.js")]);
+  for (const ext of [ui.extension, detector.extension, k8sAudit.extension]) if (!extensions.includes(ext)) registerRunExtension(ext);
   return (argv) => runCommand(argv, { withDetector });
 }

@@ -12,6 +12,7 @@ import { checkRulesOptions, type RuleSelectionStep } from "../../load.js";
 import type { AppendOutput } from "../../loader/compile-rules.js";
 import { containerEnginesConfig, containerEnginesSchema, type ContainerEnginesConfig } from "../../metadata/engines.js";
 import { kubernetesConfig, kubernetesSchema, type KubernetesConfig } from "../../metadata/k8s-config.js";
+import { k8sAuditSchema } from "../k8s_audit/config.js";
 
 export const DEFAULT_RING_BUFFER_BYTES = 8 * 1024 * 1024;
 
@@ -46,6 +47,7 @@ export const detectorSchema = s
     ring_buffer_bytes: s.bytes().default(DEFAULT_RING_BUFFER_BYTES).describe("Size of each per-CPU ring buffer between the kernel and the sensor (a power of two)."),
     kubernetes: kubernetesSchema,
     container_engines: containerEnginesSchema,
+    k8s_audit: k8sAuditSchema,
   })
   .refine((v, ctx, path) => {
     if (!["auto", true, false, "true", "false"].includes(v.enabled as string | boolean))
