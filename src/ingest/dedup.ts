@@ -71,19 +71,23 @@ export class UuidDedup {
     let settle!: () => void;
     const done = new Promise<void>((r) => (settle = r));
     let duplicates = 0;
-    for (let from = 0; from < batch.length; from += STEP) {
-      if (from > 0) await new Promise<void>((r) => setImmediate(r));
-      const part = batch.slice(from, from + STEP);
-      const flags = producerUuid.slice(from, from + STEP);
-      // Another request holds one of these uuids: its outcome decides whether ours are retries.
-      for (let i = 0; i < part.length; i++) {
-        if (!flags[i]) continue;
-        for (let other = this.inFlight.get(part[i]!.uuid); other !== undefined && other !== done; other = this.inFlight.get(part[i]!.uuid)) await other;
+    for (;;) {
+      // Another request holds some of these uuids: its outcome decides whether ours are
+      // retries. This request holds nothing while it waits, so two never wait on each other.
+      for (let held = this.heldByOther(batch, producerUuid, done); held !== undefined; held = this.heldByOther(batch, producerUuid, done)) await held;
+      const seen = new Set<string>();
+      for (let from = 0; from < batch.length; from += STEP) {
+        if (from > 0) await new Promise<void>((r) => setImmediate(r));
+        const uuids: string[] = [];
+        for (let i = from; i < Math.min(from + STEP, batch.length); i++) if (producerUuid[i]) uuids.push(batch[i]!.uuid);
+        for (const u of this.seenAmong(uuids)) seen.add(u);
       }
-      const seen = this.seenAmong(part.filter((_, i) => flags[i]).map((a) => a.uuid));
-      for (let i = 0; i < part.length; i++) {
-        const alert = part[i]!;
-        if (!flags[i]) {
+      // Claimed by another while we looked: wait for it and look again.
+      if (this.heldByOther(batch, producerUuid, done) !== undefined) continue;
+      // From here to the end nothing waits: the claims are taken at once.
+      for (let i = 0; i < batch.length; i++) {
+        const alert = batch[i]!;
+        if (!producerUuid[i]) {
           alerts.push(alert);
           continue;
         }
@@ -95,6 +99,7 @@ export class UuidDedup {
         this.inFlight.set(alert.uuid, done);
         alerts.push(alert);
       }
+      break;
     }
     let released = false;
     return {
@@ -119,6 +124,16 @@ export class UuidDedup {
         settle();
       },
     };
+  }
+
+  private heldByOther(batch: readonly Alert[], producerUuid: readonly boolean[], mine: Promise<void>): Promise<void> | undefined {
+    if (this.inFlight.size === 0) return undefined;
+    for (let i = 0; i < batch.length; i++) {
+      if (!producerUuid[i]) continue;
+      const holder = this.inFlight.get(batch[i]!.uuid);
+      if (holder !== undefined && holder !== mine) return holder;
+    }
+    return undefined;
   }
 
   /** Which of `uuids` were accepted within the window: one query per step, not one per alert. */
