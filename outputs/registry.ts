@@ -11,13 +11,13 @@ import { peregrineOutput } from "./peregrine/index.js";
 
 /** Every output type, by its `type:` name. Adding an output is one line here. */
 export const OUTPUT_TYPES: Record<string, OutputDefinition> = {
-  stdout: stdoutOutput as unknown as OutputDefinition,
-  file: fileOutput as unknown as OutputDefinition,
-  webhook: webhookOutput as unknown as OutputDefinition,
-  slack: slackOutput as unknown as OutputDefinition,
-  s3: s3Output as unknown as OutputDefinition,
-  loki: lokiOutput as unknown as OutputDefinition,
-  kafka: kafkaOutput as unknown as OutputDefinition,
-  alertmanager: alertmanagerOutput as unknown as OutputDefinition,
-  peregrine: peregrineOutput as unknown as OutputDefinition,
+  stdout: stdoutOutput,
+  file: fileOutput,
+  webhook: webhookOutput,
+  slack: slackOutput,
+  s3: s3Output,
+  loki: lokiOutput,
+  kafka: kafkaOutput,
+  alertmanager: alertmanagerOutput,
+  peregrine: peregrineOutput,
 };

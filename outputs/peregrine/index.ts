@@ -19,7 +19,7 @@ export const peregrineOutput = defineOutput({
   // A router takes 1 MiB bodies by default: batches stay under it with room for the array.
   laneDefaults: { batch: { max_events: 500, max_bytes: 1000 * 1024, max_wait_ms: 100 } },
   create(config) {
-    const dispatcher = createDispatcher(config.tls as never);
+    const dispatcher = createDispatcher(config.tls);
     // https://user:pass@host is Basic auth (a token wins), never part of a logged URL.
     const base = splitUserinfo(config.url);
     const url = new URL("/", base.url).toString();
