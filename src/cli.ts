@@ -6,8 +6,10 @@ import { errorMessage } from "./errors.js";
 const HELP = `peregrine — runtime-security alert router and detector
 
 usage:
-  peregrine run [-c FILE] [-p PORT]        router and embedded detector (npm start)
-  peregrine router [-c FILE] [-p PORT]     the router alone
+  peregrine run [-c FILE] [-p PORT] [--start-fresh]
+                                           router and embedded detector (npm start)
+  peregrine router [-c FILE] [-p PORT] [--start-fresh]
+                                           the router alone
   peregrine detect --router URL [-c FILE] [--storage DIR] [--token T] [--ca-file F] [--cert-file F --key-file F]
                                            the detector alone, sending to a router
   peregrine config check [-c FILE] [--json]

@@ -22,7 +22,7 @@ export function registerRunExtension(ext: RunExtension): void {
 export async function runCommand(argv: string[], options: { withDetector: boolean }): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { config: { type: "string", short: "c" }, port: { type: "string", short: "p" } },
+    options: { config: { type: "string", short: "c" }, port: { type: "string", short: "p" }, "start-fresh": { type: "boolean" } },
     strict: true,
   });
   const config = loadConfigOrReport(values.config);
@@ -40,9 +40,10 @@ export async function runCommand(argv: string[], options: { withDetector: boolea
 
   let router: Router;
   try {
-    router = new Router(config, logger);
+    router = new Router(config, logger, { startFresh: values["start-fresh"] === true });
   } catch (err) {
-    logger.fatal(err instanceof PeregrineError ? err.message : errorMessage(err));
+    if (err instanceof PeregrineError) logger.fatal({ code: err.code }, err.message);
+    else logger.fatal(errorMessage(err));
     return EXIT.RUNTIME;
   }
   await applyRouting(router, config, logger);
