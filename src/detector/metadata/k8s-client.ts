@@ -6,6 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
+import { StringDecoder } from "node:string_decoder";
 import { Agent, request } from "undici";
 import { parse as parseYaml } from "yaml";
 
@@ -156,8 +157,10 @@ export class K8sClient {
     }
     let rv = resourceVersion;
     let buf = "";
+    // a character split between two chunks must not be mangled (label values are UTF-8)
+    const text = new StringDecoder("utf8");
     for await (const chunk of res.body) {
-      buf += (chunk as Buffer).toString("utf8");
+      buf += text.write(chunk as Buffer);
       let nl: number;
       while ((nl = buf.indexOf("\n")) >= 0) {
         const line = buf.slice(0, nl).trim();
