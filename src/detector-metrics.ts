@@ -5,6 +5,7 @@
  * Read from the detector's stats provider at scrape time, so nothing is counted twice.
  */
 import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { Gauge, type Registry } from "prom-client";
 import type { DetectorStats } from "./run-context.js";
 
@@ -99,4 +100,44 @@ export function registerDetectorMetrics(registry: Registry, source: DetectorMetr
       for (const u of usage(s)) g.set({ process: u.process }, u.rssBytes);
     },
   );
+}
+
+/** The rule name Falco gives its metrics snapshots, so existing routes and filters match. */
+export const METRICS_SNAPSHOT_RULE = "Falco internal: metrics snapshot";
+
+/**
+ * The detector's metrics as one alert (detector.metrics.alert_interval), as Falco emits its
+ * metrics with `metrics.output_rule`: priority Informational, source internal, the values
+ * in output_fields under the names of their /metrics series.
+ */
+export function metricsSnapshotAlert(stats: DetectorStats): Record<string, unknown> {
+  const fields: Record<string, number> = {
+    "peregrine.detector.rules_loaded": stats.rules_loaded,
+    "peregrine.detector.events_per_second": stats.events_per_second,
+    "peregrine.detector.events_total": stats.events_total ?? 0,
+    "peregrine.detector.rules_matched_total": stats.alerts_total ?? 0,
+    "peregrine.detector.filtered_total": stats.filtered_total ?? 0,
+    "peregrine.detector.drops_total": Object.values(stats.drops).reduce((a, b) => a + b, 0),
+  };
+  for (const [category, n] of Object.entries(stats.drops)) fields[`peregrine.detector.drops.${category}`] = n;
+  const engine = processUsage(process.pid);
+  if (engine) {
+    fields["peregrine.detector.engine.cpu_seconds"] = engine.cpuSeconds;
+    fields["peregrine.detector.engine.memory_rss_bytes"] = engine.rssBytes;
+  }
+  const sensor = stats.sensor_pid === undefined ? undefined : processUsage(stats.sensor_pid);
+  if (sensor) {
+    fields["peregrine.detector.sensor.cpu_seconds"] = sensor.cpuSeconds;
+    fields["peregrine.detector.sensor.memory_rss_bytes"] = sensor.rssBytes;
+  }
+  return {
+    time: new Date().toISOString(),
+    priority: "Informational",
+    rule: METRICS_SNAPSHOT_RULE,
+    source: "internal",
+    hostname: hostname(),
+    output: `Falco metrics snapshot: ${fields["peregrine.detector.events_total"]} events, ${fields["peregrine.detector.rules_matched_total"]} rules matched, ${fields["peregrine.detector.drops_total"]} drops`,
+    output_fields: fields,
+    tags: [],
+  };
 }

@@ -17,6 +17,20 @@ import {
 import type { Logger } from "../log.js";
 import type { Router } from "../router.js";
 import type { DetectorStatsProvider, RunContext, RunExtension } from "../run-context.js";
+import { metricsSnapshotAlert } from "../detector-metrics.js";
+
+/** detector.metrics.alert_interval: the detector's metrics journaled as an alert every interval. */
+function startMetricsAlerts(router: Router, stats: DetectorStatsProvider, intervalMs: number, logger: Logger): () => void {
+  const timer = setInterval(() => {
+    void (async () => {
+      const n = normalizeAlert(metricsSnapshotAlert(await stats()));
+      if (!n.ok) return logger.error({ field: n.error.field }, `detector metrics alert invalid: ${n.error.message}`);
+      await router.accept([n.alert]);
+    })().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, "could not journal the detector metrics alert"));
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
 
 /** Starts the detector with `cfg`, handing every alert to `router`; resolves once the sensor streams. */
 export async function startDetector(cfg: DetectorConfig, router: Router, logger: Logger): Promise<SyscallDetector> {
@@ -69,8 +83,11 @@ export const extension: RunExtension = {
       throw new SensorError("SENSOR_UNAVAILABLE", pre.line);
     }
     const detector = await startDetector(cfg, ctx.router, ctx.logger.child({ component: "detector" }));
-    ctx.detectorStats = dashboardStats(detector);
+    const stats = dashboardStats(detector);
+    ctx.detectorStats = stats;
+    const stopMetricsAlerts = cfg.metricsAlertIntervalMs > 0 ? startMetricsAlerts(ctx.router, stats, cfg.metricsAlertIntervalMs, ctx.logger) : undefined;
     return async () => {
+      stopMetricsAlerts?.();
       delete ctx.detectorStats;
       await detector.stop();
     };

@@ -29,7 +29,7 @@ describe.skipIf(!isRoot)("detector metrics in /metrics (root)", () => {
     router = await startRouter({
       command: "run",
       config: {
-        detector: { enabled: true, rules_files: [FALCO_RULES] },
+        detector: { enabled: true, rules_files: [FALCO_RULES], metrics: { alert_interval: "1s" } },
         outputs: [{ type: "webhook", name: "hook", url: receiver.url }],
       },
     });
@@ -66,6 +66,17 @@ describe.skipIf(!isRoot)("detector metrics in /metrics (root)", () => {
     expect(sample(text, 'peregrine_detector_cpu_seconds_total{process="engine"}')).toBeGreaterThan(0);
     expect(sample(text, 'peregrine_detector_memory_rss_bytes{process="sensor"}')).toBeGreaterThan(0);
     expect(sample(text, 'peregrine_detector_memory_rss_bytes{process="engine"}')).toBeGreaterThan(10 * 1024 * 1024);
+  }, 120_000);
+
+  it("with detector.metrics.alert_interval, are raised as a periodic alert as Falco's metrics snapshots are", async () => {
+    const snapshots = () => receiver.alerts().filter((a) => a.rule === "Falco internal: metrics snapshot");
+    await waitUntil(() => snapshots().length >= 2, 60_000, "two metrics snapshot alerts");
+    const [first, second] = snapshots() as unknown as { priority: string; source: string; time: string; output_fields: Record<string, number> }[];
+    expect(first).toMatchObject({ priority: "Informational", source: "internal" });
+    expect(first!.output_fields["peregrine.detector.rules_loaded"]).toBeGreaterThan(10);
+    expect(first!.output_fields["peregrine.detector.events_total"]).toBeGreaterThan(0);
+    expect(first!.output_fields["peregrine.detector.sensor.memory_rss_bytes"]).toBeGreaterThan(0);
+    expect(Date.parse(second!.time)).toBeGreaterThan(Date.parse(first!.time));
   }, 120_000);
 
   it("are absent from a router without the detector", async () => {

@@ -48,6 +48,17 @@ export const detectorSchema = s
     kubernetes: kubernetesSchema,
     container_engines: containerEnginesSchema,
     k8s_audit: k8sAuditSchema,
+    metrics: s
+      .object({
+        alert_interval: s
+          .duration()
+          .range(0)
+          .default(0)
+          .describe(
+            'Every this long, raise the detector\'s metrics as an alert (rule "Falco internal: metrics snapshot", priority Informational, source internal), as Falco\'s metrics framework does with output_rule; 0 (the default) is off. /metrics always has them.',
+          ),
+      })
+      .describe("The detector's own metrics (peregrine_detector_* in /metrics)."),
   })
   .refine((v, ctx, path) => {
     if (!["auto", true, false, "true", "false"].includes(v.enabled as string | boolean))
@@ -80,6 +91,8 @@ export interface DetectorConfig {
   containerEngines: ContainerEnginesConfig;
   /** Present when detector.kubernetes.enabled is true. */
   kubernetes?: KubernetesConfig;
+  /** detector.metrics.alert_interval in ms; 0 is off. */
+  metricsAlertIntervalMs: number;
 }
 
 /** rules/ of the installation (from src/ under tsx, or dist/src/ when built). */
@@ -113,6 +126,7 @@ export function readDetectorConfig(section: unknown): { ok: true; config: Detect
       kernelFilter: v.kernel_filter,
       ruleMatching: v.rule_matching === "all" ? "all" : "first",
       containerEngines: containerEnginesConfig(v.container_engines),
+      metricsAlertIntervalMs: v.metrics.alert_interval,
       ...(v.kubernetes.enabled ? { kubernetes: kubernetesConfig(v.kubernetes) } : {}),
       ...(v.priority !== undefined ? { minimumPriority: parsePriority(v.priority)! } : {}),
     },
