@@ -5,7 +5,7 @@
  * the endpoint answers the API server only once they are.
  */
 import { normalizeAlert, type Alert } from "../alert.js";
-import { readK8sAuditConfig, startK8sAudit, type K8sAuditRunning } from "../detector/sources/k8s_audit/index.js";
+import { readK8sAuditConfig, startK8sAudit, type K8sAuditRunning } from "../detector/index.js";
 import { readDetectorConfig, SensorError } from "../detector/sources/syscall/index.js";
 import type { Config } from "../config/index.js";
 import type { Logger } from "../log.js";

@@ -26,3 +26,15 @@ export { alertSource, ALERT_FIELDS } from "./sources/alert.js";
 export { jsonSource, JSON_FIELDS } from "./sources/json.js";
 export { replaySource, parseReplay, normalizeReplayEvent, ReplayFormatError } from "./sources/replay.js";
 export type { ReplayEvent, ReplaySource } from "./sources/replay.js";
+export { K8S_AUDIT_FIELDS, K8S_AUDIT_FIELD_LIST, K8S_AUDIT_PLUGIN_VERSIONS } from "./fields/k8s-audit.js";
+export {
+  k8sAuditSource,
+  k8sAuditSchema,
+  readK8sAuditConfig,
+  startK8sAudit,
+  startK8sAuditEndpoint,
+  parseAuditBody,
+  AuditBodyError,
+  alertUuid,
+} from "./sources/k8s_audit/index.js";
+export type { K8sAuditConfig, K8sAuditEndpoint, K8sAuditEvent, K8sAuditRunning, K8sAuditStats } from "./sources/k8s_audit/index.js";
