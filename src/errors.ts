@@ -15,6 +15,14 @@ export const ERROR_CODES = {
   INGEST_SHUTTING_DOWN: "The router is stopping and accepts no new alerts.",
   INGEST_NOT_FOUND: "No such route.",
   INGEST_TOO_DEEP: "An alert nests objects and arrays deeper than ingest.max_depth.",
+  // k8s_audit endpoint (detector.k8s_audit)
+  K8S_AUDIT_INVALID_BODY: "An audit webhook body is not JSON, not an audit.k8s.io/v1 EventList or Event, or holds an event without a valid stageTimestamp; nothing of it was evaluated.",
+  K8S_AUDIT_BODY_TOO_LARGE: "An audit webhook body is larger than detector.k8s_audit.max_body_bytes.",
+  K8S_AUDIT_UNSUPPORTED_MEDIA_TYPE: "An audit webhook body's Content-Type is not application/json.",
+  K8S_AUDIT_METHOD_NOT_ALLOWED: "The audit endpoint takes POST only.",
+  K8S_AUDIT_NOT_FOUND: "No such route on the audit endpoint (its path is detector.k8s_audit.path).",
+  K8S_AUDIT_BUSY: "detector.k8s_audit.max_in_flight batches are being handled; retry after the Retry-After seconds.",
+  K8S_AUDIT_NOT_JOURNALED: "The alerts of an audit batch could not be journaled (journal full or a write failed); retry after the Retry-After seconds.",
   // config
   CONFIG_INVALID: "The configuration has one or more problems.",
   CONFIG_FILE_UNREADABLE: "The configuration file cannot be read.",

@@ -175,12 +175,12 @@ describe("k8s_audit endpoint with Falco's k8s_audit rules", () => {
     const before = journaled.length;
     const notJson = await post(audit.url, "{not json");
     expect(notJson.status).toBe(400);
-    expect(JSON.parse(notJson.body)).toMatchObject({ error: "K8S_AUDIT_INVALID_BODY" });
-    expect(JSON.parse(notJson.body).message).toMatch(/^body: not valid JSON/);
+    expect(JSON.parse(notJson.body)).toMatchObject({ error: { code: "K8S_AUDIT_INVALID_BODY" } });
+    expect(JSON.parse(notJson.body).error.message).toMatch(/^body: not valid JSON/);
 
     const wrongKind = await post(audit.url, JSON.stringify({ kind: "PodList", items: [] }));
     expect(wrongKind.status).toBe(400);
-    expect(JSON.parse(wrongKind.body).message).toBe('body.kind: expected EventList or Event, got "PodList"');
+    expect(JSON.parse(wrongKind.body).error.message).toBe('body.kind: expected EventList or Event, got "PodList"');
 
     const list = JSON.parse(fixture("pod-privileged.json"));
     const bad = structuredClone(list.items[0]);
@@ -188,7 +188,7 @@ describe("k8s_audit endpoint with Falco's k8s_audit rules", () => {
     list.items.push(bad);
     const noTime = await post(audit.url, JSON.stringify(list));
     expect(noTime.status).toBe(400);
-    expect(JSON.parse(noTime.body).message).toMatch(/^body\.items\[1\]\.stageTimestamp: missing/);
+    expect(JSON.parse(noTime.body).error.message).toMatch(/^body\.items\[1\]\.stageTimestamp: missing/);
     expect(journaled.length).toBe(before);
 
     const text = await post(audit.url, fixture("pod-privileged.json"), "text/plain");
@@ -200,7 +200,7 @@ describe("k8s_audit endpoint with Falco's k8s_audit rules", () => {
     list.items[0].requestObject.data.blob = "x".repeat(70 * 1024);
     const a = await post(audit.url, JSON.stringify(list));
     expect(a.status).toBe(413);
-    expect(JSON.parse(a.body)).toMatchObject({ error: "K8S_AUDIT_BODY_TOO_LARGE" });
+    expect(JSON.parse(a.body)).toMatchObject({ error: { code: "K8S_AUDIT_BODY_TOO_LARGE" } });
   });
 
   it("other methods get 405 and other paths 404", async () => {
@@ -247,7 +247,7 @@ describe("k8s_audit endpoint under a flood", () => {
     }
     expect(second.status).toBe(429);
     expect(second.headers["retry-after"]).toBe("2");
-    expect(JSON.parse(second.body)).toMatchObject({ error: "K8S_AUDIT_BUSY" });
+    expect(JSON.parse(second.body)).toMatchObject({ error: { code: "K8S_AUDIT_BUSY" } });
 
     const before = journaled.length;
     held.end(body.subarray(100));

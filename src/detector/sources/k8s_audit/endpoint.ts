@@ -12,6 +12,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
+import type { ErrorCode } from "../../../errors.js";
 import type { DetectorAlert, Ruleset } from "../../ruleset.js";
 import type { K8sAuditConfig } from "./config.js";
 import { AuditBodyError, parseAuditBody } from "./parse.js";
@@ -69,9 +70,9 @@ export async function startK8sAuditEndpoint(opts: K8sAuditEndpointOptions): Prom
   const retryAfter = String(Math.max(1, Math.ceil(config.retryAfterMs / 1000)));
   let inFlight = 0;
 
-  const reject = (res: ServerResponse, status: number, error: string, message: string, headers: Record<string, string> = {}): void => {
+  const sendError = (error: ErrorCode, res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void => {
     stats.rejected[status] = (stats.rejected[status] ?? 0) + 1;
-    send(res, status, { error, message }, headers);
+    send(res, status, { error: { code: error, message } }, headers);
   };
 
   /** Reads the body up to the limit; undefined when it was too large (413 already sent). */
@@ -86,7 +87,7 @@ export async function startK8sAuditEndpoint(opts: K8sAuditEndpointOptions): Prom
         if (size > config.maxBodyBytes) {
           over = true;
           chunks.length = 0;
-          reject(res, 413, "K8S_AUDIT_BODY_TOO_LARGE", `body: larger than detector.k8s_audit.max_body_bytes (${config.maxBodyBytes} bytes)`, { connection: "close" });
+          sendError("K8S_AUDIT_BODY_TOO_LARGE", res, 413, `body: larger than detector.k8s_audit.max_body_bytes (${config.maxBodyBytes} bytes)`, { connection: "close" });
           req.resume();
           resolve(undefined);
           return;
@@ -122,19 +123,19 @@ export async function startK8sAuditEndpoint(opts: K8sAuditEndpointOptions): Prom
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? "/").split("?")[0];
-    if (path !== config.path) return reject(res, 404, "K8S_AUDIT_NOT_FOUND", `no such route; the audit endpoint is POST ${config.path}`);
-    if (req.method !== "POST") return reject(res, 405, "K8S_AUDIT_METHOD_NOT_ALLOWED", `${req.method ?? "?"}: the audit endpoint takes POST`, { allow: "POST" });
+    if (path !== config.path) return sendError("K8S_AUDIT_NOT_FOUND", res, 404, `no such route; the audit endpoint is POST ${config.path}`);
+    if (req.method !== "POST") return sendError("K8S_AUDIT_METHOD_NOT_ALLOWED", res, 405, `${req.method ?? "?"}: the audit endpoint takes POST`, { allow: "POST" });
     const type = req.headers["content-type"] ?? "";
     if (!/^application\/([a-z0-9.+-]*\+)?json\b/i.test(type)) {
-      return reject(res, 415, "K8S_AUDIT_UNSUPPORTED_MEDIA_TYPE", `content-type: expected application/json, got ${JSON.stringify(type).slice(0, 80)}`);
+      return sendError("K8S_AUDIT_UNSUPPORTED_MEDIA_TYPE", res, 415, `content-type: expected application/json, got ${JSON.stringify(type).slice(0, 80)}`);
     }
     const declared = Number(req.headers["content-length"] ?? NaN);
     if (Number.isFinite(declared) && declared > config.maxBodyBytes) {
-      return reject(res, 413, "K8S_AUDIT_BODY_TOO_LARGE", `body: ${declared} bytes, larger than detector.k8s_audit.max_body_bytes (${config.maxBodyBytes})`, { connection: "close" });
+      return sendError("K8S_AUDIT_BODY_TOO_LARGE", res, 413, `body: ${declared} bytes, larger than detector.k8s_audit.max_body_bytes (${config.maxBodyBytes})`, { connection: "close" });
     }
     if (inFlight >= config.maxInFlight) {
       // the sender retries after Retry-After; its body is not read, so memory stays bounded
-      return reject(res, 429, "K8S_AUDIT_BUSY", `${inFlight} batches are being handled (detector.k8s_audit.max_in_flight); retry after ${retryAfter}s`, {
+      return sendError("K8S_AUDIT_BUSY", res, 429, `${inFlight} batches are being handled (detector.k8s_audit.max_in_flight); retry after ${retryAfter}s`, {
         "retry-after": retryAfter,
         connection: "close",
       });
@@ -147,7 +148,7 @@ export async function startK8sAuditEndpoint(opts: K8sAuditEndpointOptions): Prom
       try {
         events = parseAuditBody(text);
       } catch (err) {
-        if (err instanceof AuditBodyError) return reject(res, 400, "K8S_AUDIT_INVALID_BODY", err.message);
+        if (err instanceof AuditBodyError) return sendError("K8S_AUDIT_INVALID_BODY", res, 400, err.message);
         throw err;
       }
       const alerts = await evaluate(events);
@@ -155,7 +156,7 @@ export async function startK8sAuditEndpoint(opts: K8sAuditEndpointOptions): Prom
         if (alerts.length > 0) await opts.deliver(alerts);
       } catch (err) {
         logger.warn({ err: (err as Error).message, alerts: alerts.length }, "k8s_audit alerts not journaled; the API server will retry the batch");
-        return reject(res, 503, "K8S_AUDIT_NOT_JOURNALED", `alerts not journaled: ${(err as Error).message}; retry later`, { "retry-after": retryAfter });
+        return sendError("K8S_AUDIT_NOT_JOURNALED", res, 503, `alerts not journaled: ${(err as Error).message}; retry later`, { "retry-after": retryAfter });
       }
       stats.batches++;
       stats.events += events.length;
@@ -169,7 +170,7 @@ export async function startK8sAuditEndpoint(opts: K8sAuditEndpointOptions): Prom
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((err: unknown) => {
       logger.error({ err: (err as Error).message }, "k8s_audit request failed");
-      reject(res, 500, "INTERNAL_ERROR", "internal error; the log has details");
+      sendError("INTERNAL_ERROR", res, 500, "internal error; the log has details");
     });
   };
 
