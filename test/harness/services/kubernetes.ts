@@ -45,6 +45,44 @@ const KUBELET_KUBECONFIG = join(HOME, "kubelet.kubeconfig");
 const KUBELET_CONFIG = join(HOME, "kubelet-config.yaml");
 const KUBELET_ROOT = join(HOME, "kubelet");
 const LAUNCHER = join(HOME, "run-kubernetes.sh");
+const AUDIT_POLICY = join(HOME, "audit-policy.yaml");
+const AUDIT_WEBHOOK_KUBECONFIG = join(HOME, "audit-webhook.kubeconfig");
+/**
+ * Where the API server's audit webhook posts (batching on, as in production): Peregrine's
+ * k8s_audit endpoint at its defaults, or PEREGRINE_K8S_AUDIT_WEBHOOK. Nothing listening there
+ * costs only the API server's retries and a log line; requests never wait on it.
+ */
+export const AUDIT_WEBHOOK_URL = process.env.PEREGRINE_K8S_AUDIT_WEBHOOK || "http://127.0.0.1:9765/k8s-audit";
+
+/** Everything at RequestResponse but reads of events and leases (the kubelet's heartbeat). */
+const AUDIT_POLICY_TEXT = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+  - level: None
+    verbs: ["get", "list", "watch"]
+    resources:
+      - group: ""
+        resources: ["events"]
+      - group: "events.k8s.io"
+        resources: ["events"]
+      - group: "coordination.k8s.io"
+        resources: ["leases"]
+  - level: RequestResponse
+`;
+
+const auditWebhookKubeconfig = (url: string) => `apiVersion: v1
+kind: Config
+clusters:
+- name: peregrine-k8s-audit
+  cluster:
+    server: ${url}
+contexts:
+- name: default
+  context: {cluster: peregrine-k8s-audit, user: ""}
+current-context: default
+users: []
+`;
 
 function ensureBinaries(): void {
   if (COMPONENTS.every((c) => existsSync(join(BIN_DIR, c)))) return;
@@ -180,6 +218,10 @@ function launcherScript(): string {
     `--kubelet-client-certificate=${join(PKI, "admin.crt")}`,
     `--kubelet-client-key=${join(PKI, "admin.key")}`,
     "--kubelet-preferred-address-types=Hostname,InternalIP",
+    `--audit-policy-file=${AUDIT_POLICY}`,
+    `--audit-webhook-config-file=${AUDIT_WEBHOOK_KUBECONFIG}`,
+    // batch mode (the default); a batch waits at most 2 s instead of 30 so tests see events soon
+    "--audit-webhook-batch-max-wait=2s",
     "--v=1",
   ];
   const controllerManager = [
@@ -257,6 +299,8 @@ export const kubernetes: ServiceDef = {
     writeFileSync(KUBECONFIG, kubeconfig("admin", join(PKI, "admin.crt"), join(PKI, "admin.key")));
     writeFileSync(KUBELET_KUBECONFIG, kubeconfig(`system:node:${NODE_NAME}`, join(PKI, "kubelet-client.crt"), join(PKI, "kubelet-client.key")));
     writeFileSync(KUBELET_CONFIG, KUBELET_CONFIG_TEXT());
+    writeFileSync(AUDIT_POLICY, AUDIT_POLICY_TEXT);
+    writeFileSync(AUDIT_WEBHOOK_KUBECONFIG, auditWebhookKubeconfig(AUDIT_WEBHOOK_URL));
     writeFileSync(LAUNCHER, launcherScript(), { mode: 0o755 });
   },
   spawn() {
