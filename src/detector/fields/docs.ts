@@ -7,6 +7,7 @@ import { pathToFileURL } from "node:url";
 import type { FieldInfo } from "../event.js";
 import { ALERT_FIELD_LIST } from "../sources/alert.js";
 import { JSON_FIELD_LIST } from "../sources/json.js";
+import { K8S_AUDIT_FIELD_LIST } from "./k8s-audit.js";
 import { SYSCALL_FIELD_LIST } from "./syscall.js";
 
 function argForm(f: FieldInfo): string {
@@ -70,6 +71,23 @@ and the other legacy \`k8s.*\` names (\`k8s.deployment.*\`, \`k8s.rs.*\`, \`k8s.
 pod of this node.
 
 ${table(SYSCALL_FIELD_LIST)}
+
+## k8s_audit
+
+Kubernetes audit events (audit.k8s.io/v1 \`Event\`) an API server posts to the audit endpoint
+(\`detector.k8s_audit\`, see [detector.md](detector.md#kubernetes-audit-events-k8s_audit)).
+The \`ka.*\` fields are those of Falco's k8saudit plugin 0.18.0 and the \`json.*\` /
+\`jevt.*\` fields those of its json plugin 0.7.4, so rules requiring \`k8saudit\` up to 0.18.0
+and \`json\` up to 0.7.4 load. Every value is text, as the plugins give it: a JSON string as
+itself, a number, boolean, object or array as its compact JSON (\`ka.response.code\` is
+\`201\`, \`ka.req.pod.host_network\` is \`true\`). A list field with an index
+(\`ka.req.pod.containers.image[0]\`) is one value (several, for a role's rule, joined with
+\`,\`). A value the event does not have, or an empty list, is \`<NA>\`. Where the plugin
+reads something other than what it documents, the documented meaning is kept: \`ka.sourceips\`
+reads the event's \`sourceIPs\`, and \`eff_run_as_user\` / \`eff_run_as_group\` fall back on the
+pod's \`securityContext\`; \`ka.req.service.ports\` has one JSON item per port.
+
+${table(K8S_AUDIT_FIELD_LIST)}
 
 ## alert
 
