@@ -84,7 +84,8 @@ export abstract class Schema<T> {
   }
 }
 
-export class StringSchema extends Schema<string> {
+/** A string; `oneOf` narrows its type to the literal choices, so a config's type says them. */
+export class StringSchema<T extends string = string> extends Schema<T> {
   private choices?: readonly string[];
   private ignoreCase = false;
   private nonEmpty = false;
@@ -92,10 +93,11 @@ export class StringSchema extends Schema<string> {
   private pattern?: { re: RegExp; hint: string };
   private pathWhen?: (value: string) => boolean;
 
-  oneOf(choices: readonly string[], options: { ignoreCase?: boolean } = {}): this {
+  /** With ignoreCase the choices are written in lower case, and the value is the choice it matched. */
+  oneOf<const C extends string>(choices: readonly C[], options: { ignoreCase?: boolean } = {}): StringSchema<C> {
     this.choices = choices;
     this.ignoreCase = options.ignoreCase ?? false;
-    return this;
+    return this as StringSchema<string> as StringSchema<C>;
   }
   notEmpty(): this {
     this.nonEmpty = true;
@@ -118,11 +120,11 @@ export class StringSchema extends Schema<string> {
     if (this.choices) return this.choices.map((c) => JSON.stringify(c)).join(" | ");
     return this.url ? "url" : "string";
   }
-  protected check(input: unknown, ctx: ParseContext, path: string): string {
+  protected check(input: unknown, ctx: ParseContext, path: string): T {
     if (typeof input === "number" || typeof input === "boolean") input = String(input);
     if (typeof input !== "string") {
       ctx.error(path, `must be a string, got ${describeType(input)}`);
-      return "";
+      return "" as T;
     }
     if (this.nonEmpty && input.trim() === "") ctx.error(path, "must not be empty");
     const candidate = this.ignoreCase ? input.toLowerCase() : input;
@@ -139,8 +141,9 @@ export class StringSchema extends Schema<string> {
       }
     }
     if (this.pattern && !this.pattern.re.test(input)) ctx.error(path, `${this.pattern.hint}, got "${input}"`);
-    if (this.pathWhen && ctx.baseDir !== undefined && input.trim() !== "" && this.pathWhen(input)) return resolveConfigPath(input.trim(), ctx.baseDir);
-    return input;
+    if (this.pathWhen && ctx.baseDir !== undefined && input.trim() !== "" && this.pathWhen(input)) return resolveConfigPath(input.trim(), ctx.baseDir) as T;
+    // checked against the choices above (an unknown one is reported, and the config not used)
+    return (this.choices ? candidate : input) as T;
   }
 }
 
