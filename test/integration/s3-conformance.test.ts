@@ -32,7 +32,11 @@ async function createBucket(): Promise<void> {
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
 }
 
+// The S3 server is taken before it is used: s3.test.ts restarts it (forgetting every
+// bucket), so the bucket made here must not be made while that file holds it.
+let releaseS3: (() => void) | undefined;
 beforeAll(async () => {
+  releaseS3 = await services.useExclusively("s3");
   await gw.start();
   await services.start("s3");
   await createBucket();
@@ -40,6 +44,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await gw.stop();
   client.destroy();
+  releaseS3?.();
 });
 
 async function listKeys(prefix: string): Promise<string[]> {
