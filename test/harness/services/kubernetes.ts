@@ -222,6 +222,8 @@ function launcherScript(): string {
     `--audit-webhook-config-file=${AUDIT_WEBHOOK_KUBECONFIG}`,
     // batch mode (the default); a batch waits at most 2 s instead of 30 so tests see events soon
     "--audit-webhook-batch-max-wait=2s",
+    // privileged pods may be created (the k8s_audit tests create one; it is never scheduled)
+    "--allow-privileged=true",
     "--v=1",
   ];
   const controllerManager = [
