@@ -14,6 +14,7 @@ import type { DetectorAlert } from "../../src/detector/ruleset.js";
 import { startSyscallDetector, type SyscallDetector } from "../../src/detector/sources/syscall/index.js";
 import { runPod, type CriPod } from "../harness/cri.js";
 import { TESTBASE } from "../harness/images/images.js";
+import { runsTheSensor } from "../harness/sensor-lock.js";
 import { services } from "../harness/services.js";
 import { CONTAINERD_SOCKET } from "../harness/services/containerd.js";
 import { buildSensor, isRoot, waitFor } from "../unit/sensor/helpers.js";
@@ -25,6 +26,8 @@ const RULES = `
   output: "shadow read in %container.id pod=%k8s.pod.name ns=%k8s.ns.name app=%k8s.pod.label[app] labels=%k8s.pod.labels name=%container.name image=%container.image type=%container.type sandbox=%k8s.pod.sandbox_id"
   priority: NOTICE
 `;
+
+runsTheSensor();
 
 describe.skipIf(!isRoot)("pod metadata from containerd's CRI API on alerts (root)", () => {
   let detector: SyscallDetector;

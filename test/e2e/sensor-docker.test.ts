@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DetectorAlert } from "../../src/detector/ruleset.js";
 import { startSyscallDetector, type SyscallDetector } from "../../src/detector/sources/syscall/index.js";
 import { containerEnginesConfig } from "../../src/detector/metadata/engines.js";
+import { runsTheSensor } from "../harness/sensor-lock.js";
 import { services } from "../harness/services.js";
 import { DOCKER_SOCKET, dockerCli } from "../harness/services/docker.js";
 import { TESTBASE } from "../harness/images/images.js";
@@ -56,6 +57,8 @@ function inspect(name: string): Inspect {
   if (!r.ok) throw new Error(`docker inspect ${name}: ${r.err}`);
   return (JSON.parse(r.out) as Inspect[])[0]!;
 }
+
+runsTheSensor();
 
 describe.skipIf(!isRoot)("container metadata from a real Docker Engine (root)", () => {
   let detector: SyscallDetector;
