@@ -5,7 +5,7 @@ import { buildServer } from "../ingest/server.js";
 import { PeregrineError, errorMessage } from "../errors.js";
 import type { Config } from "../config/index.js";
 import { EXIT, loadConfigOrReport } from "./common.js";
-import { installEnrichment, type EnrichConfig } from "../enrich/index.js";
+import { installEnrichment } from "../enrich/index.js";
 import { installRouting } from "../route/index.js";
 import type { RunContext, RunExtension } from "../run-context.js";
 import { registerDetectorMetrics } from "../detector-metrics.js";
@@ -115,7 +115,7 @@ export async function runCommand(argv: string[], options: { withDetector: boolea
  * dedup/throttle windows are summarized before the lanes drain, so no count is lost.
  */
 async function applyRouting(router: Router, config: Config, logger: Logger): Promise<void> {
-  installEnrichment(router, config.enrich as EnrichConfig | undefined, logger);
+  installEnrichment(router, config.enrich, logger);
   const routing = installRouting(router, config, logger);
   registerRunExtension({ name: "noise control", start: async () => () => routing.stop() });
 }

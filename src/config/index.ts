@@ -55,6 +55,9 @@ export const rootShape = {
 } satisfies Shape;
 
 export type RootConfig = Omit<InferShape<typeof rootShape>, "outputs" | "detector" | "enrich">;
+/** The `detector` and `enrich` sections as their schemas read them. */
+export type DetectorSection = NonNullable<InferShape<typeof rootShape>["detector"]>;
+export type EnrichSection = NonNullable<InferShape<typeof rootShape>["enrich"]>;
 
 export interface OutputConfig extends LaneConfig {
   name: string;
@@ -68,9 +71,8 @@ export interface OutputConfig extends LaneConfig {
 
 export interface Config extends RootConfig {
   outputs: OutputConfig[];
-  /** Raw sections other modules validate with their own schema. */
-  detector?: unknown;
-  enrich?: unknown;
+  detector?: DetectorSection;
+  enrich?: EnrichSection;
   /** Where the config came from, for messages. */
   source: string;
 }
