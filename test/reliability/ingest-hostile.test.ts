@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { Pool, request } from "undici";
-import { makeAlert, waitUntil } from "../harness/router-process.js";
+import { makeAlert } from "../harness/router-process.js";
 import { MiB, flood, rssBytes, sampler, startRouterIn } from "./helpers.js";
 
 const cleanups: (() => Promise<unknown>)[] = [];
