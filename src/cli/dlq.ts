@@ -1,7 +1,9 @@
-import { existsSync } from "node:fs";
+import { X509Certificate } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { connect as connectTls } from "node:tls";
 import { parseArgs } from "node:util";
-import { request } from "undici";
+import { Agent, request } from "undici";
 import { SqliteJournal } from "../delivery/journal.js";
 import type { Config } from "../config/index.js";
 import { EXIT, loadConfigOrReport } from "./common.js";
@@ -97,7 +99,40 @@ type ApiReplay = { kind: "replayed"; count: number } | { kind: "refused"; url: s
 async function replayViaApi(config: Config, output: string | undefined, ids: number[]): Promise<ApiReplay> {
   const address = config.listen.address === "0.0.0.0" || config.listen.address === "::" ? "127.0.0.1" : config.listen.address;
   const host = address.includes(":") ? `[${address}]` : address;
-  const base = `http://${host}:${config.listen.port}`;
+  const tls = config.listen.tls;
+  const base = `${tls.cert === undefined ? "http" : "https"}://${host}:${config.listen.port}`;
+  if (tls.client_ca !== undefined)
+    return {
+      kind: "refused",
+      url: base,
+      reason:
+        "the router asks every client for a certificate (listen.tls.client_ca) and this command holds none; " +
+        "POST /api/dead-letters/replay with a client certificate, or stop the router and replay again (the journal is then written directly)",
+    };
+  let dispatcher: Agent | undefined;
+  if (tls.cert !== undefined) {
+    // The router serves the certificate this config names: trust exactly that one, whatever
+    // CA signed it and whatever names it carries (the address here may be 127.0.0.1).
+    let pinned: string;
+    try {
+      pinned = new X509Certificate(readFileSync(tls.cert)).fingerprint256;
+    } catch {
+      return { kind: "refused", url: base, reason: `cannot read listen.tls.cert (${tls.cert}) to recognise the router` };
+    }
+    dispatcher = new Agent({
+      connect: (opts, callback) => {
+        const socket = connectTls({ host: opts.hostname, port: Number(opts.port), rejectUnauthorized: false, ALPNProtocols: ["http/1.1"] });
+        socket.once("secureConnect", () => {
+          if (socket.getPeerX509Certificate()?.fingerprint256 === pinned) callback(null, socket);
+          else {
+            socket.destroy();
+            callback(new Error("the server's certificate is not listen.tls.cert"), null);
+          }
+        });
+        socket.once("error", (err) => callback(err, null));
+      },
+    });
+  }
   const headers: Record<string, string> = { "content-type": "application/json" };
   const token = config.ingest.auth.tokens[0];
   if (token) headers.authorization = `Bearer ${token}`;
@@ -112,11 +147,14 @@ async function replayViaApi(config: Config, output: string | undefined, ids: num
       body: JSON.stringify(body),
       headersTimeout: 5000,
       bodyTimeout: 5000,
+      ...(dispatcher ? { dispatcher } : {}),
     });
   } catch {
+    void dispatcher?.close();
     return { kind: "unreachable", url: base };
   }
   const text = await res.body.text().catch(() => "");
+  void dispatcher?.close();
   // Something else on that port (no such route): not a router, so the journal is written instead.
   if (res.statusCode === 404) return { kind: "unreachable", url: base };
   let json: { replayed?: unknown; error?: { message?: unknown } } = {};

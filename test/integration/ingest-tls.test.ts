@@ -12,6 +12,10 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Agent, request } from "undici";
 import { certs, ensureCerts } from "../harness/certs.js";
 import { makeAlert, startRouter, waitUntil, type RouterProcess } from "../harness/router-process.js";
+import { Receiver } from "../harness/receiver.js";
+import { runCommand } from "../harness/run-command.js";
+
+const REPO = join(import.meta.dirname, "..", "..");
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -168,4 +172,44 @@ describe("listening beyond loopback", () => {
     const allowed = await start({ listen: { address: "0.0.0.0", allow_insecure: true } });
     await waitUntil(async () => (await allowed.get("/ping").catch(() => ({ status: 0 }))).status === 200, 60_000, "the router with allow_insecure to listen");
   }, 180_000);
+});
+
+describe("peregrine dlq replay against a router serving HTTPS", () => {
+  it("replays through the running router, trusting exactly the certificate its config names", async () => {
+    const receiver = await new Receiver().start();
+    cleanups.push(() => receiver.stop());
+    receiver.behavior = () => ({ status: 400, body: '{"error":"not yet"}' });
+    const router = await start({
+      listen: { tls: { cert: certs.serverCert, key: certs.serverKey } },
+      outputs: [{ name: "hook", type: "webhook", url: receiver.url, retry: { initial_ms: 100, max_ms: 1000 } }],
+    });
+    const dispatcher = new Agent({ connect: { ca: readFileSync(certs.caCert), servername: "localhost" } });
+    cleanups.push(() => dispatcher.close());
+    await waitHttps(router, dispatcher);
+    const posted = await request(`https://127.0.0.1:${router.port}/`, { method: "POST", dispatcher, headers: { "content-type": "application/json" }, body: JSON.stringify(makeAlert(1)) });
+    const { uuid } = (await posted.body.json()) as { uuid: string };
+    expect(posted.statusCode).toBe(200);
+    await waitUntil(
+      async () => {
+        const res = await request(`https://127.0.0.1:${router.port}/api/dead-letters`, { dispatcher });
+        return JSON.stringify(await res.body.json()).includes(uuid);
+      },
+      60_000,
+      "the dead letter",
+    );
+
+    receiver.behavior = () => ({ status: 200 });
+    const replay = await runCommand(process.execPath, ["--import", "tsx", "src/cli.ts", "dlq", "replay", "--output", "hook", "-c", router.configFile], { cwd: REPO });
+    expect(replay.stderr).toBe("");
+    expect(replay.stdout).toContain("replayed 1 dead letter(s) through the running router");
+    await waitUntil(() => receiver.alerts().some((a) => a.uuid === uuid), 60_000, "the replayed alert at the receiver");
+  });
+
+  it("with listen.tls.client_ca, says it holds no client certificate and replays nothing", async () => {
+    const router = await start({ listen: { tls: { cert: certs.serverCert, key: certs.serverKey, client_ca: certs.caCert } } });
+    const replay = await runCommand(process.execPath, ["--import", "tsx", "src/cli.ts", "dlq", "replay", "-c", router.configFile], { cwd: REPO });
+    expect(replay.status).not.toBe(0);
+    expect(replay.stderr).toMatch(/refused the replay: the router asks every client for a certificate \(listen\.tls\.client_ca\)/);
+    expect(replay.stderr).not.toMatch(/\n\s+at /);
+  });
 });
