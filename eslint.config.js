@@ -13,6 +13,9 @@ export default tseslint.config(
     files: ["**/*.ts"],
     plugins: { "import-x": importX },
     settings: {
+      // .ts files are modules to follow, and `./x.js` imports resolve to the `x.ts` beside them
+      "import-x/extensions": [".ts", ".js"],
+      "import-x/parsers": { "@typescript-eslint/parser": [".ts"] },
       "import-x/resolver-next": [createTypeScriptImportResolver({ project: "tsconfig.test.json" })],
     },
     rules: {
