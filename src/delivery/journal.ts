@@ -191,6 +191,7 @@ export class SqliteJournal implements Journal {
   private walBytes = 0;
   private shmBytes = 0;
   private measuredAt = 0;
+  private pageSize = 0;
   /** Bytes of appends queued but not yet committed, so requests in one turn see each other. */
   private reserved = 0;
   private closed = false;
@@ -514,7 +515,7 @@ export class SqliteJournal implements Journal {
   private removeDelivery(output: string, seq: number): void {
     if (this.stmt.deleteDelivery.run(output, seq).changes === 0) return;
     // The body goes with its last delivery: collection never waits for another output's ack.
-    for (const o of this.knownOutputs) if (this.stmt.hasDelivery.get(o, seq)) return;
+    for (const o of this.knownOutputs) if (o !== output && this.stmt.hasDelivery.get(o, seq)) return;
     this.stmt.deleteAlert.run(seq);
     this.quotaHit = false;
   }
@@ -701,7 +702,9 @@ export class SqliteJournal implements Journal {
   }
 
   private livePages(): number {
-    return (this.stmt.pageCount.get()!.page_count - this.stmt.freelist.get()!.freelist_count) * this.stmt.pageSize.get()!.page_size;
+    // The page size is fixed once the database exists.
+    this.pageSize ||= this.stmt.pageSize.get()!.page_size;
+    return (this.stmt.pageCount.get()!.page_count - this.stmt.freelist.get()!.freelist_count) * this.pageSize;
   }
 
   private walReserve(): number {
