@@ -258,3 +258,21 @@ describe("k8s_audit endpoint under a flood", () => {
     expect((await post(audit.url, body)).status).toBe(200);
   }, 120_000);
 });
+
+describe("k8s_audit endpoint when the journal refuses", () => {
+  it("answers 503 with Retry-After, so the API server sends the batch again", async () => {
+    const { router, audit, journaled } = await setup("retry_after: 3s");
+    try {
+      // a stopped router's journal is closed: it accepts nothing
+      await router.stop(0);
+      const a = await post(audit.url, fixture("pod-privileged.json"));
+      expect(a.status).toBe(503);
+      expect(a.headers["retry-after"]).toBe("3");
+      expect(JSON.parse(a.body)).toMatchObject({ error: { code: "K8S_AUDIT_NOT_JOURNALED" } });
+      expect(journaled).toHaveLength(0);
+    } finally {
+      await audit.close();
+    }
+  }, 120_000);
+});
+
