@@ -151,4 +151,28 @@ describe("k8s_audit fields", () => {
     const bad = loadRules({ documents: [{ name: "t.yaml", text: text.replace("image[0]", "image[x]") }] });
     expect(bad.results.errors[0]!.message).toContain("takes a numeric index");
   });
+
+  it("append_output matches k8s_audit rules by source, and rule selection reaches them by tag", () => {
+    const rules = join(REPO, "../shared/corpus/falco-plugins/k8s_audit_rules.yaml");
+    const { ruleset, results } = loadRules({
+      files: [rules],
+      appendOutput: [
+        { match: { source: "k8s_audit" }, extra_output: "cluster=%jevt.value[/annotations/cluster_name]", extra_fields: ["ka.useragent", { audit_id: "%ka.auditid" }] },
+        { match: { source: "syscall" }, extra_output: "never here" },
+      ],
+      selection: [{ disable: { tag: "k8s" } }, { enable: { rule: "Create Privileged Pod" } }],
+    });
+    expect(results.errors).toEqual([]);
+    const enabled = ruleset.rules.filter((r) => r.enabled && r.source === "k8s_audit").map((r) => r.name);
+    expect(enabled).toEqual(["Create Privileged Pod"]);
+    const ev = fixture("pod-privileged.json")[0]!;
+    (ev.doc as Record<string, unknown>).annotations = { ...(ev.doc.annotations as object), cluster_name: "prod-eu" };
+    const [alert, ...more] = ruleset.evaluate(k8sAuditSource, ev);
+    expect(more).toEqual([]);
+    expect(alert!.rule).toBe("Create Privileged Pod");
+    expect(alert!.source).toBe("k8s_audit");
+    expect(alert!.output.endsWith(" cluster=prod-eu")).toBe(true);
+    expect(alert!.output).not.toContain("never here");
+    expect(alert!.output_fields).toMatchObject({ "ka.useragent": "kubectl/v1.31.4 (linux/amd64) kubernetes/a78aa47", audit_id: ev.doc.auditID });
+  });
 });
