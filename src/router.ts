@@ -124,7 +124,9 @@ export class Router extends EventEmitter<RouterEvents> {
    * StorageFullError when the journal is at its quota (nothing is half-accepted).
    */
   async accept(alerts: readonly Alert[], options: { allOutputs?: boolean; outputs?: readonly string[] } = {}): Promise<JournalEntry[]> {
-    if (this.journal.isFull()) {
+    // Not isFull(): that stays true after a large request was refused, and a smaller one may
+    // still fit (the journal refuses exactly, per request, what would pass the quota).
+    if (this.journal.usedBytes() >= this.config.storage.max_bytes) {
       this.metrics.journalFull.set(1);
       throw new StorageFullError();
     }

@@ -195,7 +195,7 @@ export class SqliteJournal implements Journal {
   /** Bytes of appends queued but not yet committed, so requests in one turn see each other. */
   private reserved = 0;
   private closed = false;
-  /** An append was refused at the quota: full until a delivery frees space. */
+  /** An append was refused at the quota: reported full until space is freed or an append fits. */
   private quotaHit = false;
   private failure: { since: number; reason: string; refused: number; loggedAt: number } | undefined;
   /** Lasting findings about the files (a WAL deleted while running), shown until restart. */
@@ -479,6 +479,7 @@ export class SqliteJournal implements Journal {
       }
     }
     if (byOutput.size > 0) for (const l of this.listeners) l(byOutput);
+    if (outcomes.some((o, i) => !(o instanceof Error) && appends[i]!.bytes > 0)) this.quotaHit = false;
     appends.forEach((a, i) => {
       const o = outcomes[i]!;
       if (o instanceof Error) a.reject(o);

@@ -77,6 +77,10 @@ describe("SqliteJournal", () => {
       .filter((f) => f.startsWith("journal.db"))
       .reduce((n, f) => n + statSync(join(d, f)).size, 0);
     expect(onDisk).toBeLessThanOrEqual(quota);
+    expect(j.isFull()).toBe(true);
+    // A refused large request does not stop the journal: a small one that fits goes in.
+    await j.append([{ alert: alert(1000), outputs: ["x"] }]);
+    expect(j.isFull()).toBe(false);
     j.close();
   });
 });
