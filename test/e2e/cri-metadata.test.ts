@@ -13,7 +13,7 @@ import { ContainerMetadata } from "../../src/detector/metadata/manager.js";
 import type { ContainerInfo } from "../../src/detector/metadata/types.js";
 import { runPod, type CriPod } from "../harness/cri.js";
 import { services } from "../harness/services.js";
-import { CONTAINERD_SOCKET } from "../harness/services/containerd.js";
+import { CONTAINERD_SOLO_SOCKET } from "../harness/services/containerd.js";
 import { TESTBASE } from "../harness/images/images.js";
 import { isRoot, waitFor } from "../unit/sensor/helpers.js";
 
@@ -21,7 +21,7 @@ describe.skipIf(!isRoot)("container metadata from containerd's CRI API (root)", 
   const pods: CriPod[] = [];
 
   beforeAll(async () => {
-    await services.start("containerd");
+    await services.start("containerd-solo");
   });
 
   afterAll(async () => {
@@ -39,7 +39,7 @@ describe.skipIf(!isRoot)("container metadata from containerd's CRI API (root)", 
     pods.push(pod);
     const cid = pod.containerId;
     const sb = pod.sandboxId;
-    const meta = new ContainerMetadata({ engines: [new CriEngine(CONTAINERD_SOCKET)], logger: pino({ level: "warn" }) });
+    const meta = new ContainerMetadata({ engines: [new CriEngine(CONTAINERD_SOLO_SOCKET)], logger: pino({ level: "warn" }) });
     const id = cid.slice(0, 12);
     const info = await waitFor("the CRI lookup", () => meta.get(id), 30_000);
     const view = { containerId: () => id, info: (x: ContainerInfo) => x, timeNs: () => BigInt(Date.now()) * 1_000_000n };

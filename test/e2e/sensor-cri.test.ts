@@ -1,5 +1,5 @@
 /**
- * End to end, as root, with containerd's CRI plugin (the harness's `containerd` service) and
+ * End to end, as root, with containerd's CRI plugin (the harness's `containerd-solo` service) and
  * no kubelet: a pod made through the CRI API reads /etc/shadow two seconds after it starts,
  * and the alert carries the pod's name, namespace and labels and the container's name and
  * image, as the CRI API reports them, with the detector asking the CRI engine.
@@ -16,7 +16,7 @@ import { runPod, type CriPod } from "../harness/cri.js";
 import { TESTBASE } from "../harness/images/images.js";
 import { runsTheSensor } from "../harness/sensor-lock.js";
 import { services } from "../harness/services.js";
-import { CONTAINERD_SOCKET } from "../harness/services/containerd.js";
+import { CONTAINERD_SOLO_SOCKET } from "../harness/services/containerd.js";
 import { buildSensor, isRoot, waitFor } from "../unit/sensor/helpers.js";
 
 const RULES = `
@@ -37,7 +37,7 @@ describe.skipIf(!isRoot)("pod metadata from containerd's CRI API on alerts (root
 
   beforeAll(async () => {
     buildSensor();
-    await services.start("containerd");
+    await services.start("containerd-solo");
     dir = mkdtempSync(join(tmpdir(), "pg-sensor-cri-"));
     const rules = join(dir, "rules.yaml");
     writeFileSync(rules, RULES);
@@ -47,7 +47,7 @@ describe.skipIf(!isRoot)("pod metadata from containerd's CRI API on alerts (root
         docker: { enabled: false },
         podman: { enabled: false },
         containerd: { enabled: false },
-        cri: { enabled: true, sockets: [CONTAINERD_SOCKET] },
+        cri: { enabled: true, sockets: [CONTAINERD_SOLO_SOCKET] },
       }),
       logger: pino({ level: "warn" }),
       onAlert: (a) => alerts.push(a),

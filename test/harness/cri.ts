@@ -1,5 +1,6 @@
 /**
- * Pods made through the CRI API of the harness's containerd, as the kubelet makes them (host
+ * Pods made through the CRI API of the harness's `containerd-solo` (no kubelet attached, which
+ * would kill pods the API server does not know), as the kubelet makes them (host
  * network, no CNI needed), for tests that need a container of a pod without a kubelet.
  */
 import { randomBytes, randomUUID } from "node:crypto";
@@ -8,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pb, UnixGrpcClient } from "../../src/detector/metadata/grpc.js";
 import { TESTBASE } from "./images/images.js";
-import { CONTAINERD_SOCKET } from "./services/containerd.js";
+import { CONTAINERD_SOLO_SOCKET } from "./services/containerd.js";
 
 const RT = "/runtime.v1.RuntimeService";
 /** NamespaceMode.NODE: share the host's namespace. */
@@ -36,7 +37,7 @@ export interface CriPod {
 }
 
 export async function runPod(spec: PodSpec): Promise<CriPod> {
-  const client = new UnixGrpcClient(CONTAINERD_SOCKET, 60_000);
+  const client = new UnixGrpcClient(CONTAINERD_SOLO_SOCKET, 60_000);
   const logDir = mkdtempSync(join(tmpdir(), "pg-cri-logs-"));
   const pod = {
     name: `pg-pod-${randomBytes(3).toString("hex")}`,

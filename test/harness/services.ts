@@ -6,7 +6,7 @@
  *   await services.start("kafka");  // resolves once the broker answers again
  */
 import { alertmanager } from "./services/alertmanager.js";
-import { containerd } from "./services/containerd.js";
+import { containerd, containerdSolo } from "./services/containerd.js";
 import { docker } from "./services/docker.js";
 import { etcd } from "./services/etcd.js";
 import { kafka } from "./services/kafka.js";
@@ -18,8 +18,8 @@ import { victorialogs, victorialogsAuth } from "./services/victorialogs.js";
 import { acquireLock, withLock } from "./lock.js";
 import { HarnessError, portOpen, runningPid, stopDaemon, waitUntil } from "./proc.js";
 
-export const SERVICES: readonly ServiceDef[] = [kafka, victorialogs, victorialogsAuth, s3, alertmanager, containerd, docker, registry, registryAuth, etcd, kubernetes];
-export type ServiceName = "kafka" | "victorialogs" | "victorialogs-auth" | "s3" | "alertmanager" | "containerd" | "docker" | "registry" | "registry-auth" | "etcd" | "kubernetes";
+export const SERVICES: readonly ServiceDef[] = [kafka, victorialogs, victorialogsAuth, s3, alertmanager, containerd, containerdSolo, docker, registry, registryAuth, etcd, kubernetes];
+export type ServiceName = "kafka" | "victorialogs" | "victorialogs-auth" | "s3" | "alertmanager" | "containerd" | "containerd-solo" | "docker" | "registry" | "registry-auth" | "etcd" | "kubernetes";
 export const SERVICE_NAMES = SERVICES.map((s) => s.name) as ServiceName[];
 
 export function serviceDef(name: string): ServiceDef {

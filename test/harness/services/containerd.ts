@@ -22,17 +22,25 @@ export const CONTAINERD_SOCKET = join(CONTAINERD_HOME, "containerd.sock");
 export const CONTAINERD_NAMESPACE = "k8s.io";
 export const CONTAINERD_CNI_BIN_DIR = join(CONTAINERD_HOME, "cni", "bin");
 export const CONTAINERD_CNI_CONF_DIR = join(CONTAINERD_HOME, "cni", "net.d");
-const CONFIG = join(CONTAINERD_HOME, "config.toml");
 
-const CONFIG_TEXT = `version = 2
-root = "${join(CONTAINERD_HOME, "root")}"
-state = "${join(CONTAINERD_HOME, "state")}"
+/**
+ * A second instance with no kubelet attached, for tests that make pods through the CRI API
+ * themselves: a kubelet on an engine kills every pod sandbox the API server does not know.
+ */
+export const CONTAINERD_SOLO_HOME = cachePath("containerd-solo");
+export const CONTAINERD_SOLO_SOCKET = join(CONTAINERD_SOLO_HOME, "containerd.sock");
+
+function configText(home: string): string {
+  const socket = join(home, "containerd.sock");
+  return `version = 2
+root = "${join(home, "root")}"
+state = "${join(home, "state")}"
 
 [grpc]
-  address = "${CONTAINERD_SOCKET}"
+  address = "${socket}"
 
 [ttrpc]
-  address = "${CONTAINERD_SOCKET}.ttrpc"
+  address = "${socket}.ttrpc"
 
 [debug]
   address = ""
@@ -54,9 +62,10 @@ state = "${join(CONTAINERD_HOME, "state")}"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
   [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "${CONTAINERD_CNI_BIN_DIR}"
-    conf_dir = "${CONTAINERD_CNI_CONF_DIR}"
+    bin_dir = "${join(home, "cni", "bin")}"
+    conf_dir = "${join(home, "cni", "net.d")}"
 `;
+}
 
 /** Installs missing Debian packages (PATH=PACKAGE pairs) with the project's script. */
 export function installDebianTools(...pairs: string[]): void {
@@ -67,45 +76,62 @@ function requireRoot(service: string): void {
   if (process.getuid?.() !== 0) throw new HarnessError(`${service}: runs containers and so needs root`);
 }
 
-/** `ctr` against this service's socket. */
-export function ctr(args: string[], namespace = CONTAINERD_NAMESPACE): { ok: boolean; out: string } {
-  const r = spawnSync("ctr", ["--address", CONTAINERD_SOCKET, "--namespace", namespace, ...args], { encoding: "utf8", timeout: 120_000 });
+/** `ctr` against a containerd socket (this service's by default). */
+export function ctr(args: string[], namespace = CONTAINERD_NAMESPACE, socket = CONTAINERD_SOCKET): { ok: boolean; out: string } {
+  const r = spawnSync("ctr", ["--address", socket, "--namespace", namespace, ...args], { encoding: "utf8", timeout: 120_000 });
   return { ok: r.status === 0, out: `${r.stdout ?? ""}${r.stderr ?? ""}` };
 }
 
-let imported = false;
-
-export const containerd: ServiceDef = {
-  name: "containerd",
-  summary: "containerd (CRI plugin, runc) on its own socket, with the test images in k8s.io",
-  async provision() {
-    requireRoot("containerd");
-    installDebianTools("/usr/bin/containerd=containerd", "/usr/sbin/runc=runc", "/usr/sbin/debootstrap=debootstrap", "/usr/bin/cc=gcc", "/usr/include/stdio.h=libc6-dev");
-    await ensureImages();
-    for (const d of ["root", "state", "cni/bin", "cni/net.d"]) mkdirSync(join(CONTAINERD_HOME, d), { recursive: true });
-    writeFileSync(CONFIG, CONFIG_TEXT);
-  },
-  spawn() {
-    imported = false;
-    startDaemon({ name: "containerd", command: "containerd", args: ["--config", CONFIG], marker: CONFIG });
-  },
-  async ready() {
-    if (!ctr(["version"]).ok) return false;
-    if (!imported) {
-      // import is idempotent; images missing after a wipe of the root come back here
-      const have = ctr(["images", "ls", "-q"]).out.split("\n");
-      for (const img of IMAGES) {
-        if (have.includes(img.fullRef)) continue;
-        note(`containerd: importing ${img.ref}`);
-        const r = ctr(["images", "import", img.tarball]);
-        if (!r.ok) throw new HarnessError(`containerd: importing ${img.tarball} failed: ${r.out.trim()}`);
+function containerdService(name: string, home: string, summary: string, env: Record<string, string>): ServiceDef {
+  const socket = join(home, "containerd.sock");
+  const config = join(home, "config.toml");
+  let imported = false;
+  return {
+    name,
+    summary,
+    async provision() {
+      requireRoot(name);
+      installDebianTools("/usr/bin/containerd=containerd", "/usr/sbin/runc=runc", "/usr/sbin/debootstrap=debootstrap", "/usr/bin/cc=gcc", "/usr/include/stdio.h=libc6-dev");
+      await ensureImages();
+      for (const d of ["root", "state", "cni/bin", "cni/net.d"]) mkdirSync(join(home, d), { recursive: true });
+      writeFileSync(config, configText(home));
+    },
+    spawn() {
+      imported = false;
+      startDaemon({ name, command: "containerd", args: ["--config", config], marker: config });
+    },
+    async ready() {
+      if (!ctr(["version"], CONTAINERD_NAMESPACE, socket).ok) return false;
+      if (!imported) {
+        // import is idempotent; images missing after a wipe of the root come back here
+        const have = ctr(["images", "ls", "-q"], CONTAINERD_NAMESPACE, socket).out.split("\n");
+        for (const img of IMAGES) {
+          if (have.includes(img.fullRef)) continue;
+          note(`${name}: importing ${img.ref}`);
+          const r = ctr(["images", "import", img.tarball], CONTAINERD_NAMESPACE, socket);
+          if (!r.ok) throw new HarnessError(`${name}: importing ${img.tarball} failed: ${r.out.trim()}`);
+        }
+        imported = true;
       }
-      imported = true;
-    }
-    return true;
-  },
-  readyTimeoutMs: 120_000,
-  ports: [],
-  env: () => ({ CONTAINERD_ADDRESS: CONTAINERD_SOCKET, CONTAINERD_NAMESPACE }),
-  onDemand: true,
-};
+      return true;
+    },
+    readyTimeoutMs: 120_000,
+    ports: [],
+    env: () => env,
+    onDemand: true,
+  };
+}
+
+export const containerd: ServiceDef = containerdService(
+  "containerd",
+  CONTAINERD_HOME,
+  "containerd (CRI plugin, runc) on its own socket, with the test images in k8s.io",
+  { CONTAINERD_ADDRESS: CONTAINERD_SOCKET, CONTAINERD_NAMESPACE },
+);
+
+export const containerdSolo: ServiceDef = containerdService(
+  "containerd-solo",
+  CONTAINERD_SOLO_HOME,
+  "a second containerd, no kubelet attached, for pods made through the CRI API by tests",
+  {},
+);
