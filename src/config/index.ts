@@ -174,14 +174,16 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
   return { config, issues, source };
 }
 
-const outputSchemas = new Map<string, ObjectSchema<Shape>>();
+/** An output entry's keys: the lane's, typed, and its type's own. */
+type OutputShape = typeof laneShape & Shape;
+const outputSchemas = new Map<string, ObjectSchema<OutputShape>>();
 
-function outputSchema(def: OutputDefinition): ObjectSchema<Shape> {
+function outputSchema(def: OutputDefinition): ObjectSchema<OutputShape> {
   let schema = outputSchemas.get(def.type);
   if (schema === undefined) {
     const overlap = Object.keys(def.schema.shape).filter((k) => k in laneShape);
     if (overlap.length > 0) throw new Error(`output type ${def.type} redefines lane keys: ${overlap.join(", ")}`);
-    schema = new ObjectSchema({ ...laneShape, ...def.schema.shape });
+    schema = new ObjectSchema<OutputShape>({ ...def.schema.shape, ...laneShape });
     outputSchemas.set(def.type, schema);
   }
   return schema;
@@ -205,7 +207,7 @@ export function parseOutput(entry: unknown, ctx: ParseContext, path: string): Ou
   }
   const withDefaults = mergeDefaults((def.laneDefaults ?? {}) as Record<string, unknown>, entry);
   const errorsBefore = ctx.issues.filter((i) => i.severity === "error").length;
-  const parsed = outputSchema(def).parse(withDefaults, ctx, path) as Record<string, unknown>;
+  const parsed = outputSchema(def).parse(withDefaults, ctx, path);
   const options: Record<string, unknown> = {};
   for (const k of Object.keys(def.schema.shape)) if (k in parsed) options[k] = parsed[k];
   try {
@@ -216,7 +218,7 @@ export function parseOutput(entry: unknown, ctx: ParseContext, path: string): Ou
     const errorsNow = ctx.issues.filter((i) => i.severity === "error").length;
     if (errorsNow === errorsBefore) ctx.error(path, `cannot be checked: ${errorMessage(err)}`);
   }
-  const lane = parsed as unknown as LaneConfig & { name: string; minimum_priority: string; filter?: string };
+  const lane = parsed;
   const out: OutputConfig = {
     ...lane,
     name: lane.name,
