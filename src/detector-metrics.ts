@@ -84,6 +84,30 @@ export function registerDetectorMetrics(registry: Registry, source: DetectorMetr
     if (sensor) out.push({ process: "sensor", ...sensor });
     return out;
   };
+  // container metadata (detector.container_engines): no sample while no engine is enabled
+  gauge("peregrine_detector_container_lookups_total", 'Container metadata lookups since start: result="found" (an engine knew the container) or "missing" (none did).', ["result"], (g, s) => {
+    if (!s.containers) return;
+    g.set({ result: "found" }, s.containers.lookups_found);
+    g.set({ result: "missing" }, s.containers.lookups_missing);
+  });
+  gauge("peregrine_detector_container_engine_errors_total", "Container engine requests that failed (engine down, refused, timed out) since start.", [], (g, s) => {
+    if (s.containers) g.set(s.containers.engine_errors);
+  });
+  gauge("peregrine_detector_container_engines_down", "Container engine sockets currently down.", [], (g, s) => {
+    if (s.containers) g.set(s.containers.engines_down);
+  });
+  gauge("peregrine_detector_container_cache_entries", "Containers in the metadata cache.", [], (g, s) => {
+    if (s.containers) g.set(s.containers.cached);
+  });
+  gauge("peregrine_detector_container_events_total", "Synthetic container events (evt.type = container) raised since start.", [], (g, s) => {
+    if (s.containers) g.set(s.containers.container_events);
+  });
+  gauge("peregrine_detector_container_lookup_seconds", "Container metadata lookup latency per engine over the last 1,000 lookups (quantile 0.5 and 0.99).", ["engine", "quantile"], (g, s) => {
+    for (const [engine, l] of Object.entries(s.containers?.latency_ms ?? {})) {
+      g.set({ engine, quantile: "0.5" }, l.p50 / 1000);
+      g.set({ engine, quantile: "0.99" }, l.p99 / 1000);
+    }
+  });
   gauge(
     "peregrine_detector_cpu_seconds_total",
     'CPU time (user + system) of the detector: process="sensor" the eBPF sensor, process="engine" the process running the rule engine (and the router).',

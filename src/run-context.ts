@@ -26,6 +26,17 @@ export interface DetectorStats {
   state?: string;
   /** The sensor process, whose CPU and memory /metrics reports (peregrine_detector_*). */
   sensor_pid?: number;
+  /** Container metadata lookups (detector.container_engines), while an engine is enabled. */
+  containers?: {
+    lookups_found: number;
+    lookups_missing: number;
+    engine_errors: number;
+    engines_down: number;
+    cached: number;
+    container_events: number;
+    /** Lookup latency per engine, ms, over the last 1,000 answered lookups. */
+    latency_ms: Record<string, { p50: number; p99: number }>;
+  };
 }
 
 export type DetectorStatsProvider = () => DetectorStats | Promise<DetectorStats>;

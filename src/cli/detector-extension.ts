@@ -112,6 +112,19 @@ function dashboardStats(detector: SyscallDetector): DetectorStatsProvider {
       drops: st.sensorDrops,
       state: st.sensorRestarts > 0 ? `running (sensor restarted ${st.sensorRestarts}×)` : "running",
       ...(detector.sensorPid() !== undefined ? { sensor_pid: detector.sensorPid()! } : {}),
+      ...(st.containers
+        ? {
+            containers: {
+              lookups_found: st.containers.found,
+              lookups_missing: st.containers.missing,
+              engine_errors: st.containers.engineErrors,
+              engines_down: st.containers.enginesDown.length,
+              cached: st.containers.containers,
+              container_events: st.containers.containerEvents,
+              latency_ms: st.containers.latencyMs,
+            },
+          }
+        : {}),
     };
   };
 }
