@@ -26,12 +26,11 @@ describe.skipIf(!isRoot)("peregrine run: sensor alerts reach the outputs (root)"
       },
     });
     // the detector starts after the router listens; wait for its log line
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + 120_000;
     while (!router.stdout.concat(router.stderr).some((l) => l.includes("syscall detector started"))) {
       if (Date.now() > deadline) throw new Error(`detector did not start:\n${router.stderr.join("\n")}\n${router.stdout.join("\n")}`);
       await new Promise((r) => setTimeout(r, 100));
     }
-    await new Promise((r) => setTimeout(r, 500)); // the sensor's first frames
   });
 
   afterAll(async () => {
@@ -42,13 +41,19 @@ describe.skipIf(!isRoot)("peregrine run: sensor alerts reach the outputs (root)"
   it("cat /etc/shadow is journaled and delivered with Falco's fields", async () => {
     const marker = `pg-run-${process.pid}`;
     const t = Date.now();
-    execFileSync("sh", ["-c", `cat /etc/shadow /nonexistent-${marker} > /dev/null 2>&1; true`]);
+    // "detector started" is logged once the sensor runs; its programs may attach a moment
+    // later on a busy machine, so the action is repeated every 2 s until one is caught.
+    let lastAction = 0;
     let alert: Record<string, unknown> | undefined;
     while (!alert) {
+      if (Date.now() - lastAction > 2000) {
+        execFileSync("sh", ["-c", `cat /etc/shadow /nonexistent-${marker} > /dev/null 2>&1; true`]);
+        lastAction = Date.now();
+      }
       alert = receiver
         .alerts()
         .find((a) => a.rule === "Read sensitive file untrusted" && String((a.output_fields as Record<string, unknown>)["proc.cmdline"]).includes(marker));
-      if (!alert && Date.now() - t > 30_000) throw new Error(`no alert within 30 s; received: ${JSON.stringify(receiver.alerts().map((a) => a.rule))}`);
+      if (!alert && Date.now() - t > 60_000) throw new Error(`no alert within 60 s; received: ${JSON.stringify(receiver.alerts().map((a) => a.rule))}`);
       if (!alert) await new Promise((r) => setTimeout(r, 20));
     }
     expect(alert).toMatchObject({ priority: "Warning", source: "syscall" });
@@ -64,11 +69,17 @@ describe.skipIf(!isRoot)("peregrine run: sensor alerts reach the outputs (root)"
 
   it("the dashboard's detector panel reports the running detector", async () => {
     const read = async () => (await (await fetch(`${router.url}/api/status`)).json()) as { detector?: Record<string, unknown> };
-    await read();
-    await new Promise((r) => setTimeout(r, 1100)); // a rate needs two reads a second apart
-    execFileSync("sh", ["-c", "cat /etc/hostname > /dev/null"]);
-    await new Promise((r) => setTimeout(r, 300)); // the sensor releases frames after a few ms
-    const { detector } = await read();
+    // A rate needs two reads a second apart and counters come in stats frames (about one a
+    // second, later on a busy machine): act and read until the frames show the activity.
+    let detector: Record<string, unknown> | undefined;
+    const until = Date.now() + 60_000;
+    for (;;) {
+      execFileSync("sh", ["-c", "cat /etc/hostname > /dev/null"]);
+      await new Promise((r) => setTimeout(r, 500));
+      detector = (await read()).detector;
+      if (detector && Number(detector.events_per_second) > 0 && Number(detector.filtered_total) > 0) break;
+      if (Date.now() > until) break;
+    }
     expect(detector).toBeDefined();
     expect(detector!.rules_loaded).toBeGreaterThan(20); // Falco's stable rules
     expect(detector!.events_total).toBeGreaterThan(0);
