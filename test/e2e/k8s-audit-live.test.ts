@@ -4,8 +4,9 @@
  * posts to Peregrine's k8s_audit endpoint at its defaults (127.0.0.1:9765, /k8s-audit), which
  * evaluates Falco's k8s_audit_rules.yaml unchanged and journals through a real router. Real
  * kubectl calls: a ConfigMap holding an AWS access key, a privileged pod, a ServiceAccount
- * bound to cluster-admin fire their rules once each with the API server's values; their
- * benign twins (an ordinary ConfigMap, an unprivileged pod, a binding to view) stay silent.
+ * bound to cluster-admin, an exec into a running pod fire their rules once each with the API
+ * server's values; their benign twins (an ordinary ConfigMap, an unprivileged pod, a binding
+ * to view) stay silent.
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -20,7 +21,8 @@ import { loadConfig } from "../../src/config/index.js";
 import type { K8sAuditRunning } from "../../src/detector/index.js";
 import { Router } from "../../src/router.js";
 import { services } from "../harness/services.js";
-import { AUDIT_WEBHOOK_URL, kubectlOrThrow } from "../harness/services/kubernetes.js";
+import { ensureImages, TESTBASE } from "../harness/images/images.js";
+import { AUDIT_WEBHOOK_URL, kubectlOrThrow, NODE_NAME } from "../harness/services/kubernetes.js";
 import { isRoot, waitFor } from "../unit/sensor/helpers.js";
 
 const REPO = resolve(import.meta.dirname, "../..");
@@ -75,8 +77,8 @@ describe.skipIf(!isRoot)("k8s_audit live from the API server's audit webhook (ro
       witness,
       `- rule: pg live witness
   desc: an object of this test was created
-  condition: jevt.value[/stage]=ResponseComplete and ka.verb=create and ka.target.name startswith pg-live-
-  output: created %ka.target.resource %ka.target.name
+  condition: jevt.value[/stage]=ResponseComplete and (ka.verb=create or ka.target.subresource=exec) and ka.target.name startswith pg-live-
+  output: created %ka.target.resource %ka.target.name %ka.target.subresource
   priority: DEBUG
   source: k8s_audit
 `,
@@ -115,10 +117,16 @@ describe.skipIf(!isRoot)("k8s_audit live from the API server's audit webhook (ro
     }
   }, 120_000);
 
-  const created = (name: string) =>
+  const created = (name: string, subresource?: string) =>
     waitFor(
       `the API server's audit event for ${name}`,
-      () => journaled.find((j) => j.alert.rule === "pg live witness" && j.alert.output_fields["ka.target.name"] === name),
+      () =>
+        journaled.find(
+          (j) =>
+            j.alert.rule === "pg live witness" &&
+            j.alert.output_fields["ka.target.name"] === name &&
+            (subresource === undefined || j.alert.output_fields["ka.target.subresource"] === subresource),
+        ),
       ARRIVAL_MS,
       () => `endpoint stats: ${JSON.stringify(audit?.stats())}`,
     );
@@ -167,4 +175,39 @@ describe.skipIf(!isRoot)("k8s_audit live from the API server's audit webhook (ro
     expect(admin.every((j) => !String(j.alert.output).includes(bindings[1]!))).toBe(true);
     expect(journaled.filter((j) => j.alert.rule === "Attach to cluster-admin Role")).toHaveLength(admin.length);
   }, ARRIVAL_MS * 2);
+
+  it("an exec into a running pod fires Attach/Exec Pod once, with the command", async () => {
+    await ensureImages();
+    kubectlOrThrow(
+      ["apply", "-f", "-"],
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "pg-live-exec", namespace: ns },
+        spec: {
+          // no scheduler runs: bound to the node, on the host network, the local test image
+          nodeName: NODE_NAME,
+          hostNetwork: true,
+          automountServiceAccountToken: false,
+          terminationGracePeriodSeconds: 0,
+          containers: [{ name: "box", image: TESTBASE.ref, imagePullPolicy: "Never", command: ["sleep", "3600"] }],
+        },
+      }),
+    );
+    await waitFor(
+      "the pod to run",
+      () => {
+        const p = JSON.parse(kubectlOrThrow(["-n", ns, "get", "pod", "pg-live-exec", "-o", "json"])) as { status?: { phase?: string } };
+        return p.status?.phase === "Running" ? true : undefined;
+      },
+      180_000,
+    );
+    kubectlOrThrow(["-n", ns, "exec", "pg-live-exec", "--", "cat", "/etc/hostname"]);
+    // kubectl execs over a WebSocket (verb get); its ResponseComplete follows its ResponseStarted
+    await created("pg-live-exec", "exec");
+    const hits = fired("Attach/Exec Pod", "ka.target.name", "pg-live-exec");
+    expect(hits).toHaveLength(1);
+    expect(hits[0]!.output_fields).toMatchObject({ "ka.target.namespace": ns, "ka.target.subresource": "exec", "ka.uri.param[command]": "cat" });
+  }, 300_000);
 });
+
