@@ -4,6 +4,7 @@
  * eBPF sensor (a control-plane host often cannot). Its alerts are journaled like any other:
  * the endpoint answers the API server only once they are.
  */
+import { Counter } from "prom-client";
 import { normalizeAlert, type Alert } from "../alert.js";
 import { readK8sAuditConfig, startK8sAudit, type K8sAuditRunning } from "../detector/index.js";
 import { readDetectorConfig, SensorError } from "../detector/sources/syscall/index.js";
@@ -49,12 +50,60 @@ export async function startK8sAuditSource(config: Config, router: Router, logger
   }
 }
 
+const METRICS = {
+  requests: "peregrine_k8s_audit_requests_total",
+  events: "peregrine_k8s_audit_events_total",
+  alerts: "peregrine_k8s_audit_alerts_total",
+} as const;
+
+/** The endpoint's counters in the router's /metrics, read from its stats at scrape time. */
+export function registerK8sAuditMetrics(router: Router, running: K8sAuditRunning): () => void {
+  const registry = router.metrics.registry;
+  new Counter({
+    name: METRICS.requests,
+    help: "Audit webhook requests answered, by HTTP status (200: evaluated and journaled; 429: busy; 4xx: refused).",
+    labelNames: ["status"],
+    registers: [registry],
+    collect() {
+      const st = running.stats();
+      this.reset();
+      if (st.batches > 0) this.inc({ status: "200" }, st.batches);
+      for (const [status, n] of Object.entries(st.rejected)) this.inc({ status }, n);
+    },
+  });
+  new Counter({
+    name: METRICS.events,
+    help: "Kubernetes audit events evaluated by the k8s_audit rules (in bodies answered 200).",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(running.stats().events);
+    },
+  });
+  new Counter({
+    name: METRICS.alerts,
+    help: "Alerts the k8s_audit rules raised and the journal accepted.",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(running.stats().alerts);
+    },
+  });
+  return () => {
+    for (const name of Object.values(METRICS)) registry.removeSingleMetric(name);
+  };
+}
+
 export const extension: RunExtension = {
   name: "k8s_audit",
   async start(ctx: RunContext) {
     if (!ctx.withDetector) return;
     const running = await startK8sAuditSource(ctx.config, ctx.router, ctx.logger.child({ component: "k8s_audit" }));
     if (!running) return;
-    return () => running.close();
+    const unregister = registerK8sAuditMetrics(ctx.router, running);
+    return async () => {
+      unregister();
+      await running.close();
+    };
   },
 };

@@ -57,6 +57,12 @@ describe("peregrine run with detector.k8s_audit", () => {
     expect(JSON.stringify(recent.json)).toContain("Create Privileged Pod");
     expect(JSON.stringify(recent.json)).toContain('"source":"k8s_audit"');
     expect([...router.stdout, ...router.stderr].join("\n")).toContain(`k8s_audit: listening for audit events on ${auditUrl}`);
+    const metrics = await router.get("/metrics");
+    expect(metrics.status).toBe(200);
+    const text = String(metrics.json);
+    expect(text).toContain('peregrine_k8s_audit_requests_total{status="200"} 1');
+    expect(text).toContain("peregrine_k8s_audit_events_total 1");
+    expect(text).toContain("peregrine_k8s_audit_alerts_total 1");
     expect(await router.stop("SIGTERM")).toBe(0);
   }, 120_000);
 
