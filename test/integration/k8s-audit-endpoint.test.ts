@@ -257,6 +257,32 @@ describe("k8s_audit endpoint under a flood", () => {
     // the slot is free again
     expect((await post(audit.url, body)).status).toBe(200);
   }, 120_000);
+
+  it("a sender that goes away mid-body frees its slot", async () => {
+    const body = Buffer.from(fixture("pod-privileged.json"));
+    const gone = request(audit.url, { method: "POST", headers: { "content-type": "application/json", "content-length": body.length } });
+    gone.on("error", () => {});
+    gone.write(body.subarray(0, 100));
+    gone.flushHeaders();
+    // held: a second batch is refused while it is
+    const deadline = Date.now() + 60_000;
+    let busy: Answer;
+    for (;;) {
+      busy = await post(audit.url, body);
+      if (busy.status === 429 || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(busy.status).toBe(429);
+    gone.destroy();
+    // then the slot frees: a batch is taken again (polled: the close reaches the server a moment later)
+    let after: Answer;
+    for (;;) {
+      after = await post(audit.url, body);
+      if (after.status === 200 || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(after.status).toBe(200);
+  }, 120_000);
 });
 
 describe("k8s_audit endpoint when the journal refuses", () => {

@@ -94,10 +94,16 @@ export async function startK8sAuditEndpoint(opts: K8sAuditEndpointOptions): Prom
         }
         chunks.push(c);
       });
+      let ended = false;
       req.on("end", () => {
+        ended = true;
         if (!over) resolve(Buffer.concat(chunks, size).toString("utf8"));
       });
       req.on("error", reject_);
+      // a sender that goes away mid-body (or is cut by request_timeout) frees its slot
+      req.on("close", () => {
+        if (!ended && !over) reject_(new Error("the sender closed the connection before the body ended"));
+      });
     });
 
   const evaluate = async (events: readonly K8sAuditEvent[]): Promise<(DetectorAlert & { uuid: string })[]> => {
@@ -169,6 +175,10 @@ export async function startK8sAuditEndpoint(opts: K8sAuditEndpointOptions): Prom
 
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((err: unknown) => {
+      if (req.destroyed || res.destroyed) {
+        logger.debug({ err: (err as Error).message }, "k8s_audit request abandoned by its sender");
+        return;
+      }
       logger.error({ err: (err as Error).message }, "k8s_audit request failed");
       sendError("INTERNAL_ERROR", res, 500, "internal error; the log has details");
     });
