@@ -59,6 +59,14 @@ export async function startK8sAudit(opts: K8sAuditOptions): Promise<K8sAuditRunn
   if (rulesLoaded === 0) {
     opts.logger.warn("detector.k8s_audit: no k8s_audit rule is loaded; list Falco's k8s_audit_rules.yaml in detector.rules_files");
   }
+  const loopback = /^(127\.|::1$|localhost$)/.test(opts.config.address);
+  if (!loopback && opts.config.tls.clientCa === undefined) {
+    // anyone who reaches the port can make alerts: say so once, loudly
+    opts.logger.warn(
+      { address: opts.config.address },
+      "detector.k8s_audit listens beyond loopback without detector.k8s_audit.tls.client_ca: anyone who reaches it can post audit events",
+    );
+  }
   const endpoint = await startK8sAuditEndpoint({ config: opts.config, ruleset, logger: opts.logger, deliver: opts.deliver });
   opts.logger.info({ url: endpoint.url, rules: rulesLoaded }, `k8s_audit: listening for audit events on ${endpoint.url}`);
   return Object.assign(endpoint, { ruleset, rulesLoaded });
