@@ -4,11 +4,26 @@ import { defaultRulesFiles, readDetectorConfig } from "../../../src/detector/sou
 import { containerIdFromCgroup, containerIdFromProcCgroup } from "../../../src/detector/sources/syscall/container.js";
 
 describe("detector config", () => {
-  it("defaults: auto, the shipped rules, 8 MiB rings", () => {
+  it("defaults: auto, the shipped rules, 8 MiB rings, every container engine at its default socket, no metrics alerts", () => {
     const r = readDetectorConfig(undefined);
     expect(r).toEqual({
       ok: true,
-      config: { enabled: "auto", rulesFiles: defaultRulesFiles(), selection: [], appendOutput: [], ringBufferBytes: 8 * 1024 * 1024, kernelFilter: true, ruleMatching: "first" },
+      config: {
+        enabled: "auto",
+        rulesFiles: defaultRulesFiles(),
+        selection: [],
+        appendOutput: [],
+        ringBufferBytes: 8 * 1024 * 1024,
+        kernelFilter: true,
+        ruleMatching: "first",
+        containerEngines: {
+          docker: { enabled: true, sockets: ["/var/run/docker.sock"] },
+          podman: { enabled: true, sockets: ["/run/podman/podman.sock"] },
+          containerd: { enabled: true, sockets: ["/run/containerd/containerd.sock"] },
+          cri: { enabled: true, sockets: ["/run/containerd/containerd.sock", "/run/crio/crio.sock", "/run/k3s/containerd/containerd.sock"] },
+        },
+        metricsAlertIntervalMs: 0,
+      },
     });
   });
 
