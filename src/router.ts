@@ -9,6 +9,7 @@ import { Lane, type LaneStatus } from "./delivery/lane.js";
 import { Metrics } from "./metrics.js";
 import { errorMessage } from "./errors.js";
 import { RecentAlerts } from "./ui/recent.js";
+import { HistoryStore } from "./history/store.js";
 
 /** Decides which outputs want an alert. Replaceable so routing rules can grow in src/route/. */
 export interface AlertRouter {
@@ -55,6 +56,8 @@ export class Router extends EventEmitter<RouterEvents> {
   readonly journal: Journal;
   readonly lanes = new Map<string, Lane>();
   private readonly recent: RecentAlerts;
+  /** Every accepted alert, kept across restarts (history.enabled); undefined when disabled. */
+  readonly history?: HistoryStore;
   private accepting = true;
   private routing: AlertRouter;
   private enrich: Enricher = (a) => a;
@@ -80,6 +83,9 @@ export class Router extends EventEmitter<RouterEvents> {
     this.routing = new MinimumPriorityRouter(config.outputs);
     const kept = config.ingest.recent_alerts;
     this.recent = new RecentAlerts({ maxAlerts: kept.max_alerts, maxBytes: kept.max_bytes });
+    const h = config.history;
+    if (h?.enabled)
+      this.history = new HistoryStore({ dir: config.storage.path, retentionMs: h.retention, maxBytes: h.max_bytes, logger: logger.child({ component: "history" }) });
   }
 
   setRouting(routing: AlertRouter): void {
@@ -113,6 +119,7 @@ export class Router extends EventEmitter<RouterEvents> {
       for (const [name, entries] of byOutput) this.lanes.get(name)?.offer(entries);
     });
     for (const lane of this.lanes.values()) lane.start();
+    this.history?.start();
   }
 
   get isAccepting(): boolean {
@@ -143,6 +150,7 @@ export class Router extends EventEmitter<RouterEvents> {
       this.metrics.alertsReceived.inc({ priority: e.alert.priority, source: e.alert.source });
       // An alert no output wants is not written (0 bytes): its size is measured here instead.
       this.recent.add(e.alert, e.bytes > 0 ? e.bytes : JSON.stringify(e.alert).length);
+      this.history?.record(e.alert);
       this.emit("alert", e.alert);
     }
     return entries;
@@ -205,6 +213,11 @@ export class Router extends EventEmitter<RouterEvents> {
   async stop(drainMs = this.config.shutdown.drain_ms): Promise<void> {
     this.accepting = false;
     await Promise.all([...this.lanes.values()].map((l) => l.stop(drainMs)));
+    try {
+      this.history?.close();
+    } catch (err) {
+      this.logger.error({ err: errorMessage(err) }, "closing the alert history failed");
+    }
     try {
       this.journal.close();
     } catch (err) {

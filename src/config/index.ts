@@ -10,6 +10,7 @@ import { OUTPUT_TYPES } from "../../outputs/registry.js";
 import type { OutputDefinition } from "../delivery/output.js";
 import { enrichShape } from "../enrich/config.js";
 import { checkOutputRouting } from "../route/check.js";
+import { historySchema } from "../history/config.js";
 import { checkListenExposure, checkTlsFiles, ingestSchema, listenSchema } from "./listen.js";
 
 export const DEFAULT_CONFIG_FILE = "./peregrine.yaml";
@@ -35,6 +36,7 @@ export const rootShape = {
     })
     .describe("The durable journal."),
   ingest: ingestSchema,
+  history: historySchema,
   shutdown: s
     .object({
       drain_ms: s.duration().range(0).default(10_000).describe("On SIGTERM, how long outputs may drain before exit."),
@@ -54,7 +56,7 @@ export const rootShape = {
   enrich: enrichShape.optional(),
 } satisfies Shape;
 
-export type RootConfig = Omit<InferShape<typeof rootShape>, "outputs" | "detector" | "enrich">;
+export type RootConfig = Omit<InferShape<typeof rootShape>, "outputs" | "detector" | "enrich" | "history">;
 /** The `detector` and `enrich` sections as their schemas read them. */
 export type DetectorSection = NonNullable<InferShape<typeof rootShape>["detector"]>;
 export type EnrichSection = NonNullable<InferShape<typeof rootShape>["enrich"]>;
@@ -73,6 +75,8 @@ export interface Config extends RootConfig {
   outputs: OutputConfig[];
   detector?: DetectorSection;
   enrich?: EnrichSection;
+  /** Always set by loadConfig; optional so a hand-built config (tests, embedders) runs without history. */
+  history?: InferShape<typeof rootShape>["history"];
   /** Where the config came from, for messages. */
   source: string;
 }
@@ -164,6 +168,7 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     listen: root.listen,
     storage: root.storage,
     ingest: root.ingest,
+    history: root.history,
     shutdown: root.shutdown,
     log: root.log,
     outputs,

@@ -6,6 +6,7 @@ import { StorageFullError, type Router } from "../router.js";
 import { UuidDedup } from "./dedup.js";
 import { parseAlertBody } from "./parse.js";
 import { createListener } from "./tls.js";
+import { HistoryQueryError, parseCursor, parseFilter, parseLimit, wantsHistory, type HistoryQuery } from "../history/api.js";
 
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; field?: string; index?: number };
@@ -223,9 +224,24 @@ export function buildServer(router: Router): FastifyInstance {
 /** JSON for the dashboard and the CLI. */
 function registerApi(app: FastifyInstance, router: Router): void {
   app.get("/api/outputs", () => ({ outputs: [...router.lanes.values()].map((l) => l.status()) }));
-  app.get<{ Querystring: { limit?: string } }>("/api/alerts", (req) => {
-    const limit = Math.min(Math.max(Number(req.query.limit ?? 1000) || 1000, 1), 10_000);
-    return { alerts: router.recentAlerts(limit) };
+  app.get<{ Querystring: HistoryQuery }>("/api/alerts", (req, reply) => {
+    const history = router.history;
+    if (!history) {
+      if (wantsHistory(req.query))
+        return reply.code(400).send(errorBody("INGEST_INVALID_FIELD", "filters and time ranges need the alert history (history.enabled: true)", { field: "history" }));
+      const limit = Math.min(Math.max(Number(req.query.limit ?? 1000) || 1000, 1), 10_000);
+      return { alerts: router.recentAlerts(limit) };
+    }
+    try {
+      const filter = parseFilter(req.query);
+      const limit = parseLimit(req.query.limit, 1000, 10_000);
+      const cursor = parseCursor(req.query.cursor);
+      // A page is bounded in bytes as the in-memory backlog is, so large alerts cannot blow up a response.
+      return history.query(filter, { limit, maxBytes: router.config.ingest.recent_alerts.max_bytes, ...(cursor ? { cursor } : {}) });
+    } catch (err) {
+      if (err instanceof HistoryQueryError) return reply.code(400).send(errorBody("INGEST_INVALID_FIELD", err.message, { field: err.field }));
+      throw err;
+    }
   });
   app.get<{ Querystring: { output?: string | string[]; limit?: string } }>("/api/dead-letters", (req, reply) => {
     // ?output=a&output=b arrives as an array, which the journal's query cannot bind

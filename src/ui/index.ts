@@ -7,6 +7,7 @@ import { loadPage, type PageAssets } from "./assets.js";
 import { readDetectorStats, type DetectorStats } from "./detector-stats.js";
 import { AlertStats, type StatsSnapshot } from "./stats.js";
 import { EventHub } from "./stream.js";
+import { HistoryQueryError, historyStats, wantsHistory, type HistoryQuery } from "../history/api.js";
 
 export type { DetectorStats, DetectorStatsProvider } from "./detector-stats.js";
 
@@ -75,7 +76,18 @@ export class Dashboard {
     };
     app.get("/ui", servePage);
     app.get("/ui/", servePage);
-    app.get<{ Querystring: { top?: string } }>("/api/stats", (req) => {
+    app.get<{ Querystring: HistoryQuery }>("/api/stats", (req, reply) => {
+      // A time range or filter reads the history; without one, the live counters answer.
+      const history = this.router.history;
+      if (history && wantsHistory(req.query)) {
+        try {
+          return historyStats(history, req.query);
+        } catch (err) {
+          if (err instanceof HistoryQueryError)
+            return reply.code(400).send({ error: { code: "INGEST_INVALID_FIELD" satisfies ErrorCode, message: err.message, field: err.field } });
+          throw err;
+        }
+      }
       const top = Math.min(Math.max(Math.trunc(Number(req.query.top ?? 10)) || 10, 1), 100);
       return this.stats.snapshot(top);
     });

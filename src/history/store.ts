@@ -1,0 +1,370 @@
+import Database from "better-sqlite3";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import { PRIORITIES, priorityRank, type Alert, type Priority } from "../alert.js";
+
+/** The file beside the journal; the journal forgets delivered alerts, the history keeps them. */
+export const HISTORY_FILE = "history.db";
+
+export interface HistoryOptions {
+  /** The directory (storage.path); the store is `history.db` in it. */
+  dir: string;
+  /** Age past which alerts are pruned (ms, by the alert's time); 0: never by age. */
+  retentionMs: number;
+  /** Size bound (estimated bytes of the stored alerts and their index). */
+  maxBytes: number;
+  logger?: Logger;
+  now?: () => number;
+  /** How often retention runs (ms). */
+  pruneEveryMs?: number;
+}
+
+export interface HistoryFilter {
+  /** Inclusive lower bound, ms since the epoch. */
+  from?: number;
+  /** Exclusive upper bound, ms since the epoch. */
+  to?: number;
+  priorities?: Priority[];
+  rules?: string[];
+  sources?: string[];
+  hostnames?: string[];
+  /** Every tag given must be on the alert. */
+  tags?: string[];
+  /** Free text over the output and the field names and values (every word must match). */
+  text?: string;
+}
+
+export interface HistoryPage {
+  /** The newest matching alerts older than the cursor, listed oldest first. */
+  alerts: Alert[];
+  /** Give as `cursor` for the next (older) page; absent on the last page. */
+  next_cursor?: string;
+}
+
+export const GROUP_KEYS = ["priority", "rule", "source", "hostname", "tag"] as const;
+export type GroupKey = (typeof GROUP_KEYS)[number];
+
+export interface HistoryCounts {
+  from: number;
+  to: number;
+  bucket_ms: number;
+  group_by: GroupKey;
+  /** Oldest first, one per bucket of the range, zeros left out of `counts`. */
+  buckets: { start: number; counts: Record<string, number> }[];
+  /** Per group over the whole range, largest first. */
+  totals: { key: string; count: number }[];
+  total: number;
+}
+
+/** Per-row overhead estimate: the row, its five indexes, tags and full-text postings. */
+const ROW_OVERHEAD = 200;
+/** Rows removed per retention step: each step is one short transaction, so ingest is never held up long. */
+const PRUNE_STEP = 500;
+/** A size prune goes down to this share of max_bytes, so it does not run on every alert. */
+const PRUNE_LOW_WATER = 0.9;
+const MAX_BUCKETS = 1000;
+
+/** Text the full-text index sees for an alert: its output, then every field name and value. */
+function fieldsText(alert: Alert): string {
+  const parts: string[] = [];
+  const walk = (fields: Record<string, unknown> | undefined) => {
+    if (!fields) return;
+    for (const [k, v] of Object.entries(fields)) parts.push(k, typeof v === "string" ? v : JSON.stringify(v));
+  };
+  walk(alert.output_fields);
+  walk(alert.custom_fields);
+  return parts.join(" ");
+}
+
+/** Words of a free-text query, each a quoted FTS5 phrase (so `-`, `*`, `"` and `OR` are plain text). */
+export function ftsQuery(text: string): string | undefined {
+  const words = text
+    .split(/\s+/)
+    .map((w) => w.trim())
+    .filter((w) => /[\p{L}\p{N}]/u.test(w));
+  if (words.length === 0) return undefined;
+  return words.map((w) => `"${w.replaceAll('"', '""')}"`).join(" AND ");
+}
+
+function encodeCursor(time: number, id: number): string {
+  return Buffer.from(`${time}:${id}`).toString("base64url");
+}
+
+/** Undefined when the cursor is not one this store made. */
+export function decodeCursor(cursor: string): { time: number; id: number } | undefined {
+  const m = /^(-?\d+):(\d+)$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
+  if (!m) return undefined;
+  return { time: Number(m[1]), id: Number(m[2]) };
+}
+
+/**
+ * The alert history: SQLite (WAL) in its own file, so the journal's hot path and its
+ * quota stay apart. Alerts are recorded in batches on the next tick (one transaction per
+ * batch); readers flush first, so a query sees every alert accepted before it. Retention
+ * by age and size runs in the background in short steps.
+ */
+export class HistoryStore {
+  private readonly db: Database.Database;
+  private pending: { alert: Alert; at: number }[] = [];
+  private flushTimer?: NodeJS.Immediate;
+  private pruneTimer?: NodeJS.Timeout;
+  private pruning = false;
+  private bytes = 0;
+  private closed = false;
+  private readonly now: () => number;
+  private readonly insertAlert: Database.Statement;
+  private readonly insertTag: Database.Statement;
+  private readonly insertFts: Database.Statement;
+
+  constructor(private readonly options: HistoryOptions) {
+    this.now = options.now ?? Date.now;
+    mkdirSync(options.dir, { recursive: true });
+    this.db = new Database(join(options.dir, HISTORY_FILE));
+    this.db.pragma("journal_mode = WAL");
+    // History is not the durability path (the journal is): a power cut may lose its last moments.
+    this.db.pragma("synchronous = NORMAL");
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS alerts (
+        id INTEGER PRIMARY KEY,
+        time_ms INTEGER NOT NULL,
+        priority INTEGER NOT NULL,
+        rule TEXT NOT NULL,
+        source TEXT NOT NULL,
+        hostname TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        body TEXT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS alerts_time ON alerts (time_ms, id);
+      CREATE INDEX IF NOT EXISTS alerts_priority ON alerts (priority, time_ms);
+      CREATE INDEX IF NOT EXISTS alerts_rule ON alerts (rule, time_ms);
+      CREATE INDEX IF NOT EXISTS alerts_source ON alerts (source, time_ms);
+      CREATE INDEX IF NOT EXISTS alerts_hostname ON alerts (hostname, time_ms);
+      CREATE TABLE IF NOT EXISTS alert_tags (alert_id INTEGER NOT NULL, tag TEXT NOT NULL, time_ms INTEGER NOT NULL, PRIMARY KEY (alert_id, tag)) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS alert_tags_tag ON alert_tags (tag, time_ms);
+      CREATE VIRTUAL TABLE IF NOT EXISTS alerts_fts USING fts5 (output, fields, content='', contentless_delete=1);
+    `);
+    this.insertAlert = this.db.prepare("INSERT INTO alerts (time_ms, priority, rule, source, hostname, bytes, body) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    this.insertTag = this.db.prepare("INSERT OR IGNORE INTO alert_tags (alert_id, tag, time_ms) VALUES (?, ?, ?)");
+    this.insertFts = this.db.prepare("INSERT INTO alerts_fts (rowid, output, fields) VALUES (?, ?, ?)");
+    this.bytes = (this.db.prepare("SELECT total(bytes) AS b FROM alerts").get() as { b: number }).b;
+  }
+
+  /** Records an alert (batched: written on the next tick, or by the next query). */
+  record(alert: Alert, receivedAt = this.now()): void {
+    if (this.closed) return;
+    this.pending.push({ alert, at: receivedAt });
+    if (this.pending.length >= 5000) this.flush();
+    else this.flushTimer ??= setImmediate(() => this.flush());
+  }
+
+  /** Writes what `record` buffered, in one transaction. */
+  flush(): void {
+    if (this.flushTimer) clearImmediate(this.flushTimer);
+    this.flushTimer = undefined;
+    if (this.pending.length === 0 || this.closed) return;
+    const batch = this.pending;
+    this.pending = [];
+    try {
+      this.db.transaction(() => {
+        for (const { alert, at } of batch) {
+          const parsed = Date.parse(alert.time);
+          const time = Number.isFinite(parsed) ? parsed : at;
+          const body = JSON.stringify(alert);
+          const fields = fieldsText(alert);
+          const bytes = body.length + alert.output.length + fields.length + ROW_OVERHEAD;
+          const id = Number(this.insertAlert.run(time, Math.max(0, priorityRank(alert.priority)), alert.rule, alert.source, alert.hostname, bytes, body).lastInsertRowid);
+          for (const tag of alert.tags) this.insertTag.run(id, tag, time);
+          this.insertFts.run(id, alert.output, fields);
+          this.bytes += bytes;
+        }
+      })();
+    } catch (err) {
+      // The history must never fail ingest: the alert is already journaled.
+      this.options.logger?.error({ err: (err as Error).message, count: batch.length }, "writing the alert history failed; these alerts are not in the history");
+    }
+    if (this.bytes > this.options.maxBytes) this.schedulePrune(0);
+  }
+
+  /** Estimated size of what the history holds (what max_bytes bounds). */
+  usedBytes(): number {
+    return this.bytes;
+  }
+
+  count(): number {
+    this.flush();
+    return (this.db.prepare("SELECT count(*) AS n FROM alerts").get() as { n: number }).n;
+  }
+
+  private where(filter: HistoryFilter, alias = "a"): { sql: string; params: unknown[] } {
+    const clauses: string[] = [];
+    const params: unknown[] = [];
+    if (filter.from !== undefined) clauses.push(`${alias}.time_ms >= ?`), params.push(filter.from);
+    if (filter.to !== undefined) clauses.push(`${alias}.time_ms < ?`), params.push(filter.to);
+    const list = (column: string, values: readonly unknown[] | undefined) => {
+      if (values === undefined || values.length === 0) return;
+      clauses.push(`${alias}.${column} IN (${values.map(() => "?").join(", ")})`);
+      params.push(...values);
+    };
+    list("priority", filter.priorities?.map(priorityRank));
+    list("rule", filter.rules);
+    list("source", filter.sources);
+    list("hostname", filter.hostnames);
+    for (const tag of filter.tags ?? []) {
+      clauses.push(`EXISTS (SELECT 1 FROM alert_tags t WHERE t.alert_id = ${alias}.id AND t.tag = ?)`);
+      params.push(tag);
+    }
+    const fts = filter.text === undefined ? undefined : ftsQuery(filter.text);
+    if (fts !== undefined) {
+      clauses.push(`${alias}.id IN (SELECT rowid FROM alerts_fts WHERE alerts_fts MATCH ?)`);
+      params.push(fts);
+    }
+    return { sql: clauses.length ? `WHERE ${clauses.join(" AND ")}` : "", params };
+  }
+
+  /**
+   * A page of matching alerts, newest first by (time, id), so pages are stable while alerts
+   * arrive. `maxBytes` bounds the page's JSON (a page of large alerts stops early).
+   */
+  query(filter: HistoryFilter, page: { limit: number; cursor?: { time: number; id: number }; maxBytes?: number }): HistoryPage {
+    this.flush();
+    const w = this.where(filter);
+    let sql = w.sql;
+    const params = [...w.params];
+    if (page.cursor) {
+      sql += `${sql ? " AND" : "WHERE"} (a.time_ms < ? OR (a.time_ms = ? AND a.id < ?))`;
+      params.push(page.cursor.time, page.cursor.time, page.cursor.id);
+    }
+    const stmt = this.db.prepare(`SELECT a.id, a.time_ms, a.body FROM alerts a ${sql} ORDER BY a.time_ms DESC, a.id DESC LIMIT ?`);
+    const alerts: Alert[] = [];
+    let size = 0;
+    let last: { time_ms: number; id: number } | undefined;
+    let more = false;
+    for (const row of stmt.iterate(...params, page.limit + 1) as IterableIterator<{ id: number; time_ms: number; body: string }>) {
+      if (alerts.length === page.limit || (page.maxBytes !== undefined && alerts.length > 0 && size + row.body.length > page.maxBytes)) {
+        more = true;
+        break;
+      }
+      size += row.body.length;
+      alerts.push(JSON.parse(row.body) as Alert);
+      last = row;
+    }
+    alerts.reverse();
+    return more && last ? { alerts, next_cursor: encodeCursor(last.time_ms, last.id) } : { alerts };
+  }
+
+  /** Counts over time in buckets, grouped by one key (tags: an alert counts once per tag). */
+  counts(filter: HistoryFilter & { from: number; to: number }, groupBy: GroupKey, bucketMs?: number): HistoryCounts {
+    this.flush();
+    const span = Math.max(1, filter.to - filter.from);
+    let bucket = bucketMs ?? Math.ceil(span / 60);
+    bucket = Math.max(bucket, Math.ceil(span / MAX_BUCKETS), 1);
+    const w = this.where(filter);
+    const key = groupBy === "tag" ? "t.tag" : `a.${groupBy}`;
+    const join = groupBy === "tag" ? "JOIN alert_tags t ON t.alert_id = a.id" : "";
+    const rows = this.db
+      .prepare(`SELECT (a.time_ms - ?) / ? AS b, ${key} AS k, count(*) AS n FROM alerts a ${join} ${w.sql} GROUP BY b, k`)
+      .all(filter.from, bucket, ...w.params) as { b: number; k: string | number; n: number }[];
+    const n = Math.ceil(span / bucket);
+    const buckets = Array.from({ length: n }, (_, i) => ({ start: filter.from + i * bucket, counts: {} as Record<string, number> }));
+    const totals = new Map<string, number>();
+    let total = 0;
+    for (const r of rows) {
+      const k = groupBy === "priority" ? (PRIORITIES[Number(r.k)] ?? String(r.k)) : String(r.k);
+      const slot = buckets[Math.min(Math.max(0, Math.floor(r.b)), n - 1)]!;
+      slot.counts[k] = (slot.counts[k] ?? 0) + r.n;
+      totals.set(k, (totals.get(k) ?? 0) + r.n);
+      total += r.n;
+    }
+    return {
+      from: filter.from,
+      to: filter.to,
+      bucket_ms: bucket,
+      group_by: groupBy,
+      buckets,
+      totals: [...totals].map(([k, c]) => ({ key: k, count: c })).sort((x, y) => y.count - x.count || x.key.localeCompare(y.key)),
+      total,
+    };
+  }
+
+  /** The most frequent rules in a range, with their most severe priority and latest time. */
+  topRules(filter: HistoryFilter, limit: number): { rule: string; count: number; priority: Priority; last: number }[] {
+    this.flush();
+    const w = this.where(filter);
+    const rows = this.db
+      .prepare(`SELECT a.rule AS rule, count(*) AS n, min(a.priority) AS p, max(a.time_ms) AS last FROM alerts a ${w.sql} GROUP BY a.rule ORDER BY n DESC, rule LIMIT ?`)
+      .all(...w.params, limit) as { rule: string; n: number; p: number; last: number }[];
+    return rows.map((r) => ({ rule: r.rule, count: r.n, priority: PRIORITIES[r.p] ?? "Debug", last: r.last }));
+  }
+
+  /** Starts background retention. */
+  start(): void {
+    this.schedulePrune(this.options.pruneEveryMs ?? 60_000);
+  }
+
+  private schedulePrune(delayMs: number): void {
+    if (this.closed || this.pruning) return;
+    clearTimeout(this.pruneTimer);
+    this.pruneTimer = setTimeout(() => void this.prune(), delayMs);
+    this.pruneTimer.unref();
+  }
+
+  /** One retention step: removes up to PRUNE_STEP of the alerts past the age or size bound; false when none are. */
+  pruneStep(): boolean {
+    this.flush();
+    let ids: { id: number; bytes: number }[] = [];
+    if (this.options.retentionMs > 0) {
+      ids = this.db.prepare("SELECT id, bytes FROM alerts WHERE time_ms < ? ORDER BY time_ms LIMIT ?").all(this.now() - this.options.retentionMs, PRUNE_STEP) as typeof ids;
+    }
+    if (ids.length === 0 && this.bytes > this.options.maxBytes * PRUNE_LOW_WATER && (this.bytes > this.options.maxBytes || this.pruning)) {
+      // Oldest by arrival: a producer's wrong clock does not protect its alerts from the size bound.
+      const rows = this.db.prepare("SELECT id, bytes FROM alerts ORDER BY id LIMIT ?").all(PRUNE_STEP) as typeof ids;
+      let over = this.bytes - this.options.maxBytes * PRUNE_LOW_WATER;
+      for (const r of rows) {
+        if (over <= 0) break;
+        ids.push(r);
+        over -= r.bytes;
+      }
+    }
+    if (ids.length === 0) return false;
+    const delAlert = this.db.prepare("DELETE FROM alerts WHERE id = ?");
+    const delTags = this.db.prepare("DELETE FROM alert_tags WHERE alert_id = ?");
+    const delFts = this.db.prepare("DELETE FROM alerts_fts WHERE rowid = ?");
+    this.db.transaction(() => {
+      for (const { id, bytes } of ids) {
+        delAlert.run(id);
+        delTags.run(id);
+        delFts.run(id);
+        this.bytes -= bytes;
+      }
+    })();
+    return true;
+  }
+
+  /** Runs retention to completion, one short step per turn of the event loop. */
+  async prune(): Promise<number> {
+    if (this.closed) return 0;
+    this.pruning = true;
+    let steps = 0;
+    try {
+      while (!this.closed && this.pruneStep()) {
+        steps++;
+        await new Promise((r) => setImmediate(r));
+      }
+    } catch (err) {
+      this.options.logger?.error({ err: (err as Error).message }, "pruning the alert history failed");
+    } finally {
+      this.pruning = false;
+    }
+    if (!this.closed) this.schedulePrune(this.options.pruneEveryMs ?? 60_000);
+    return steps;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    clearTimeout(this.pruneTimer);
+    this.db.close();
+  }
+}

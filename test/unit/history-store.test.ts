@@ -1,0 +1,200 @@
+/**
+ * The alert history's queries (range, priority, rule, source, hostname, tags, free text,
+ * counts grouped over time, stable cursor pages) and its retention by age and by size.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomUUID } from "node:crypto";
+import { afterEach, describe, expect, it } from "vitest";
+import type { Alert, Priority } from "../../src/alert.js";
+import { HistoryStore, decodeCursor, ftsQuery } from "../../src/history/store.js";
+import { historyStats, HistoryQueryError, parseFilter } from "../../src/history/api.js";
+
+const T0 = Date.parse("2026-01-01T00:00:00Z");
+const dirs: string[] = [];
+const stores: HistoryStore[] = [];
+afterEach(() => {
+  while (stores.length) stores.pop()!.close();
+  while (dirs.length) rmSync(dirs.pop()!, { recursive: true, force: true });
+});
+
+function open(options: Partial<{ retentionMs: number; maxBytes: number; now: () => number; dir: string }> = {}): HistoryStore {
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), "peregrine-history-"));
+  if (!options.dir) dirs.push(dir);
+  const store = new HistoryStore({ retentionMs: 0, maxBytes: 1024 ** 3, ...options, dir });
+  stores.push(store);
+  return store;
+}
+
+function alert(i: number, extra: Partial<Alert> = {}): Alert {
+  const priorities: Priority[] = ["Critical", "Warning", "Notice", "Error"];
+  return {
+    uuid: randomUUID(),
+    time: new Date(T0 + i * 1000).toISOString(),
+    priority: priorities[i % 4]!,
+    rule: `Rule ${i % 3}`,
+    output: `alert number ${i} opened /etc/shadow`,
+    output_fields: { "proc.name": i % 2 ? "cat" : "vim", n: i },
+    source: i % 5 === 0 ? "k8s_audit" : "syscall",
+    tags: i % 2 ? ["odd", "mitre_discovery"] : ["even"],
+    hostname: `host-${i % 2}`,
+    ...extra,
+  };
+}
+
+function fill(store: HistoryStore, n: number): void {
+  for (let i = 0; i < n; i++) store.record(alert(i));
+}
+
+describe("history store queries", () => {
+  it("filters by time range, priority, rule, source, hostname, tags and free text", () => {
+    const store = open();
+    fill(store, 100);
+    const all = store.query({}, { limit: 1000 });
+    expect(all.alerts).toHaveLength(100);
+    expect(all.next_cursor).toBeUndefined();
+    // Oldest first within the page.
+    expect((all.alerts[0]!.output_fields.n as number)).toBe(0);
+
+    const range = store.query({ from: T0 + 10_000, to: T0 + 20_000 }, { limit: 1000 }).alerts.map((a) => a.output_fields.n);
+    expect(range).toEqual([10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
+
+    const crit = store.query({ priorities: ["Critical", "Error"] }, { limit: 1000 }).alerts;
+    expect(crit).toHaveLength(50);
+    expect(new Set(crit.map((a) => a.priority))).toEqual(new Set(["Critical", "Error"]));
+
+    expect(store.query({ rules: ["Rule 1"] }, { limit: 1000 }).alerts.every((a) => a.rule === "Rule 1")).toBe(true);
+    expect(store.query({ rules: ["Rule 1"] }, { limit: 1000 }).alerts).toHaveLength(33);
+    expect(store.query({ sources: ["k8s_audit"] }, { limit: 1000 }).alerts).toHaveLength(20);
+    expect(store.query({ hostnames: ["host-1"] }, { limit: 1000 }).alerts).toHaveLength(50);
+    expect(store.query({ tags: ["odd", "mitre_discovery"] }, { limit: 1000 }).alerts).toHaveLength(50);
+    expect(store.query({ tags: ["odd", "even"] }, { limit: 1000 }).alerts).toHaveLength(0);
+
+    // Free text over the output and over field names and values.
+    expect(store.query({ text: "number 42" }, { limit: 1000 }).alerts.map((a) => a.output_fields.n)).toEqual([42]);
+    expect(store.query({ text: "vim" }, { limit: 1000 }).alerts).toHaveLength(50);
+    expect(store.query({ text: "/etc/shadow" }, { limit: 1000 }).alerts).toHaveLength(100);
+    expect(store.query({ text: "nomatch" }, { limit: 1000 }).alerts).toHaveLength(0);
+    // Query syntax is plain text, never an FTS5 error.
+    expect(store.query({ text: 'NOT "( * -' }, { limit: 1000 }).alerts).toHaveLength(0);
+    expect(ftsQuery("   ")).toBeUndefined();
+
+    // Combined.
+    const both = store.query({ from: T0, to: T0 + 50_000, hostnames: ["host-0"], text: "vim", priorities: ["Critical"] }, { limit: 1000 }).alerts;
+    expect(both.map((a) => a.output_fields.n)).toEqual([0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48]);
+  });
+
+  it("pages newest first with a cursor that stays stable while alerts arrive", () => {
+    const store = open();
+    // Several alerts share a time: the id breaks the tie.
+    for (let i = 0; i < 25; i++) store.record(alert(i, { time: new Date(T0 + Math.floor(i / 5) * 1000).toISOString() }));
+    const seen: number[] = [];
+    let cursor: { time: number; id: number } | undefined;
+    let pages = 0;
+    for (;;) {
+      const page = store.query({}, cursor ? { limit: 7, cursor } : { limit: 7 });
+      pages++;
+      seen.push(...page.alerts.map((a) => a.output_fields.n as number).reverse());
+      if (pages === 1) for (let i = 100; i < 105; i++) store.record(alert(i, { time: new Date(T0 + 999_000).toISOString() }));
+      if (!page.next_cursor) break;
+      cursor = decodeCursor(page.next_cursor);
+      expect(cursor).toBeDefined();
+    }
+    expect(pages).toBe(4);
+    expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => 24 - i));
+  });
+
+  it("bounds a page by bytes", () => {
+    const store = open();
+    for (let i = 0; i < 10; i++) store.record(alert(i, { output: "x".repeat(10_000) }));
+    const page = store.query({}, { limit: 100, maxBytes: 35_000 });
+    expect(page.alerts).toHaveLength(3);
+    expect(page.next_cursor).toBeDefined();
+  });
+
+  it("counts over time grouped by priority, rule, source, hostname and tag", () => {
+    const store = open();
+    fill(store, 60);
+    const range = { from: T0, to: T0 + 60_000 };
+    const byPrio = store.counts(range, "priority", 10_000);
+    expect(byPrio.buckets).toHaveLength(6);
+    expect(byPrio.total).toBe(60);
+    expect(byPrio.buckets[0]!.counts).toEqual({ Critical: 3, Warning: 3, Notice: 2, Error: 2 });
+    expect(Object.fromEntries(byPrio.totals.map((t) => [t.key, t.count]))).toEqual({ Critical: 15, Warning: 15, Notice: 15, Error: 15 });
+    expect(store.counts(range, "rule", 60_000).totals).toEqual([
+      { key: "Rule 0", count: 20 },
+      { key: "Rule 1", count: 20 },
+      { key: "Rule 2", count: 20 },
+    ]);
+    expect(store.counts(range, "source").totals).toEqual([
+      { key: "syscall", count: 48 },
+      { key: "k8s_audit", count: 12 },
+    ]);
+    expect(store.counts(range, "hostname").total).toBe(60);
+    const tags = store.counts({ ...range, hostnames: ["host-1"] }, "tag", 60_000);
+    expect(tags.totals).toEqual([
+      { key: "mitre_discovery", count: 30 },
+      { key: "odd", count: 30 },
+    ]);
+    const stats = historyStats(store, { from: String(T0), to: String(T0 + 60_000), group_by: "rule", top: "2" });
+    expect(stats.total).toBe(60);
+    expect(stats.top_rules).toHaveLength(2);
+    expect(stats.top_rules[0]).toMatchObject({ rule: "Rule 0", count: 20, priority: "Critical" });
+    expect(stats.by_source).toEqual({ syscall: 48, k8s_audit: 12 });
+    expect(stats.groups?.totals).toHaveLength(3);
+    expect(() => historyStats(store, { group_by: "colour" })).toThrow(HistoryQueryError);
+    expect(() => parseFilter({ priority: "Loud" })).toThrow(/priority/);
+    expect(() => parseFilter({ from: "yesterday" })).toThrow(/from/);
+  });
+
+  it("keeps alerts across a close and reopen", () => {
+    const dir = mkdtempSync(join(tmpdir(), "peregrine-history-"));
+    dirs.push(dir);
+    const a = open({ dir });
+    fill(a, 10);
+    a.close();
+    stores.pop();
+    const b = open({ dir });
+    expect(b.count()).toBe(10);
+    expect(b.query({ text: "number 7" }, { limit: 10 }).alerts).toHaveLength(1);
+  });
+});
+
+describe("history retention", () => {
+  it("prunes by age, in steps, and keeps the newer alerts", async () => {
+    let now = T0 + 10_000 * 1000;
+    const store = open({ retentionMs: 3_000 * 1000, now: () => now });
+    fill(store, 10_000);
+    expect(store.count()).toBe(10_000);
+    const steps = await store.prune();
+    // 7,000 too old, 500 per step.
+    expect(steps).toBe(14);
+    expect(store.count()).toBe(3000);
+    const left = store.query({ to: T0 + 7_000 * 1000 }, { limit: 10 });
+    expect(left.alerts).toHaveLength(0);
+    // Pruned alerts leave the full-text index and the tags too.
+    expect(store.query({ text: "number 42" }, { limit: 10 }).alerts).toHaveLength(0);
+    expect(store.counts({ from: T0, to: T0 + 7_000 * 1000 }, "tag").total).toBe(0);
+    expect(store.counts({ from: T0, to: now }, "tag").total).toBe(1500 * 2 + 1500);
+    now += 1000 * 1000;
+    await store.prune();
+    expect(store.count()).toBe(2000);
+  });
+
+  it("prunes by size down below max_bytes, oldest first", async () => {
+    const store = open({ maxBytes: 1024 * 1024 });
+    for (let i = 0; i < 2000; i++) store.record(alert(i, { output: `alert number ${i} ` + "y".repeat(1000) }));
+    store.flush();
+    expect(store.usedBytes()).toBeGreaterThan(1024 * 1024);
+    await store.prune();
+    expect(store.usedBytes()).toBeLessThanOrEqual(1024 * 1024);
+    expect(store.usedBytes()).toBeGreaterThan(0.8 * 1024 * 1024);
+    const kept = store.count();
+    expect(kept).toBeLessThan(2000);
+    const page = store.query({}, { limit: 10_000 }).alerts.map((a) => a.output_fields.n as number);
+    // What is left is the newest alerts, without a gap.
+    expect(page[page.length - 1]).toBe(1999);
+    expect(page[0]).toBe(2000 - kept);
+  });
+});
