@@ -199,8 +199,14 @@ export class HistoryStore {
   private where(filter: HistoryFilter, alias = "a"): { sql: string; params: unknown[] } {
     const clauses: string[] = [];
     const params: unknown[] = [];
-    if (filter.from !== undefined) clauses.push(`${alias}.time_ms >= ?`), params.push(filter.from);
-    if (filter.to !== undefined) clauses.push(`${alias}.time_ms < ?`), params.push(filter.to);
+    if (filter.from !== undefined) {
+      clauses.push(`${alias}.time_ms >= ?`);
+      params.push(filter.from);
+    }
+    if (filter.to !== undefined) {
+      clauses.push(`${alias}.time_ms < ?`);
+      params.push(filter.to);
+    }
     const list = (column: string, values: readonly unknown[] | undefined) => {
       if (values === undefined || values.length === 0) return;
       clauses.push(`${alias}.${column} IN (${values.map(() => "?").join(", ")})`);
