@@ -64,6 +64,8 @@ const PRUNE_STEP = 500;
 /** A size prune goes down to this share of max_bytes, so it does not run on every alert. */
 const PRUNE_LOW_WATER = 0.9;
 const MAX_BUCKETS = 1000;
+/** Past this many full-text matches a page is read in time order rather than from the matches. */
+const COMMON_TEXT = 5000;
 
 /** Text the full-text index sees for an alert: its output, then every field name and value. */
 function fieldsText(alert: Alert): string {
@@ -136,12 +138,15 @@ export class HistoryStore {
         body TEXT NOT NULL
       );
       CREATE INDEX IF NOT EXISTS alerts_time ON alerts (time_ms, id);
+      -- Counts over a time range read this index alone, never the rows.
+      CREATE INDEX IF NOT EXISTS alerts_time_keys ON alerts (time_ms, priority, source, hostname, rule);
       CREATE INDEX IF NOT EXISTS alerts_priority ON alerts (priority, time_ms);
       CREATE INDEX IF NOT EXISTS alerts_rule ON alerts (rule, time_ms);
       CREATE INDEX IF NOT EXISTS alerts_source ON alerts (source, time_ms);
       CREATE INDEX IF NOT EXISTS alerts_hostname ON alerts (hostname, time_ms);
       CREATE TABLE IF NOT EXISTS alert_tags (alert_id INTEGER NOT NULL, tag TEXT NOT NULL, time_ms INTEGER NOT NULL, PRIMARY KEY (alert_id, tag)) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS alert_tags_tag ON alert_tags (tag, time_ms);
+      CREATE INDEX IF NOT EXISTS alert_tags_time ON alert_tags (time_ms, tag);
       CREATE VIRTUAL TABLE IF NOT EXISTS alerts_fts USING fts5 (output, fields, content='', contentless_delete=1);
     `);
     this.insertAlert = this.db.prepare("INSERT INTO alerts (time_ms, priority, rule, source, hostname, bytes, body) VALUES (?, ?, ?, ?, ?, ?, ?)");
@@ -196,7 +201,11 @@ export class HistoryStore {
     return (this.db.prepare("SELECT count(*) AS n FROM alerts").get() as { n: number }).n;
   }
 
-  private where(filter: HistoryFilter, alias = "a"): { sql: string; params: unknown[] } {
+  /**
+   * `common`: the text matches many alerts, so a page walks the time index and probes the
+   * matches (stopping at the page's end) instead of fetching and sorting every match.
+   */
+  private where(filter: HistoryFilter, alias = "a", common = false): { sql: string; params: unknown[] } {
     const clauses: string[] = [];
     const params: unknown[] = [];
     if (filter.from !== undefined) {
@@ -222,7 +231,7 @@ export class HistoryStore {
     }
     const fts = filter.text === undefined ? undefined : ftsQuery(filter.text);
     if (fts !== undefined) {
-      clauses.push(`${alias}.id IN (SELECT rowid FROM alerts_fts WHERE alerts_fts MATCH ?)`);
+      clauses.push(`${common ? "+" : ""}${alias}.id IN (SELECT rowid FROM alerts_fts WHERE alerts_fts MATCH ?)`);
       params.push(fts);
     }
     return { sql: clauses.length ? `WHERE ${clauses.join(" AND ")}` : "", params };
@@ -234,7 +243,11 @@ export class HistoryStore {
    */
   query(filter: HistoryFilter, page: { limit: number; cursor?: { time: number; id: number }; maxBytes?: number }): HistoryPage {
     this.flush();
-    const w = this.where(filter);
+    const fts = filter.text === undefined ? undefined : ftsQuery(filter.text);
+    const common =
+      fts !== undefined &&
+      (this.db.prepare("SELECT count(*) AS n FROM (SELECT rowid FROM alerts_fts WHERE alerts_fts MATCH ? LIMIT ?)").get(fts, COMMON_TEXT) as { n: number }).n >= COMMON_TEXT;
+    const w = this.where(filter, "a", common);
     let sql = w.sql;
     const params = [...w.params];
     if (page.cursor) {
