@@ -23,6 +23,7 @@ import { BUILD_CACHE_DIR, cachePath } from "../paths.js";
 import { HarnessError, note, run, startDaemon } from "../proc.js";
 import { CONTAINERD_CNI_BIN_DIR, CONTAINERD_CNI_CONF_DIR, CONTAINERD_SOCKET } from "./containerd.js";
 import { goBuild, moduleSource } from "./etcd.js";
+import { ensureHelm, HELM } from "./helm.js";
 import type { ServiceDef } from "./types.js";
 import { spawnSync } from "node:child_process";
 
@@ -289,6 +290,7 @@ export const kubernetes: ServiceDef = {
     ensureBinaries();
     ensureLoopback();
     ensurePki();
+    await ensureHelm(); // the chart's tests install with it
     // containerd reads its CNI directories as they change: the loopback config marks the node Ready
     mkdirSync(CONTAINERD_CNI_BIN_DIR, { recursive: true });
     mkdirSync(CONTAINERD_CNI_CONF_DIR, { recursive: true });
@@ -318,7 +320,7 @@ export const kubernetes: ServiceDef = {
   requires: ["etcd", "containerd"],
   onDemand: true,
   ports: [PORTS.apiserver, PORTS.kubelet, PORTS.controllerManager],
-  env: () => ({ KUBECONFIG, KUBECTL }),
+  env: () => ({ KUBECONFIG, KUBECTL, HELM }),
 };
 
 /** kubectl with the admin kubeconfig, for tests. Throws with its output on failure. */
