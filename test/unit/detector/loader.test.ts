@@ -119,7 +119,10 @@ describe("load errors carry Falco's codes and positions", () => {
     expect(load("- required_engine_version: 13\n").results.errors).toEqual([]); // old numbering: 0.13.0
     expect(load("- required_engine_version: 58\n").results.errors[0]).toMatchObject({ code: "LOAD_ERR_VALIDATE" });
     expect(load("- required_engine_version: soon\n").results.errors[0]).toMatchObject({ code: "LOAD_ERR_YAML_VALIDATE" });
-    expect(load("- required_plugin_versions:\n  - name: k8saudit\n    version: 0.1.0\n").results.errors[0]).toMatchObject({ code: "LOAD_ERR_VALIDATE" });
+    expect(load("- required_plugin_versions:\n  - name: k8saudit\n    version: 0.19.0\n").results.errors[0]).toMatchObject({ code: "LOAD_ERR_VALIDATE" });
+    expect(load("- required_plugin_versions:\n  - name: cloudtrail\n    version: 0.1.0\n").results.errors[0]).toMatchObject({ code: "LOAD_ERR_VALIDATE" });
+    // the k8s_audit source's fields are k8saudit 0.18.0's and json 0.7.4's
+    expect(load("- required_plugin_versions:\n  - name: k8saudit\n    version: 0.18.0\n  - name: json\n    version: 0.7.4\n").results.errors).toEqual([]);
     expect(load("- required_plugin_versions:\n  - name: container\n    version: 0.4.0\n").results.errors).toEqual([]);
   });
   it("LOAD_ERR_YAML_VALIDATE for a bad priority, LOAD_ERR_VALIDATE for inconsistent exceptions", () => {
