@@ -129,6 +129,8 @@ const state = {
   status: null,
   statusTotal: 0,
   dlqCounts: "",
+  /** The picked time range in ms (history), or 0 for the live feed. */
+  range: 0,
 };
 
 function prepare(a, live) {
@@ -534,14 +536,23 @@ function drawChart() {
   ctx.fillStyle = "#8591a5";
   ctx.textBaseline = "alphabetic";
   // One label per whole span of minutes back from now, as many as fit.
-  const bucketMin = buckets.length ? 60000 / (buckets[1] ? buckets[1].start - buckets[0].start : 10000) : 6;
+  const width = buckets[1] ? buckets[1].start - buckets[0].start : 10000;
+  const bucketMin = buckets.length ? 60000 / width : 6;
   const minutes = Math.round(n / bucketMin);
   const every = minutes <= 5 ? 1 : minutes <= 10 ? 2 : 5;
   const labels = [[n - 1, "now"]];
-  for (let m = every; m <= minutes; m += every) {
-    const i = n - 1 - m * bucketMin;
-    if (i >= 0 && left + i * slot > left + 18) labels.push([i, `-${m}m`]);
-  }
+  if (width >= 60000) {
+    // A range of the history: about six labels, in minutes, hours or days back.
+    const step = Math.max(1, Math.ceil(n / 6));
+    for (let k = step; k < n; k += step) {
+      const back = k * width;
+      labels.push([n - 1 - k, back >= 172800000 ? `-${Math.round(back / 86400000)}d` : back >= 7200000 ? `-${Math.round(back / 3600000)}h` : `-${Math.round(back / 60000)}m`]);
+    }
+  } else
+    for (let m = every; m <= minutes; m += every) {
+      const i = n - 1 - m * bucketMin;
+      if (i >= 0 && left + i * slot > left + 18) labels.push([i, `-${m}m`]);
+    }
   for (const [i, text] of labels) {
     ctx.textAlign = i === n - 1 ? "right" : "center";
     const x = i === n - 1 ? left + plotW : left + i * slot;
@@ -585,7 +596,30 @@ function buildLegend() {
 
 function applyStatus(s) {
   state.status = s;
-  const stats = s.stats;
+  if (!state.range) applyStats(s.stats);
+  renderOutputs(s.outputs);
+  renderDetector(s.detector);
+  const dlqKey = s.outputs.map((o) => `${o.name}:${o.dead_letters}`).join(",");
+  if (dlqKey !== state.dlqCounts) {
+    state.dlqCounts = dlqKey;
+    void loadDeadLetters();
+  }
+}
+
+/** The chart, the header counts and the top rules, from the live counters or a range of the history. */
+function applyStats(stats) {
+  if (stats.from !== undefined) {
+    chartBuckets = stats.buckets;
+    const span = stats.to - stats.from;
+    $("chart-span").textContent = `last ${span >= 86400000 ? Math.round(span / 86400000) + " d" : Math.round(span / 3600000) + " h"} · ${Math.round(stats.bucket_ms / 60000)} min bars`;
+    drawChart();
+    state.statusTotal = stats.total;
+    $("k-total").textContent = fmtNum(stats.total);
+    const bp = stats.by_priority;
+    $("k-critical").textContent = fmtNum((bp.Emergency || 0) + (bp.Alert || 0) + (bp.Critical || 0));
+    renderTopRules(stats.top_rules);
+    return;
+  }
   // Zoom to where the data starts (5 minutes at least, 15 at most), so a fresh start
   // does not show one thin bar at the right edge.
   const first = stats.buckets.findIndex((b) => Object.keys(b.counts).length > 0);
@@ -600,13 +634,6 @@ function applyStatus(s) {
   const bp = stats.by_priority;
   $("k-critical").textContent = fmtNum((bp.Emergency || 0) + (bp.Alert || 0) + (bp.Critical || 0));
   renderTopRules(stats.top_rules);
-  renderOutputs(s.outputs);
-  renderDetector(s.detector);
-  const dlqKey = s.outputs.map((o) => `${o.name}:${o.dead_letters}`).join(",");
-  if (dlqKey !== state.dlqCounts) {
-    state.dlqCounts = dlqKey;
-    void loadDeadLetters();
-  }
 }
 
 function renderTopRules(rules) {
@@ -791,6 +818,7 @@ function connect() {
   const handlers = {
     alert(data) {
       const alerts = JSON.parse(data);
+      if (state.range) return;
       if (backlogLoaded) receive(alerts);
       else early.push(...alerts);
     },
@@ -854,12 +882,60 @@ async function loadBacklog(limit) {
   }
 }
 
+// ---------------------------------------------------------------- time range
+
+/** Empties the list, for a switch between the live feed and a range of the history. */
+function resetFeed() {
+  state.all = [];
+  state.view = [];
+  state.seen.clear();
+  state.held = [];
+  for (const p of PRIORITIES) state.counts[p] = 0;
+  $("spacer").style.height = "0px";
+  updateChips();
+  updateFeedCount();
+  scheduleRender(true);
+}
+
+/** Reads the picked range from the history: its newest alerts and its counts. */
+async function loadRange() {
+  const range = state.range;
+  const to = Date.now();
+  const from = to - range;
+  try {
+    const [alerts, stats] = await Promise.all([api(`/api/alerts?from=${from}&to=${to}&limit=10000`), api(`/api/stats?from=${from}&to=${to}`)]);
+    if (state.range !== range) return;
+    resetFeed();
+    receive(alerts.alerts, false);
+    applyStats(stats);
+  } catch (err) {
+    toast(`history: ${err.message}`, true);
+  }
+}
+
+function wireRange() {
+  $("range").addEventListener("change", () => {
+    state.range = Number($("range").value) || 0;
+    if (state.range) void loadRange();
+    else {
+      resetFeed();
+      void loadBacklog(10000);
+      if (state.status) applyStats(state.status.stats);
+    }
+  });
+  // A range ends now: keep it current.
+  setInterval(() => {
+    if (state.range) void loadRange();
+  }, 30000);
+}
+
 // ---------------------------------------------------------------- start
 
 buildChips();
 buildLegend();
 wireFilters();
 wireChartTip();
+wireRange();
 $("d-close").addEventListener("click", closeDrawer);
 drawChart();
 scheduleRender(true);
