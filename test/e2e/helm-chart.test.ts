@@ -79,7 +79,7 @@ describe.skipIf(!isRoot)("the Helm chart against the real API server (root: the 
     const dsPod = (ds.spec as { template: { spec: Record<string, unknown> } }).template.spec;
     const detector = (dsPod.containers as { args: string[]; securityContext: Record<string, unknown> }[])[0]!;
     expect(detector.args.slice(0, 3)).toEqual(["detect", "--router", "http://peregrine-router.default.svc:2801"]);
-    expect(detector.args).toContain("$(PEREGRINE_TOKEN)");
+    expect(detector.args).toContain("$(INGEST_TOKEN)");
     expect(dsPod.hostPID).toBe(true);
     // capabilities, not privileged
     expect(detector.securityContext).toMatchObject({ privileged: false, capabilities: { drop: ["ALL"], add: ["BPF", "PERFMON", "SYS_RESOURCE", "SYS_PTRACE"] } });
@@ -91,8 +91,20 @@ describe.skipIf(!isRoot)("the Helm chart against the real API server (root: the 
     const secret = objs.find((o) => o.kind === "Secret")!;
     expect(Buffer.from(secret.data!.token!, "base64").toString()).toBe("s3cret");
     const cfg = objs.find((o) => o.metadata.name === "peregrine-router" && o.kind === "ConfigMap")!;
-    expect(cfg.data!["peregrine.yaml"]).toContain("${PEREGRINE_TOKEN}");
+    expect(cfg.data!["peregrine.yaml"]).toContain("${INGEST_TOKEN}");
     expect(text).not.toContain("s3cret\""); // the token only in the Secret, base64
+    // the router's and the detector's rendered peregrine.yaml pass Peregrine's own config check
+    for (const name of ["peregrine-router", "peregrine-detector"]) {
+      const file = join(tmp, `${name}.yaml`);
+      writeFileSync(file, objs.find((o) => o.kind === "ConfigMap" && o.metadata.name === name)!.data!["peregrine.yaml"]!);
+      const check = await runCommand(process.execPath, ["--import", "tsx", join(REPO_ROOT, "src", "cli.ts"), "config", "check", "-c", file], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, INGEST_TOKEN: "s3cret" },
+      });
+      expect(check.stderr, name).toBe("");
+      expect(check.stdout, name).toContain(": valid;");
+      expect(check.status, name).toBe(0);
+    }
   });
 
   it("is accepted by the API server (kubectl apply --dry-run=server)", async () => {

@@ -39,9 +39,9 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "http://%s-router.%s.svc:%d" (include "peregrine.fullname" .) .Release.Namespace (int .Values.router.port) -}}
 {{- end -}}
 
-{{/* The token from the Secret, as PEREGRINE_TOKEN (config reads it as ${PEREGRINE_TOKEN}). */}}
+{{/* The token from the Secret, as INGEST_TOKEN (config reads it as ${INGEST_TOKEN}; a PEREGRINE_ name would read as a config key override). */}}
 {{- define "peregrine.tokenEnv" -}}
-- name: PEREGRINE_TOKEN
+- name: INGEST_TOKEN
   valueFrom:
     secretKeyRef:
       name: {{ include "peregrine.secretName" . }}
