@@ -64,6 +64,8 @@ const PRUNE_STEP = 500;
 /** A size prune goes down to this share of max_bytes, so it does not run on every alert. */
 const PRUNE_LOW_WATER = 0.9;
 const MAX_BUCKETS = 1000;
+/** Text indexed per column: a megabyte of output is stored whole but searched in its first 32 KiB. */
+const TEXT_MAX = 32 * 1024;
 /** Past this many full-text matches a page is read in time order rather than from the matches. */
 const COMMON_TEXT = 5000;
 
@@ -176,11 +178,12 @@ export class HistoryStore {
           const parsed = Date.parse(alert.time);
           const time = Number.isFinite(parsed) ? parsed : at;
           const body = JSON.stringify(alert);
-          const fields = fieldsText(alert);
-          const bytes = body.length + alert.output.length + fields.length + ROW_OVERHEAD;
+          const output = alert.output.slice(0, TEXT_MAX);
+          const fields = fieldsText(alert).slice(0, TEXT_MAX);
+          const bytes = body.length + output.length + fields.length + ROW_OVERHEAD;
           const id = Number(this.insertAlert.run(time, Math.max(0, priorityRank(alert.priority)), alert.rule, alert.source, alert.hostname, bytes, body).lastInsertRowid);
           for (const tag of alert.tags) this.insertTag.run(id, tag, time);
-          this.insertFts.run(id, alert.output, fields);
+          this.insertFts.run(id, output, fields);
           this.bytes += bytes;
         }
       })();
