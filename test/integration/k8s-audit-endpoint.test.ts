@@ -1,7 +1,8 @@
 /**
  * The k8s_audit source through its real HTTP endpoint and a real router (journal on disk):
- * audit.k8s.io/v1 EventList bodies shaped as an API server's webhook sends them
- * (test/fixtures/k8s-audit/), evaluated against Falco's own k8s_audit_rules.yaml, unchanged.
+ * audit.k8s.io/v1 EventList bodies shaped as an API server's webhook sends them, and one
+ * recorded from the harness's API server (test/fixtures/k8s-audit/), evaluated against Falco's
+ * own k8s_audit_rules.yaml, unchanged.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
@@ -154,6 +155,19 @@ describe("k8s_audit endpoint with Falco's k8s_audit rules", () => {
     });
     // allow_all_k8s_nodes is always true in Falco's file: the untrusted-node rules stay off
     expect(named(alerts, "Untrusted Node Successfully Joined the Cluster")).toHaveLength(0);
+  });
+
+  it("events recorded from the test harness's API server (kubectl v1.34) fire the same rules, their twins silent", async () => {
+    const alerts = await replay("recorded-kubectl.json");
+    const by = (rule: string, field: string, name: string) => alerts.filter((a) => a.rule === rule && a.output_fields[field] === name);
+    expect(by("Create/Modify Configmap With Private Credentials", "ka.req.configmap.name", "pg-rec-aws")).toHaveLength(1);
+    expect(by("Create/Modify Configmap With Private Credentials", "ka.req.configmap.name", "pg-rec-plain")).toHaveLength(0);
+    expect(by("Create Privileged Pod", "ka.resp.name", "pg-rec-priv")).toHaveLength(1);
+    expect(by("Create Privileged Pod", "ka.resp.name", "pg-rec-plain")).toHaveLength(0);
+    const admin = named(alerts, "Attach to cluster-admin Role");
+    expect(admin).toHaveLength(1);
+    expect(admin[0]!.output).toContain('subject=({"kind":"ServiceAccount","name":"builder","namespace":"pg-rec"})');
+    expect(by("Create Disallowed Namespace", "ka.target.name", "pg-rec")).toHaveLength(1);
   });
 
   it("a retried batch carries the uuids of its first delivery", async () => {
