@@ -5,7 +5,7 @@ import type { RunContext, RunExtension } from "../run-context.js";
 import { errorMessage, type ErrorCode } from "../errors.js";
 import { loadPage, type PageAssets } from "./assets.js";
 import { readDetectorStats, type DetectorStats } from "./detector-stats.js";
-import { AlertStats, type StatsSnapshot } from "./stats.js";
+import { AlertStats, BUCKETS, BUCKET_MS, type StatsSnapshot } from "./stats.js";
 import { EventHub } from "./stream.js";
 import { HistoryQueryError, historyStats, wantsHistory, type HistoryQuery } from "../history/api.js";
 
@@ -52,6 +52,23 @@ export class Dashboard {
       this.stats.add(alert);
       this.hub.alert(alert);
     });
+    this.seedFromHistory();
+  }
+
+  /** After a restart the counters start from the history's last 15 minutes, not from zero. */
+  private seedFromHistory(): void {
+    const history = this.router.history;
+    if (!history) return;
+    try {
+      const now = Date.now();
+      const { alerts } = history.query({ from: now - BUCKETS * BUCKET_MS, to: now + 1 }, { limit: 20_000 });
+      for (const a of alerts) {
+        const t = Date.parse(a.time);
+        this.stats.add(a, Number.isFinite(t) ? t : now);
+      }
+    } catch (err) {
+      this.router.logger.warn(`the dashboard's counters start empty: reading the history failed: ${errorMessage(err)}`);
+    }
   }
 
   register(app: FastifyInstance): void {

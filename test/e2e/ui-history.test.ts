@@ -44,6 +44,8 @@ describe("dashboard history in chromium", () => {
     const total = () => page.$eval("#k-total", (e) => e.textContent ?? "");
     // The live feed's backlog comes from the history: every alert is back after the restart.
     await waitUntil(async () => (await feedCount()) === "16 alerts", 60_000, "16 alerts in the feed after the restart");
+    // The live counters (last 15 minutes) start from the history too.
+    await waitUntil(async () => (await page.$eval("#k-critical", (e) => e.textContent)) === "5", 60_000, "5 critical alerts counted after the restart");
 
     await page.selectOption("#range", "3600000");
     await waitUntil(async () => (await feedCount()) === "5 alerts" && (await total()) === "5", 60_000, "the last hour: 5 alerts, counted 5");
