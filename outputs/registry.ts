@@ -8,6 +8,13 @@ import { lokiOutput } from "./loki/index.js";
 import { kafkaOutput } from "./kafka/index.js";
 import { alertmanagerOutput } from "./alertmanager/index.js";
 import { peregrineOutput } from "./peregrine/index.js";
+import { teamsOutput } from "./teams/index.js";
+import { discordOutput } from "./discord/index.js";
+import { mattermostOutput } from "./mattermost/index.js";
+import { googlechatOutput } from "./googlechat/index.js";
+import { rocketchatOutput } from "./rocketchat/index.js";
+import { telegramOutput } from "./telegram/index.js";
+import { webexOutput } from "./webex/index.js";
 
 /** Every output type, by its `type:` name. Adding an output is one line here. */
 export const OUTPUT_TYPES: Record<string, OutputDefinition> = {
@@ -20,4 +27,11 @@ export const OUTPUT_TYPES: Record<string, OutputDefinition> = {
   kafka: kafkaOutput,
   alertmanager: alertmanagerOutput,
   peregrine: peregrineOutput,
+  teams: teamsOutput,
+  discord: discordOutput,
+  mattermost: mattermostOutput,
+  googlechat: googlechatOutput,
+  rocketchat: rocketchatOutput,
+  telegram: telegramOutput,
+  webex: webexOutput,
 };

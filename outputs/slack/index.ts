@@ -5,6 +5,7 @@ import { classifyHttpStatus, classifyNetworkError, createDispatcher, httpSend, s
 import { defineOutput, type SendResult } from "../../src/delivery/output.js";
 import { errorMessage } from "../../src/errors.js";
 import { checkTemplate, compileTemplateFile, type CompiledTemplate } from "../../src/templates/index.js";
+import { digestFields } from "../chat/digest.js";
 import { buildSlackMessage, slackTemplateEscape, type SlackFormat } from "./message.js";
 
 /** The shipped templates, found from the source tree and from the built dist/ tree alike. */
@@ -26,9 +27,7 @@ const schema = s.object({
     .describe("Handlebars template of one alert's message (default templates/slack.hbs; see docs/templates.md); a relative path is beside the config file."),
   digest: s
     .object({
-      enabled: s.boolean().default(true).describe("Summarize a burst of alerts in one message instead of flooding the channel."),
-      min_alerts: s.int().range(2).default(3).describe("A batch of at least this many alerts is sent as a digest."),
-      max_rules: s.int().range(1, 50).default(10).describe("Rules listed by name in a digest; the rest are counted."),
+      ...digestFields,
       template_file: s.string().asPath().optional().describe("Handlebars template of the digest (default templates/slack-digest.hbs); a relative path is beside the config file."),
     })
     .describe("Digest of bursts."),

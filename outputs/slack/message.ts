@@ -7,10 +7,14 @@
  *   ("37 more alerts in the last minute: 30 × Read sensitive file untrusted, …").
  * Whatever the templates render is then fitted to Slack's limits.
  */
-import { priorityRank, type Alert } from "../../src/alert.js";
+import type { Alert } from "../../src/alert.js";
 import { errorMessage } from "../../src/errors.js";
-import { jsonEscape, parseTime, priorityColor, toText, type CompiledTemplate } from "../../src/templates/index.js";
+import { jsonEscape, priorityColor, toText, type CompiledTemplate } from "../../src/templates/index.js";
+import { digestContext, mostSevere } from "../chat/digest.js";
 import { fitToSlackLimits, type SlackPayload } from "./limits.js";
+
+// The digest is shared by every chat output; re-exported for the Slack tests and templates docs.
+export { describeSpan, digestContext, type DigestContext } from "../chat/digest.js";
 
 export type SlackFormat = "all" | "text" | "fields";
 
@@ -70,13 +74,6 @@ export function buildSlackMessage(batch: readonly Alert[], options: SlackMessage
   return { payload: fitted.payload, truncated: fitted.truncated, shownInFull };
 }
 
-/** The first alert of the highest severity. */
-function mostSevere(batch: readonly Alert[]): number {
-  let best = 0;
-  for (let i = 1; i < batch.length; i++) if (priorityRank(batch[i]!.priority) < priorityRank(batch[best]!.priority)) best = i;
-  return best;
-}
-
 function renderAlert(alert: Alert, options: SlackMessageOptions): SlackPayload {
   // Enrichment's custom and templated fields (docs/enrich.md) show after the producer's fields.
   const entries = alert.custom_fields ? [...Object.entries(alert.output_fields), ...Object.entries(alert.custom_fields)] : Object.entries(alert.output_fields);
@@ -125,55 +122,6 @@ function merge(parts: SlackPayload[]): SlackPayload {
   if (attachments.length > 0) out.attachments = attachments;
   if (blocks.length > 0) out.blocks = blocks;
   return out;
-}
-
-/** "in the last minute", "in the last 5 minutes", "in the last 2 hours": since the oldest alert of the batch. */
-export function describeSpan(batch: readonly Alert[], now: number): string {
-  let oldest = now;
-  for (const a of batch) {
-    const t = parseTime(a.time);
-    if (t && t.epochMs < oldest) oldest = t.epochMs;
-  }
-  const seconds = Math.max(0, (now - oldest) / 1000);
-  if (seconds <= 60) return "in the last minute";
-  if (seconds < 3600) return `in the last ${Math.ceil(seconds / 60)} minutes`;
-  const hours = Math.ceil(seconds / 3600);
-  return `in the last ${hours} hour${hours === 1 ? "" : "s"}`;
-}
-
-export interface DigestContext {
-  count: number;
-  more: number;
-  span: string;
-  highest: string;
-  rules: { rule: string; count: number }[];
-  other_rules: number;
-  other_alerts: number;
-  priorities: { priority: string; count: number }[];
-}
-
-export function digestContext(all: readonly Alert[], rest: readonly Alert[], maxRules: number, now: number): DigestContext {
-  const byRule = new Map<string, number>();
-  for (const a of rest) byRule.set(a.rule, (byRule.get(a.rule) ?? 0) + 1);
-  // Stable sort: equal counts keep the order the rules first appeared in.
-  const rules = [...byRule].map(([rule, count]) => ({ rule, count })).sort((x, y) => y.count - x.count);
-  const shown = rules.slice(0, maxRules);
-  const hidden = rules.slice(maxRules);
-  const byPriority = new Map<string, number>();
-  for (const a of all) byPriority.set(a.priority, (byPriority.get(a.priority) ?? 0) + 1);
-  const priorities = [...byPriority]
-    .map(([priority, count]) => ({ priority, count }))
-    .sort((x, y) => priorityRank(x.priority as Alert["priority"]) - priorityRank(y.priority as Alert["priority"]));
-  return {
-    count: all.length,
-    more: rest.length,
-    span: describeSpan(all, now),
-    highest: priorities[0]!.priority,
-    rules: shown,
-    other_rules: hidden.length,
-    other_alerts: hidden.reduce((n, r) => n + r.count, 0),
-    priorities,
-  };
 }
 
 function renderDigest(all: readonly Alert[], rest: readonly Alert[], options: SlackMessageOptions, now: number): SlackPayload {

@@ -137,7 +137,7 @@ export function renderImport(result: ImportResult, source: string): string {
 const CREDENTIAL_HEADER = /authorization|token|secret|password|api[-_]?key|cookie/i;
 
 /** Sections translated here; any other configured section is reported. */
-const TRANSLATED = new Set(["listenaddress", "listenport", "customfields", "customtags", "templatedfields", "slack", "loki", "kafka", "aws", "webhook", "alertmanager", "mutualtlsfilespath", "mutualtlsclient", "tlsclient"]);
+const TRANSLATED = new Set(["listenaddress", "listenport", "customfields", "customtags", "templatedfields", "slack", "loki", "kafka", "aws", "webhook", "alertmanager", "teams", "discord", "mattermost", "googlechat", "rocketchat", "telegram", "webex", "mutualtlsfilespath", "mutualtlsclient", "tlsclient"]);
 
 /** Settings that have no effect on where alerts go, and why Peregrine has no counterpart. */
 const GLOBAL_NOTES: Record<string, string> = {
@@ -153,10 +153,10 @@ const ENABLING_KEYS = ["hostport", "webhookurl", "address", "apikey", "url", "bu
 
 /** Falcosidekick outputs with no Peregrine counterpart (env-only configs are found by these names). */
 const OTHER_OUTPUTS = [
-  "rocketchat", "mattermost", "teams", "webex", "datadog", "datadoglogs", "discord", "elasticsearch", "quickwit", "influxdb", "sumologic",
-  "stan", "nats", "opsgenie", "cloudevents", "googlechat", "cliq", "kafkarest", "pagerduty", "kubeless", "openfaas", "fission", "webui",
+  "datadog", "datadoglogs", "elasticsearch", "quickwit", "influxdb", "sumologic",
+  "stan", "nats", "opsgenie", "cloudevents", "cliq", "kafkarest", "pagerduty", "kubeless", "openfaas", "fission", "webui",
   "grafana", "grafanaoncall", "redis", "openobserve", "splunk", "smtp", "statsd", "dogstatsd", "nodered", "policyreport", "rabbitmq",
-  "wavefront", "syslog", "mqtt", "zincsearch", "gotify", "tekton", "spyderbat", "timescaledb", "telegram", "dynatrace", "talon", "logstash",
+  "wavefront", "syslog", "mqtt", "zincsearch", "gotify", "tekton", "spyderbat", "timescaledb", "dynatrace", "talon", "logstash",
   "n8n", "aws.lambda", "aws.sqs", "aws.sns", "aws.cloudwatchlogs", "aws.kinesis", "aws.securitylake", "gcp.pubsub", "gcp.storage",
   "gcp.cloudfunctions", "gcp.cloudrun", "azure.eventhub", "yandex.s3", "yandex.datastreams", "yandex.cloudlogging", "otlp.traces", "otlp.logs", "otlp.metrics",
 ];
@@ -487,6 +487,45 @@ export function translateSidekick(rawConfig: Tree, env: NodeJS.ProcessEnv): Impo
     if ((thresholds !== "" && !/^10000:critical[:,]\s*1000:critical[:,]\s*100:critical[:,]\s*10:warning[:,]\s*1:warning$/.test(thresholds)) || dropPriority.toLowerCase() !== "critical")
       note("alertmanager.dropeventthresholds", "the priority escalation of Falco's syscall-drop alerts is not reproduced; n_drop* fields arrive as labels unchanged");
   }
+
+  // chat outputs: Falcosidekick's outputformat all/text/fields (Teams: facts) is Peregrine's format
+  const chatFormat = (path: string, o: Record<string, unknown>) => {
+    const f = str(`${path}.outputformat`, "all").toLowerCase();
+    if (f === "all" || f === "text" || f === "fields") o.format = f;
+    else if (f === "facts") o.format = "fields";
+    else note(`${path}.outputformat`, `"${f}" is not all, text or fields`);
+  };
+  const chatLeftOut = (path: string) =>
+    leftOut(path, {
+      messageformat: "a Go template; Peregrine's chat messages show the output line, the fields and a digest of bursts",
+      footer: "Peregrine's chat messages end with the alert's time and uuid",
+    });
+  for (const svc of ["teams", "discord", "mattermost", "googlechat", "rocketchat", "webex"]) {
+    if (str(`${svc}.webhookurl`) === "") continue;
+    const o = common(svc, svc, svc);
+    o.webhook_url = secret(`${svc}.webhookurl`);
+    if (svc !== "discord" && svc !== "webex") chatFormat(svc, o);
+    const icon = str(`${svc}.icon`);
+    if (icon !== "" && !icon.includes("falcosidekick") && (svc === "discord" || svc === "mattermost" || svc === "rocketchat")) o.icon = icon;
+    const username = str(`${svc}.username`);
+    if (username !== "" && username !== "Falcosidekick" && (svc === "mattermost" || svc === "rocketchat")) o.username = username;
+    const image = str("teams.activityimage");
+    if (svc === "teams" && image !== "" && !image.includes("falcosidekick")) o.activity_image = image;
+    chatLeftOut(svc);
+    if (svc === "mattermost" || svc === "rocketchat") {
+      const t = tls(svc);
+      if (t) o.tls = t;
+    }
+    outputs.push(o);
+  }
+  if (str("telegram.token") !== "" && str("telegram.chatid") !== "") {
+    const o = common("telegram", "telegram", "telegram");
+    o.token = secret("telegram.token");
+    o.chat_id = str("telegram.chatid");
+    leftOut("telegram", { messagethreadid: "Peregrine posts to the chat itself, not to a forum topic" });
+    if (tls("telegram")) note("telegram.checkcert", "Telegram's certificates are always checked");
+    outputs.push(o);
+  } else if (str("telegram.token") !== "" || str("telegram.chatid") !== "") note("telegram", "needs both token and chatid; not translated");
 
   if (outputs.length > 0) config.outputs = outputs;
   else {

@@ -98,7 +98,8 @@ describe("config import-sidekick", () => {
     expect(config.listen).toEqual({ port: 2802 });
     expect(config.enrich).toEqual({ custom_fields: { env: "prod", owner: "${OWNER}" }, custom_tags: ["a", "b"] });
     const outputs = config.outputs as Record<string, unknown>[];
-    expect(outputs.map((o) => o.name)).toEqual(["loki", "kafka", "alertmanager", "alertmanager-2"]);
+    expect(outputs.map((o) => o.name)).toEqual(["loki", "kafka", "alertmanager", "alertmanager-2", "teams"]);
+    expect(outputs[4]).toEqual({ name: "teams", type: "teams", webhook_url: "${TEAMS_WEBHOOKURL}", format: "all" });
     expect(outputs[0]).toMatchObject({
       url: "https://loki:3100",
       basic_auth: { username: "1234", password: "${LOKI_APIKEY}" },
@@ -108,7 +109,7 @@ describe("config import-sidekick", () => {
     expect(outputs[1]!.compression).toBeUndefined();
     expect(outputs[3]).toMatchObject({ url: "http://am-2:9093", labels: { team: "sec" } });
     const settings = notes.map((n) => n.setting);
-    expect(settings).toEqual(expect.arrayContaining(["kafka.compression", "kafka.requiredacks", "alertmanager.endpoint", "teams"]));
+    expect(settings).toEqual(expect.arrayContaining(["kafka.compression", "kafka.requiredacks", "alertmanager.endpoint"]));
   });
 
   it("warns that a credential header read from the environment is written in clear", () => {
@@ -157,5 +158,37 @@ describe("config import-sidekick: AWS S3", () => {
     const result = loadConfig(file, { AWS_ACCESSKEYID: "AKIAEXAMPLE", AWS_SECRETACCESSKEY: "s3cr3t" });
     expect(result.issues.filter((i) => i.severity === "error")).toEqual([]);
     expect(result.config!.outputs[0]!.options).toMatchObject({ access_key_id: "AKIAEXAMPLE", secret_access_key: "s3cr3t" });
+  });
+
+  it("translates every chat output from Sidekick's keys and environment, and the result passes config check", () => {
+    const env = { TELEGRAM_TOKEN: "42:secret", DISCORD_WEBHOOKURL: "https://discord.com/api/webhooks/1/secret" };
+    const { config, notes } = translateSidekick(
+      {
+        teams: { webhookurl: "https://example.webhook.office.com/x", activityimage: "https://img.example/a.png", outputformat: "facts", minimumpriority: "error" },
+        discord: { icon: "https://img.example/d.png" },
+        mattermost: { webhookurl: "https://mm.example/hooks/x", username: "falco", icon: ":eagle:", outputformat: "text", messageformat: "{{ .Rule }}", checkcert: false },
+        googlechat: { webhookurl: "https://chat.googleapis.com/v1/spaces/S/messages?key=k&token=t", outputformat: "all" },
+        rocketchat: { webhookurl: "https://rc.example/hooks/a/b", username: "falco", icon: "https://img.example/r.png", mutualtls: false },
+        telegram: { chatid: "-100123", messagethreadid: "7" },
+        webex: { webhookurl: "https://webexapis.com/v1/webhooks/incoming/abc", minimumpriority: "warning" },
+      },
+      env,
+    );
+    const outputs = config.outputs as Record<string, unknown>[];
+    expect(outputs.map((o) => o.type)).toEqual(["teams", "discord", "mattermost", "googlechat", "rocketchat", "webex", "telegram"]);
+    expect(outputs[0]).toEqual({ name: "teams", type: "teams", minimum_priority: "error", webhook_url: "https://example.webhook.office.com/x", format: "fields", activity_image: "https://img.example/a.png" });
+    expect(outputs[1]).toEqual({ name: "discord", type: "discord", webhook_url: "${DISCORD_WEBHOOKURL}", icon: "https://img.example/d.png" });
+    expect(outputs[2]).toMatchObject({ format: "text", username: "falco", icon: ":eagle:", tls: { insecure_skip_verify: true } });
+    expect(outputs[4]).toMatchObject({ username: "falco", icon: "https://img.example/r.png" });
+    expect(outputs[6]).toEqual({ name: "telegram", type: "telegram", token: "${TELEGRAM_TOKEN}", chat_id: "-100123" });
+    const settings = notes.map((n) => n.setting);
+    expect(settings).toEqual(expect.arrayContaining(["mattermost.messageformat", "telegram.messagethreadid"]));
+    expect(settings.filter((s) => /^(teams|discord|googlechat|rocketchat|webex)$/.test(s))).toEqual([]);
+    const dir = mkdtempSync(join(tmpdir(), "peregrine-import-"));
+    const file = join(dir, "peregrine.yaml");
+    writeFileSync(file, renderImport({ config, notes }, "config.yaml"));
+    const result = loadConfig(file, env);
+    expect(result.issues.filter((i) => i.severity === "error")).toEqual([]);
+    expect(result.config!.outputs.map((o) => o.type)).toEqual(["teams", "discord", "mattermost", "googlechat", "rocketchat", "webex", "telegram"]);
   });
 });

@@ -1,0 +1,4 @@
+// The teams output through the real router against the service's contract fake: the shared output conformance suite.
+import { defineChatConformance } from "./chat-conformance.js";
+
+defineChatConformance("teams", /HTTP 404: .*WorkflowNotFound/);
