@@ -15,6 +15,7 @@ import { googlechatOutput } from "./googlechat/index.js";
 import { rocketchatOutput } from "./rocketchat/index.js";
 import { telegramOutput } from "./telegram/index.js";
 import { webexOutput } from "./webex/index.js";
+import { pagerdutyOutput } from "./pagerduty/index.js";
 
 /** Every output type, by its `type:` name. Adding an output is one line here. */
 export const OUTPUT_TYPES: Record<string, OutputDefinition> = {
@@ -34,4 +35,5 @@ export const OUTPUT_TYPES: Record<string, OutputDefinition> = {
   rocketchat: rocketchatOutput,
   telegram: telegramOutput,
   webex: webexOutput,
+  pagerduty: pagerdutyOutput,
 };

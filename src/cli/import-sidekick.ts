@@ -137,7 +137,7 @@ export function renderImport(result: ImportResult, source: string): string {
 const CREDENTIAL_HEADER = /authorization|token|secret|password|api[-_]?key|cookie/i;
 
 /** Sections translated here; any other configured section is reported. */
-const TRANSLATED = new Set(["listenaddress", "listenport", "customfields", "customtags", "templatedfields", "slack", "loki", "kafka", "aws", "webhook", "alertmanager", "teams", "discord", "mattermost", "googlechat", "rocketchat", "telegram", "webex", "mutualtlsfilespath", "mutualtlsclient", "tlsclient"]);
+const TRANSLATED = new Set(["listenaddress", "listenport", "customfields", "customtags", "templatedfields", "slack", "loki", "kafka", "aws", "webhook", "alertmanager", "teams", "discord", "mattermost", "googlechat", "rocketchat", "telegram", "webex", "pagerduty", "mutualtlsfilespath", "mutualtlsclient", "tlsclient"]);
 
 /** Settings that have no effect on where alerts go, and why Peregrine has no counterpart. */
 const GLOBAL_NOTES: Record<string, string> = {
@@ -154,7 +154,7 @@ const ENABLING_KEYS = ["hostport", "webhookurl", "address", "apikey", "url", "bu
 /** Falcosidekick outputs with no Peregrine counterpart (env-only configs are found by these names). */
 const OTHER_OUTPUTS = [
   "datadog", "datadoglogs", "elasticsearch", "quickwit", "influxdb", "sumologic",
-  "stan", "nats", "opsgenie", "cloudevents", "cliq", "kafkarest", "pagerduty", "kubeless", "openfaas", "fission", "webui",
+  "stan", "nats", "opsgenie", "cloudevents", "cliq", "kafkarest", "kubeless", "openfaas", "fission", "webui",
   "grafana", "grafanaoncall", "redis", "openobserve", "splunk", "smtp", "statsd", "dogstatsd", "nodered", "policyreport", "rabbitmq",
   "wavefront", "syslog", "mqtt", "zincsearch", "gotify", "tekton", "spyderbat", "timescaledb", "dynatrace", "talon", "logstash",
   "n8n", "aws.lambda", "aws.sqs", "aws.sns", "aws.cloudwatchlogs", "aws.kinesis", "aws.securitylake", "gcp.pubsub", "gcp.storage",
@@ -526,6 +526,16 @@ export function translateSidekick(rawConfig: Tree, env: NodeJS.ProcessEnv): Impo
     if (tls("telegram")) note("telegram.checkcert", "Telegram's certificates are always checked");
     outputs.push(o);
   } else if (str("telegram.token") !== "" || str("telegram.chatid") !== "") note("telegram", "needs both token and chatid; not translated");
+
+  // pagerduty: Events API v2, each alert its own incident (dedup_key: the alert's uuid)
+  if (str("pagerduty.routingkey") !== "") {
+    const o = common("pagerduty", "pagerduty", "pagerduty");
+    o.routing_key = secret("pagerduty.routingkey");
+    const region = str("pagerduty.region", "us").toLowerCase();
+    if (region === "eu") o.region = "eu";
+    else if (region !== "us") note("pagerduty.region", `"${region}" is not us or eu; the US endpoint is used`);
+    outputs.push(o);
+  }
 
   if (outputs.length > 0) config.outputs = outputs;
   else {

@@ -160,7 +160,7 @@ describe("config import-sidekick: AWS S3", () => {
     expect(result.config!.outputs[0]!.options).toMatchObject({ access_key_id: "AKIAEXAMPLE", secret_access_key: "s3cr3t" });
   });
 
-  it("translates every chat output from Sidekick's keys and environment, and the result passes config check", () => {
+  it("translates every chat output and PagerDuty from Sidekick's keys and environment, and the result passes config check", () => {
     const env = { TELEGRAM_TOKEN: "42:secret", DISCORD_WEBHOOKURL: "https://discord.com/api/webhooks/1/secret" };
     const { config, notes } = translateSidekick(
       {
@@ -171,11 +171,13 @@ describe("config import-sidekick: AWS S3", () => {
         rocketchat: { webhookurl: "https://rc.example/hooks/a/b", username: "falco", icon: "https://img.example/r.png", mutualtls: false },
         telegram: { chatid: "-100123", messagethreadid: "7" },
         webex: { webhookurl: "https://webexapis.com/v1/webhooks/incoming/abc", minimumpriority: "warning" },
+        pagerduty: { routingkey: "R0UTINGKEY0123456789ABCDEFGHIJKL", region: "eu", minimumpriority: "critical" },
       },
       env,
     );
     const outputs = config.outputs as Record<string, unknown>[];
-    expect(outputs.map((o) => o.type)).toEqual(["teams", "discord", "mattermost", "googlechat", "rocketchat", "webex", "telegram"]);
+    expect(outputs.map((o) => o.type)).toEqual(["teams", "discord", "mattermost", "googlechat", "rocketchat", "webex", "telegram", "pagerduty"]);
+    expect(outputs[7]).toEqual({ name: "pagerduty", type: "pagerduty", minimum_priority: "critical", routing_key: "R0UTINGKEY0123456789ABCDEFGHIJKL", region: "eu" });
     expect(outputs[0]).toEqual({ name: "teams", type: "teams", minimum_priority: "error", webhook_url: "https://example.webhook.office.com/x", format: "fields", activity_image: "https://img.example/a.png" });
     expect(outputs[1]).toEqual({ name: "discord", type: "discord", webhook_url: "${DISCORD_WEBHOOKURL}", icon: "https://img.example/d.png" });
     expect(outputs[2]).toMatchObject({ format: "text", username: "falco", icon: ":eagle:", tls: { insecure_skip_verify: true } });
@@ -189,6 +191,6 @@ describe("config import-sidekick: AWS S3", () => {
     writeFileSync(file, renderImport({ config, notes }, "config.yaml"));
     const result = loadConfig(file, env);
     expect(result.issues.filter((i) => i.severity === "error")).toEqual([]);
-    expect(result.config!.outputs.map((o) => o.type)).toEqual(["teams", "discord", "mattermost", "googlechat", "rocketchat", "webex", "telegram"]);
+    expect(result.config!.outputs.map((o) => o.type)).toEqual(["teams", "discord", "mattermost", "googlechat", "rocketchat", "webex", "telegram", "pagerduty"]);
   });
 });
