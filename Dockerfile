@@ -4,6 +4,8 @@
 #   docker run --rm -p 2801:2801 peregrine router        # the router alone
 # docker-compose.yml runs it with everything around it (see docs/deploy.md).
 
+# The bases are build arguments; the defaults are the upstream images users pull. Where no
+# registry answers, `npm run image:build` passes local ones (Debian plus a Node 20 binary).
 ARG NODE_IMAGE=node:20-slim
 ARG DEBIAN_IMAGE=debian:bookworm-slim
 
@@ -55,12 +57,20 @@ COPY deploy/docker/peregrine.yaml /etc/peregrine/peregrine.yaml
 # Without -c the CLI reads ./peregrine.yaml: here that is the mounted config, so
 # `peregrine router` and `docker compose exec peregrine peregrine dlq list` use its journal
 # on the volume, not built-in defaults with a journal in /app/data.
-RUN mkdir -p /var/lib/peregrine && ln -s /app/bin/peregrine.js /usr/local/bin/peregrine \
+# The router needs no privilege: `peregrine router` runs as the peregrine user (uid 10001),
+# which owns the journal's directory. `run` and `detect` stay root for the eBPF detector
+# (docs/deploy.md lists the capabilities it needs instead of --privileged).
+COPY deploy/docker/entrypoint.sh /usr/local/bin/peregrine-entrypoint
+RUN groupadd --gid 10001 peregrine \
+ && useradd --no-create-home --uid 10001 --gid 10001 --home-dir /var/lib/peregrine --shell /usr/sbin/nologin peregrine \
+ && mkdir -p /var/lib/peregrine && chown peregrine:peregrine /var/lib/peregrine \
+ && chmod 0755 /usr/local/bin/peregrine-entrypoint \
+ && ln -s /app/bin/peregrine.js /usr/local/bin/peregrine \
  && ln -s /etc/peregrine/peregrine.yaml /app/peregrine.yaml
 VOLUME /var/lib/peregrine
 EXPOSE 2801
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s \
   CMD ["node", "-e", "fetch('http://127.0.0.1:2801/ping').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # tini forwards SIGTERM so the router drains its outputs before the container stops.
-ENTRYPOINT ["tini", "--", "node", "/app/bin/peregrine.js"]
+ENTRYPOINT ["tini", "--", "/usr/local/bin/peregrine-entrypoint"]
 CMD ["run", "-c", "/etc/peregrine/peregrine.yaml"]
