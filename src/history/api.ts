@@ -99,7 +99,8 @@ export interface HistoryStats {
 export function historyStats(store: HistoryStore, query: HistoryQuery, now = Date.now()): HistoryStats {
   const filter = parseFilter(query);
   const to = filter.to ?? now;
-  const from = filter.from ?? to - 3_600_000;
+  // A default range starts on a whole minute, so the per-minute roll-up answers it.
+  const from = filter.from ?? Math.floor((to - 3_600_000) / 60_000) * 60_000;
   if (from >= to) throw new HistoryQueryError("from", "from: must be before to");
   const top = parseLimit(query.top, 10, 100);
   const bucketText = one(query.bucket_ms, "bucket_ms");

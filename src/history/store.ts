@@ -64,6 +64,7 @@ const PRUNE_STEP = 500;
 /** A size prune goes down to this share of max_bytes, so it does not run on every alert. */
 const PRUNE_LOW_WATER = 0.9;
 const MAX_BUCKETS = 1000;
+const MINUTE = 60_000;
 /** Text indexed per column: a megabyte of output is stored whole but searched in its first 32 KiB. */
 const TEXT_MAX = 32 * 1024;
 /** Past this many full-text matches a page is read in time order rather than from the matches. */
@@ -120,6 +121,8 @@ export class HistoryStore {
   private readonly insertAlert: Database.Statement;
   private readonly insertTag: Database.Statement;
   private readonly insertFts: Database.Statement;
+  private readonly countUp: Database.Statement;
+  private readonly tagUp: Database.Statement;
 
   constructor(private readonly options: HistoryOptions) {
     this.now = options.now ?? Date.now;
@@ -149,12 +152,24 @@ export class HistoryStore {
       CREATE TABLE IF NOT EXISTS alert_tags (alert_id INTEGER NOT NULL, tag TEXT NOT NULL, time_ms INTEGER NOT NULL, PRIMARY KEY (alert_id, tag)) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS alert_tags_tag ON alert_tags (tag, time_ms);
       CREATE INDEX IF NOT EXISTS alert_tags_time ON alert_tags (time_ms, tag);
+      -- Per-minute counts, kept with every insert and prune, so counts over a day or a week
+      -- read a few thousand rows instead of every alert in the range.
+      CREATE TABLE IF NOT EXISTS alert_counts (minute INTEGER NOT NULL, priority INTEGER NOT NULL, source TEXT NOT NULL, hostname TEXT NOT NULL, rule TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (minute, priority, source, hostname, rule)) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS tag_counts (minute INTEGER NOT NULL, tag TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (minute, tag)) WITHOUT ROWID;
       CREATE VIRTUAL TABLE IF NOT EXISTS alerts_fts USING fts5 (output, fields, content='', contentless_delete=1);
     `);
     this.insertAlert = this.db.prepare("INSERT INTO alerts (time_ms, priority, rule, source, hostname, bytes, body) VALUES (?, ?, ?, ?, ?, ?, ?)");
     this.insertTag = this.db.prepare("INSERT OR IGNORE INTO alert_tags (alert_id, tag, time_ms) VALUES (?, ?, ?)");
     this.insertFts = this.db.prepare("INSERT INTO alerts_fts (rowid, output, fields) VALUES (?, ?, ?)");
     this.bytes = (this.db.prepare("SELECT total(bytes) AS b FROM alerts").get() as { b: number }).b;
+    this.countUp = this.db.prepare("INSERT INTO alert_counts VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1");
+    this.tagUp = this.db.prepare("INSERT INTO tag_counts VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1");
+    // A history written before the roll-up existed gets it once.
+    if (this.bytes > 0 && this.db.prepare("SELECT 1 FROM alert_counts LIMIT 1").get() === undefined)
+      this.db.exec(`
+        INSERT INTO alert_counts SELECT time_ms / ${MINUTE}, priority, source, hostname, rule, count(*) FROM alerts GROUP BY 1, 2, 3, 4, 5;
+        INSERT INTO tag_counts SELECT time_ms / ${MINUTE}, tag, count(*) FROM alert_tags GROUP BY 1, 2;
+      `);
   }
 
   /** Records an alert (batched: written on the next tick, or by the next query). */
@@ -182,7 +197,12 @@ export class HistoryStore {
           const fields = fieldsText(alert).slice(0, TEXT_MAX);
           const bytes = body.length + output.length + fields.length + ROW_OVERHEAD;
           const id = Number(this.insertAlert.run(time, Math.max(0, priorityRank(alert.priority)), alert.rule, alert.source, alert.hostname, bytes, body).lastInsertRowid);
-          for (const tag of alert.tags) this.insertTag.run(id, tag, time);
+          const minute = Math.floor(time / MINUTE);
+          this.countUp.run(minute, Math.max(0, priorityRank(alert.priority)), alert.source, alert.hostname, alert.rule);
+          for (const tag of new Set(alert.tags)) {
+            this.insertTag.run(id, tag, time);
+            this.tagUp.run(minute, tag);
+          }
           this.insertFts.run(id, output, fields);
           this.bytes += bytes;
         }
@@ -279,14 +299,10 @@ export class HistoryStore {
   counts(filter: HistoryFilter & { from: number; to: number }, groupBy: GroupKey, bucketMs?: number): HistoryCounts {
     this.flush();
     const span = Math.max(1, filter.to - filter.from);
-    let bucket = bucketMs ?? Math.ceil(span / 60);
+    // About 60 bars; whole minutes from an hour up, so the per-minute roll-up can answer.
+    let bucket = bucketMs ?? (span >= 60 * MINUTE ? Math.ceil(span / 60 / MINUTE) * MINUTE : Math.ceil(span / 60));
     bucket = Math.max(bucket, Math.ceil(span / MAX_BUCKETS), 1);
-    const w = this.where(filter);
-    const key = groupBy === "tag" ? "t.tag" : `a.${groupBy}`;
-    const join = groupBy === "tag" ? "JOIN alert_tags t ON t.alert_id = a.id" : "";
-    const rows = this.db
-      .prepare(`SELECT (a.time_ms - ?) / ? AS b, ${key} AS k, count(*) AS n FROM alerts a ${join} ${w.sql} GROUP BY b, k`)
-      .all(filter.from, bucket, ...w.params) as { b: number; k: string | number; n: number }[];
+    const rows = this.countRows(filter, groupBy, bucket);
     const n = Math.ceil(span / bucket);
     const buckets = Array.from({ length: n }, (_, i) => ({ start: filter.from + i * bucket, counts: {} as Record<string, number> }));
     const totals = new Map<string, number>();
@@ -309,15 +325,75 @@ export class HistoryStore {
     };
   }
 
+  /**
+   * Counts per (bucket, key). Whole minutes come from the per-minute roll-up when that is exact
+   * (minute-aligned buckets, no free text; tags only with no other filter); the rest from the alerts.
+   */
+  private countRows(filter: HistoryFilter & { from: number; to: number }, groupBy: GroupKey, bucket: number): { b: number; k: string | number; n: number }[] {
+    const text = filter.text !== undefined && ftsQuery(filter.text) !== undefined;
+    const other = (filter.priorities?.length ?? 0) + (filter.rules?.length ?? 0) + (filter.sources?.length ?? 0) + (filter.hostnames?.length ?? 0);
+    const usable = !text && filter.from % MINUTE === 0 && bucket % MINUTE === 0 && (groupBy === "tag" ? other === 0 && !filter.tags?.length : !filter.tags?.length);
+    const fromMin = Math.ceil(filter.from / MINUTE);
+    const toMin = Math.floor(filter.to / MINUTE);
+    if (!usable || toMin <= fromMin) return this.rawRows(filter, groupBy, bucket);
+    const rows = this.rawRows({ ...filter, from: toMin * MINUTE }, groupBy, bucket, filter.from);
+    const w = this.where({ ...filter, from: undefined, to: undefined }, "c") as { sql: string; params: unknown[] };
+    // The roll-up has the alerts' columns under the same names, bar time.
+    const range = `c.minute >= ? AND c.minute < ?`;
+    const where = w.sql ? `${w.sql} AND ${range}` : `WHERE ${range}`;
+    const table = groupBy === "tag" ? "tag_counts" : "alert_counts";
+    const key = groupBy === "tag" ? "c.tag" : `c.${groupBy}`;
+    rows.push(
+      ...(this.db
+        .prepare(`SELECT (c.minute * ${MINUTE} - ?) / ? AS b, ${key} AS k, sum(c.n) AS n FROM ${table} c ${where} GROUP BY b, k`)
+        .all(filter.from, bucket, ...w.params, fromMin, toMin) as { b: number; k: string | number; n: number }[]),
+    );
+    return rows;
+  }
+
+  private rawRows(filter: HistoryFilter, groupBy: GroupKey, bucket: number, origin = filter.from ?? 0): { b: number; k: string | number; n: number }[] {
+    const w = this.where(filter);
+    const key = groupBy === "tag" ? "t.tag" : `a.${groupBy}`;
+    const join = groupBy === "tag" ? "JOIN alert_tags t ON t.alert_id = a.id" : "";
+    return this.db
+      .prepare(`SELECT (a.time_ms - ?) / ? AS b, ${key} AS k, count(*) AS n FROM alerts a ${join} ${w.sql} GROUP BY b, k`)
+      .all(origin, bucket, ...w.params) as { b: number; k: string | number; n: number }[];
+  }
+
   /** The most frequent rules in a range, with their most severe priority and latest time. */
   topRules(filter: HistoryFilter, limit: number): { rule: string; count: number; priority: Priority; last: number }[] {
     this.flush();
-    const w = this.where(filter);
-    const rows = this.db
-      .prepare(`SELECT a.rule AS rule, count(*) AS n, min(a.priority) AS p, max(a.time_ms) AS last FROM alerts a ${w.sql} GROUP BY a.rule ORDER BY n DESC, rule LIMIT ?`)
-      .all(...w.params, limit) as { rule: string; n: number; p: number; last: number }[];
-    return rows.map((r) => ({ rule: r.rule, count: r.n, priority: PRIORITIES[r.p] ?? "Debug", last: r.last }));
+    type Row = { rule: string; n: number; p: number; last: number };
+    const text = filter.text !== undefined && ftsQuery(filter.text) !== undefined;
+    const from = filter.from;
+    const to = filter.to ?? Number.MAX_SAFE_INTEGER;
+    let rows: Row[];
+    const raw = (f: HistoryFilter): Row[] => {
+      const w = this.where(f);
+      return this.db
+        .prepare(`SELECT a.rule AS rule, count(*) AS n, min(a.priority) AS p, max(a.time_ms) AS last FROM alerts a ${w.sql} GROUP BY a.rule`)
+        .all(...w.params) as Row[];
+    };
+    if (!text && !filter.tags?.length && from !== undefined && from % MINUTE === 0 && Math.floor(to / MINUTE) > from / MINUTE) {
+      const toMin = Math.floor(to / MINUTE);
+      const w = this.where({ ...filter, from: undefined, to: undefined }, "c");
+      const range = "c.minute >= ? AND c.minute < ?";
+      rows = this.db
+        .prepare(`SELECT c.rule AS rule, sum(c.n) AS n, min(c.priority) AS p, (max(c.minute) + 1) * ${MINUTE} - 1 AS last FROM alert_counts c ${w.sql ? `${w.sql} AND ${range}` : `WHERE ${range}`} GROUP BY c.rule`)
+        .all(...w.params, from / MINUTE, toMin) as Row[];
+      // The partial last minute from the alerts themselves (and their exact latest time).
+      const merged = new Map(rows.map((r) => [r.rule, r]));
+      for (const r of raw({ ...filter, from: toMin * MINUTE })) {
+        const m = merged.get(r.rule);
+        if (!m) merged.set(r.rule, r);
+        else merged.set(r.rule, { rule: r.rule, n: m.n + r.n, p: Math.min(m.p, r.p), last: Math.max(m.last, r.last) });
+      }
+      rows = [...merged.values()];
+    } else rows = raw(filter);
+    rows.sort((x, y) => y.n - x.n || (x.rule < y.rule ? -1 : x.rule > y.rule ? 1 : 0));
+    return rows.slice(0, limit).map((r) => ({ rule: r.rule, count: r.n, priority: PRIORITIES[r.p] ?? "Debug", last: r.last }));
   }
+
 
   /** Starts background retention. */
   start(): void {
@@ -352,8 +428,24 @@ export class HistoryStore {
     const delAlert = this.db.prepare("DELETE FROM alerts WHERE id = ?");
     const delTags = this.db.prepare("DELETE FROM alert_tags WHERE alert_id = ?");
     const delFts = this.db.prepare("DELETE FROM alerts_fts WHERE rowid = ?");
+    const row = this.db.prepare("SELECT time_ms, priority, source, hostname, rule FROM alerts WHERE id = ?");
+    const tagsOf = this.db.prepare("SELECT tag FROM alert_tags WHERE alert_id = ?").pluck();
+    const countDown = this.db.prepare("UPDATE alert_counts SET n = n - 1 WHERE minute = ? AND priority = ? AND source = ? AND hostname = ? AND rule = ?");
+    const countGone = this.db.prepare("DELETE FROM alert_counts WHERE minute = ? AND priority = ? AND source = ? AND hostname = ? AND rule = ? AND n <= 0");
+    const tagDown = this.db.prepare("UPDATE tag_counts SET n = n - 1 WHERE minute = ? AND tag = ?");
+    const tagGone = this.db.prepare("DELETE FROM tag_counts WHERE minute = ? AND tag = ? AND n <= 0");
     this.db.transaction(() => {
       for (const { id, bytes } of ids) {
+        const r = row.get(id) as { time_ms: number; priority: number; source: string; hostname: string; rule: string } | undefined;
+        if (r) {
+          const key = [Math.floor(r.time_ms / MINUTE), r.priority, r.source, r.hostname, r.rule];
+          countDown.run(...key);
+          countGone.run(...key);
+          for (const tag of tagsOf.all(id) as string[]) {
+            tagDown.run(Math.floor(r.time_ms / MINUTE), tag);
+            tagGone.run(Math.floor(r.time_ms / MINUTE), tag);
+          }
+        }
         delAlert.run(id);
         delTags.run(id);
         delFts.run(id);

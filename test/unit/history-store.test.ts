@@ -161,6 +161,52 @@ describe("history store queries", () => {
   });
 });
 
+describe("per-minute roll-up", () => {
+  /** Counts computed from the alerts themselves, for comparison. */
+  function expected(alerts: Alert[], from: number, to: number, bucket: number, key: (a: Alert) => string[]): Record<string, number>[] {
+    const out = Array.from({ length: Math.ceil((to - from) / bucket) }, () => ({}) as Record<string, number>);
+    for (const a of alerts) {
+      const t = Date.parse(a.time);
+      if (t < from || t >= to) continue;
+      const slot = out[Math.floor((t - from) / bucket)]!;
+      for (const k of key(a)) slot[k] = (slot[k] ?? 0) + 1;
+    }
+    return out;
+  }
+
+  it("answers whole minutes from the roll-up exactly as from the alerts, also after pruning", async () => {
+    let now = T0 + 4000 * 1000;
+    const store = open({ retentionMs: 3000 * 1000, now: () => now });
+    // 7 s apart, so minutes hold 8 or 9 alerts; ranges end mid-minute.
+    const alerts = Array.from({ length: 571 }, (_, i) => alert(i, { time: new Date(T0 + i * 7000).toISOString() }));
+    for (const a of alerts) store.record(a);
+    const check = (list: Alert[], from: number, to: number) => {
+      for (const [group, key] of [
+        ["priority", (a: Alert) => [a.priority]],
+        ["rule", (a: Alert) => [a.rule]],
+        ["hostname", (a: Alert) => [a.hostname]],
+        ["tag", (a: Alert) => a.tags],
+      ] as const) {
+        const got = store.counts({ from, to }, group, 5 * 60_000);
+        expect(got.buckets.map((b) => b.counts), group).toEqual(expected(list, from, to, 5 * 60_000, key));
+      }
+      const filtered = store.counts({ from, to, priorities: ["Critical"], hostnames: ["host-0"] }, "rule", 5 * 60_000);
+      expect(filtered.buckets.map((b) => b.counts)).toEqual(expected(list.filter((a) => a.priority === "Critical" && a.hostname === "host-0"), from, to, 5 * 60_000, (a) => [a.rule]));
+      const top = store.topRules({ from, to }, 10);
+      const want = new Map<string, number>();
+      for (const a of list) if (Date.parse(a.time) >= from && Date.parse(a.time) < to) want.set(a.rule, (want.get(a.rule) ?? 0) + 1);
+      expect(Object.fromEntries(top.map((r) => [r.rule, r.count]))).toEqual(Object.fromEntries(want));
+    };
+    check(alerts, T0, T0 + 3333_500);
+    check(alerts, T0 + 10 * 60_000, T0 + 40 * 60_000 + 30_500);
+    now += 0;
+    await store.prune();
+    const kept = alerts.filter((a) => Date.parse(a.time) >= now - 3000 * 1000);
+    expect(store.count()).toBe(kept.length);
+    check(kept, T0, T0 + 3999_000);
+  });
+});
+
 describe("history retention", () => {
   it("prunes by age, in steps, and keeps the newer alerts", async () => {
     let now = T0 + 10_000 * 1000;

@@ -901,7 +901,8 @@ function resetFeed() {
 async function loadRange() {
   const range = state.range;
   const to = Date.now();
-  const from = to - range;
+  // From a whole minute: the router answers such a range from its per-minute counts.
+  const from = Math.floor((to - range) / 60000) * 60000;
   try {
     const [alerts, stats] = await Promise.all([api(`/api/alerts?from=${from}&to=${to}&limit=10000`), api(`/api/stats?from=${from}&to=${to}`)]);
     if (state.range !== range) return;
