@@ -16,6 +16,7 @@ import { rocketchatOutput } from "./rocketchat/index.js";
 import { telegramOutput } from "./telegram/index.js";
 import { webexOutput } from "./webex/index.js";
 import { pagerdutyOutput } from "./pagerduty/index.js";
+import { cloudeventsOutput } from "./cloudevents/index.js";
 
 /** Every output type, by its `type:` name. Adding an output is one line here. */
 export const OUTPUT_TYPES: Record<string, OutputDefinition> = {
@@ -36,4 +37,5 @@ export const OUTPUT_TYPES: Record<string, OutputDefinition> = {
   telegram: telegramOutput,
   webex: webexOutput,
   pagerduty: pagerdutyOutput,
+  cloudevents: cloudeventsOutput,
 };

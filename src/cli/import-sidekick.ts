@@ -137,7 +137,7 @@ export function renderImport(result: ImportResult, source: string): string {
 const CREDENTIAL_HEADER = /authorization|token|secret|password|api[-_]?key|cookie/i;
 
 /** Sections translated here; any other configured section is reported. */
-const TRANSLATED = new Set(["listenaddress", "listenport", "customfields", "customtags", "templatedfields", "slack", "loki", "kafka", "aws", "webhook", "alertmanager", "teams", "discord", "mattermost", "googlechat", "rocketchat", "telegram", "webex", "pagerduty", "mutualtlsfilespath", "mutualtlsclient", "tlsclient"]);
+const TRANSLATED = new Set(["listenaddress", "listenport", "customfields", "customtags", "templatedfields", "slack", "loki", "kafka", "aws", "webhook", "alertmanager", "teams", "discord", "mattermost", "googlechat", "rocketchat", "telegram", "webex", "pagerduty", "cloudevents", "mutualtlsfilespath", "mutualtlsclient", "tlsclient"]);
 
 /** Settings that have no effect on where alerts go, and why Peregrine has no counterpart. */
 const GLOBAL_NOTES: Record<string, string> = {
@@ -154,7 +154,7 @@ const ENABLING_KEYS = ["hostport", "webhookurl", "address", "apikey", "url", "bu
 /** Falcosidekick outputs with no Peregrine counterpart (env-only configs are found by these names). */
 const OTHER_OUTPUTS = [
   "datadog", "datadoglogs", "elasticsearch", "quickwit", "influxdb", "sumologic",
-  "stan", "nats", "opsgenie", "cloudevents", "cliq", "kafkarest", "kubeless", "openfaas", "fission", "webui",
+  "stan", "nats", "opsgenie", "cliq", "kafkarest", "kubeless", "openfaas", "fission", "webui",
   "grafana", "grafanaoncall", "redis", "openobserve", "splunk", "smtp", "statsd", "dogstatsd", "nodered", "policyreport", "rabbitmq",
   "wavefront", "syslog", "mqtt", "zincsearch", "gotify", "tekton", "spyderbat", "timescaledb", "dynatrace", "talon", "logstash",
   "n8n", "aws.lambda", "aws.sqs", "aws.sns", "aws.cloudwatchlogs", "aws.kinesis", "aws.securitylake", "gcp.pubsub", "gcp.storage",
@@ -526,6 +526,19 @@ export function translateSidekick(rawConfig: Tree, env: NodeJS.ProcessEnv): Impo
     if (tls("telegram")) note("telegram.checkcert", "Telegram's certificates are always checked");
     outputs.push(o);
   } else if (str("telegram.token") !== "" || str("telegram.chatid") !== "") note("telegram", "needs both token and chatid; not translated");
+
+  // cloudevents: Falcosidekick sends binary-mode events of type falco.rule.output.v1, as Peregrine does by default
+  if (str("cloudevents.address") !== "") {
+    const o = common("cloudevents", "cloudevents", "cloudevents");
+    o.url = str("cloudevents.address");
+    const extensions: Record<string, string> = {};
+    for (const [k, v] of Object.entries(map("cloudevents.extension"))) {
+      if (/^[a-z0-9]{1,20}$/.test(k)) extensions[k] = v;
+      else note(`cloudevents.extension.${k}`, "an extension name is lower-case letters and digits, at most 20 characters (CloudEvents 1.0)");
+    }
+    if (Object.keys(extensions).length > 0) o.extensions = extensions;
+    outputs.push(o);
+  }
 
   // pagerduty: Events API v2, each alert its own incident (dedup_key: the alert's uuid)
   if (str("pagerduty.routingkey") !== "") {

@@ -1,0 +1,4 @@
+// The cloudevents output in structured mode: the shared output conformance suite (see cloudevents-conformance.ts).
+import { defineCloudEventsConformance } from "./cloudevents-conformance.js";
+
+defineCloudEventsConformance("structured");
