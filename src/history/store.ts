@@ -60,7 +60,7 @@ export interface HistoryCounts {
 /** Per-row overhead estimate: the row, its five indexes, tags and full-text postings. */
 const ROW_OVERHEAD = 200;
 /** Rows removed per retention step: each step is one short transaction, so ingest is never held up long. */
-const PRUNE_STEP = 500;
+const PRUNE_STEP = 200;
 /** A size prune goes down to this share of max_bytes, so it does not run on every alert. */
 const PRUNE_LOW_WATER = 0.9;
 const MAX_BUCKETS = 1000;

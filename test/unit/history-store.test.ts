@@ -214,8 +214,8 @@ describe("history retention", () => {
     fill(store, 10_000);
     expect(store.count()).toBe(10_000);
     const steps = await store.prune();
-    // 7,000 too old, 500 per step.
-    expect(steps).toBe(14);
+    // 7,000 too old, 200 per step.
+    expect(steps).toBe(35);
     expect(store.count()).toBe(3000);
     const left = store.query({ to: T0 + 7_000 * 1000 }, { limit: 10 });
     expect(left.alerts).toHaveLength(0);
