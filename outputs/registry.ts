@@ -17,6 +17,7 @@ import { telegramOutput } from "./telegram/index.js";
 import { webexOutput } from "./webex/index.js";
 import { pagerdutyOutput } from "./pagerduty/index.js";
 import { cloudeventsOutput } from "./cloudevents/index.js";
+import { opsgenieOutput } from "./opsgenie/index.js";
 
 /** Every output type, by its `type:` name. Adding an output is one line here. */
 export const OUTPUT_TYPES: Record<string, OutputDefinition> = {
@@ -38,4 +39,5 @@ export const OUTPUT_TYPES: Record<string, OutputDefinition> = {
   webex: webexOutput,
   pagerduty: pagerdutyOutput,
   cloudevents: cloudeventsOutput,
+  opsgenie: opsgenieOutput,
 };

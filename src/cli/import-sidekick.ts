@@ -137,7 +137,7 @@ export function renderImport(result: ImportResult, source: string): string {
 const CREDENTIAL_HEADER = /authorization|token|secret|password|api[-_]?key|cookie/i;
 
 /** Sections translated here; any other configured section is reported. */
-const TRANSLATED = new Set(["listenaddress", "listenport", "customfields", "customtags", "templatedfields", "slack", "loki", "kafka", "aws", "webhook", "alertmanager", "teams", "discord", "mattermost", "googlechat", "rocketchat", "telegram", "webex", "pagerduty", "cloudevents", "mutualtlsfilespath", "mutualtlsclient", "tlsclient"]);
+const TRANSLATED = new Set(["listenaddress", "listenport", "customfields", "customtags", "templatedfields", "slack", "loki", "kafka", "aws", "webhook", "alertmanager", "teams", "discord", "mattermost", "googlechat", "rocketchat", "telegram", "webex", "pagerduty", "cloudevents", "opsgenie", "mutualtlsfilespath", "mutualtlsclient", "tlsclient"]);
 
 /** Settings that have no effect on where alerts go, and why Peregrine has no counterpart. */
 const GLOBAL_NOTES: Record<string, string> = {
@@ -154,7 +154,7 @@ const ENABLING_KEYS = ["hostport", "webhookurl", "address", "apikey", "url", "bu
 /** Falcosidekick outputs with no Peregrine counterpart (env-only configs are found by these names). */
 const OTHER_OUTPUTS = [
   "datadog", "datadoglogs", "elasticsearch", "quickwit", "influxdb", "sumologic",
-  "stan", "nats", "opsgenie", "cliq", "kafkarest", "kubeless", "openfaas", "fission", "webui",
+  "stan", "nats", "cliq", "kafkarest", "kubeless", "openfaas", "fission", "webui",
   "grafana", "grafanaoncall", "redis", "openobserve", "splunk", "smtp", "statsd", "dogstatsd", "nodered", "policyreport", "rabbitmq",
   "wavefront", "syslog", "mqtt", "zincsearch", "gotify", "tekton", "spyderbat", "timescaledb", "dynatrace", "talon", "logstash",
   "n8n", "aws.lambda", "aws.sqs", "aws.sns", "aws.cloudwatchlogs", "aws.kinesis", "aws.securitylake", "gcp.pubsub", "gcp.storage",
@@ -537,6 +537,18 @@ export function translateSidekick(rawConfig: Tree, env: NodeJS.ProcessEnv): Impo
       else note(`cloudevents.extension.${k}`, "an extension name is lower-case letters and digits, at most 20 characters (CloudEvents 1.0)");
     }
     if (Object.keys(extensions).length > 0) o.extensions = extensions;
+    outputs.push(o);
+  }
+
+  // opsgenie: Alert API, priorities P1–P5 as Falcosidekick maps them
+  if (str("opsgenie.apikey") !== "") {
+    const o = common("opsgenie", "opsgenie", "opsgenie");
+    o.api_key = secret("opsgenie.apikey");
+    const region = str("opsgenie.region", "us").toLowerCase();
+    if (region === "eu") o.region = "eu";
+    else if (region !== "us") note("opsgenie.region", `"${region}" is not us or eu; the US endpoint is used`);
+    const t = tls("opsgenie");
+    if (t) o.tls = t;
     outputs.push(o);
   }
 
