@@ -343,20 +343,21 @@ export class HistoryStore {
     const where = w.sql ? `${w.sql} AND ${range}` : `WHERE ${range}`;
     const table = groupBy === "tag" ? "tag_counts" : "alert_counts";
     const key = groupBy === "tag" ? "c.tag" : `c.${groupBy}`;
-    rows.push(
-      ...(this.db
-        .prepare(`SELECT (c.minute * ${MINUTE} - ?) / ? AS b, ${key} AS k, sum(c.n) AS n FROM ${table} c ${where} GROUP BY b, k`)
-        .all(filter.from, bucket, ...w.params, fromMin, toMin) as { b: number; k: string | number; n: number }[]),
-    );
+    const minutes = this.db
+      .prepare(`SELECT (c.minute * ${MINUTE} - CAST(? AS INTEGER)) / CAST(? AS INTEGER) AS b, ${key} AS k, sum(c.n) AS n FROM ${table} c ${where} GROUP BY b, k`)
+      .all(filter.from, bucket, ...w.params, fromMin, toMin) as { b: number; k: string | number; n: number }[];
+    // A loop, not push(...minutes): a spread of many rows overflows the stack.
+    for (const r of minutes) rows.push(r);
     return rows;
   }
 
+  /** Parameters bind as REAL: the CASTs keep `/` an integer division, so rows group per bucket, not per alert. */
   private rawRows(filter: HistoryFilter, groupBy: GroupKey, bucket: number, origin = filter.from ?? 0): { b: number; k: string | number; n: number }[] {
     const w = this.where(filter);
     const key = groupBy === "tag" ? "t.tag" : `a.${groupBy}`;
     const join = groupBy === "tag" ? "JOIN alert_tags t ON t.alert_id = a.id" : "";
     return this.db
-      .prepare(`SELECT (a.time_ms - ?) / ? AS b, ${key} AS k, count(*) AS n FROM alerts a ${join} ${w.sql} GROUP BY b, k`)
+      .prepare(`SELECT (a.time_ms - CAST(? AS INTEGER)) / CAST(? AS INTEGER) AS b, ${key} AS k, count(*) AS n FROM alerts a ${join} ${w.sql} GROUP BY b, k`)
       .all(origin, bucket, ...w.params) as { b: number; k: string | number; n: number }[];
   }
 
