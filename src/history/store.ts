@@ -327,12 +327,13 @@ export class HistoryStore {
 
   /**
    * Counts per (bucket, key). Whole minutes come from the per-minute roll-up when that is exact
-   * (minute-aligned buckets, no free text; tags only with no other filter); the rest from the alerts.
+   * and the range is unfiltered (minute-aligned buckets); the rest from the alerts.
    */
   private countRows(filter: HistoryFilter & { from: number; to: number }, groupBy: GroupKey, bucket: number): { b: number; k: string | number; n: number }[] {
     const text = filter.text !== undefined && ftsQuery(filter.text) !== undefined;
     const other = (filter.priorities?.length ?? 0) + (filter.rules?.length ?? 0) + (filter.sources?.length ?? 0) + (filter.hostnames?.length ?? 0);
-    const usable = !text && filter.from % MINUTE === 0 && bucket % MINUTE === 0 && (groupBy === "tag" ? other === 0 && !filter.tags?.length : !filter.tags?.length);
+    // With a filter on a column, that column's index over the alerts is the narrower read.
+    const usable = !text && other === 0 && !filter.tags?.length && filter.from % MINUTE === 0 && bucket % MINUTE === 0;
     const fromMin = Math.ceil(filter.from / MINUTE);
     const toMin = Math.floor(filter.to / MINUTE);
     if (!usable || toMin <= fromMin) return this.rawRows(filter, groupBy, bucket);
@@ -375,7 +376,8 @@ export class HistoryStore {
         .prepare(`SELECT a.rule AS rule, count(*) AS n, min(a.priority) AS p, max(a.time_ms) AS last FROM alerts a ${w.sql} GROUP BY a.rule`)
         .all(...w.params) as Row[];
     };
-    if (!text && !filter.tags?.length && from !== undefined && from % MINUTE === 0 && Math.floor(to / MINUTE) > from / MINUTE) {
+    const other = (filter.priorities?.length ?? 0) + (filter.rules?.length ?? 0) + (filter.sources?.length ?? 0) + (filter.hostnames?.length ?? 0);
+    if (!text && other === 0 && !filter.tags?.length && from !== undefined && from % MINUTE === 0 && Math.floor(to / MINUTE) > from / MINUTE) {
       const toMin = Math.floor(to / MINUTE);
       const w = this.where({ ...filter, from: undefined, to: undefined }, "c");
       const range = "c.minute >= ? AND c.minute < ?";
