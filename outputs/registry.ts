@@ -18,6 +18,7 @@ import { webexOutput } from "./webex/index.js";
 import { pagerdutyOutput } from "./pagerduty/index.js";
 import { cloudeventsOutput } from "./cloudevents/index.js";
 import { opsgenieOutput } from "./opsgenie/index.js";
+import { datadogOutput } from "./datadog/index.js";
 
 /** Every output type, by its `type:` name. Adding an output is one line here. */
 export const OUTPUT_TYPES: Record<string, OutputDefinition> = {
@@ -40,4 +41,5 @@ export const OUTPUT_TYPES: Record<string, OutputDefinition> = {
   pagerduty: pagerdutyOutput,
   cloudevents: cloudeventsOutput,
   opsgenie: opsgenieOutput,
+  datadog: datadogOutput,
 };

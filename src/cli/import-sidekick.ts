@@ -137,7 +137,7 @@ export function renderImport(result: ImportResult, source: string): string {
 const CREDENTIAL_HEADER = /authorization|token|secret|password|api[-_]?key|cookie/i;
 
 /** Sections translated here; any other configured section is reported. */
-const TRANSLATED = new Set(["listenaddress", "listenport", "customfields", "customtags", "templatedfields", "slack", "loki", "kafka", "aws", "webhook", "alertmanager", "teams", "discord", "mattermost", "googlechat", "rocketchat", "telegram", "webex", "pagerduty", "cloudevents", "opsgenie", "mutualtlsfilespath", "mutualtlsclient", "tlsclient"]);
+const TRANSLATED = new Set(["listenaddress", "listenport", "customfields", "customtags", "templatedfields", "slack", "loki", "kafka", "aws", "webhook", "alertmanager", "teams", "discord", "mattermost", "googlechat", "rocketchat", "telegram", "webex", "pagerduty", "cloudevents", "opsgenie", "datadog", "mutualtlsfilespath", "mutualtlsclient", "tlsclient"]);
 
 /** Settings that have no effect on where alerts go, and why Peregrine has no counterpart. */
 const GLOBAL_NOTES: Record<string, string> = {
@@ -153,7 +153,7 @@ const ENABLING_KEYS = ["hostport", "webhookurl", "address", "apikey", "url", "bu
 
 /** Falcosidekick outputs with no Peregrine counterpart (env-only configs are found by these names). */
 const OTHER_OUTPUTS = [
-  "datadog", "datadoglogs", "elasticsearch", "quickwit", "influxdb", "sumologic",
+  "datadoglogs", "elasticsearch", "quickwit", "influxdb", "sumologic",
   "stan", "nats", "cliq", "kafkarest", "kubeless", "openfaas", "fission", "webui",
   "grafana", "grafanaoncall", "redis", "openobserve", "splunk", "smtp", "statsd", "dogstatsd", "nodered", "policyreport", "rabbitmq",
   "wavefront", "syslog", "mqtt", "zincsearch", "gotify", "tekton", "spyderbat", "timescaledb", "dynatrace", "talon", "logstash",
@@ -549,6 +549,15 @@ export function translateSidekick(rawConfig: Tree, env: NodeJS.ProcessEnv): Impo
     else if (region !== "us") note("opsgenie.region", `"${region}" is not us or eu; the US endpoint is used`);
     const t = tls("opsgenie");
     if (t) o.tls = t;
+    outputs.push(o);
+  }
+
+  // datadog: Events API, as Falcosidekick's datadog output
+  if (str("datadog.apikey") !== "") {
+    const o = common("datadog", "datadog", "datadog");
+    o.api_key = secret("datadog.apikey");
+    const host = str("datadog.host", "https://api.datadoghq.com").replace(/\/+$/, "");
+    if (host !== "https://api.datadoghq.com") o.site = host;
     outputs.push(o);
   }
 

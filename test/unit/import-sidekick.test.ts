@@ -54,9 +54,9 @@ describe("config import-sidekick", () => {
       },
     ]);
     const bySetting = Object.fromEntries(notes.map((n) => [n.setting, n.reason]));
-    expect(Object.keys(bySetting).sort()).toEqual(["datadog", "debug", "slack.messageformat", "templatedfields.owner"]);
+    expect(Object.keys(bySetting).sort()).toEqual(["debug", "gotify", "slack.messageformat", "templatedfields.owner"]);
     expect(bySetting["templatedfields.owner"]).toMatch(/unknown helper "printf"/);
-    expect(bySetting.datadog).toMatch(/no datadog output/);
+    expect(bySetting.gotify).toMatch(/no gotify output/);
   });
 
   it("the printed YAML passes config check, with the untranslated settings as comments", () => {
@@ -160,7 +160,7 @@ describe("config import-sidekick: AWS S3", () => {
     expect(result.config!.outputs[0]!.options).toMatchObject({ access_key_id: "AKIAEXAMPLE", secret_access_key: "s3cr3t" });
   });
 
-  it("translates every chat output, CloudEvents, Opsgenie and PagerDuty from Sidekick's keys and environment, and the result passes config check", () => {
+  it("translates every chat output, CloudEvents, Opsgenie, Datadog and PagerDuty from Sidekick's keys and environment, and the result passes config check", () => {
     const env = { TELEGRAM_TOKEN: "42:secret", DISCORD_WEBHOOKURL: "https://discord.com/api/webhooks/1/secret" };
     const { config, notes } = translateSidekick(
       {
@@ -172,16 +172,18 @@ describe("config import-sidekick: AWS S3", () => {
         telegram: { chatid: "-100123", messagethreadid: "7" },
         webex: { webhookurl: "https://webexapis.com/v1/webhooks/incoming/abc", minimumpriority: "warning" },
         pagerduty: { routingkey: "R0UTINGKEY0123456789ABCDEFGHIJKL", region: "eu", minimumpriority: "critical" },
+        datadog: { apikey: "dd-key", host: "https://api.datadoghq.eu/" },
         opsgenie: { apikey: "og-key", region: "eu", checkcert: false },
         cloudevents: { address: "http://broker.example/default", extension: { cluster: "prod", "Bad-Name": "x" } },
       },
       env,
     );
     const outputs = config.outputs as Record<string, unknown>[];
-    expect(outputs.map((o) => o.type)).toEqual(["teams", "discord", "mattermost", "googlechat", "rocketchat", "webex", "telegram", "cloudevents", "opsgenie", "pagerduty"]);
+    expect(outputs.map((o) => o.type)).toEqual(["teams", "discord", "mattermost", "googlechat", "rocketchat", "webex", "telegram", "cloudevents", "opsgenie", "datadog", "pagerduty"]);
     expect(outputs[7]).toEqual({ name: "cloudevents", type: "cloudevents", url: "http://broker.example/default", extensions: { cluster: "prod" } });
     expect(outputs[8]).toEqual({ name: "opsgenie", type: "opsgenie", api_key: "og-key", region: "eu", tls: { insecure_skip_verify: true } });
-    expect(outputs[9]).toEqual({ name: "pagerduty", type: "pagerduty", minimum_priority: "critical", routing_key: "R0UTINGKEY0123456789ABCDEFGHIJKL", region: "eu" });
+    expect(outputs[9]).toEqual({ name: "datadog", type: "datadog", api_key: "dd-key", site: "https://api.datadoghq.eu" });
+    expect(outputs[10]).toEqual({ name: "pagerduty", type: "pagerduty", minimum_priority: "critical", routing_key: "R0UTINGKEY0123456789ABCDEFGHIJKL", region: "eu" });
     expect(outputs[0]).toEqual({ name: "teams", type: "teams", minimum_priority: "error", webhook_url: "https://example.webhook.office.com/x", format: "fields", activity_image: "https://img.example/a.png" });
     expect(outputs[1]).toEqual({ name: "discord", type: "discord", webhook_url: "${DISCORD_WEBHOOKURL}", icon: "https://img.example/d.png" });
     expect(outputs[2]).toMatchObject({ format: "text", username: "falco", icon: ":eagle:", tls: { insecure_skip_verify: true } });
@@ -195,6 +197,6 @@ describe("config import-sidekick: AWS S3", () => {
     writeFileSync(file, renderImport({ config, notes }, "config.yaml"));
     const result = loadConfig(file, env);
     expect(result.issues.filter((i) => i.severity === "error")).toEqual([]);
-    expect(result.config!.outputs.map((o) => o.type)).toEqual(["teams", "discord", "mattermost", "googlechat", "rocketchat", "webex", "telegram", "cloudevents", "opsgenie", "pagerduty"]);
+    expect(result.config!.outputs.map((o) => o.type)).toEqual(["teams", "discord", "mattermost", "googlechat", "rocketchat", "webex", "telegram", "cloudevents", "opsgenie", "datadog", "pagerduty"]);
   });
 });
