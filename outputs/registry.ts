@@ -19,6 +19,7 @@ import { pagerdutyOutput } from "./pagerduty/index.js";
 import { cloudeventsOutput } from "./cloudevents/index.js";
 import { opsgenieOutput } from "./opsgenie/index.js";
 import { datadogOutput } from "./datadog/index.js";
+import { splunkOutput } from "./splunk/index.js";
 
 /** Every output type, by its `type:` name. Adding an output is one line here. */
 export const OUTPUT_TYPES: Record<string, OutputDefinition> = {
@@ -42,4 +43,5 @@ export const OUTPUT_TYPES: Record<string, OutputDefinition> = {
   cloudevents: cloudeventsOutput,
   opsgenie: opsgenieOutput,
   datadog: datadogOutput,
+  splunk: splunkOutput,
 };

@@ -137,7 +137,7 @@ export function renderImport(result: ImportResult, source: string): string {
 const CREDENTIAL_HEADER = /authorization|token|secret|password|api[-_]?key|cookie/i;
 
 /** Sections translated here; any other configured section is reported. */
-const TRANSLATED = new Set(["listenaddress", "listenport", "customfields", "customtags", "templatedfields", "slack", "loki", "kafka", "aws", "webhook", "alertmanager", "teams", "discord", "mattermost", "googlechat", "rocketchat", "telegram", "webex", "pagerduty", "cloudevents", "opsgenie", "datadog", "mutualtlsfilespath", "mutualtlsclient", "tlsclient"]);
+const TRANSLATED = new Set(["listenaddress", "listenport", "customfields", "customtags", "templatedfields", "slack", "loki", "kafka", "aws", "webhook", "alertmanager", "teams", "discord", "mattermost", "googlechat", "rocketchat", "telegram", "webex", "pagerduty", "cloudevents", "opsgenie", "datadog", "splunk", "mutualtlsfilespath", "mutualtlsclient", "tlsclient"]);
 
 /** Settings that have no effect on where alerts go, and why Peregrine has no counterpart. */
 const GLOBAL_NOTES: Record<string, string> = {
@@ -155,7 +155,7 @@ const ENABLING_KEYS = ["hostport", "webhookurl", "address", "apikey", "url", "bu
 const OTHER_OUTPUTS = [
   "datadoglogs", "elasticsearch", "quickwit", "influxdb", "sumologic",
   "stan", "nats", "cliq", "kafkarest", "kubeless", "openfaas", "fission", "webui",
-  "grafana", "grafanaoncall", "redis", "openobserve", "splunk", "smtp", "statsd", "dogstatsd", "nodered", "policyreport", "rabbitmq",
+  "grafana", "grafanaoncall", "redis", "openobserve", "smtp", "statsd", "dogstatsd", "nodered", "policyreport", "rabbitmq",
   "wavefront", "syslog", "mqtt", "zincsearch", "gotify", "tekton", "spyderbat", "timescaledb", "dynatrace", "talon", "logstash",
   "n8n", "aws.lambda", "aws.sqs", "aws.sns", "aws.cloudwatchlogs", "aws.kinesis", "aws.securitylake", "gcp.pubsub", "gcp.storage",
   "gcp.cloudfunctions", "gcp.cloudrun", "azure.eventhub", "yandex.s3", "yandex.datastreams", "yandex.cloudlogging", "otlp.traces", "otlp.logs", "otlp.metrics",
@@ -558,6 +558,16 @@ export function translateSidekick(rawConfig: Tree, env: NodeJS.ProcessEnv): Impo
     o.api_key = secret("datadog.apikey");
     const host = str("datadog.host", "https://api.datadoghq.com").replace(/\/+$/, "");
     if (host !== "https://api.datadoghq.com") o.site = host;
+    outputs.push(o);
+  }
+
+  // splunk: HEC; Falcosidekick posts to hostport with the token, without acknowledgment
+  if (str("splunk.hostport") !== "") {
+    const o = common("splunk", "splunk", "splunk");
+    o.url = str("splunk.hostport").replace(/\/services\/collector(\/event)?\/?$/, "");
+    o.token = secret("splunk.token");
+    const t = tls("splunk");
+    if (t) o.tls = t;
     outputs.push(o);
   }
 

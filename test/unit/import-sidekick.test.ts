@@ -160,7 +160,7 @@ describe("config import-sidekick: AWS S3", () => {
     expect(result.config!.outputs[0]!.options).toMatchObject({ access_key_id: "AKIAEXAMPLE", secret_access_key: "s3cr3t" });
   });
 
-  it("translates every chat output, CloudEvents, Opsgenie, Datadog and PagerDuty from Sidekick's keys and environment, and the result passes config check", () => {
+  it("translates every chat output, CloudEvents, Opsgenie, Datadog, Splunk and PagerDuty from Sidekick's keys and environment, and the result passes config check", () => {
     const env = { TELEGRAM_TOKEN: "42:secret", DISCORD_WEBHOOKURL: "https://discord.com/api/webhooks/1/secret" };
     const { config, notes } = translateSidekick(
       {
@@ -172,6 +172,7 @@ describe("config import-sidekick: AWS S3", () => {
         telegram: { chatid: "-100123", messagethreadid: "7" },
         webex: { webhookurl: "https://webexapis.com/v1/webhooks/incoming/abc", minimumpriority: "warning" },
         pagerduty: { routingkey: "R0UTINGKEY0123456789ABCDEFGHIJKL", region: "eu", minimumpriority: "critical" },
+        splunk: { hostport: "https://splunk.example:8088/services/collector/event", token: "hec" },
         datadog: { apikey: "dd-key", host: "https://api.datadoghq.eu/" },
         opsgenie: { apikey: "og-key", region: "eu", checkcert: false },
         cloudevents: { address: "http://broker.example/default", extension: { cluster: "prod", "Bad-Name": "x" } },
@@ -179,11 +180,12 @@ describe("config import-sidekick: AWS S3", () => {
       env,
     );
     const outputs = config.outputs as Record<string, unknown>[];
-    expect(outputs.map((o) => o.type)).toEqual(["teams", "discord", "mattermost", "googlechat", "rocketchat", "webex", "telegram", "cloudevents", "opsgenie", "datadog", "pagerduty"]);
+    expect(outputs.map((o) => o.type)).toEqual(["teams", "discord", "mattermost", "googlechat", "rocketchat", "webex", "telegram", "cloudevents", "opsgenie", "datadog", "splunk", "pagerduty"]);
     expect(outputs[7]).toEqual({ name: "cloudevents", type: "cloudevents", url: "http://broker.example/default", extensions: { cluster: "prod" } });
     expect(outputs[8]).toEqual({ name: "opsgenie", type: "opsgenie", api_key: "og-key", region: "eu", tls: { insecure_skip_verify: true } });
     expect(outputs[9]).toEqual({ name: "datadog", type: "datadog", api_key: "dd-key", site: "https://api.datadoghq.eu" });
-    expect(outputs[10]).toEqual({ name: "pagerduty", type: "pagerduty", minimum_priority: "critical", routing_key: "R0UTINGKEY0123456789ABCDEFGHIJKL", region: "eu" });
+    expect(outputs[10]).toEqual({ name: "splunk", type: "splunk", url: "https://splunk.example:8088", token: "hec" });
+    expect(outputs[11]).toEqual({ name: "pagerduty", type: "pagerduty", minimum_priority: "critical", routing_key: "R0UTINGKEY0123456789ABCDEFGHIJKL", region: "eu" });
     expect(outputs[0]).toEqual({ name: "teams", type: "teams", minimum_priority: "error", webhook_url: "https://example.webhook.office.com/x", format: "fields", activity_image: "https://img.example/a.png" });
     expect(outputs[1]).toEqual({ name: "discord", type: "discord", webhook_url: "${DISCORD_WEBHOOKURL}", icon: "https://img.example/d.png" });
     expect(outputs[2]).toMatchObject({ format: "text", username: "falco", icon: ":eagle:", tls: { insecure_skip_verify: true } });
@@ -197,6 +199,6 @@ describe("config import-sidekick: AWS S3", () => {
     writeFileSync(file, renderImport({ config, notes }, "config.yaml"));
     const result = loadConfig(file, env);
     expect(result.issues.filter((i) => i.severity === "error")).toEqual([]);
-    expect(result.config!.outputs.map((o) => o.type)).toEqual(["teams", "discord", "mattermost", "googlechat", "rocketchat", "webex", "telegram", "cloudevents", "opsgenie", "datadog", "pagerduty"]);
+    expect(result.config!.outputs.map((o) => o.type)).toEqual(["teams", "discord", "mattermost", "googlechat", "rocketchat", "webex", "telegram", "cloudevents", "opsgenie", "datadog", "splunk", "pagerduty"]);
   });
 });
