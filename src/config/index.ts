@@ -345,7 +345,6 @@ function envVariables(): string[] {
   return (envVariableNames = names);
 }
 
-
 /** The variable that set this path or one of its parents, if any. */
 function envSource(fromEnv: Map<string, string>, path: string): string | undefined {
   for (const [set, variable] of fromEnv) if (path === set || path.startsWith(`${set}.`) || path.startsWith(`${set}[`)) return variable;
