@@ -65,6 +65,7 @@ const PRUNE_STEP = 200;
 const PRUNE_LOW_WATER = 0.9;
 const MAX_BUCKETS = 1000;
 const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
 /** Text indexed per column: a megabyte of output is stored whole but searched in its first 32 KiB. */
 const TEXT_MAX = 32 * 1024;
 /** Past this many full-text matches a page is read in time order rather than from the matches. */
@@ -123,6 +124,8 @@ export class HistoryStore {
   private readonly insertFts: Database.Statement;
   private readonly countUp: Database.Statement;
   private readonly tagUp: Database.Statement;
+  private readonly countUpHour: Database.Statement;
+  private readonly tagUpHour: Database.Statement;
 
   constructor(private readonly options: HistoryOptions) {
     this.now = options.now ?? Date.now;
@@ -156,6 +159,9 @@ export class HistoryStore {
       -- read a few thousand rows instead of every alert in the range.
       CREATE TABLE IF NOT EXISTS alert_counts (minute INTEGER NOT NULL, priority INTEGER NOT NULL, source TEXT NOT NULL, hostname TEXT NOT NULL, rule TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (minute, priority, source, hostname, rule)) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS tag_counts (minute INTEGER NOT NULL, tag TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (minute, tag)) WITHOUT ROWID;
+      -- The same counts per hour, so a week reads ~170 rows per key; minutes serve only the partial hours.
+      CREATE TABLE IF NOT EXISTS alert_counts_hour (hour INTEGER NOT NULL, priority INTEGER NOT NULL, source TEXT NOT NULL, hostname TEXT NOT NULL, rule TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (hour, priority, source, hostname, rule)) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS tag_counts_hour (hour INTEGER NOT NULL, tag TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (hour, tag)) WITHOUT ROWID;
       CREATE VIRTUAL TABLE IF NOT EXISTS alerts_fts USING fts5 (output, fields, content='', contentless_delete=1);
     `);
     this.insertAlert = this.db.prepare("INSERT INTO alerts (time_ms, priority, rule, source, hostname, bytes, body) VALUES (?, ?, ?, ?, ?, ?, ?)");
@@ -170,6 +176,14 @@ export class HistoryStore {
         INSERT INTO alert_counts SELECT time_ms / ${MINUTE}, priority, source, hostname, rule, count(*) FROM alerts GROUP BY 1, 2, 3, 4, 5;
         INSERT INTO tag_counts SELECT time_ms / ${MINUTE}, tag, count(*) FROM alert_tags GROUP BY 1, 2;
       `);
+    // And the hourly level once, from the per-minute one (far fewer rows than the alerts).
+    if (this.bytes > 0 && this.db.prepare("SELECT 1 FROM alert_counts_hour LIMIT 1").get() === undefined)
+      this.db.exec(`
+        INSERT INTO alert_counts_hour SELECT minute / 60, priority, source, hostname, rule, sum(n) FROM alert_counts GROUP BY 1, 2, 3, 4, 5;
+        INSERT INTO tag_counts_hour SELECT minute / 60, tag, sum(n) FROM tag_counts GROUP BY 1, 2;
+      `);
+    this.countUpHour = this.db.prepare("INSERT INTO alert_counts_hour VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1");
+    this.tagUpHour = this.db.prepare("INSERT INTO tag_counts_hour VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1");
   }
 
   /** Records an alert (batched: written on the next tick, or by the next query). */
@@ -198,10 +212,13 @@ export class HistoryStore {
           const bytes = body.length + output.length + fields.length + ROW_OVERHEAD;
           const id = Number(this.insertAlert.run(time, Math.max(0, priorityRank(alert.priority)), alert.rule, alert.source, alert.hostname, bytes, body).lastInsertRowid);
           const minute = Math.floor(time / MINUTE);
+          const hour = Math.floor(time / HOUR);
           this.countUp.run(minute, Math.max(0, priorityRank(alert.priority)), alert.source, alert.hostname, alert.rule);
+          this.countUpHour.run(hour, Math.max(0, priorityRank(alert.priority)), alert.source, alert.hostname, alert.rule);
           for (const tag of new Set(alert.tags)) {
             this.insertTag.run(id, tag, time);
             this.tagUp.run(minute, tag);
+            this.tagUpHour.run(hour, tag);
           }
           this.insertFts.run(id, output, fields);
           this.bytes += bytes;
@@ -299,8 +316,8 @@ export class HistoryStore {
   counts(filter: HistoryFilter & { from: number; to: number }, groupBy: GroupKey, bucketMs?: number): HistoryCounts {
     this.flush();
     const span = Math.max(1, filter.to - filter.from);
-    // About 60 bars; whole minutes from an hour up, so the per-minute roll-up can answer.
-    let bucket = bucketMs ?? (span >= 60 * MINUTE ? Math.ceil(span / 60 / MINUTE) * MINUTE : Math.ceil(span / 60));
+    // About 60 bars; whole minutes from an hour up, whole hours from 60 hours up, so the roll-ups can answer.
+    let bucket = bucketMs ?? (span >= 60 * HOUR ? Math.ceil(span / 60 / HOUR) * HOUR : span >= HOUR ? Math.ceil(span / 60 / MINUTE) * MINUTE : Math.ceil(span / 60));
     bucket = Math.max(bucket, Math.ceil(span / MAX_BUCKETS), 1);
     const rows = this.countRows(filter, groupBy, bucket);
     const n = Math.ceil(span / bucket);
@@ -338,17 +355,37 @@ export class HistoryStore {
     const toMin = Math.floor(filter.to / MINUTE);
     if (!usable || toMin <= fromMin) return this.rawRows(filter, groupBy, bucket);
     const rows = this.rawRows({ ...filter, from: toMin * MINUTE }, groupBy, bucket, filter.from);
-    const w = this.where({ ...filter, from: undefined, to: undefined }, "c") as { sql: string; params: unknown[] };
-    // The roll-up has the alerts' columns under the same names, bar time.
-    const range = `c.minute >= ? AND c.minute < ?`;
-    const where = w.sql ? `${w.sql} AND ${range}` : `WHERE ${range}`;
     const table = groupBy === "tag" ? "tag_counts" : "alert_counts";
     const key = groupBy === "tag" ? "c.tag" : `c.${groupBy}`;
-    const minutes = this.db
-      .prepare(`SELECT (c.minute * ${MINUTE} - CAST(? AS INTEGER)) / CAST(? AS INTEGER) AS b, ${key} AS k, sum(c.n) AS n FROM ${table} c ${where} GROUP BY b, k`)
-      .all(filter.from, bucket, ...w.params, fromMin, toMin) as { b: number; k: string | number; n: number }[];
-    // A loop, not push(...minutes): a spread of many rows overflows the stack.
-    for (const r of minutes) rows.push(r);
+    const bm = bucket / MINUTE;
+    // The roll-up's time column, in minutes: a whole hour lies in one bucket, so its start places it.
+    const byMinute = this.db.prepare(`SELECT (c.minute - CAST(? AS INTEGER)) / CAST(? AS INTEGER) AS b, ${key} AS k, sum(c.n) AS n FROM ${table} c WHERE c.minute >= ? AND c.minute < ? GROUP BY b, k`);
+    const byHour = this.db.prepare(`SELECT (c.hour * 60 - CAST(? AS INTEGER)) / CAST(? AS INTEGER) AS b, ${key} AS k, sum(c.n) AS n FROM ${table}_hour c WHERE c.hour >= ? AND c.hour < ? GROUP BY b, k`);
+    // Per bucket: its whole hours from the hourly level, its partial hours from the minutes;
+    // adjacent spans are merged, so hour-aligned buckets make one hourly read.
+    const spans: { hour: boolean; from: number; to: number }[] = [];
+    const add = (hour: boolean, from: number, to: number) => {
+      if (to <= from) return;
+      const last = spans[spans.length - 1];
+      if (last && last.hour === hour && last.to === from) last.to = to;
+      else spans.push({ hour, from, to });
+    };
+    for (let s = fromMin; s < toMin; s += bm) {
+      const e = Math.min(s + bm, toMin);
+      const hs = Math.ceil(s / 60);
+      const he = Math.floor(e / 60);
+      if (he <= hs) add(false, s, e);
+      else {
+        add(false, s, hs * 60);
+        add(true, hs, he);
+        add(false, he * 60, e);
+      }
+    }
+    for (const sp of spans) {
+      const part = (sp.hour ? byHour : byMinute).all(fromMin, bm, sp.from, sp.to) as { b: number; k: string | number; n: number }[];
+      // A loop, not push(...part): a spread of many rows overflows the stack.
+      for (const r of part) rows.push(r);
+    }
     return rows;
   }
 
@@ -370,6 +407,7 @@ export class HistoryStore {
     const from = filter.from;
     const to = filter.to ?? Number.MAX_SAFE_INTEGER;
     let rows: Row[];
+    let exactLast = false;
     const raw = (f: HistoryFilter): Row[] => {
       const w = this.where(f);
       return this.db
@@ -379,22 +417,43 @@ export class HistoryStore {
     const other = (filter.priorities?.length ?? 0) + (filter.rules?.length ?? 0) + (filter.sources?.length ?? 0) + (filter.hostnames?.length ?? 0);
     if (!text && other === 0 && !filter.tags?.length && from !== undefined && from % MINUTE === 0 && Math.floor(to / MINUTE) > from / MINUTE) {
       const toMin = Math.floor(to / MINUTE);
-      const w = this.where({ ...filter, from: undefined, to: undefined }, "c");
-      const range = "c.minute >= ? AND c.minute < ?";
-      rows = this.db
-        .prepare(`SELECT c.rule AS rule, sum(c.n) AS n, min(c.priority) AS p, (max(c.minute) + 1) * ${MINUTE} - 1 AS last FROM alert_counts c ${w.sql ? `${w.sql} AND ${range}` : `WHERE ${range}`} GROUP BY c.rule`)
-        .all(...w.params, from / MINUTE, toMin) as Row[];
-      // The partial last minute from the alerts themselves (and their exact latest time).
-      const merged = new Map(rows.map((r) => [r.rule, r]));
-      for (const r of raw({ ...filter, from: toMin * MINUTE })) {
-        const m = merged.get(r.rule);
-        if (!m) merged.set(r.rule, r);
-        else merged.set(r.rule, { rule: r.rule, n: m.n + r.n, p: Math.min(m.p, r.p), last: Math.max(m.last, r.last) });
+      const fromMin = from / MINUTE;
+      // Whole hours from the hourly level, the partial hours at either edge from the minutes.
+      const hs = Math.ceil(fromMin / 60);
+      const he = Math.max(hs, Math.floor(toMin / 60));
+      const spans: [string, string, number, number][] =
+        he > hs
+          ? [["alert_counts", "minute", fromMin, hs * 60], ["alert_counts_hour", "hour", hs, he], ["alert_counts", "minute", he * 60, toMin]]
+          : [["alert_counts", "minute", fromMin, toMin]];
+      const merged = new Map<string, Row>();
+      const merge = (part: Row[]) => {
+        for (const r of part) {
+          const m = merged.get(r.rule);
+          if (!m) merged.set(r.rule, r);
+          else merged.set(r.rule, { rule: r.rule, n: m.n + r.n, p: Math.min(m.p, r.p), last: Math.max(m.last, r.last) });
+        }
+      };
+      for (const [table, col, lo, hi] of spans) {
+        if (hi <= lo) continue;
+        merge(
+          this.db
+            .prepare(`SELECT c.rule AS rule, sum(c.n) AS n, min(c.priority) AS p, 0 AS last FROM ${table} c WHERE c.${col} >= ? AND c.${col} < ? GROUP BY c.rule`)
+            .all(lo, hi) as Row[],
+        );
       }
+      // The partial last minute from the alerts themselves.
+      merge(raw({ ...filter, from: toMin * MINUTE }));
+      // The roll-ups do not know the exact latest time: a seek on the alerts' rule index per listed rule does.
+      exactLast = true;
       rows = [...merged.values()];
     } else rows = raw(filter);
     rows.sort((x, y) => y.n - x.n || (x.rule < y.rule ? -1 : x.rule > y.rule ? 1 : 0));
-    return rows.slice(0, limit).map((r) => ({ rule: r.rule, count: r.n, priority: PRIORITIES[r.p] ?? "Debug", last: r.last }));
+    const top = rows.slice(0, limit);
+    if (exactLast) {
+      const lastOf = this.db.prepare("SELECT max(time_ms) FROM alerts WHERE rule = ? AND time_ms >= ? AND time_ms < ?").pluck();
+      for (const r of top) r.last = Math.max(r.last, Number(lastOf.get(r.rule, from ?? 0, to)));
+    }
+    return top.map((r) => ({ rule: r.rule, count: r.n, priority: PRIORITIES[r.p] ?? "Debug", last: r.last }));
   }
 
 
@@ -437,6 +496,10 @@ export class HistoryStore {
     const countGone = this.db.prepare("DELETE FROM alert_counts WHERE minute = ? AND priority = ? AND source = ? AND hostname = ? AND rule = ? AND n <= 0");
     const tagDown = this.db.prepare("UPDATE tag_counts SET n = n - 1 WHERE minute = ? AND tag = ?");
     const tagGone = this.db.prepare("DELETE FROM tag_counts WHERE minute = ? AND tag = ? AND n <= 0");
+    const countDownHour = this.db.prepare("UPDATE alert_counts_hour SET n = n - 1 WHERE hour = ? AND priority = ? AND source = ? AND hostname = ? AND rule = ?");
+    const countGoneHour = this.db.prepare("DELETE FROM alert_counts_hour WHERE hour = ? AND priority = ? AND source = ? AND hostname = ? AND rule = ? AND n <= 0");
+    const tagDownHour = this.db.prepare("UPDATE tag_counts_hour SET n = n - 1 WHERE hour = ? AND tag = ?");
+    const tagGoneHour = this.db.prepare("DELETE FROM tag_counts_hour WHERE hour = ? AND tag = ? AND n <= 0");
     this.db.transaction(() => {
       for (const { id, bytes } of ids) {
         const r = row.get(id) as { time_ms: number; priority: number; source: string; hostname: string; rule: string } | undefined;
@@ -444,9 +507,14 @@ export class HistoryStore {
           const key = [Math.floor(r.time_ms / MINUTE), r.priority, r.source, r.hostname, r.rule];
           countDown.run(...key);
           countGone.run(...key);
+          const hourKey = [Math.floor(r.time_ms / HOUR), r.priority, r.source, r.hostname, r.rule];
+          countDownHour.run(...hourKey);
+          countGoneHour.run(...hourKey);
           for (const tag of tagsOf.all(id) as string[]) {
             tagDown.run(Math.floor(r.time_ms / MINUTE), tag);
             tagGone.run(Math.floor(r.time_ms / MINUTE), tag);
+            tagDownHour.run(Math.floor(r.time_ms / HOUR), tag);
+            tagGoneHour.run(Math.floor(r.time_ms / HOUR), tag);
           }
         }
         delAlert.run(id);

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
+import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Alert, Priority } from "../../src/alert.js";
 import { HistoryStore, decodeCursor, ftsQuery } from "../../src/history/store.js";
@@ -204,6 +205,71 @@ describe("per-minute roll-up", () => {
     const kept = alerts.filter((a) => Date.parse(a.time) >= now - 3000 * 1000);
     expect(store.count()).toBe(kept.length);
     check(kept, T0, T0 + 3999_000);
+  });
+
+  it("answers whole hours from the hourly roll-up exactly as from the alerts, for ranges starting and ending mid-hour, also after pruning and when built for an existing file", async () => {
+    let now = T0 + 12 * 3_600_000;
+    const dir = mkdtempSync(join(tmpdir(), "peregrine-history-"));
+    dirs.push(dir);
+    let store = open({ dir, retentionMs: 7 * 3_600_000, now: () => now });
+    // 31 s apart over ~10 hours, so hours hold ~116 alerts and minutes 1 or 2.
+    const alerts = Array.from({ length: 1200 }, (_, i) => alert(i, { time: new Date(T0 + i * 31_000).toISOString() }));
+    for (const a of alerts) store.record(a);
+    const H = 3_600_000;
+    const M = 60_000;
+    const check = (list: Alert[], from: number, to: number, bucket?: number) => {
+      for (const [group, key] of [
+        ["priority", (a: Alert) => [a.priority]],
+        ["rule", (a: Alert) => [a.rule]],
+        ["source", (a: Alert) => [a.source]],
+        ["tag", (a: Alert) => a.tags],
+      ] as const) {
+        const got = store.counts({ from, to }, group, bucket);
+        expect(got.buckets.map((b) => b.counts), `${group} ${from - T0}..${to - T0} by ${got.bucket_ms}`).toEqual(expected(list, from, to, got.bucket_ms, key));
+      }
+      const top = store.topRules({ from, to }, 10);
+      const want = new Map<string, { n: number; last: number }>();
+      for (const a of list) {
+        const t = Date.parse(a.time);
+        if (t < from || t >= to) continue;
+        const w = want.get(a.rule) ?? { n: 0, last: 0 };
+        want.set(a.rule, { n: w.n + 1, last: Math.max(w.last, t) });
+      }
+      expect(Object.fromEntries(top.map((r) => [r.rule, { n: r.count, last: r.last }]))).toEqual(Object.fromEntries(want));
+    };
+    const ranges: [number, number, number?][] = [
+      [T0, T0 + 10 * H, H], // hour-aligned: hours only
+      [T0 + 17 * M, T0 + 9 * H + 43 * M + 30_500, H], // starts and ends mid-hour (and mid-minute)
+      [T0 + 17 * M, T0 + 9 * H + 43 * M + 30_500, 90 * M], // buckets that split hours
+      [T0 + 17 * M, T0 + 9 * H + 43 * M + 30_500, 7 * M],
+      [T0 + 17 * M, T0 + 9 * H + 43 * M + 30_500], // the default bucket
+      [T0 + 2 * H + 5 * M, T0 + 2 * H + 55 * M, 5 * M], // within one hour
+      [T0 + 59 * M, T0 + 2 * H + M, 3 * H], // one whole hour between two partial ones, in one bucket
+    ];
+    for (const [from, to, bucket] of ranges) check(alerts, from, to, bucket);
+    // A long range picks whole-hour buckets, so its whole hours come from the hourly level.
+    expect(store.counts({ from: T0, to: T0 + 7 * 24 * H }, "priority").bucket_ms % H).toBe(0);
+    await store.prune();
+    const kept = alerts.filter((a) => Date.parse(a.time) >= now - 7 * H);
+    expect(kept.length).toBeLessThan(alerts.length);
+    expect(store.count()).toBe(kept.length);
+    for (const [from, to, bucket] of ranges) check(kept, from, to, bucket);
+    // Prune mid-hour: the hour left partly pruned must count only what is left.
+    now += 37 * M;
+    await store.prune();
+    const kept2 = alerts.filter((a) => Date.parse(a.time) >= now - 7 * H);
+    expect(store.count()).toBe(kept2.length);
+    for (const [from, to, bucket] of ranges) check(kept2, from, to, bucket);
+    store.close();
+    // A file written before the hourly level existed gets it on open.
+    const db = new Database(join(dir, "history.db"));
+    db.exec("DELETE FROM alert_counts_hour; DELETE FROM tag_counts_hour;");
+    db.close();
+    store = open({ dir, retentionMs: 7 * 3_600_000, now: () => now });
+    for (const [from, to, bucket] of ranges) check(kept2, from, to, bucket);
+    const reopened = new Database(join(dir, "history.db"), { readonly: true });
+    expect(reopened.prepare("SELECT sum(n) FROM alert_counts_hour").pluck().get()).toBe(kept2.length);
+    reopened.close();
   });
 });
 
