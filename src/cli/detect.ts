@@ -17,6 +17,7 @@ import { Router } from "../router.js";
 import { EXIT, loadConfigOrReport } from "./common.js";
 import { startDetector } from "./detector-extension.js";
 import { startK8sAuditSource } from "./k8s-audit-extension.js";
+import { readK8sAuditConfig } from "../detector/index.js";
 
 /** The flag that sets each key of the `peregrine` output, for messages. */
 const FLAG_OF: Record<string, string> = { url: "--router", token: "--token", "tls.ca_file": "--ca-file", "tls.cert_file": "--cert-file", "tls.key_file": "--key-file" };
@@ -75,10 +76,26 @@ export async function detectCommand(argv: string[]): Promise<number> {
     return EXIT.USAGE;
   }
 
-  const pre = checkSensorPrerequisites();
-  if (!pre.ok) {
-    process.stderr.write(`peregrine detect: ${pre.line}\n`);
-    return EXIT.USAGE;
+  // The k8s_audit endpoint does not need the sensor: a control-plane host that cannot run it
+  // (or a config with detector.enabled: false) still serves audit events.
+  const k8sParsed = readK8sAuditConfig((config.detector as Record<string, unknown> | undefined)?.k8s_audit);
+  if (!k8sParsed.ok) {
+    for (const p of k8sParsed.problems) process.stderr.write(`${config.source}: ${p}\n`);
+    return EXIT.INVALID;
+  }
+  const auditOnly = k8sParsed.config.enabled;
+  // Without the audit endpoint, detect runs the sensor whatever detector.enabled says (as before).
+  const wantSyscall = !(parsed.config.enabled === false && auditOnly);
+  let syscallSkipped: string | undefined = wantSyscall ? undefined : "detector.enabled is false";
+  if (wantSyscall) {
+    const pre = checkSensorPrerequisites();
+    if (!pre.ok) {
+      if (!auditOnly) {
+        process.stderr.write(`peregrine detect: ${pre.line}\n`);
+        return EXIT.USAGE;
+      }
+      syscallSkipped = pre.line;
+    }
   }
   const logger = createLogger({ level: config.log.level });
   const storage = values.storage ?? join(config.storage.path, "detector");
@@ -92,22 +109,32 @@ export async function detectCommand(argv: string[]): Promise<number> {
   }
   router.start();
 
-  let detector: SyscallDetector;
-  try {
-    detector = await startDetector(parsed.config, router, logger.child({ component: "detector" }));
-  } catch (err) {
-    await router.stop(0);
-    process.stderr.write(`peregrine detect: ${errorMessage(err)}\n`);
-    return err instanceof SensorError && err.code === "SENSOR_UNAVAILABLE" ? EXIT.USAGE : EXIT.INVALID;
-  }
   let k8sAudit;
   try {
-    k8sAudit = await startK8sAuditSource(config, router, logger.child({ component: "k8s_audit" }));
+    // Started first and on its own: the syscall sensor's fate does not decide it.
+    k8sAudit = await startK8sAuditSource(nodeConfig, router, logger.child({ component: "k8s_audit" }));
   } catch (err) {
-    await detector.stop();
     await router.stop(0);
     process.stderr.write(`peregrine detect: ${errorMessage(err)}\n`);
     return EXIT.INVALID;
+  }
+  let detector: SyscallDetector | undefined;
+  if (syscallSkipped === undefined) {
+    try {
+      detector = await startDetector(parsed.config, router, logger.child({ component: "detector" }));
+    } catch (err) {
+      const unavailable = err instanceof SensorError && err.code === "SENSOR_UNAVAILABLE";
+      if (!(unavailable && k8sAudit)) {
+        await k8sAudit?.close();
+        await router.stop(0);
+        process.stderr.write(`peregrine detect: ${errorMessage(err)}\n`);
+        return unavailable ? EXIT.USAGE : EXIT.INVALID;
+      }
+      syscallSkipped = errorMessage(err);
+    }
+  }
+  if (syscallSkipped !== undefined) {
+    logger.warn({ reason: syscallSkipped }, `peregrine detect: the syscall detector is not running (${syscallSkipped}); serving k8s_audit events only`);
   }
   const pending = () => [...router.lanes.values()].reduce((n, l) => n + l.status().queue_depth, 0);
   logger.info({ router: values.router, storage, pending: pending() }, "peregrine detect: sending alerts to the router (journaled on this node first)");
@@ -115,7 +142,7 @@ export async function detectCommand(argv: string[]): Promise<number> {
     const shutdown = async (signal: string) => {
       logger.info(`${signal}: draining to the router for up to ${config.shutdown.drain_ms} ms`);
       await k8sAudit?.close();
-      await detector.stop();
+      await detector?.stop();
       await router.stop();
       const left = pending();
       logger.info(left > 0 ? `stopped; ${left} undelivered alert(s) stay journaled in ${storage} for the next start` : "stopped; everything delivered");

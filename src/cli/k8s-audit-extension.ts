@@ -9,6 +9,7 @@ import { normalizeAlert, type Alert } from "../alert.js";
 import { readK8sAuditConfig, startK8sAudit, type K8sAuditRunning } from "../detector/index.js";
 import { readDetectorConfig, SensorError } from "../detector/sources/syscall/index.js";
 import type { Config } from "../config/index.js";
+import { UuidDedup } from "../ingest/dedup.js";
 import type { Logger } from "../log.js";
 import type { Router } from "../router.js";
 import type { RunContext, RunExtension } from "../run-context.js";
@@ -22,8 +23,11 @@ export async function startK8sAuditSource(config: Config, router: Router, logger
   const detector = readDetectorConfig(config.detector);
   if (!detector.ok) throw new SensorError("DETECTOR_RULES_INVALID", `invalid detector config: ${detector.problems.join("; ")}`);
   const d = detector.config;
+  // A batch the API server retries carries the same uuids (from auditID, stage and rule): the
+  // store HTTP ingest uses keeps it from being journaled twice within ingest.dedup_window.
+  const dedup = config.ingest.dedup_window > 0 ? new UuidDedup(config.storage.path, config.ingest.dedup_window, logger) : undefined;
   try {
-    return await startK8sAudit({
+    const running = await startK8sAudit({
       config: parsed.config,
       rulesFiles: d.rulesFiles,
       selection: d.selection,
@@ -41,10 +45,28 @@ export async function startK8sAuditSource(config: Config, router: Router, logger
           }
           normalized.push(n.alert);
         }
-        await router.accept(normalized);
+        const claim = dedup ? await dedup.claim(normalized, normalized.map(() => true)) : undefined;
+        try {
+          if (claim && claim.duplicates > 0) {
+            router.metrics.ingestDuplicates.inc(claim.duplicates);
+            logger.debug({ duplicates: claim.duplicates }, "k8s_audit: alerts of a retried batch already journaled");
+          }
+          const fresh = claim?.alerts ?? normalized;
+          if (fresh.length > 0) await router.accept(fresh);
+          claim?.commit(fresh);
+        } finally {
+          claim?.release();
+        }
       },
     });
+    const closeEndpoint = running.close.bind(running);
+    running.close = async () => {
+      await closeEndpoint();
+      dedup?.close();
+    };
+    return running;
   } catch (err) {
+    dedup?.close();
     if ((err as { code?: string }).code === "DETECTOR_RULES_INVALID") throw new SensorError("DETECTOR_RULES_INVALID", (err as Error).message);
     throw new SensorError("DETECTOR_RULES_INVALID", `detector.k8s_audit: cannot listen on ${parsed.config.address}:${parsed.config.port}: ${(err as Error).message}`);
   }

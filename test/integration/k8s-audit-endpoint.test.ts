@@ -170,14 +170,27 @@ describe("k8s_audit endpoint with Falco's k8s_audit rules", () => {
     expect(by("Create Disallowed Namespace", "ka.target.name", "pg-rec")).toHaveLength(1);
   });
 
-  it("a retried batch carries the uuids of its first delivery", async () => {
-    const first = named(await replay("pod-privileged.json"), "Create Privileged Pod");
-    const again = named(await replay("pod-privileged.json"), "Create Privileged Pod");
-    expect(again.map((a) => a.uuid)).toEqual(first.map((a) => a.uuid));
+  /** A fixture as another batch: new auditIDs, so alerts the file raised before are not retries. */
+  const fresh = (name: string, tag: string): { items: Record<string, unknown>[] } => {
+    const list = JSON.parse(fixture(name)) as { items: Record<string, unknown>[] };
+    for (const item of list.items) item.auditID = `${String(item.auditID)}-${tag}`;
+    return list;
+  };
+
+  it("a retried batch (same auditIDs, same uuids) is answered 200 again and journaled once", async () => {
+    const body = JSON.stringify(fresh("pod-privileged.json", "retry"));
+    const before = journaled.length;
+    const a = await post(audit.url, body);
+    expect(a.status, a.body).toBe(200);
+    const first = named(journaled.slice(before), "Create Privileged Pod");
+    expect(first).toHaveLength(1);
+    const again = await post(audit.url, body);
+    expect(again.status, again.body).toBe(200);
+    expect(named(journaled.slice(before), "Create Privileged Pod").map((x) => x.uuid)).toEqual(first.map((x) => x.uuid));
   });
 
   it("a single Event body is accepted as well as an EventList", async () => {
-    const event = JSON.parse(fixture("pod-privileged.json")).items[0];
+    const event = fresh("pod-privileged.json", "single").items[0];
     const before = journaled.length;
     const a = await post(audit.url, JSON.stringify(event));
     expect(a.status).toBe(200);
