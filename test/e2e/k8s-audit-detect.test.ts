@@ -115,3 +115,52 @@ describe.skipIf(!isRoot)("peregrine detect serving k8s_audit without the syscall
     expect(new Set(receiver.alerts().map((a) => a.uuid)).size).toBe(receiver.alerts().length);
   }, 300_000);
 });
+
+describe.skipIf(!isRoot)("peregrine detect with detector.enabled: false and k8s_audit enabled (root)", () => {
+  it("skips the sensor on a host that could run it, and serves audit events", async () => {
+    const receiver = await new Receiver().start();
+    const router = await startRouter({ config: { outputs: [{ type: "webhook", name: "hook", url: receiver.url }] }, waitReady: true });
+    const dir = mkdtempSync(join(tmpdir(), "pg-k8s-detect-"));
+    const auditPort = await freePort();
+    const cfg = join(dir, "detect.yaml");
+    writeFileSync(
+      cfg,
+      stringify({
+        storage: { path: join(dir, "data"), fsync: false },
+        detector: { enabled: false, rules_files: [K8S_RULES], k8s_audit: { enabled: true, address: "127.0.0.1", port: auditPort } },
+      }),
+    );
+    const proc = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "detect", "--router", router.url, "-c", cfg], {
+      cwd: REPO,
+      env: { ...process.env, PEREGRINE_LOG_LEVEL: "info" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const out: string[] = [];
+    for (const s of [proc.stdout!, proc.stderr!]) s.setEncoding("utf8").on("data", (d: string) => out.push(...d.split("\n")));
+    let exited: number | null | undefined;
+    proc.once("exit", (code) => (exited = code));
+    try {
+      await waitFor(
+        "the audit endpoint",
+        () => {
+          if (exited !== undefined) throw new Error(`peregrine detect exited (${exited}):\n${out.join("\n")}`);
+          return out.some((l) => l.includes("sending alerts to the router")) ? true : undefined;
+        },
+        180_000,
+        () => out.slice(-20).join("\n"),
+      );
+      expect(out.join("\n")).toMatch(/syscall detector is not running \(detector.enabled is false\)/);
+      const a = await post(`http://127.0.0.1:${auditPort}/k8s-audit`, readFileSync(join(FIXTURES, "pod-privileged.json"), "utf8"));
+      expect(a.status, a.body).toBe(200);
+      await waitFor("the privileged pod alert at the output", () => (receiver.alerts().some((x) => x.rule === POD_RULE) ? true : undefined), 120_000);
+    } finally {
+      if (proc.exitCode === null) {
+        const closed = new Promise((r) => proc.once("close", r));
+        proc.kill("SIGTERM");
+        await closed;
+      }
+      await router.stop();
+      await receiver.stop();
+    }
+  }, 300_000);
+});
