@@ -124,8 +124,7 @@ export class HistoryStore {
   private readonly insertFts: Database.Statement;
   private readonly countUp: Database.Statement;
   private readonly tagUp: Database.Statement;
-  private readonly countUpHour: Database.Statement;
-  private readonly tagUpHour: Database.Statement;
+  private readonly hourUp: Database.Statement;
 
   constructor(private readonly options: HistoryOptions) {
     this.now = options.now ?? Date.now;
@@ -159,9 +158,10 @@ export class HistoryStore {
       -- read a few thousand rows instead of every alert in the range.
       CREATE TABLE IF NOT EXISTS alert_counts (minute INTEGER NOT NULL, priority INTEGER NOT NULL, source TEXT NOT NULL, hostname TEXT NOT NULL, rule TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (minute, priority, source, hostname, rule)) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS tag_counts (minute INTEGER NOT NULL, tag TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (minute, tag)) WITHOUT ROWID;
-      -- The same counts per hour, so a week reads ~170 rows per key; minutes serve only the partial hours.
-      CREATE TABLE IF NOT EXISTS alert_counts_hour (hour INTEGER NOT NULL, priority INTEGER NOT NULL, source TEXT NOT NULL, hostname TEXT NOT NULL, rule TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (hour, priority, source, hostname, rule)) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS tag_counts_hour (hour INTEGER NOT NULL, tag TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (hour, tag)) WITHOUT ROWID;
+      -- Per hour, one dimension at a time (priority, source, hostname, rule, tag), so a week reads
+      -- ~170 rows per key of that dimension, however the dimensions combine; minutes serve only
+      -- the partial hours. Rows of 'rule' keep the priority too (top rules show the most severe).
+      CREATE TABLE IF NOT EXISTS hour_counts (dim TEXT NOT NULL, hour INTEGER NOT NULL, key NOT NULL, priority INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (dim, hour, key, priority)) WITHOUT ROWID;
       CREATE VIRTUAL TABLE IF NOT EXISTS alerts_fts USING fts5 (output, fields, content='', contentless_delete=1);
     `);
     this.insertAlert = this.db.prepare("INSERT INTO alerts (time_ms, priority, rule, source, hostname, bytes, body) VALUES (?, ?, ?, ?, ?, ?, ?)");
@@ -177,13 +177,15 @@ export class HistoryStore {
         INSERT INTO tag_counts SELECT time_ms / ${MINUTE}, tag, count(*) FROM alert_tags GROUP BY 1, 2;
       `);
     // And the hourly level once, from the per-minute one (far fewer rows than the alerts).
-    if (this.bytes > 0 && this.db.prepare("SELECT 1 FROM alert_counts_hour LIMIT 1").get() === undefined)
+    if (this.bytes > 0 && this.db.prepare("SELECT 1 FROM hour_counts LIMIT 1").get() === undefined)
       this.db.exec(`
-        INSERT INTO alert_counts_hour SELECT minute / 60, priority, source, hostname, rule, sum(n) FROM alert_counts GROUP BY 1, 2, 3, 4, 5;
-        INSERT INTO tag_counts_hour SELECT minute / 60, tag, sum(n) FROM tag_counts GROUP BY 1, 2;
+        INSERT INTO hour_counts SELECT 'priority', minute / 60, priority, 0, sum(n) FROM alert_counts GROUP BY 2, 3;
+        INSERT INTO hour_counts SELECT 'source', minute / 60, source, 0, sum(n) FROM alert_counts GROUP BY 2, 3;
+        INSERT INTO hour_counts SELECT 'hostname', minute / 60, hostname, 0, sum(n) FROM alert_counts GROUP BY 2, 3;
+        INSERT INTO hour_counts SELECT 'rule', minute / 60, rule, priority, sum(n) FROM alert_counts GROUP BY 2, 3, 4;
+        INSERT INTO hour_counts SELECT 'tag', minute / 60, tag, 0, sum(n) FROM tag_counts GROUP BY 2, 3;
       `);
-    this.countUpHour = this.db.prepare("INSERT INTO alert_counts_hour VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1");
-    this.tagUpHour = this.db.prepare("INSERT INTO tag_counts_hour VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1");
+    this.hourUp = this.db.prepare("INSERT INTO hour_counts VALUES (?, ?, ?, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1");
   }
 
   /** Records an alert (batched: written on the next tick, or by the next query). */
@@ -214,11 +216,15 @@ export class HistoryStore {
           const minute = Math.floor(time / MINUTE);
           const hour = Math.floor(time / HOUR);
           this.countUp.run(minute, Math.max(0, priorityRank(alert.priority)), alert.source, alert.hostname, alert.rule);
-          this.countUpHour.run(hour, Math.max(0, priorityRank(alert.priority)), alert.source, alert.hostname, alert.rule);
+          const rank = Math.max(0, priorityRank(alert.priority));
+          this.hourUp.run("priority", hour, rank, 0);
+          this.hourUp.run("source", hour, alert.source, 0);
+          this.hourUp.run("hostname", hour, alert.hostname, 0);
+          this.hourUp.run("rule", hour, alert.rule, rank);
           for (const tag of new Set(alert.tags)) {
             this.insertTag.run(id, tag, time);
             this.tagUp.run(minute, tag);
-            this.tagUpHour.run(hour, tag);
+            this.hourUp.run("tag", hour, tag, 0);
           }
           this.insertFts.run(id, output, fields);
           this.bytes += bytes;
@@ -360,7 +366,7 @@ export class HistoryStore {
     const bm = bucket / MINUTE;
     // The roll-up's time column, in minutes: a whole hour lies in one bucket, so its start places it.
     const byMinute = this.db.prepare(`SELECT (c.minute - CAST(? AS INTEGER)) / CAST(? AS INTEGER) AS b, ${key} AS k, sum(c.n) AS n FROM ${table} c WHERE c.minute >= ? AND c.minute < ? GROUP BY b, k`);
-    const byHour = this.db.prepare(`SELECT (c.hour * 60 - CAST(? AS INTEGER)) / CAST(? AS INTEGER) AS b, ${key} AS k, sum(c.n) AS n FROM ${table}_hour c WHERE c.hour >= ? AND c.hour < ? GROUP BY b, k`);
+    const byHour = this.db.prepare(`SELECT (c.hour * 60 - CAST(? AS INTEGER)) / CAST(? AS INTEGER) AS b, c.key AS k, sum(c.n) AS n FROM hour_counts c WHERE c.dim = '${groupBy}' AND c.hour >= ? AND c.hour < ? GROUP BY b, k`);
     // Per bucket: its whole hours from the hourly level, its partial hours from the minutes;
     // adjacent spans are merged, so hour-aligned buckets make one hourly read.
     const spans: { hour: boolean; from: number; to: number }[] = [];
@@ -423,7 +429,7 @@ export class HistoryStore {
       const he = Math.max(hs, Math.floor(toMin / 60));
       const spans: [string, string, number, number][] =
         he > hs
-          ? [["alert_counts", "minute", fromMin, hs * 60], ["alert_counts_hour", "hour", hs, he], ["alert_counts", "minute", he * 60, toMin]]
+          ? [["alert_counts", "minute", fromMin, hs * 60], ["hour_counts", "hour", hs, he], ["alert_counts", "minute", he * 60, toMin]]
           : [["alert_counts", "minute", fromMin, toMin]];
       const merged = new Map<string, Row>();
       const merge = (part: Row[]) => {
@@ -437,7 +443,11 @@ export class HistoryStore {
         if (hi <= lo) continue;
         merge(
           this.db
-            .prepare(`SELECT c.rule AS rule, sum(c.n) AS n, min(c.priority) AS p, 0 AS last FROM ${table} c WHERE c.${col} >= ? AND c.${col} < ? GROUP BY c.rule`)
+            .prepare(
+              table === "hour_counts"
+                ? "SELECT c.key AS rule, sum(c.n) AS n, min(c.priority) AS p, 0 AS last FROM hour_counts c WHERE c.dim = 'rule' AND c.hour >= ? AND c.hour < ? GROUP BY c.key"
+                : `SELECT c.rule AS rule, sum(c.n) AS n, min(c.priority) AS p, 0 AS last FROM ${table} c WHERE c.${col} >= ? AND c.${col} < ? GROUP BY c.rule`,
+            )
             .all(lo, hi) as Row[],
         );
       }
@@ -496,10 +506,12 @@ export class HistoryStore {
     const countGone = this.db.prepare("DELETE FROM alert_counts WHERE minute = ? AND priority = ? AND source = ? AND hostname = ? AND rule = ? AND n <= 0");
     const tagDown = this.db.prepare("UPDATE tag_counts SET n = n - 1 WHERE minute = ? AND tag = ?");
     const tagGone = this.db.prepare("DELETE FROM tag_counts WHERE minute = ? AND tag = ? AND n <= 0");
-    const countDownHour = this.db.prepare("UPDATE alert_counts_hour SET n = n - 1 WHERE hour = ? AND priority = ? AND source = ? AND hostname = ? AND rule = ?");
-    const countGoneHour = this.db.prepare("DELETE FROM alert_counts_hour WHERE hour = ? AND priority = ? AND source = ? AND hostname = ? AND rule = ? AND n <= 0");
-    const tagDownHour = this.db.prepare("UPDATE tag_counts_hour SET n = n - 1 WHERE hour = ? AND tag = ?");
-    const tagGoneHour = this.db.prepare("DELETE FROM tag_counts_hour WHERE hour = ? AND tag = ? AND n <= 0");
+    const hourDown = this.db.prepare("UPDATE hour_counts SET n = n - 1 WHERE dim = ? AND hour = ? AND key = ? AND priority = ?");
+    const hourGone = this.db.prepare("DELETE FROM hour_counts WHERE dim = ? AND hour = ? AND key = ? AND priority = ? AND n <= 0");
+    const hourOut = (dim: string, hour: number, key: string | number, priority: number) => {
+      hourDown.run(dim, hour, key, priority);
+      hourGone.run(dim, hour, key, priority);
+    };
     this.db.transaction(() => {
       for (const { id, bytes } of ids) {
         const r = row.get(id) as { time_ms: number; priority: number; source: string; hostname: string; rule: string } | undefined;
@@ -507,14 +519,15 @@ export class HistoryStore {
           const key = [Math.floor(r.time_ms / MINUTE), r.priority, r.source, r.hostname, r.rule];
           countDown.run(...key);
           countGone.run(...key);
-          const hourKey = [Math.floor(r.time_ms / HOUR), r.priority, r.source, r.hostname, r.rule];
-          countDownHour.run(...hourKey);
-          countGoneHour.run(...hourKey);
+          const hour = Math.floor(r.time_ms / HOUR);
+          hourOut("priority", hour, r.priority, 0);
+          hourOut("source", hour, r.source, 0);
+          hourOut("hostname", hour, r.hostname, 0);
+          hourOut("rule", hour, r.rule, r.priority);
           for (const tag of tagsOf.all(id) as string[]) {
             tagDown.run(Math.floor(r.time_ms / MINUTE), tag);
             tagGone.run(Math.floor(r.time_ms / MINUTE), tag);
-            tagDownHour.run(Math.floor(r.time_ms / HOUR), tag);
-            tagGoneHour.run(Math.floor(r.time_ms / HOUR), tag);
+            hourOut("tag", hour, tag, 0);
           }
         }
         delAlert.run(id);

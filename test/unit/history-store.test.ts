@@ -263,12 +263,12 @@ describe("per-minute roll-up", () => {
     store.close();
     // A file written before the hourly level existed gets it on open.
     const db = new Database(join(dir, "history.db"));
-    db.exec("DELETE FROM alert_counts_hour; DELETE FROM tag_counts_hour;");
+    db.exec("DELETE FROM hour_counts");
     db.close();
     store = open({ dir, retentionMs: 7 * 3_600_000, now: () => now });
     for (const [from, to, bucket] of ranges) check(kept2, from, to, bucket);
     const reopened = new Database(join(dir, "history.db"), { readonly: true });
-    expect(reopened.prepare("SELECT sum(n) FROM alert_counts_hour").pluck().get()).toBe(kept2.length);
+    for (const dim of ["priority", "source", "hostname", "rule"]) expect(reopened.prepare("SELECT sum(n) FROM hour_counts WHERE dim = ?").pluck().get(dim), dim).toBe(kept2.length);
     reopened.close();
   });
 });
