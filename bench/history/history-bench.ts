@@ -113,6 +113,11 @@ try {
   time("/api/stats, last hour", () => historyStats(store, { from: String(hour.from), to: String(hour.to) }, NOW), 3);
   time("/api/stats, last 24 h", () => historyStats(store, { from: String(NOW - 86_400_000), to: String(NOW) }, NOW), 3);
   time("/api/stats, all 7 days", () => historyStats(store, { from: String(START), to: String(NOW) }, NOW), 3);
+  // From and to on whole hours: every bucket's hours come from the hourly roll-up, no minutes.
+  const H = 3_600_000;
+  const hourly = { from: Math.ceil(START / H) * H, to: Math.floor(NOW / H) * H };
+  time("counts by priority, 7 days on whole hours", () => store.counts(hourly, "priority"), 3);
+  time("/api/stats, 7 days on whole hours", () => historyStats(store, { from: String(hourly.from), to: String(hourly.to) }, NOW), 3);
   time("/api/stats, 7 days, rule filter, group_by=hostname", () => historyStats(store, { from: String(START), to: String(NOW), rule: "Rule 5", group_by: "hostname" }, NOW), 3);
   // Retention: one step of 500 (what ingest may wait behind).
   const store2 = store;
