@@ -4,6 +4,7 @@
  * file with "Timeout calling onTaskUpdate"; this returns a promise instead.
  */
 import { spawn } from "node:child_process";
+import { REPO_ROOT } from "./paths.js";
 
 export interface CommandRun {
   status: number | null;
@@ -36,4 +37,23 @@ export function runCommand(command: string, args: string[], opts: CommandOptions
       resolve({ status, signal, stdout, stderr });
     });
   });
+}
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * `peregrine ARGS` from the source tree, as a user's shell runs it: the repository as working
+ * directory and no PEREGRINE_* from the caller's environment (only PATH and HOME, plus `env`).
+ */
+export async function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliRun> {
+  const r = await runCommand(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...opts.env },
+    timeoutMs: opts.timeoutMs ?? 120_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }

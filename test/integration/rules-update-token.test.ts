@@ -4,7 +4,6 @@
  * answers 401 with a challenge naming a token service; this test runs that token service,
  * on the fixed port the registry's config names (127.0.0.1:5102), so no other test may use it.
  */
-import { spawn } from "node:child_process";
 import { randomUUID, sign, createPrivateKey } from "node:crypto";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -14,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pushRulesArtifact, tarGz } from "../harness/oci-push.js";
 import { start } from "../harness/services.js";
 import { REGISTRY_AUTH } from "../harness/services/registry.js";
+import { runCli, type CliRun } from "../harness/run-command.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const RUN = `${process.pid}-${Date.now()}`;
@@ -45,25 +45,7 @@ function token(scope: string): string {
 const asked: URLSearchParams[] = [];
 let server: Server;
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
-    child.on("error", fail);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      done({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[]): Promise<CliRun> => runCli(args);
 
 function installation(name: string): string {
   const dir = join(work, name, "falco");

@@ -4,7 +4,6 @@
  * blobs, then an OCI image manifest with falcoctl's media types — with plain calls to the OCI
  * distribution API, then runs the real command line against them.
  */
-import { spawn } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -14,6 +13,7 @@ import { freePort } from "../harness/receiver.js";
 import { cachePath } from "../harness/paths.js";
 import { start } from "../harness/services.js";
 import { REGISTRY } from "../harness/services/registry.js";
+import { runCli, type CliRun } from "../harness/run-command.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const SHIPPED = join(ROOT, "rules/falco");
@@ -24,31 +24,7 @@ const REPO = `falcosecurity/rules/falco-rules-${RUN}`;
 const work = mkdtempSync(join(tmpdir(), "peregrine-rules-update-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[]): Promise<Run> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
-    child.on("error", fail);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      done({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[]): Promise<CliRun> => runCli(args);
 
 /** A copy of the shipped rules/falco/ folder, as an installation has it. */
 function installation(name: string): string {
