@@ -1,7 +1,7 @@
 import type { Alert } from "../../src/alert.js";
 import { s } from "../../src/config/schema.js";
 import { classifyHttpStatus, classifyNetworkError, createDispatcher, httpSend, splitUserinfo, tlsShape, type TlsConfig } from "../../src/delivery/http.js";
-import { defineOutput, type SendResult } from "../../src/delivery/output.js";
+import { defineOutput, type SendResult, sendEach } from "../../src/delivery/output.js";
 
 /** CloudEvents 1.0: extension attribute names are lower-case letters and digits, at most 20 characters. */
 const EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
@@ -67,12 +67,7 @@ export const cloudeventsOutput = defineOutput({
     }
 
     return {
-      async send(batch, signal): Promise<SendResult> {
-        if (batch.length === 1) return sendOne(batch[0]!, signal);
-        const results = await Promise.all(batch.map((a) => sendOne(a, signal)));
-        const failed = results.flatMap((result, index) => (result.kind === "ok" ? [] : [{ index, result }]));
-        return failed.length === 0 ? { kind: "ok" } : { kind: "partial", failed };
-      },
+      send: (batch, signal) => sendEach(batch, (alert) => sendOne(alert, signal)),
       async close() {
         await dispatcher.close();
       },

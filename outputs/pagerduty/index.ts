@@ -1,7 +1,7 @@
 import type { Alert } from "../../src/alert.js";
 import { s } from "../../src/config/schema.js";
 import { classifyHttpStatus, classifyNetworkError, createDispatcher, httpSend } from "../../src/delivery/http.js";
-import { defineOutput, type SendResult } from "../../src/delivery/output.js";
+import { defineOutput, type SendResult, sendEach } from "../../src/delivery/output.js";
 import { errorMessage } from "../../src/errors.js";
 import { checkTemplate, compileTemplate, truncateText } from "../../src/templates/index.js";
 
@@ -102,12 +102,7 @@ export const pagerdutyOutput = defineOutput({
     }
 
     return {
-      async send(batch, signal): Promise<SendResult> {
-        if (batch.length === 1) return sendOne(batch[0]!, signal);
-        const results = await Promise.all(batch.map((a) => sendOne(a, signal)));
-        const failed = results.flatMap((result, index) => (result.kind === "ok" ? [] : [{ index, result }]));
-        return failed.length === 0 ? { kind: "ok" } : { kind: "partial", failed };
-      },
+      send: (batch, signal) => sendEach(batch, (alert) => sendOne(alert, signal)),
       async close() {
         await dispatcher.close();
       },

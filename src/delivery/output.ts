@@ -59,3 +59,14 @@ export interface OutputDefinition<S extends Shape = Shape> {
 export function defineOutput<S extends Shape>(def: OutputDefinition<S>): OutputDefinition<S> {
   return def;
 }
+
+/**
+ * For a service that takes one alert per request: sends every alert of the batch at once and
+ * folds the answers into one result (`partial` naming the alerts that did not go through).
+ */
+export async function sendEach(batch: readonly Alert[], sendOne: (alert: Alert) => Promise<SendResult>): Promise<SendResult> {
+  if (batch.length === 1) return sendOne(batch[0]!);
+  const results = await Promise.all(batch.map(sendOne));
+  const failed = results.flatMap((result, index) => (result.kind === "ok" ? [] : [{ index, result }]));
+  return failed.length === 0 ? { kind: "ok" } : { kind: "partial", failed };
+}
