@@ -2,7 +2,7 @@
  * The router alone: how many alerts per second it accepts and journals, and delivers to a
  * local webhook sink (a separate process), with its CPU and peak RSS.
  *
- *   npm run bench:router [-- --seconds 15 --connections 32]
+ *   npm run bench:router [-- --seconds 15 --connections 32 --without-history]
  *
  * Runs: one alert per request and 100 alerts per request (a JSON array), each with the
  * journal's fsync on (the default: acknowledged means on disk) and off (acknowledged means
@@ -35,7 +35,10 @@ function fmt(n: number, digits = 0): string {
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { seconds: { type: "string", default: "15" }, connections: { type: "string", default: "32" } }, strict: true });
+  const { values } = parseArgs({
+    options: { seconds: { type: "string", default: "15" }, connections: { type: "string", default: "32" }, "without-history": { type: "boolean", default: false } },
+    strict: true,
+  });
   const seconds = Number(values.seconds);
   const connections = Number(values.connections);
   if (!Number.isInteger(seconds) || seconds < 1) {
@@ -56,6 +59,8 @@ async function main(): Promise<number> {
         config: {
           log: { level: "warn" },
           storage: { fsync: c.fsync },
+          // the alert history's writes share the event loop with ingest: this measures their cost
+          ...(values["without-history"] ? { history: { enabled: false } } : {}),
           outputs: [{ name: "webhook", type: "webhook", url: sink.url, batch: { max_events: 200, max_wait_ms: 10 }, concurrency: 2 }],
         },
       });
