@@ -13,18 +13,18 @@ function f(name: string, type: FieldInfo["type"], description: string, extra: Pa
   return { name, type, description, ...extra };
 }
 
-const ENGINES = "(docker, podman, cri)";
+const ENGINES = "(docker, podman, containerd, cri)";
 const MOUNT_ARG = { arg: "required" as const };
 
 export const CONTAINER_FIELD_LIST: readonly FieldInfo[] = [
   f("container.id", "string", "Container id (12 characters) from the process's cgroup path (any engine, no lookup), or 'host'."),
   f("container.full_id", "string", `Full container id ${ENGINES}.`),
-  f("container.name", "string", `Container name ${ENGINES}; 'host' on the host.`),
+  f("container.name", "string", `Container name ${ENGINES}; for containerd, nerdctl's nerdctl/name label or else the short id; 'host' on the host.`),
   f("container.image", "string", `Image as the container was created from, e.g. repo/name:tag ${ENGINES}.`),
-  f("container.image.id", "string", `Image id, 12 characters ${ENGINES}.`),
+  f("container.image.id", "string", "Image id, 12 characters (docker, podman, cri); <NA> for containerd's own API, which keeps none."),
   f("container.image.repository", "string", `Image repository, e.g. repo/name ${ENGINES}.`),
   f("container.image.tag", "string", `Image tag (latest when the image was named without one) ${ENGINES}.`),
-  f("container.image.digest", "string", `Image registry digest (sha256:...) when the image has one ${ENGINES}.`),
+  f("container.image.digest", "string", `Image registry digest (sha256:...) when the image has one (for containerd, the image's target digest) ${ENGINES}.`),
   f("container.type", "string", `Container engine type: docker, podman, containerd or cri-o ${ENGINES}.`),
   f("container.privileged", "bool", `True when the container runs privileged ${ENGINES}.`),
   f("container.mounts", "string", `Mounts, space separated, each source:dest:mode:rdwr:propagation ${ENGINES}.`),
@@ -34,9 +34,9 @@ export const CONTAINER_FIELD_LIST: readonly FieldInfo[] = [
   f("container.mount.mode", "string", `A mount's mode, by index or by source path or glob ${ENGINES}.`, MOUNT_ARG),
   f("container.mount.rdwr", "string", `A mount's read-write flag (true/false), by index or by source path or glob ${ENGINES}.`, MOUNT_ARG),
   f("container.mount.propagation", "string", `A mount's propagation, by index or by source path or glob ${ENGINES}.`, MOUNT_ARG),
-  f("container.start_ts", "abstime", `Container start, ns since the epoch, as the engine reports it ${ENGINES}.`),
+  f("container.start_ts", "abstime", `Container start, ns since the epoch, as the engine reports it (containerd: the container's creation) ${ENGINES}.`),
   f("container.duration", "reltime", `Nanoseconds from container.start_ts to the event ${ENGINES}.`),
-  f("container.ip", "string", `The container's (for cri, its pod's) primary IP address ${ENGINES}; <NA> without one (host or no network).`),
+  f("container.ip", "string", "The container's (for cri, its pod's) primary IP address (docker, podman, cri); <NA> without one (host or no network) and for containerd."),
   f("container.cni.json", "string", "The pod's CNI result as JSON, from the sandbox's verbose status (cri); <NA> for a host-network pod or another engine."),
   f("container.host_pid", "bool", `True when the container shares the host's pid namespace ${ENGINES}.`),
   f("container.host_network", "bool", `True when the container shares the host's network namespace ${ENGINES}.`),

@@ -4,6 +4,7 @@
  * at its default sockets; a socket that does not exist is simply down (one log line).
  */
 import { joinPath, s } from "../../config/schema.js";
+import { ContainerdEngine } from "./containerd.js";
 import { CriEngine } from "./cri.js";
 import { DockerEngine } from "./docker.js";
 import type { ContainerEngine, EngineName } from "./types.js";
@@ -17,8 +18,12 @@ export const DEFAULT_SOCKETS: Readonly<Record<EngineName, readonly string[]>> = 
   cri: ["/run/containerd/containerd.sock", "/run/crio/crio.sock", "/run/k3s/containerd/containerd.sock"],
 };
 
-/** Engines this version queries; containerd (its own API, for containers made outside Kubernetes) is accepted in the config and not asked yet. */
-export const QUERIED_ENGINES: ReadonlySet<EngineName> = new Set(["docker", "podman", "cri"]);
+/**
+ * The order engines are asked in: cri before containerd, so a Kubernetes container (which
+ * containerd's own API also lists, in its k8s.io namespace) gets its pod's fields from the CRI
+ * API; containerd's own API answers for containers made outside Kubernetes (ctr, nerdctl).
+ */
+export const QUERY_ORDER: readonly EngineName[] = ["docker", "podman", "cri", "containerd"];
 
 const engineSchema = (name: EngineName) =>
   s
@@ -64,13 +69,14 @@ export function containerEnginesConfig(v: Partial<Record<EngineName, { enabled?:
   return out;
 }
 
-/** One client per enabled engine socket, in the config's engine order. */
+/** One client per enabled engine socket, in QUERY_ORDER. */
 export function createEngines(cfg: ContainerEnginesConfig): ContainerEngine[] {
   const out: ContainerEngine[] = [];
-  for (const name of ENGINE_NAMES) {
+  for (const name of QUERY_ORDER) {
     const e = cfg[name];
-    if (!e.enabled || !QUERIED_ENGINES.has(name)) continue;
-    for (const sock of e.sockets) out.push(name === "cri" ? new CriEngine(sock) : new DockerEngine(name as "docker" | "podman", sock));
+    if (!e.enabled) continue;
+    for (const sock of e.sockets)
+      out.push(name === "cri" ? new CriEngine(sock) : name === "containerd" ? new ContainerdEngine(sock) : new DockerEngine(name, sock));
   }
   return out;
 }

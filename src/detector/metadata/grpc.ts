@@ -1,8 +1,9 @@
 /**
- * Just enough protobuf and gRPC for the CRI calls the detector makes (a few unary calls on a
- * unix socket): a field-by-field encoder, a decoder to raw fields, and one unary call over
- * HTTP/2. No code generation: the CRI client (cri.ts) names the field numbers of
- * k8s.io/cri-api's runtime/v1 api.proto.
+ * Just enough protobuf and gRPC for the CRI and containerd calls the detector makes (a few
+ * unary calls on a unix socket): a field-by-field encoder, a decoder to raw fields, and one
+ * unary call over HTTP/2. No code generation: the CRI client (cri.ts) names the field numbers
+ * of k8s.io/cri-api's runtime/v1 api.proto, the containerd client (containerd.ts) those of
+ * containerd's api/services protos.
  */
 import { connect as h2connect, constants, type ClientHttp2Session } from "node:http2";
 import { connect as netConnect } from "node:net";
@@ -150,8 +151,11 @@ export class UnixGrpcClient {
     return s;
   }
 
-  /** One unary call; rejects with GrpcError for a gRPC status, with Error when the socket fails. */
-  call(path: string, request: Buffer): Promise<Fields> {
+  /**
+   * One unary call; rejects with GrpcError for a gRPC status, with Error when the socket fails.
+   * `metadata`: request headers (gRPC metadata, e.g. containerd's `containerd-namespace`).
+   */
+  call(path: string, request: Buffer, metadata: Record<string, string> = {}): Promise<Fields> {
     return new Promise((resolve, reject) => {
       let session: ClientHttp2Session;
       try {
@@ -165,6 +169,7 @@ export class UnixGrpcClient {
         [constants.HTTP2_HEADER_PATH]: path,
         "content-type": "application/grpc",
         te: "trailers",
+        ...metadata,
       });
       const chunks: Buffer[] = [];
       let status: number | undefined;

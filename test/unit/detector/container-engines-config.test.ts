@@ -4,7 +4,7 @@ import { createEngines, DEFAULT_SOCKETS } from "../../../src/detector/metadata/e
 import { splitImage } from "../../../src/detector/metadata/types.js";
 
 describe("detector.container_engines", () => {
-  it("defaults to every engine at its default sockets; docker, podman and cri are asked", () => {
+  it("defaults to every engine at its default sockets, cri asked before containerd's own API", () => {
     const r = readDetectorConfig({});
     expect(r.ok).toBe(true);
     if (!r.ok) return;
@@ -16,6 +16,7 @@ describe("detector.container_engines", () => {
       "cri@/run/containerd/containerd.sock",
       "cri@/run/crio/crio.sock",
       "cri@/run/k3s/containerd/containerd.sock",
+      "containerd@/run/containerd/containerd.sock",
     ]);
   });
 
@@ -23,7 +24,12 @@ describe("detector.container_engines", () => {
     const r = readDetectorConfig({ container_engines: { docker: { sockets: ["/a.sock", "/b.sock"] }, podman: { enabled: false }, cri: { sockets: ["/run/crio/crio.sock"] } } });
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    expect(createEngines(r.config.containerEngines).map((e) => `${e.name}@${e.socket}`)).toEqual(["docker@/a.sock", "docker@/b.sock", "cri@/run/crio/crio.sock"]);
+    expect(createEngines(r.config.containerEngines).map((e) => `${e.name}@${e.socket}`)).toEqual([
+      "docker@/a.sock",
+      "docker@/b.sock",
+      "cri@/run/crio/crio.sock",
+      "containerd@/run/containerd/containerd.sock",
+    ]);
   });
 
   it("names the field of a relative socket, an unknown engine and a wrong type", () => {
