@@ -1,9 +1,11 @@
 /**
  * A real single-node Kubernetes: kube-apiserver (on etcd), kube-controller-manager (so a
- * Deployment makes a ReplicaSet and the ReplicaSet its pods) and a kubelet on the containerd
- * service's CRI socket; kubectl for the tests. No scheduler: pods are bound by setting
- * `spec.nodeName` (in a Deployment, in its pod template). Pods use the host network (no CNI
- * besides loopback, which marks the node Ready).
+ * Deployment makes a ReplicaSet and the ReplicaSet its pods, a DaemonSet and a StatefulSet
+ * theirs, and a PersistentVolumeClaim is bound to a matching PersistentVolume),
+ * kube-scheduler (binds pods that name no `spec.nodeName`, and waits for their claims) and a
+ * kubelet on the containerd service's CRI socket; kubectl for the tests. Pods that need the
+ * network use the host's (`hostNetwork: true`): no CNI besides loopback, which marks the node
+ * Ready, and no kube-proxy or cluster DNS, so Service names and ClusterIPs do not answer.
  *
  * The binaries are built from the Go module proxy at a pinned release and cached by version
  * outside the work tree (BUILD_CACHE_DIR). The k8s.io/kubernetes module zip has no staging/
@@ -14,7 +16,7 @@
  * The node is named `localhost`: the kubelet refuses a loopback node IP, and the API server
  * reaches the kubelet (kubectl logs/exec) by the node's host name first.
  *
- * One daemon (a bash launcher) runs the three programs; SIGTERM stops them and undoes what
+ * One daemon (a bash launcher) runs the four programs; SIGTERM stops them and undoes what
  * the kubelet changed outside its root: sysctls, its root's bind mount, empty kubepods cgroups.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -35,7 +37,7 @@ export const NODE_NAME = "localhost";
 export const API_SERVER_URL = "https://127.0.0.1:6443";
 
 const BIN_DIR = join(BUILD_CACHE_DIR, "kubernetes", KUBERNETES_VERSION);
-const COMPONENTS = ["kube-apiserver", "kube-controller-manager", "kubelet", "kubectl"] as const;
+const COMPONENTS = ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubectl"] as const;
 export const KUBECTL = join(BIN_DIR, "kubectl");
 const LOOPBACK = join(BUILD_CACHE_DIR, "cni-plugins", CNI_PLUGINS_VERSION, "loopback");
 
@@ -86,9 +88,11 @@ users: []
 `;
 
 function ensureBinaries(): void {
-  if (COMPONENTS.every((c) => existsSync(join(BIN_DIR, c)))) return;
+  // only the missing ones: a cache from before a component was added keeps the others
+  const missing = COMPONENTS.filter((c) => !existsSync(join(BIN_DIR, c)));
+  if (missing.length === 0) return;
   mkdirSync(BIN_DIR, { recursive: true });
-  note(`kubernetes: building ${KUBERNETES_VERSION} (${COMPONENTS.join(", ")}) from its Go module (first run: 10 min or more on two cores, ~4 GB of Go caches)`);
+  note(`kubernetes: building ${KUBERNETES_VERSION} (${missing.join(", ")}) from its Go module (first run: 10 min or more on two cores, ~4 GB of Go caches)`);
   const t0 = Date.now();
   const work = join(BUILD_CACHE_DIR, "kubernetes", `${KUBERNETES_VERSION}.work`);
   moduleSource("k8s.io/kubernetes", KUBERNETES_VERSION, work);
@@ -110,8 +114,8 @@ function ensureBinaries(): void {
   const tmp = `${BIN_DIR}.tmp`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  goBuild(["build", "-mod=mod", "-trimpath", "-ldflags", ld.join(" "), "-o", `${tmp}/`, ...COMPONENTS.map((c) => `./cmd/${c}`)], work);
-  for (const c of COMPONENTS) renameSync(join(tmp, c), join(BIN_DIR, c));
+  goBuild(["build", "-mod=mod", "-trimpath", "-ldflags", ld.join(" "), "-o", `${tmp}/`, ...missing.map((c) => `./cmd/${c}`)], work);
+  for (const c of missing) renameSync(join(tmp, c), join(BIN_DIR, c));
   rmSync(tmp, { recursive: true, force: true });
   rmSync(work, { recursive: true, force: true });
   note(`kubernetes: built in ${((Date.now() - t0) / 60_000).toFixed(1)} min`);
@@ -196,7 +200,18 @@ serializeImagePulls: false
 resolvConf: /etc/resolv.conf
 `;
 
-const PORTS = { apiserver: 6443, kubelet: 10250, controllerManager: 10257 };
+const PORTS = { apiserver: 6443, kubelet: 10250, controllerManager: 10257, scheduler: 10259 };
+
+/**
+ * The controllers kube-controller-manager runs: workloads (Deployment, ReplicaSet, DaemonSet,
+ * StatefulSet), claims bound to volumes and the protection finalizers on them released (or a
+ * deleted claim stays Terminating), namespaces emptied on delete, garbage collection.
+ */
+const CONTROLLERS = [
+  "deployment-controller", "replicaset-controller", "daemonset-controller", "statefulset-controller",
+  "garbage-collector-controller", "namespace-controller", "serviceaccount-controller", "endpointslice-controller",
+  "persistentvolume-binder-controller", "persistentvolume-protection-controller", "persistentvolumeclaim-protection-controller",
+];
 
 function launcherScript(): string {
   const bin = (c: string) => join(BIN_DIR, c);
@@ -233,7 +248,17 @@ function launcherScript(): string {
     "--bind-address=127.0.0.1",
     `--secure-port=${PORTS.controllerManager}`,
     "--leader-elect=false",
-    "--controllers=deployment-controller,replicaset-controller,garbage-collector-controller,namespace-controller,serviceaccount-controller,endpointslice-controller",
+    `--controllers=${CONTROLLERS.join(",")}`,
+    "--v=1",
+  ];
+  const scheduler = [
+    bin("kube-scheduler"),
+    `--kubeconfig=${KUBECONFIG}`,
+    `--authentication-kubeconfig=${KUBECONFIG}`,
+    `--authorization-kubeconfig=${KUBECONFIG}`,
+    "--bind-address=127.0.0.1",
+    `--secure-port=${PORTS.scheduler}`,
+    "--leader-elect=false",
     "--v=1",
   ];
   const kubelet = [
@@ -269,6 +294,8 @@ ${q(apiserver)} &
 pids+=($!)
 ${q(controllerManager)} &
 pids+=($!)
+${q(scheduler)} &
+pids+=($!)
 ${q(kubelet)} &
 pids+=($!)
 wait -n
@@ -284,7 +311,7 @@ function kubectl(args: string[], timeoutMs = 30_000): { ok: boolean; out: string
 
 export const kubernetes: ServiceDef = {
   name: "kubernetes",
-  summary: `Kubernetes ${KUBERNETES_VERSION} (API server ${API_SERVER_URL}, controller-manager, kubelet on containerd) with node "${NODE_NAME}"`,
+  summary: `Kubernetes ${KUBERNETES_VERSION} (API server ${API_SERVER_URL}, controller-manager, scheduler, kubelet on containerd) with node "${NODE_NAME}"`,
   async provision() {
     if (process.getuid?.() !== 0) throw new HarnessError("kubernetes: the kubelet runs pods and so needs root");
     ensureBinaries();
@@ -319,7 +346,7 @@ export const kubernetes: ServiceDef = {
   // the API server stores in etcd; the kubelet runs pods on containerd's CRI socket
   requires: ["etcd", "containerd"],
   onDemand: true,
-  ports: [PORTS.apiserver, PORTS.kubelet, PORTS.controllerManager],
+  ports: [PORTS.apiserver, PORTS.kubelet, PORTS.controllerManager, PORTS.scheduler],
   env: () => ({ KUBECONFIG, KUBECTL, HELM }),
 };
 
