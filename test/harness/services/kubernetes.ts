@@ -19,7 +19,7 @@
  * One daemon (a bash launcher) runs the four programs; SIGTERM stops them and undoes what
  * the kubelet changed outside its root: sysctls, its root's bind mount, empty kubepods cgroups.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUILD_CACHE_DIR, cachePath } from "../paths.js";
 import { HarnessError, note, run, startDaemon } from "../proc.js";
@@ -349,6 +349,24 @@ export const kubernetes: ServiceDef = {
   ports: [PORTS.apiserver, PORTS.kubelet, PORTS.controllerManager, PORTS.scheduler],
   env: () => ({ KUBECONFIG, KUBECTL, HELM }),
 };
+
+/**
+ * Whether the running service has its scheduler: an instance started before the scheduler
+ * was added has none, and a test that needs one restarts the service (holding
+ * useExclusively("kubernetes")).
+ */
+export function schedulerRuns(): boolean {
+  const binary = join(BIN_DIR, "kube-scheduler");
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0] === binary) return true;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return false;
+}
 
 /** kubectl with the admin kubeconfig, for tests. Throws with its output on failure. */
 export function kubectlOrThrow(args: string[], input?: string, timeoutMs = 60_000): string {
