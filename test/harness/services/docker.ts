@@ -2,7 +2,8 @@
  * Docker Engine from Debian's docker.io package: dockerd with its own data root, exec root
  * and socket under the harness cache (its own containerd child too), no iptables and no
  * default bridge (containers use --network none or host), and the test images loaded.
- * No TCP port: clients use DOCKER_HOST.
+ * No TCP port: clients use DOCKER_HOST. Compose v2 is installed as the docker CLI's plugin in
+ * DOCKER_CONFIG (services/compose.ts), so `docker compose` works with the env it prints.
  */
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
@@ -11,6 +12,7 @@ import { Agent, request } from "undici";
 import { IMAGES, ensureImages } from "../images/images.js";
 import { HARNESS_DIR, cachePath } from "../paths.js";
 import { HarnessError, note, startDaemon } from "../proc.js";
+import { DOCKER_CONFIG, ensureCompose } from "./compose.js";
 import { installDebianTools } from "./containerd.js";
 import type { ServiceDef } from "./types.js";
 
@@ -56,6 +58,8 @@ export const docker: ServiceDef = {
       "/usr/include/stdio.h=libc6-dev",
     );
     await ensureImages();
+    // Compose v2 as the CLI plugin (built from its Go module on a first run; see compose.ts)
+    await ensureCompose();
     for (const d of ["data", "exec"]) mkdirSync(join(DOCKER_HOME, d), { recursive: true });
     chmodSync(RUNC_WRAPPER, 0o755);
     // its own daemon config, so the machine's /etc/docker/daemon.json does not apply
@@ -98,6 +102,6 @@ export const docker: ServiceDef = {
   },
   readyTimeoutMs: 120_000,
   ports: [],
-  env: () => ({ DOCKER_HOST }),
+  env: () => ({ DOCKER_HOST, DOCKER_CONFIG }),
   onDemand: true,
 };
