@@ -23,7 +23,9 @@ export interface ActionTarget {
   /**
    * The identity the action is bound to, journaled before it runs: for a pod its namespace,
    * name and uid; for a process its pid and start time. Strings only, so it round-trips
-   * through the journal unchanged.
+   * through the journal unchanged. The allowlist reads these keys when present: `namespace`,
+   * `name` (of a pod, node or container), `pid`, `container_id`, `container_name`; for kind
+   * `container`, `id` too.
    */
   readonly identity: Readonly<Record<string, string>>;
 }
@@ -69,4 +71,12 @@ export interface Actionner {
   resolve(alert: Alert, parameters: ActionParameters): ResolveResult | Promise<ResolveResult>;
   /** Acts on the recorded target only; idempotent for a target it already acted on. */
   run(request: ActionRequest): Promise<ActionResult>;
+  /**
+   * Whether a rule's next action runs after this one when the action sets no `continue:`
+   * (Talon's per-actionner default: false for kubernetes:terminate and kubernetes:delete).
+   * Unset is true.
+   */
+  readonly continueByDefault?: boolean;
+  /** Whether the action produces artifacts for an `output:` target: none (unset), allowed, required. */
+  readonly output?: "allowed" | "required";
 }
