@@ -1,0 +1,4 @@
+import { chatSidekick } from "../chat/sidekick.js";
+
+/** Falcosidekick's `discord` section. */
+export const discordSidekick = chatSidekick("discord", { icon: true });
