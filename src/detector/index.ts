@@ -38,3 +38,6 @@ export {
   alertUuid,
 } from "./sources/k8s_audit/index.js";
 export type { K8sAuditConfig, K8sAuditEndpoint, K8sAuditEvent, K8sAuditRunning, K8sAuditStats } from "./sources/k8s_audit/index.js";
+// the Kubernetes credentials (kubeconfig or in-cluster), shared with the response actionners
+export { inClusterCredentials, kubeconfigCredentials, K8sConfigError } from "./metadata/k8s-client.js";
+export type { K8sCredentials } from "./metadata/k8s-client.js";
