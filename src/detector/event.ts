@@ -59,6 +59,12 @@ export interface EventSource<E> {
    * should get an extractor that returns undefined, so rules using it load and never match it.
    */
   extractor(field: string, arg: string | undefined): Extractor<E> | undefined;
+  /**
+   * Plain text fields nearly every event has (k8s_audit: ka.verb, ka.target.resource). The
+   * ruleset pre-selects an event's rules by the values each rule's condition requires of them,
+   * as it does by event type; an event without a text value for one of them meets every rule.
+   */
+  readonly indexFields?: readonly string[];
 }
 
 /** The event types (syscall names) a source can produce; sources without types omit it. */

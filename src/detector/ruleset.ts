@@ -3,9 +3,9 @@
  * the rules that can match it. Evaluation allocates nothing unless a rule matches.
  */
 import { meetsMinimum, type Alert, type FieldValue, type Priority } from "../alert.js";
-import type { EventSource } from "./event.js";
+import type { EventSource, Extractor } from "./event.js";
 import type { Expr } from "./condition/ast.js";
-import type { TypeSet } from "./compiler/evttypes.js";
+import { fieldValuesOf, type TypeSet } from "./compiler/evttypes.js";
 import type { Predicate } from "./compiler/compile.js";
 import type { CompiledOutput } from "./output/format.js";
 
@@ -55,6 +55,22 @@ interface SourceIndex {
   /** Rules for events whose type is not indexed (or sources without types). */
   other: CompiledRule[];
   interest: EventTypeInterest;
+  /** The source's indexFields: their extractors and, per rule, the values it can match. */
+  keyed?: KeyedIndex;
+}
+
+interface KeyedIndex {
+  extractors: Extractor<never>[];
+  values: Map<CompiledRule, TypeSet[]>;
+  /** Rules per (event type, index values), filled as events arrive; bounded. */
+  cache: Map<string, CompiledRule[]>;
+}
+
+/** Distinct (type, values) keys remembered per source; beyond it the cache starts over. */
+const KEYED_CACHE_MAX = 4096;
+
+function allows(s: TypeSet, value: string): boolean {
+  return s.neg ? !s.set.has(value) : s.set.has(value);
 }
 
 export class Ruleset {
@@ -97,7 +113,15 @@ export class Ruleset {
           if (r.eventTypes.neg ? !r.eventTypes.set.has(t) : r.eventTypes.set.has(t)) bucket.push(r);
         }
       }
-      this.index.set(name, { source, byType, other, interest: { all, types } });
+      let keyed: KeyedIndex | undefined;
+      if (source.indexFields && source.indexFields.length > 0) {
+        const fields = source.indexFields;
+        const extractors = fields.map((f) => source.extractor(f, undefined));
+        if (extractors.every((x) => x !== undefined)) {
+          keyed = { extractors, values: new Map(active.map((r) => [r, fields.map((f) => fieldValuesOf(r.ast, f))])), cache: new Map() };
+        }
+      }
+      this.index.set(name, { source, byType, other, interest: { all, types }, ...(keyed ? { keyed } : {}) });
     }
   }
 
@@ -113,6 +137,18 @@ export class Ruleset {
     return (type !== undefined && idx.byType.get(type)) || idx.other;
   }
 
+  /** The rules one event meets (by its type and the source's index fields), in load order. */
+  rulesForEvent<E>(source: EventSource<E>, event: E): readonly CompiledRule<E>[] {
+    const idx = this.index.get(source.name);
+    if (!idx) return [];
+    if ((idx.source as unknown) !== source) {
+      throw new Error(`source '${source.name}' is not the source object these rules were compiled for`);
+    }
+    const type = source.eventType(event);
+    const rules = ((type !== undefined && idx.byType.get(type)) || idx.other) as CompiledRule<E>[];
+    return idx.keyed ? keyedRules(idx.keyed, rules, type, event) : rules;
+  }
+
   /**
    * Evaluates one event from `source` (the same source object the rules were loaded with).
    * Returns the alerts of the matching rules (at most one with rule_matching: first); the
@@ -120,13 +156,7 @@ export class Ruleset {
    * `time` overrides the source's event time (RFC 3339).
    */
   evaluate<E>(source: EventSource<E>, event: E, time?: string): readonly DetectorAlert[] {
-    const idx = this.index.get(source.name);
-    if (!idx) return [];
-    if (idx.source !== (source as unknown as EventSource<never>)) {
-      throw new Error(`source '${source.name}' is not the source object these rules were compiled for`);
-    }
-    const type = source.eventType(event);
-    const rules = ((type !== undefined && idx.byType.get(type)) || idx.other) as unknown as CompiledRule<E>[];
+    const rules = this.rulesForEvent(source, event);
     let out: DetectorAlert[] | undefined;
     for (let i = 0; i < rules.length; i++) {
       const r = rules[i]!;
@@ -158,3 +188,25 @@ export class Ruleset {
 }
 
 const NO_ALERTS: readonly DetectorAlert[] = Object.freeze([]);
+
+/** The rules of `rules` whose conditions can hold for the event's values of the index fields. */
+function keyedRules<E>(k: KeyedIndex, rules: CompiledRule<E>[], type: string | undefined, event: E): CompiledRule<E>[] {
+  let key = type ?? "";
+  const values: string[] = [];
+  for (const x of k.extractors) {
+    const v = (x as Extractor<E>)(event);
+    // no text value: the analysis says nothing about it, every rule is a candidate
+    if (typeof v !== "string") return rules;
+    values.push(v);
+    key += "\u0000" + v;
+  }
+  let hit = k.cache.get(key) as CompiledRule<E>[] | undefined;
+  if (hit) return hit;
+  hit = rules.filter((r) => {
+    const sets = k.values.get(r as CompiledRule);
+    return !sets || sets.every((s, i) => allows(s, values[i]!));
+  });
+  if (k.cache.size >= KEYED_CACHE_MAX) k.cache.clear();
+  k.cache.set(key, hit as CompiledRule[]);
+  return hit;
+}

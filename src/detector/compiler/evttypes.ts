@@ -29,13 +29,13 @@ function unite(a: TypeSet, b: TypeSet): TypeSet {
   return { neg: true, set: new Set([...neg.set].filter((x) => !pos.set.has(x))) };
 }
 
-function analyze(e: Expr): { t: TypeSet; f: TypeSet } {
+function analyze(e: Expr, field = "evt.type"): { t: TypeSet; f: TypeSet } {
   switch (e.kind) {
     case "and": {
       let t = ALL;
       let f = NONE;
       for (const c of e.children) {
-        const r = analyze(c);
+        const r = analyze(c, field);
         t = intersect(t, r.t);
         f = unite(f, r.f);
       }
@@ -45,18 +45,18 @@ function analyze(e: Expr): { t: TypeSet; f: TypeSet } {
       let t = NONE;
       let f = ALL;
       for (const c of e.children) {
-        const r = analyze(c);
+        const r = analyze(c, field);
         t = unite(t, r.t);
         f = intersect(f, r.f);
       }
       return { t, f };
     }
     case "not": {
-      const r = analyze(e.child);
+      const r = analyze(e.child, field);
       return { t: r.f, f: r.t };
     }
     case "binary": {
-      if (e.left.kind !== "field" || e.left.name !== "evt.type" || e.left.arg !== undefined || e.modifier) break;
+      if (e.left.kind !== "field" || e.left.name !== field || e.left.arg !== undefined || e.modifier) break;
       const values =
         e.right.kind === "value"
           ? [e.right.value]
@@ -82,6 +82,15 @@ function analyze(e: Expr): { t: TypeSet; f: TypeSet } {
 /** The event types for which `e` can be true. */
 export function eventTypesOf(e: Expr): TypeSet {
   return analyze(e).t;
+}
+
+/**
+ * The same analysis for another plain string field that every event has (ka.verb, ...): the
+ * values of `field` for which `e` can be true. Sound only for events where the field has a
+ * value; a caller evaluates every rule for an event without one.
+ */
+export function fieldValuesOf(e: Expr, field: string): TypeSet {
+  return analyze(e, field).t;
 }
 
 /** How many of `universe` the set covers. */

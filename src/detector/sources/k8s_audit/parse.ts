@@ -15,16 +15,48 @@ export class AuditBodyError extends Error {
 
 const RFC3339 = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/i;
 
-/** An RFC 3339 time as nanoseconds since the epoch (text) and as UTC with nine fraction digits. */
-export function parseStageTime(value: string): { rawtime: string; time: string } | undefined {
+/** An RFC 3339 time read into whole seconds (as epoch milliseconds) and nine fraction digits. */
+function readStageTime(value: string): { secondsMs: number; frac: string } | undefined {
   const m = RFC3339.exec(value);
   if (!m) return undefined;
   const secondsMs = Date.parse(`${m[1]}${m[3]!.toUpperCase()}`);
   if (!Number.isFinite(secondsMs)) return undefined;
-  const frac = (m[2] ?? "").padEnd(9, "0");
-  const ns = BigInt(secondsMs) * 1_000_000n + BigInt(frac);
-  const iso = new Date(secondsMs).toISOString().slice(0, 19);
-  return { rawtime: ns.toString(), time: `${iso}.${frac}Z` };
+  return { secondsMs, frac: (m[2] ?? "").padEnd(9, "0") };
+}
+
+function rawtimeOf(secondsMs: number, frac: string): string {
+  // whole seconds then nine digits is the nanosecond count; BigInt only before 1970
+  return secondsMs >= 1000 ? `${secondsMs / 1000}${frac}` : (BigInt(secondsMs) * 1_000_000n + BigInt(frac)).toString();
+}
+
+function timeOf(secondsMs: number, frac: string): string {
+  return `${new Date(secondsMs).toISOString().slice(0, 19)}.${frac}Z`;
+}
+
+/** An RFC 3339 time as nanoseconds since the epoch (text) and as UTC with nine fraction digits. */
+export function parseStageTime(value: string): { rawtime: string; time: string } | undefined {
+  const t = readStageTime(value);
+  return t && { rawtime: rawtimeOf(t.secondsMs, t.frac), time: timeOf(t.secondsMs, t.frac) };
+}
+
+/**
+ * One parsed event. Its two time texts are built when first read (most events raise no alert
+ * and no rule reads their raw time), the time itself is checked when the body is read.
+ */
+class AuditEvent implements K8sAuditEvent {
+  #rawtime: string | undefined;
+  #time: string | undefined;
+  constructor(
+    readonly doc: Readonly<Record<string, unknown>>,
+    private readonly secondsMs: number,
+    private readonly frac: string,
+  ) {}
+  get rawtime(): string {
+    return (this.#rawtime ??= rawtimeOf(this.secondsMs, this.frac));
+  }
+  get time(): string {
+    return (this.#time ??= timeOf(this.secondsMs, this.frac));
+  }
 }
 
 function event(doc: unknown, at: string): K8sAuditEvent {
@@ -32,9 +64,9 @@ function event(doc: unknown, at: string): K8sAuditEvent {
   const d = doc as Record<string, unknown>;
   const st = d.stageTimestamp;
   if (typeof st !== "string") throw new AuditBodyError(`${at}.stageTimestamp: missing (every audit.k8s.io/v1 Event has one)`);
-  const t = parseStageTime(st);
+  const t = readStageTime(st);
   if (!t) throw new AuditBodyError(`${at}.stageTimestamp: not an RFC 3339 time: ${JSON.stringify(st).slice(0, 80)}`);
-  return { doc: d, rawtime: t.rawtime, time: t.time };
+  return new AuditEvent(d, t.secondsMs, t.frac);
 }
 
 function collect(value: unknown, at: string, out: K8sAuditEvent[], depth: number): void {

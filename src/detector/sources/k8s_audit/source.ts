@@ -16,8 +16,10 @@ export interface K8sAuditSource extends EventSource<K8sAuditEvent> {
 export const k8sAuditSource: K8sAuditSource = {
   name: "k8s_audit",
   fields: K8S_AUDIT_FIELDS,
-  // audit events have no event types: every k8s_audit rule meets every event, as in Falco
+  // audit events have no event types, as in Falco; the ruleset pre-selects rules by the verb
+  // and the resource instead, the two fields nearly every k8s_audit rule tests
   eventType: () => undefined,
+  indexFields: ["ka.verb", "ka.target.resource"],
   extractor(field: string, arg: string | undefined): Extractor<K8sAuditEvent> | undefined {
     return k8sAuditExtractor(field, arg);
   },
