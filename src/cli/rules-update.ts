@@ -12,7 +12,6 @@ import { closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, r
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { createHash } from "node:crypto";
-import type { EventSource } from "../detector/index.js";
 import { defaultSources, formatMessage, loadRules, replaySource } from "../detector/index.js";
 import { defaultRulesFiles } from "../detector/sources/syscall/config.js";
 import { PeregrineError, errorMessage, type ErrorCode } from "../errors.js";
@@ -75,7 +74,7 @@ function checkRulesLoad(files: TarFile[], reference: string): void {
       return p;
     });
     const syscall = replaySource();
-    const sources = [syscall as unknown as EventSource<never>, ...defaultSources().filter((s) => s.name !== "syscall")];
+    const sources = [syscall, ...defaultSources().filter((s) => s.name !== "syscall")];
     const { results } = loadRules({ files: paths, sources });
     if (!results.ok) {
       const shown = results.errors.slice(0, 3).map((e) => formatMessage({ ...e, position: { ...e.position, file: basename(e.position.file) } }, "error").split("\n")[0]);

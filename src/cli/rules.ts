@@ -16,7 +16,6 @@ import {
   parseReplay,
   ReplayFormatError,
   replaySource,
-  type EventSource,
   type LoadMessage,
 } from "../detector/index.js";
 import { PeregrineError } from "../errors.js";
@@ -142,7 +141,7 @@ export async function runRulesCommand(argv: string[], io: CliIo = processIo): Pr
   }
 
   const syscall = replaySource();
-  const sources = [syscall as unknown as EventSource<never>, ...defaultSources().filter((s) => s.name !== "syscall")];
+  const sources = [syscall, ...defaultSources().filter((s) => s.name !== "syscall")];
   const { ruleset, results } = loadRules({ files: args.rules, sources, ruleMatching: args.all ? "all" : "first" });
 
   if (args.command === "validate") {

@@ -94,10 +94,11 @@ export class StringSchema<T extends string = string> extends Schema<T> {
   private pathWhen?: (value: string) => boolean;
 
   /** With ignoreCase the choices are written in lower case, and the value is the choice it matched. */
-  oneOf<const C extends string>(choices: readonly C[], options: { ignoreCase?: boolean } = {}): StringSchema<C> {
+  oneOf<const C extends string>(this: StringSchema<string>, choices: readonly C[], options: { ignoreCase?: boolean } = {}): StringSchema<C> {
     this.choices = choices;
     this.ignoreCase = options.ignoreCase ?? false;
-    return this as StringSchema<string> as StringSchema<C>;
+    // the same schema, now known to yield one of the choices (check() refuses anything else)
+    return this as StringSchema<C>;
   }
   notEmpty(): this {
     this.nonEmpty = true;

@@ -50,10 +50,10 @@ export interface LoadRulesResult {
 /** The default sources: `syscall` answered from replayed events, `alert`, `json`, `k8s_audit`. */
 export function defaultSources(): EventSource<never>[] {
   return [
-    replaySource() as unknown as EventSource<never>,
-    alertSource as unknown as EventSource<never>,
-    jsonSource as EventSource<never>,
-    k8sAuditSource as unknown as EventSource<never>,
+    replaySource(),
+    alertSource,
+    jsonSource,
+    k8sAuditSource,
   ];
 }
 

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import Handlebars from "handlebars";
 import { didYouMean, type ParseContext } from "../config/schema.js";
-import { errorMessage } from "../errors.js";
+import { errorMessage, PeregrineError } from "../errors.js";
 import { TemplateError } from "./errors.js";
 import { BUILTIN_BLOCK_HELPERS, BUILTIN_LOOKUP, HELPERS, toHandlebarsHelper, toText } from "./helpers.js";
 
@@ -54,6 +54,20 @@ interface HandlebarsInternals {
   Parser: { lexer: { yylloc?: { first_line: number; first_column: number } } };
 }
 
+/** Handlebars' own environments have these; the check keeps an upgrade that drops them from failing obscurely. */
+function hasInternals(env: typeof Handlebars): env is typeof Handlebars & HandlebarsInternals {
+  return (
+    "Compiler" in env &&
+    typeof env.Compiler === "function" &&
+    "JavaScriptCompiler" in env &&
+    typeof env.JavaScriptCompiler === "function" &&
+    "Parser" in env &&
+    typeof env.Parser === "object" &&
+    env.Parser !== null &&
+    "lexer" in env.Parser
+  );
+}
+
 /**
  * Parses, checks and compiles a template once. Throws a TemplateError (TEMPLATE_INVALID)
  * naming the line and column of the first problem: a syntax error, an unknown helper
@@ -64,7 +78,8 @@ export function compileTemplate(source: string, options: CompileTemplateOptions)
   const name = options.name;
   const escape = options.escape ?? "json";
   const env = Handlebars.create();
-  const internals = env as unknown as HandlebarsInternals & typeof Handlebars;
+  if (!hasInternals(env)) throw new PeregrineError("INTERNAL_ERROR", "this Handlebars version lacks the compiler internals templates are compiled with");
+  const internals = env;
 
   let ast: hbs.AST.Program;
   try {
@@ -256,7 +271,7 @@ class TemplateChecker {
     const inner = callsHelper
       ? { type: "SubExpression", path, params, hash: node.hash, loc: node.loc }
       : path;
-    return {
+    const wrapped: Ast = {
       type: "MustacheStatement",
       path: { type: "PathExpression", data: false, depth: 0, parts: [ESCAPE_HELPER], original: ESCAPE_HELPER, loc: node.loc },
       params: [inner],
@@ -264,7 +279,8 @@ class TemplateChecker {
       escaped: false,
       strip: node.strip,
       loc: node.loc,
-    } as unknown as Ast;
+    };
+    return wrapped;
   }
 
   private fail(node: Ast, reason: string): never {

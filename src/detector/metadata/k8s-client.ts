@@ -173,8 +173,9 @@ export class K8sClient {
           throw new K8sHttpError(code, `watch ${path}: ${str(ev.object.message) ?? "error"}`);
         }
         if (str(meta.resourceVersion)) rv = str(meta.resourceVersion)!;
-        if (ev.type === "BOOKMARK") continue;
-        onEvent(ev as unknown as WatchEvent<T>);
+        if (ev.type !== "ADDED" && ev.type !== "MODIFIED" && ev.type !== "DELETED") continue;
+        // The caller names the resource's shape, as with get<T>(): the API server's JSON is trusted.
+        onEvent({ type: ev.type, object: ev.object as T });
       }
     }
     return rv;

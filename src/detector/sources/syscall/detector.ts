@@ -7,7 +7,6 @@
 import { existsSync } from "node:fs";
 import type { Logger } from "pino";
 import { loadRules, defaultSources, type RuleSelectionStep } from "../../load.js";
-import type { EventSource } from "../../event.js";
 import type { AppendOutput } from "../../loader/compile-rules.js";
 import type { DetectorAlert, Ruleset } from "../../ruleset.js";
 import type { Priority } from "../../../alert.js";
@@ -170,7 +169,7 @@ export async function startSyscallDetector(opts: SyscallDetectorOptions): Promis
     ...(opts.hostname !== undefined ? { hostname: opts.hostname } : {}),
   });
 
-  const sources = [source as unknown as EventSource<never>, ...defaultSources().filter((s) => s.name !== "syscall")];
+  const sources = [source, ...defaultSources().filter((s) => s.name !== "syscall")];
   const { ruleset, results } = loadRules({
     files: opts.rulesFiles,
     sources,
