@@ -5,15 +5,13 @@
  *
  *   docker save peregrine:local | ctr -n k8s.io images import -
  *
- * through a file (both run as children of this process, asynchronously).
+ * (with the harness's sockets), run asynchronously.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { docker, IMAGE_TAG } from "./image.js";
+import { IMAGE_TAG } from "./image.js";
 import { HarnessError } from "./proc.js";
 import { runCommand } from "./run-command.js";
 import { CONTAINERD_NAMESPACE, CONTAINERD_SOCKET } from "./services/containerd.js";
+import { DOCKER_HOST } from "./services/docker.js";
 
 /** The name containerd records for a short docker reference (peregrine:local → docker.io/library/peregrine:local). */
 export function fullImageRef(tag: string): string {
@@ -24,18 +22,14 @@ export function fullImageRef(tag: string): string {
 
 /** Copies `tag` from the docker engine into the kubelet's containerd; returns containerd's name for it. */
 export async function importImageIntoKubelet(tag = IMAGE_TAG): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), "peregrine-kube-image-"));
-  try {
-    const tar = join(dir, "image.tar");
-    const saved = await docker(["save", "-o", tar, tag], 10 * 60_000);
-    if (saved.status !== 0) throw new HarnessError(`docker save ${tag} failed: ${saved.stderr.trim()}`);
-    const ctr = await runCommand("ctr", ["--address", CONTAINERD_SOCKET, "--namespace", CONTAINERD_NAMESPACE, "images", "import", tar], { timeoutMs: 10 * 60_000 });
-    if (ctr.status !== 0) throw new HarnessError(`ctr images import ${tag} failed: ${(ctr.stdout + ctr.stderr).trim()}`);
-    const ref = fullImageRef(tag);
-    const ls = await runCommand("ctr", ["--address", CONTAINERD_SOCKET, "--namespace", CONTAINERD_NAMESPACE, "images", "ls", "-q"]);
-    if (!ls.stdout.split("\n").includes(ref)) throw new HarnessError(`ctr images import ${tag}: ${ref} is not listed afterwards:\n${ls.stdout}`);
-    return ref;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const dockerHost = process.env.DOCKER_HOST || DOCKER_HOST;
+  const ctr = ["ctr", "--address", CONTAINERD_SOCKET, "--namespace", CONTAINERD_NAMESPACE];
+  // the pipe as a user types it (docs/deploy.md), failing if either side fails
+  const script = 'set -o pipefail; docker save "$1" | ctr --address "$2" --namespace "$3" images import -';
+  const r = await runCommand("bash", ["-c", script, "import", tag, CONTAINERD_SOCKET, CONTAINERD_NAMESPACE], { env: { ...process.env, DOCKER_HOST: dockerHost }, timeoutMs: 10 * 60_000 });
+  if (r.status !== 0) throw new HarnessError(`docker save ${tag} | ctr images import - failed (exit ${r.status}): ${(r.stdout + r.stderr).trim()}`);
+  const ref = fullImageRef(tag);
+  const ls = await runCommand(ctr[0]!, [...ctr.slice(1), "images", "ls", "-q"]);
+  if (!ls.stdout.split("\n").includes(ref)) throw new HarnessError(`ctr images import ${tag}: ${ref} is not listed afterwards:\n${ls.stdout}`);
+  return ref;
 }
