@@ -53,6 +53,14 @@ export const ERROR_CODES = {
   RULES_UPDATE_WRITE_FAILED: "The rules folder cannot be written.",
   // delivery
   DELIVERY_UNKNOWN_OUTPUT: "No output has that name.",
+  // response
+  RESPONSE_RULES_INVALID: "A response rules file (Falco Talon's format) has errors; the message names each one's file, line and column.",
+  RESPONSE_TARGET_UNRESOLVED: "An action's target cannot be named from the alert (a field it needs is missing, or the API to look it up does not answer); recorded, not retried.",
+  RESPONSE_TARGET_GONE: "An action's target no longer exists, or is not the one the alert saw (a reused pid, a replaced pod); nothing was done to it.",
+  RESPONSE_REFUSED: "An action's target is on the allowlist (pid 1, kube-system, the router itself, response.allowlist); no rule can override it.",
+  RESPONSE_RATE_LIMITED: "An actionner is past its rate limit (response.rate_limit, response.rate_limits); the action was refused, not queued.",
+  RESPONSE_ACTION_FAILED: "An action failed permanently; the alert is dead-lettered for the response lane with the reason.",
+  RESPONSE_ACTION_RETRY: "An action failed with a transient error; the response lane tries the alert again, on the recorded target.",
   // templates
   TEMPLATE_INVALID: "A Handlebars template does not compile; the message names its line and column.",
   TEMPLATE_RENDER_FAILED: "A template failed while rendering an alert.",

@@ -6,6 +6,7 @@ import { meetsMinimum, type Alert } from "./alert.js";
 import type { Config, OutputConfig } from "./config/index.js";
 import { SqliteJournal, StorageFullError, type Journal, type JournalEntry, type JournalProblem } from "./delivery/journal.js";
 import { Lane, type LaneStatus } from "./delivery/lane.js";
+import type { Output } from "./delivery/output.js";
 import { Metrics } from "./metrics.js";
 import { errorMessage } from "./errors.js";
 import { RecentAlerts } from "./ui/recent.js";
@@ -61,6 +62,8 @@ export class Router extends EventEmitter<RouterEvents> {
   private accepting = true;
   private routing: AlertRouter;
   private enrich: Enricher = (a) => a;
+  /** Lanes of the router's own consumers (the response engine), added before start. */
+  private readonly internal: { config: OutputConfig; output: Output; wants: (alert: Alert) => boolean }[] = [];
   readonly startedAt = Date.now();
 
   constructor(
@@ -96,9 +99,18 @@ export class Router extends EventEmitter<RouterEvents> {
     this.enrich = enrich;
   }
 
+  /**
+   * A lane for a consumer of accepted alerts that is not a configured output (the response
+   * engine): alerts it `wants` are journaled for it and delivered with its lane's policy.
+   * Never part of routing, `POST /test` or summaries. Call before start().
+   */
+  addInternalOutput(config: OutputConfig, output: Output, wants: (alert: Alert) => boolean): void {
+    this.internal.push({ config, output, wants });
+  }
+
   /** Creates every output and lane and resumes whatever the journal still holds. */
   start(): void {
-    const configured = new Set(this.config.outputs.map((o) => o.name));
+    const configured = new Set([...this.config.outputs, ...this.internal.map((i) => i.config)].map((o) => o.name));
     if (this.journal instanceof SqliteJournal) {
       for (const name of this.journal.outputsWithPending()) {
         if (configured.has(name)) continue;
@@ -115,6 +127,7 @@ export class Router extends EventEmitter<RouterEvents> {
       });
       this.lanes.set(oc.name, new Lane(oc, output, this.journal, this.metrics, this.logger));
     }
+    for (const i of this.internal) this.lanes.set(i.config.name, new Lane(i.config, i.output, this.journal, this.metrics, this.logger));
     this.journal.onCommit((byOutput) => {
       for (const [name, entries] of byOutput) this.lanes.get(name)?.offer(entries);
     });
@@ -138,11 +151,13 @@ export class Router extends EventEmitter<RouterEvents> {
       throw new StorageFullError();
     }
     this.metrics.journalFull.set(0);
-    const all = [...this.lanes.keys()];
+    const all = this.config.outputs.map((o) => o.name);
     const items = alerts.map((raw) => {
       const alert = this.enrich(raw);
       // `outputs` is for alerts the router itself makes for one output (dedup summaries).
-      const outputs = options.outputs ?? (options.allOutputs ? all : this.routing.outputsFor(alert));
+      let outputs = options.outputs ?? (options.allOutputs ? all : this.routing.outputsFor(alert));
+      if (options.outputs === undefined && !options.allOutputs)
+        for (const i of this.internal) if (i.wants(alert)) outputs = [...outputs, i.config.name];
       return { alert, outputs };
     });
     const entries = await this.journal.append(items);

@@ -9,6 +9,7 @@ import { installEnrichment } from "../enrich/index.js";
 import { installRouting } from "../route/index.js";
 import type { RunContext, RunExtension } from "../run-context.js";
 import { registerDetectorMetrics } from "../detector-metrics.js";
+import { installResponse, type InstalledResponse } from "../response/index.js";
 
 const extensions: RunExtension[] = [];
 
@@ -47,8 +48,18 @@ export async function runCommand(argv: string[], options: { withDetector: boolea
     return EXIT.RUNTIME;
   }
   await applyRouting(router, config, logger);
+  let response: InstalledResponse | undefined;
+  try {
+    response = await installResponse(router, config, logger);
+  } catch (err) {
+    if (err instanceof PeregrineError) logger.fatal({ code: err.code }, err.message);
+    else logger.fatal(`response: ${errorMessage(err)}`);
+    router.journal.close();
+    return err instanceof PeregrineError && err.code === "RESPONSE_RULES_INVALID" ? EXIT.INVALID : EXIT.RUNTIME;
+  }
   router.start();
   const app = buildServer(router);
+  response?.registerRoutes(app);
   const ctx: RunContext = { router, config, logger, withDetector: options.withDetector };
   for (const ext of extensions) await ext.registerRoutes?.(app, ctx);
   try {

@@ -11,6 +11,7 @@ import type { OutputDefinition } from "../delivery/output.js";
 import { enrichShape } from "../enrich/config.js";
 import { checkOutputRouting } from "../route/check.js";
 import { historySchema } from "../history/config.js";
+import { responseSchema } from "../response/config.js";
 import { checkListenExposure, checkTlsFiles, ingestSchema, listenSchema } from "./listen.js";
 
 export const DEFAULT_CONFIG_FILE = "./peregrine.yaml";
@@ -54,9 +55,10 @@ export const rootShape = {
   outputs: s.array(s.any()).default(() => structuredClone(DEFAULT_OUTPUTS)).describe("The outputs (see docs/outputs/)."),
   detector: detectorSchema.optional().describe("The embedded detector (see docs/detector.md)."),
   enrich: enrichShape.optional(),
+  response: responseSchema,
 } satisfies Shape;
 
-export type RootConfig = Omit<InferShape<typeof rootShape>, "outputs" | "detector" | "enrich" | "history">;
+export type RootConfig = Omit<InferShape<typeof rootShape>, "outputs" | "detector" | "enrich" | "history" | "response">;
 /** The `detector` and `enrich` sections as their schemas read them. */
 export type DetectorSection = NonNullable<InferShape<typeof rootShape>["detector"]>;
 export type EnrichSection = NonNullable<InferShape<typeof rootShape>["enrich"]>;
@@ -77,6 +79,8 @@ export interface Config extends RootConfig {
   enrich?: EnrichSection;
   /** Always set by loadConfig; optional so a hand-built config (tests, embedders) runs without history. */
   history?: InferShape<typeof rootShape>["history"];
+  /** The response engine (Falco Talon's rules); optional like history for hand-built configs. */
+  response?: InferShape<typeof rootShape>["response"];
   /** Where the config came from, for messages. */
   source: string;
 }
@@ -169,6 +173,7 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     storage: root.storage,
     ingest: root.ingest,
     history: root.history,
+    response: root.response,
     shutdown: root.shutdown,
     log: root.log,
     outputs,
@@ -327,6 +332,7 @@ const NON_CONFIG_VARIABLES = new Set([
   "PEREGRINE_SERVICES_STOP",
   "PEREGRINE_HARNESS_CACHE",
   "PEREGRINE_BUILD_CACHE",
+  "PEREGRINE_TEST_RESPONSE_PAUSE",
 ]);
 
 let envVariableNames: string[] | undefined;
