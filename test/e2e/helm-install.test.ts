@@ -184,20 +184,22 @@ spec:
   }, 10 * 60_000);
 
   it("helm install: the router StatefulSet's pod and the detector DaemonSet's pod become Ready, the journal claim bound to the test's volume", async () => {
+    // the flags of docs/deploy.md's Helm section; the values file adds what is the test's own
     const values = {
-      image: { repository: "peregrine", tag: IMAGE_TAG.split(":")[1], pullPolicy: "Never" },
       auth: { token: TOKEN },
-      router: {
-        port,
-        hostNetwork: true,
-        persistence: { storageClassName: STORAGE_CLASS, size: "1Gi" },
-        config: { outputs: [{ name: "hook", type: "webhook", url: receiver.url }] },
-      },
-      detector: { hostNetwork: true, routerUrl: `http://127.0.0.1:${port}`, hostPath: spoolDir, capabilities: caps.grant },
+      router: { config: { outputs: [{ name: "hook", type: "webhook", url: receiver.url }] } },
+      detector: { hostPath: spoolDir, capabilities: caps.grant },
     };
     const valuesFile = join(tmp, "values.yaml");
     writeFileSync(valuesFile, JSON.stringify(values, null, 2)); // JSON is YAML
-    const r = await helmRun(["install", RELEASE, CHART, "-n", NAMESPACE, "--create-namespace", "-f", valuesFile]);
+    const r = await helmRun([
+      "install", RELEASE, CHART, "-n", NAMESPACE, "--create-namespace",
+      "--set", "image.repository=peregrine", "--set", `image.tag=${IMAGE_TAG.split(":")[1]}`, "--set", "image.pullPolicy=Never",
+      "--set", `router.persistence.storageClassName=${STORAGE_CLASS}`,
+      "--set", "router.hostNetwork=true", "--set", "detector.hostNetwork=true",
+      "--set", `router.port=${port}`, "--set", `detector.routerUrl=http://127.0.0.1:${port}`,
+      "-f", valuesFile,
+    ]);
     expect(r.stderr).toBe("");
     expect(r.stdout).toContain("STATUS: deployed");
     expect(r.status).toBe(0);
