@@ -49,21 +49,30 @@ export interface EventTypeInterest {
   types: ReadonlySet<string>;
 }
 
-interface SourceIndex {
-  source: EventSource<never>;
-  byType: Map<string, CompiledRule[]>;
+/**
+ * One source's enabled rules. Stored erased (`E = never`, which every source's index is
+ * assignable to); `indexes` gives it back its event type for the very source it was built from.
+ */
+interface SourceIndex<E = never> {
+  source: EventSource<E>;
+  byType: Map<string, CompiledRule<E>[]>;
   /** Rules for events whose type is not indexed (or sources without types). */
-  other: CompiledRule[];
+  other: CompiledRule<E>[];
   interest: EventTypeInterest;
   /** The source's indexFields: their extractors and, per rule, the values it can match. */
-  keyed?: KeyedIndex;
+  keyed?: KeyedIndex<E>;
 }
 
-interface KeyedIndex {
-  extractors: Extractor<never>[];
-  values: Map<CompiledRule, TypeSet[]>;
+interface KeyedIndex<E = never> {
+  extractors: Extractor<E>[];
+  values: Map<CompiledRule<E>, TypeSet[]>;
   /** Rules per (event type, index values), filled as events arrive; bounded. */
-  cache: Map<string, CompiledRule[]>;
+  cache: Map<string, CompiledRule<E>[]>;
+}
+
+/** The index was built from this source object, so its rules and extractors take its events. */
+function indexes<E>(idx: SourceIndex, source: EventSource<E>): idx is SourceIndex<E> {
+  return idx.source === source;
 }
 
 /** Distinct (type, values) keys remembered per source; beyond it the cache starts over. */
@@ -141,11 +150,11 @@ export class Ruleset {
   rulesForEvent<E>(source: EventSource<E>, event: E): readonly CompiledRule<E>[] {
     const idx = this.index.get(source.name);
     if (!idx) return [];
-    if ((idx.source as unknown) !== source) {
+    if (!indexes(idx, source)) {
       throw new Error(`source '${source.name}' is not the source object these rules were compiled for`);
     }
     const type = source.eventType(event);
-    const rules = ((type !== undefined && idx.byType.get(type)) || idx.other) as CompiledRule<E>[];
+    const rules = (type !== undefined && idx.byType.get(type)) || idx.other;
     return idx.keyed ? keyedRules(idx.keyed, rules, type, event) : rules;
   }
 
@@ -190,23 +199,23 @@ export class Ruleset {
 const NO_ALERTS: readonly DetectorAlert[] = Object.freeze([]);
 
 /** The rules of `rules` whose conditions can hold for the event's values of the index fields. */
-function keyedRules<E>(k: KeyedIndex, rules: CompiledRule<E>[], type: string | undefined, event: E): CompiledRule<E>[] {
+function keyedRules<E>(k: KeyedIndex<E>, rules: CompiledRule<E>[], type: string | undefined, event: E): CompiledRule<E>[] {
   let key = type ?? "";
   const values: string[] = [];
   for (const x of k.extractors) {
-    const v = (x as Extractor<E>)(event);
+    const v = x(event);
     // no text value: the analysis says nothing about it, every rule is a candidate
     if (typeof v !== "string") return rules;
     values.push(v);
     key += "\u0000" + v;
   }
-  let hit = k.cache.get(key) as CompiledRule<E>[] | undefined;
+  let hit = k.cache.get(key);
   if (hit) return hit;
   hit = rules.filter((r) => {
-    const sets = k.values.get(r as CompiledRule);
+    const sets = k.values.get(r);
     return !sets || sets.every((s, i) => allows(s, values[i]!));
   });
   if (k.cache.size >= KEYED_CACHE_MAX) k.cache.clear();
-  k.cache.set(key, hit as CompiledRule[]);
+  k.cache.set(key, hit);
   return hit;
 }
