@@ -29,6 +29,20 @@ export default tseslint.config(
     rules: { "preserve-caught-error": "off" },
   },
   {
+    // No double assertion (`x as unknown as T`) in product code: it silences the type checker
+    // entirely; an erased type, a variance-correct signature or a type guard says what is meant.
+    files: ["src/**/*.ts", "outputs/**/*.ts"],
+    rules: {
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector: ":matches(TSAsExpression, TSTypeAssertion) > :matches(TSAsExpression, TSTypeAssertion).expression",
+          message: "no double type assertion: type the value (an erased type, a type guard) instead",
+        },
+      ],
+    },
+  },
+  {
     // Product code outside the rule engine goes through its face; tests and benches may reach in.
     files: ["src/**/*.ts", "outputs/**/*.ts"],
     ignores: ["src/detector/**"],
