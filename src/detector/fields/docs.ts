@@ -83,9 +83,12 @@ itself, a number, boolean, object or array as its compact JSON (\`ka.response.co
 \`201\`, \`ka.req.pod.host_network\` is \`true\`). A list field with an index
 (\`ka.req.pod.containers.image[0]\`) is one value (several, for a role's rule, joined with
 \`,\`). A value the event does not have, or an empty list, is \`<NA>\`. Where the plugin
-reads something other than what it documents, the documented meaning is kept: \`ka.sourceips\`
-reads the event's \`sourceIPs\`, and \`eff_run_as_user\` / \`eff_run_as_group\` fall back on the
-pod's \`securityContext\`; \`ka.req.service.ports\` has one JSON item per port.
+reads something other than what it documents, Peregrine does what the plugin's code does, so
+rules match as they do in Falco: \`ka.sourceips\` reads the \`sourceIPs\` of the request
+object's rules (not the event's \`sourceIPs\`), \`eff_run_as_user\` / \`eff_run_as_group\` read
+\`runAsUser\` / \`runAsGroup\` right under the container and the pod spec (not in their
+\`securityContext\`, so a real pod gives 0), and \`ka.req.service.ports\` is the whole ports
+list as one JSON value, with or without an index.
 
 ${table(K8S_AUDIT_FIELD_LIST)}
 

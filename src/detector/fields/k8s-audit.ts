@@ -55,9 +55,9 @@ const CONTAINER_PARTS: readonly { part: string; what: string }[] = [
   { part: "allow_privilege_escalation", what: "securityContext.allowPrivilegeEscalation values" },
   { part: "read_only_fs", what: "securityContext.readOnlyRootFilesystem values" },
   { part: "run_as_user", what: "securityContext.runAsUser values" },
-  { part: "eff_run_as_user", what: "effective uids: the container's runAsUser, else the pod's securityContext.runAsUser, else 0" },
+  { part: "eff_run_as_user", what: "effective uids as the plugin reads them: the container's own runAsUser key, else the pod spec's runAsUser key, else 0 (neither is in a securityContext, so for real pods 0)" },
   { part: "run_as_group", what: "securityContext.runAsGroup values" },
-  { part: "eff_run_as_group", what: "effective gids: the container's runAsGroup, else the pod's securityContext.runAsGroup, else 0" },
+  { part: "eff_run_as_group", what: "effective gids as the plugin reads them: the container's own runAsGroup key, else the pod spec's runAsGroup key, else 0 (neither is in a securityContext, so for real pods 0)" },
   { part: "proc_mount", what: "securityContext.procMount values" },
   { part: "add_capabilities", what: "securityContext.capabilities.add lists, one JSON array per container" },
   { part: "host_port", what: "ports' hostPort values (containerPort where no hostPort is set)" },
@@ -124,12 +124,12 @@ export const K8S_AUDIT_FIELD_LIST: readonly FieldInfo[] = [
   f("ka.req.role.rules.verbs", "When the request object is a (cluster) role: the verbs of its rules; [N] for the N-th rule.", { list: true, arg: "index" }),
   f("ka.req.role.rules.resources", "When the request object is a (cluster) role: the resources of its rules; [N] for the N-th rule.", { list: true, arg: "index" }),
   f("ka.req.service.type", "When the request object is a service: its type (ClusterIP, NodePort, LoadBalancer, ...)."),
-  f("ka.req.service.ports", "When the request object is a service: its ports, as JSON; [N] for the N-th.", { list: true, arg: "index" }),
+  f("ka.req.service.ports", "When the request object is a service: its whole ports list as one JSON value, as the plugin reads it ([N] gives the same).", { list: true, arg: "index" }),
   f("ka.resp.name", "The response object's name."),
   f("ka.response.code", "The response's HTTP status code."),
   f("ka.response.reason", "The response's reason (usually only on failures)."),
   f("ka.useragent", "The user agent of the client."),
-  f("ka.sourceips", "The client's IP addresses (sourceIPs); [N] for the N-th.", { list: true, arg: "index" }),
+  f("ka.sourceips", "As the plugin reads it: the sourceIPs lists of the request object's rules (a role's), not the event's sourceIPs; [N] for the N-th rule.", { list: true, arg: "index" }),
   f("ka.cluster.name", "The cluster's name (annotation cluster_name, set by a proxy in front of the endpoint)."),
   // the json plugin, over the same event
   f("json.value", "The value at a JSON pointer (json.value[/objectRef/resource]), as text; objects and arrays as JSON.", { arg: "required" }),
@@ -273,9 +273,13 @@ function hostPorts(values: Json[] | undefined): string[] | typeof BROKEN | undef
   return out;
 }
 
+/**
+ * The plugin's effective uid/gid: it reads `key` right under the container and right under
+ * the pod spec (not under their securityContext), with 0 when neither has it.
+ */
 function effective(e: Ev, list: ContainerList, index: number | undefined, key: string): string[] | undefined {
-  const pod = text(at(e.doc, ["requestObject", "spec", "securityContext", key])) ?? "0";
-  const values = containerValues(e, list, index, ["securityContext", key]);
+  const pod = text(at(e.doc, ["requestObject", "spec", key])) ?? "0";
+  const values = containerValues(e, list, index, [key]);
   return values?.map((v) => (v === undefined ? pod : text(v)!));
 }
 
@@ -507,8 +511,10 @@ export function k8sAuditExtractor(field: string, arg: string | undefined): Extra
     case "ka.req.service.type":
       return scalar("requestObject", "spec", "type");
     case "ka.req.service.ports": {
+      // the plugin's walk meets no array before the last key, so the index never applies and
+      // the value is the ports list as one JSON text
       const index = parseIndex(arg);
-      return (e) => listValue(presentTexts(gather(e.doc, ["requestObject", "spec", "ports"], index)?.flatMap((v) => (Array.isArray(v) ? v : [v]))), index !== undefined);
+      return (e) => listValue(presentTexts(gather(e.doc, ["requestObject", "spec", "ports"], index)), index !== undefined);
     }
     case "ka.resp.name":
       return scalar("responseObject", "metadata", "name");
@@ -518,15 +524,9 @@ export function k8sAuditExtractor(field: string, arg: string | undefined): Extra
       return scalar("responseStatus", "reason");
     case "ka.useragent":
       return scalar("userAgent");
-    case "ka.sourceips": {
-      const index = parseIndex(arg);
-      return (e) => {
-        const ips = at(e.doc, ["sourceIPs"]);
-        if (!Array.isArray(ips)) return undefined;
-        if (index !== undefined) return text(ips[index]);
-        return ips.length > 0 ? ips.map((x) => text(x)!) : undefined;
-      };
-    }
+    case "ka.sourceips":
+      // the plugin reads requestObject.rules[].sourceIPs (its rules-field reader), not sourceIPs
+      return roleRules("sourceIPs", arg);
     case "json.value":
     case "jevt.value": {
       if (arg === undefined) return undefined;

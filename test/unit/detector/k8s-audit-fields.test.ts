@@ -41,8 +41,10 @@ describe("k8s_audit fields", () => {
     expect(get(ev!, "ka.response.code")).toBe("201");
     expect(get(ev!, "ka.auth.decision")).toBe("allow");
     expect(get(ev!, "ka.req.configmap.obj")).toBe(JSON.stringify({ aws_access_key_id: "AKIAIOSFODNN7EXAMPLE", aws_secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" }));
-    expect(get(ev!, "ka.sourceips")).toEqual(["127.0.0.1"]);
-    expect(get(ev!, "ka.sourceips", "0")).toBe("127.0.0.1");
+    // the plugin's code reads requestObject.rules[].sourceIPs (extract.go: extractRulesField), not sourceIPs
+    expect(ev!.doc.sourceIPs).toEqual(["127.0.0.1"]);
+    expect(get(ev!, "ka.sourceips")).toBeUndefined();
+    expect(get(ev!, "ka.sourceips", "0")).toBeUndefined();
     expect(get(ev!, "ka.uri.param", "fieldManager")).toBe("kubectl-create");
     expect(get(ev!, "ka.target.subresource")).toBeUndefined();
     expect(get(ev!, "ka.impuser.name")).toBeUndefined();
@@ -91,8 +93,16 @@ describe("k8s_audit fields", () => {
     expect(get(ev, "ka.req.pod.containers.host_port")).toEqual(["80", "8081"]);
     expect(get(ev, "ka.req.pod.containers.add_capabilities")).toEqual(['["NET_ADMIN"]']);
     expect(get(ev, "ka.req.pod.containers.run_as_user")).toEqual(["0"]);
-    expect(get(ev, "ka.req.pod.containers.eff_run_as_user")).toEqual(["1000", "0"]);
+    // the plugin's code (extract.go: readFromContainerEffectively) reads runAsUser right under the
+    // container and the pod spec, never in a securityContext: a real pod's effective uid is 0
+    expect(get(ev, "ka.req.pod.containers.eff_run_as_user")).toEqual(["0", "0"]);
     expect(get(ev, "ka.req.pod.containers.eff_run_as_group")).toEqual(["0", "0"]);
+    const direct = podEvent({ runAsUser: 7, runAsGroup: 8, containers: [{ name: "a", image: "x", runAsUser: 1000 }, { name: "b", image: "y" }] });
+    expect(get(direct, "ka.req.pod.containers.eff_run_as_user")).toEqual(["1000", "7"]);
+    expect(get(direct, "ka.req.pod.containers.eff_run_as_user", "0")).toBe("1000");
+    // with an index the walk ends at that container, and one without the key is not available
+    expect(get(direct, "ka.req.pod.containers.eff_run_as_user", "1")).toBeUndefined();
+    expect(get(direct, "ka.req.pod.containers.eff_run_as_group")).toEqual(["8", "8"]);
     expect(get(ev, "ka.req.pod.run_as_user")).toBe("1000");
     expect(get(ev, "ka.req.pod.initContainers.image")).toEqual(["alpine:3"]);
     expect(get(ev, "ka.req.pod.initContainers.privileged")).toEqual(["false"]);
@@ -126,7 +136,17 @@ describe("k8s_audit fields", () => {
     expect(get(role, "ka.req.role.rules.resources", "0")).toBe("*");
     const svc = events.find((e) => (e.doc.objectRef as { resource: string }).resource === "services")!;
     expect(get(svc, "ka.req.service.type")).toBe("NodePort");
-    expect(get(svc, "ka.req.service.ports")).toEqual(['{"name":"http","protocol":"TCP","port":80,"targetPort":8080,"nodePort":30080}']);
+    expect(get(svc, "ka.req.service.ports")).toEqual(['[{"name":"http","protocol":"TCP","port":80,"targetPort":8080,"nodePort":30080}]']);
+    // the plugin's walk (extract.go: getValuesRecursive) meets no array before "ports": one JSON
+    // value for the whole list, and an index changes nothing
+    const two = parseAuditBody(JSON.stringify({ ...svc.doc, requestObject: { kind: "Service", spec: { ports: [{ port: 80 }, { port: 443 }] } } }))[0]!;
+    expect(get(two, "ka.req.service.ports")).toEqual(['[{"port":80},{"port":443}]']);
+    expect(get(two, "ka.req.service.ports", "1")).toBe('[{"port":80},{"port":443}]');
+    // and ka.sourceips reads a role's rules' sourceIPs
+    const withIps = parseAuditBody(JSON.stringify({ ...role.doc, requestObject: { kind: "Role", rules: [{ verbs: ["get"], sourceIPs: ["10.0.0.1", "10.0.0.2"] }, { verbs: ["list"] }, { sourceIPs: ["10.0.0.3"] }] } }))[0]!;
+    expect(get(withIps, "ka.sourceips")).toEqual(["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
+    expect(get(withIps, "ka.sourceips", "0")).toBe("10.0.0.1,10.0.0.2");
+    expect(get(withIps, "ka.sourceips", "1")).toBeUndefined();
   });
 
   it("ka.target.pod.name is the created pod's name, only for pods without a subresource", () => {
