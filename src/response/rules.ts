@@ -131,7 +131,7 @@ interface RawRule {
   continue?: boolean;
   dryRun?: boolean;
   notifiers: string[];
-  match: { rules: string[]; priority: string; tags: Raw<string>[]; outputFields: Raw<string>[]; source: string };
+  match: { rules: string[]; priority: string; priorityPos?: RulePos; tags: Raw<string>[]; outputFields: Raw<string>[]; source: string };
   actions: RawAction[];
   pos: RulePos;
   keyPos: Map<string, RulePos>;
@@ -371,6 +371,7 @@ function readRule(node: YAMLMap, doc: Document.Parsed, at: At, msgs: Messages): 
       for (const k of mk.keys()) if (!MATCH_KEYS.has(k)) msgs.warn(mp(k), `unknown key 'match.${k}' in rule "${name}"; ignored`, item);
       r.match.rules = readStrings(mget("rules"), "match.rules", mp("rules"), msgs, item);
       r.match.priority = readString(mget("priority"), "match.priority", mp("priority"), msgs, item) ?? "";
+      if (mk.has("priority")) r.match.priorityPos = mp("priority");
       r.match.source = readString(mget("source"), "match.source", mp("source"), msgs, item) ?? "";
       r.match.tags = readPositioned(mk.get("tags")?.value ?? null, doc, at, "match.tags", mp("tags"), msgs, item);
       r.match.outputFields = readPositioned(mk.get("output_fields")?.value ?? null, doc, at, "match.output_fields", mp("output_fields"), msgs, item);
@@ -469,6 +470,7 @@ function mergeRules(raw: RawRule[], msgs: Messages): RawRule[] {
     if (first.match.source !== "" && r.match.source === "")
       msgs.warn(r.pos, `rule "${r.name}" is defined again without match.source: as in Falco Talon, the later definition's (empty) source replaces "${first.match.source}"`, { rule: r.name });
     first.match.priority = r.match.priority;
+    if (r.match.priorityPos) first.match.priorityPos = r.match.priorityPos;
     first.match.source = r.match.source;
     first.match.rules.push(...r.match.rules);
     first.match.tags.push(...r.match.tags);
@@ -527,7 +529,7 @@ function compileRule(raw: RawRule, defs: Map<string, RawAction>, used: Set<strin
   if (raw.match.source !== "") rule.match.source = raw.match.source;
 
   const pr = PRIORITY_RE.exec(raw.match.priority);
-  if (!pr) msgs.error(p("match"), `incorrect priority '${raw.match.priority}' (Debug … Emergency, optionally after <, >, <=, >=)`, item);
+  if (!pr) msgs.error(raw.match.priorityPos ?? p("match"), `incorrect priority '${raw.match.priority}' (Debug … Emergency, optionally after <, >, <=, >=)`, item);
   else if (pr[3] !== "") {
     const priority = PRIORITIES.find((x) => x.toLowerCase() === pr[3]!.toLowerCase())!;
     rule.match.priority = { comparator: `${pr[1] ?? ""}${pr[2] ?? ""}` as PriorityComparator, priority };
@@ -555,14 +557,14 @@ function compileRule(raw: RawRule, defs: Map<string, RawAction>, used: Set<strin
       action.output ??= { target: "", parameters: {} };
       fillFromDefinition(action.output.parameters, def.output.parameters, (k) => msgs.error(a.output.pos ?? a.pos, `mismatch of type for the output parameter '${k}' with the action's definition`, aitem));
     }
-    const ap = (k: string) => a.keyPos.get(k) ?? a.pos;
+    const ap = (k: string) => a.keyPos.get(k) ?? (def && a.keyPos.get(k) === undefined ? def.keyPos.get(k) : undefined) ?? a.pos;
     if (action.actionner === "") {
       msgs.error(ap("actionner"), def ? `missing actionner (neither the rule nor the action "${a.name}" names one)` : `missing actionner: no action named "${a.name}" is defined, and this one names no actionner`, aitem);
     } else if (!ACTIONNER_RE.test(action.actionner)) {
       msgs.error(ap("actionner"), `incorrect actionner '${action.actionner}' (category:name, e.g. kubernetes:terminate)`, aitem);
     } else if (check) {
       const problems = check.checkActionner(action.actionner, action.parameters);
-      if (problems === undefined) msgs.error(def && !a.actionner ? def.keyPos.get("actionner") ?? def.pos : ap("actionner"), `unknown actionner '${action.actionner}'; known: ${check.knownActionners().join(", ")}`, aitem);
+      if (problems === undefined) msgs.error(ap("actionner"), `unknown actionner '${action.actionner}'; known: ${check.knownActionners().join(", ")}`, aitem);
       else for (const problem of problems) msgs.error(ap("parameters"), `parameters: ${problem}`, aitem);
     }
     if (action.output) {
