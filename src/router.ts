@@ -88,7 +88,7 @@ export class Router extends EventEmitter<RouterEvents> {
     this.recent = new RecentAlerts({ maxAlerts: kept.max_alerts, maxBytes: kept.max_bytes });
     const h = config.history;
     if (h?.enabled)
-      this.history = new HistoryStore({ dir: config.storage.path, retentionMs: h.retention, maxBytes: h.max_bytes, logger: logger.child({ component: "history" }) });
+      this.history = new HistoryStore({ dir: config.storage.path, retentionMs: h.retention, maxBytes: h.max_bytes, writer: "worker", logger: logger.child({ component: "history" }) });
   }
 
   setRouting(routing: AlertRouter): void {

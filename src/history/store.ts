@@ -1,11 +1,28 @@
-import Database from "better-sqlite3";
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
+import type Database from "better-sqlite3";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
 import { PRIORITIES, priorityRank, type Alert, type Priority } from "../alert.js";
+import type { FromHistoryThread, HistoryThreadData, ToHistoryThread } from "./thread-protocol.js";
+import { HOUR, HistoryWriter, MINUTE, openHistoryDb, type PendingAlert } from "./writer.js";
 
-/** The file beside the journal; the journal forgets delivered alerts, the history keeps them. */
-export const HISTORY_FILE = "history.db";
+export { HISTORY_FILE } from "./writer.js";
+
+/**
+ * The writer thread from the built JavaScript, or, when running from the TypeScript sources
+ * (tests, `npm run` scripts under tsx), through tsx's loader registered inside the thread:
+ * a loader given with `--import` is not active in worker threads on Node 20.
+ */
+function spawnWriterThread(data: HistoryThreadData): Worker {
+  if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./writer-thread.js", import.meta.url), { workerData: data });
+  // The ESM entry of tsx's API, found from the package the CommonJS resolver finds.
+  const tsx = pathToFileURL(join(dirname(createRequire(import.meta.url).resolve("tsx/package.json")), "dist/esm/api/index.mjs")).href;
+  const entry = new URL("./writer-thread.ts", import.meta.url).href;
+  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
+  return new Worker(boot, { eval: true, workerData: data });
+}
 
 export interface HistoryOptions {
   /** The directory (storage.path); the store is `history.db` in it. */
@@ -18,6 +35,12 @@ export interface HistoryOptions {
   now?: () => number;
   /** How often retention runs (ms). */
   pruneEveryMs?: number;
+  /**
+   * Where the writes run: "worker" (the router's choice) on a worker thread, off the event loop
+   * that takes ingest; "inline" (the default) on the caller's thread, with `now` and
+   * `prune()` under the caller's control.
+   */
+  writer?: "inline" | "worker";
 }
 
 export interface HistoryFilter {
@@ -57,31 +80,9 @@ export interface HistoryCounts {
   total: number;
 }
 
-/** Per-row overhead estimate: the row, its five indexes, tags and full-text postings. */
-const ROW_OVERHEAD = 200;
-/** Rows removed per retention step: each step is one short transaction, so ingest is never held up long. */
-const PRUNE_STEP = 200;
-/** A size prune goes down to this share of max_bytes, so it does not run on every alert. */
-const PRUNE_LOW_WATER = 0.9;
 const MAX_BUCKETS = 1000;
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
-/** Text indexed per column: a megabyte of output is stored whole but searched in its first 32 KiB. */
-const TEXT_MAX = 32 * 1024;
 /** Past this many full-text matches a page is read in time order rather than from the matches. */
 const COMMON_TEXT = 5000;
-
-/** Text the full-text index sees for an alert: its output, then every field name and value. */
-function fieldsText(alert: Alert): string {
-  const parts: string[] = [];
-  const walk = (fields: Record<string, unknown> | undefined) => {
-    if (!fields) return;
-    for (const [k, v] of Object.entries(fields)) parts.push(k, typeof v === "string" ? v : JSON.stringify(v));
-  };
-  walk(alert.output_fields);
-  walk(alert.custom_fields);
-  return parts.join(" ");
-}
 
 /** Words of a free-text query, each a quoted FTS5 phrase (so `-`, `*`, `"` and `OR` are plain text). */
 export function ftsQuery(text: string): string | undefined {
@@ -107,88 +108,62 @@ export function decodeCursor(cursor: string): { time: number; id: number } | und
 /**
  * The alert history: SQLite (WAL) in its own file, so the journal's hot path and its
  * quota stay apart. Alerts are recorded in batches on the next tick (one transaction per
- * batch); readers flush first, so a query sees every alert accepted before it. Retention
- * by age and size runs in the background in short steps.
+ * batch), on a worker thread when `writer: "worker"`; readers wait for what was recorded
+ * before them, so a query sees every alert accepted before it. Retention by age and size runs
+ * in the background in short steps.
  */
 export class HistoryStore {
   private readonly db: Database.Database;
-  private pending: { alert: Alert; at: number }[] = [];
+  private pending: PendingAlert[] = [];
   private flushTimer?: NodeJS.Immediate;
   private pruneTimer?: NodeJS.Timeout;
   private pruning = false;
-  private bytes = 0;
   private closed = false;
   private readonly now: () => number;
-  private readonly insertAlert: Database.Statement;
-  private readonly insertTag: Database.Statement;
-  private readonly insertFts: Database.Statement;
-  private readonly countUp: Database.Statement;
-  private readonly tagUp: Database.Statement;
-  private readonly hourUp: Database.Statement;
+  /** Inline mode's writer; also the fallback if the worker thread dies. */
+  private inline?: HistoryWriter;
+  private thread?: { worker: Worker; progress: Int32Array; size: BigInt64Array; posted: number };
 
   constructor(private readonly options: HistoryOptions) {
     this.now = options.now ?? Date.now;
-    mkdirSync(options.dir, { recursive: true });
-    this.db = new Database(join(options.dir, HISTORY_FILE));
-    this.db.pragma("journal_mode = WAL");
-    // History is not the durability path (the journal is): a power cut may lose its last moments.
-    this.db.pragma("synchronous = NORMAL");
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS alerts (
-        id INTEGER PRIMARY KEY,
-        time_ms INTEGER NOT NULL,
-        priority INTEGER NOT NULL,
-        rule TEXT NOT NULL,
-        source TEXT NOT NULL,
-        hostname TEXT NOT NULL,
-        bytes INTEGER NOT NULL,
-        body TEXT NOT NULL
-      );
-      CREATE INDEX IF NOT EXISTS alerts_time ON alerts (time_ms, id);
-      -- Counts over a time range read this index alone, never the rows.
-      CREATE INDEX IF NOT EXISTS alerts_time_keys ON alerts (time_ms, priority, source, hostname, rule);
-      CREATE INDEX IF NOT EXISTS alerts_priority ON alerts (priority, time_ms);
-      CREATE INDEX IF NOT EXISTS alerts_rule ON alerts (rule, time_ms);
-      CREATE INDEX IF NOT EXISTS alerts_source ON alerts (source, time_ms);
-      CREATE INDEX IF NOT EXISTS alerts_hostname ON alerts (hostname, time_ms);
-      CREATE TABLE IF NOT EXISTS alert_tags (alert_id INTEGER NOT NULL, tag TEXT NOT NULL, time_ms INTEGER NOT NULL, PRIMARY KEY (alert_id, tag)) WITHOUT ROWID;
-      CREATE INDEX IF NOT EXISTS alert_tags_tag ON alert_tags (tag, time_ms);
-      CREATE INDEX IF NOT EXISTS alert_tags_time ON alert_tags (time_ms, tag);
-      -- Per-minute counts, kept with every insert and prune, so counts over a day or a week
-      -- read a few thousand rows instead of every alert in the range.
-      CREATE TABLE IF NOT EXISTS alert_counts (minute INTEGER NOT NULL, priority INTEGER NOT NULL, source TEXT NOT NULL, hostname TEXT NOT NULL, rule TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (minute, priority, source, hostname, rule)) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS tag_counts (minute INTEGER NOT NULL, tag TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (minute, tag)) WITHOUT ROWID;
-      -- Per hour, one dimension at a time (priority, source, hostname, rule, tag), so a week reads
-      -- ~170 rows per key of that dimension, however the dimensions combine; minutes serve only
-      -- the partial hours. Rows of 'rule' keep the priority too (top rules show the most severe).
-      CREATE TABLE IF NOT EXISTS hour_counts (dim TEXT NOT NULL, hour INTEGER NOT NULL, key NOT NULL, priority INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (dim, hour, key, priority)) WITHOUT ROWID;
-      CREATE VIRTUAL TABLE IF NOT EXISTS alerts_fts USING fts5 (output, fields, content='', contentless_delete=1);
-    `);
-    this.insertAlert = this.db.prepare("INSERT INTO alerts (time_ms, priority, rule, source, hostname, bytes, body) VALUES (?, ?, ?, ?, ?, ?, ?)");
-    this.insertTag = this.db.prepare("INSERT OR IGNORE INTO alert_tags (alert_id, tag, time_ms) VALUES (?, ?, ?)");
-    this.insertFts = this.db.prepare("INSERT INTO alerts_fts (rowid, output, fields) VALUES (?, ?, ?)");
-    this.bytes = (this.db.prepare("SELECT total(bytes) AS b FROM alerts").get() as { b: number }).b;
-    this.countUp = this.db.prepare("INSERT INTO alert_counts VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1");
-    this.tagUp = this.db.prepare("INSERT INTO tag_counts VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1");
-    // A history written before the roll-up existed gets it once.
-    if (this.bytes > 0 && this.db.prepare("SELECT 1 FROM alert_counts LIMIT 1").get() === undefined)
-      this.db.exec(`
-        INSERT INTO alert_counts SELECT time_ms / ${MINUTE}, priority, source, hostname, rule, count(*) FROM alerts GROUP BY 1, 2, 3, 4, 5;
-        INSERT INTO tag_counts SELECT time_ms / ${MINUTE}, tag, count(*) FROM alert_tags GROUP BY 1, 2;
-      `);
-    // And the hourly level once, from the per-minute one (far fewer rows than the alerts).
-    if (this.bytes > 0 && this.db.prepare("SELECT 1 FROM hour_counts LIMIT 1").get() === undefined)
-      this.db.exec(`
-        INSERT INTO hour_counts SELECT 'priority', minute / 60, priority, 0, sum(n) FROM alert_counts GROUP BY 2, 3;
-        INSERT INTO hour_counts SELECT 'source', minute / 60, source, 0, sum(n) FROM alert_counts GROUP BY 2, 3;
-        INSERT INTO hour_counts SELECT 'hostname', minute / 60, hostname, 0, sum(n) FROM alert_counts GROUP BY 2, 3;
-        INSERT INTO hour_counts SELECT 'rule', minute / 60, rule, priority, sum(n) FROM alert_counts GROUP BY 2, 3, 4;
-        INSERT INTO hour_counts SELECT 'tag', minute / 60, tag, 0, sum(n) FROM tag_counts GROUP BY 2, 3;
-      `);
-    this.hourUp = this.db.prepare("INSERT INTO hour_counts VALUES (?, ?, ?, ?, 1) ON CONFLICT DO UPDATE SET n = n + 1");
+    // The schema is made here, on the caller's thread, before a writer opens the file.
+    this.db = openHistoryDb(options.dir);
+    if (options.writer === "worker") this.thread = this.startThread();
+    else this.inline = new HistoryWriter(this.db);
   }
 
-  /** Records an alert (batched: written on the next tick, or by the next query). */
+  private startThread(): NonNullable<HistoryStore["thread"]> {
+    const shared = new SharedArrayBuffer(16);
+    const data: HistoryThreadData = {
+      dir: this.options.dir,
+      retentionMs: this.options.retentionMs,
+      maxBytes: this.options.maxBytes,
+      pruneEveryMs: this.options.pruneEveryMs ?? 60_000,
+      retain: true,
+      shared,
+    };
+    const worker = spawnWriterThread(data);
+    worker.unref();
+    worker.on("message", (m: FromHistoryThread) => {
+      if (m.kind === "log") this.options.logger?.[m.level]({ err: m.error, ...(m.count !== undefined ? { count: m.count } : {}) }, m.message);
+    });
+    const fallBack = (why: string) => {
+      if (this.closed || !this.thread) return;
+      // History is not the durability path: batches in flight to a dead thread are not recorded.
+      this.options.logger?.error({ err: why }, "the alert history's writer thread stopped; writing the history on the router's thread");
+      this.thread = undefined;
+      this.inline = new HistoryWriter(this.db);
+    };
+    worker.on("error", (err) => fallBack(err.message));
+    worker.on("exit", (code) => fallBack(`exit code ${code}`));
+    return { worker, progress: new Int32Array(shared, 0, 2), size: new BigInt64Array(shared, 8, 1), posted: 0 };
+  }
+
+  private post(message: ToHistoryThread): void {
+    this.thread?.worker.postMessage(message);
+  }
+
+  /** Records an alert (batched: written on the next tick, or before the next query). */
   record(alert: Alert, receivedAt = this.now()): void {
     if (this.closed) return;
     this.pending.push({ alert, at: receivedAt });
@@ -196,54 +171,49 @@ export class HistoryStore {
     else this.flushTimer ??= setImmediate(() => this.flush());
   }
 
-  /** Writes what `record` buffered, in one transaction. */
+  /** Hands what `record` buffered to the writer: written now inline, posted to the thread otherwise. */
   flush(): void {
     if (this.flushTimer) clearImmediate(this.flushTimer);
     this.flushTimer = undefined;
     if (this.pending.length === 0 || this.closed) return;
     const batch = this.pending;
     this.pending = [];
+    if (this.thread) {
+      this.post({ kind: "write", seq: ++this.thread.posted, batch });
+      return;
+    }
     try {
-      this.db.transaction(() => {
-        for (const { alert, at } of batch) {
-          const parsed = Date.parse(alert.time);
-          const time = Number.isFinite(parsed) ? parsed : at;
-          const body = JSON.stringify(alert);
-          const output = alert.output.slice(0, TEXT_MAX);
-          const fields = fieldsText(alert).slice(0, TEXT_MAX);
-          const bytes = body.length + output.length + fields.length + ROW_OVERHEAD;
-          const id = Number(this.insertAlert.run(time, Math.max(0, priorityRank(alert.priority)), alert.rule, alert.source, alert.hostname, bytes, body).lastInsertRowid);
-          const minute = Math.floor(time / MINUTE);
-          const hour = Math.floor(time / HOUR);
-          this.countUp.run(minute, Math.max(0, priorityRank(alert.priority)), alert.source, alert.hostname, alert.rule);
-          const rank = Math.max(0, priorityRank(alert.priority));
-          this.hourUp.run("priority", hour, rank, 0);
-          this.hourUp.run("source", hour, alert.source, 0);
-          this.hourUp.run("hostname", hour, alert.hostname, 0);
-          this.hourUp.run("rule", hour, alert.rule, rank);
-          for (const tag of new Set(alert.tags)) {
-            this.insertTag.run(id, tag, time);
-            this.tagUp.run(minute, tag);
-            this.hourUp.run("tag", hour, tag, 0);
-          }
-          this.insertFts.run(id, output, fields);
-          this.bytes += bytes;
-        }
-      })();
+      this.inline!.write(batch);
     } catch (err) {
       // The history must never fail ingest: the alert is already journaled.
       this.options.logger?.error({ err: (err as Error).message, count: batch.length }, "writing the alert history failed; these alerts are not in the history");
     }
-    if (this.bytes > this.options.maxBytes) this.schedulePrune(0);
+    if (this.inline!.overSize(this.options.maxBytes)) this.schedulePrune(0);
+  }
+
+  /** Flushes, then waits (bounded) until the thread has written it, so a read sees it. */
+  private settle(): void {
+    this.flush();
+    const t = this.thread;
+    if (!t) return;
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const written = Atomics.load(t.progress, 0);
+      if (written >= t.posted || this.thread !== t) return;
+      const left = deadline - Date.now();
+      if (left <= 0) return; // a slow disk: answer from what is written rather than hang the API
+      Atomics.wait(t.progress, 0, written, left);
+    }
   }
 
   /** Estimated size of what the history holds (what max_bytes bounds). */
   usedBytes(): number {
-    return this.bytes;
+    if (this.thread) return Number(Atomics.load(this.thread.size, 0));
+    return this.inline?.bytes ?? 0;
   }
 
   count(): number {
-    this.flush();
+    this.settle();
     return (this.db.prepare("SELECT count(*) AS n FROM alerts").get() as { n: number }).n;
   }
 
@@ -288,7 +258,7 @@ export class HistoryStore {
    * arrive. `maxBytes` bounds the page's JSON (a page of large alerts stops early).
    */
   query(filter: HistoryFilter, page: { limit: number; cursor?: { time: number; id: number }; maxBytes?: number }): HistoryPage {
-    this.flush();
+    this.settle();
     const fts = filter.text === undefined ? undefined : ftsQuery(filter.text);
     const common =
       fts !== undefined &&
@@ -320,7 +290,7 @@ export class HistoryStore {
 
   /** Counts over time in buckets, grouped by one key (tags: an alert counts once per tag). */
   counts(filter: HistoryFilter & { from: number; to: number }, groupBy: GroupKey, bucketMs?: number): HistoryCounts {
-    this.flush();
+    this.settle();
     const span = Math.max(1, filter.to - filter.from);
     // About 60 bars; whole minutes from an hour up, whole hours from 60 hours up, so the roll-ups can answer.
     let bucket = bucketMs ?? (span >= 60 * HOUR ? Math.ceil(span / 60 / HOUR) * HOUR : span >= HOUR ? Math.ceil(span / 60 / MINUTE) * MINUTE : Math.ceil(span / 60));
@@ -407,7 +377,7 @@ export class HistoryStore {
 
   /** The most frequent rules in a range, with their most severe priority and latest time. */
   topRules(filter: HistoryFilter, limit: number): { rule: string; count: number; priority: Priority; last: number }[] {
-    this.flush();
+    this.settle();
     type Row = { rule: string; n: number; p: number; last: number };
     const text = filter.text !== undefined && ftsQuery(filter.text) !== undefined;
     const from = filter.from;
@@ -467,76 +437,24 @@ export class HistoryStore {
   }
 
 
-  /** Starts background retention. */
+  /** Starts background retention (on the writer thread when there is one). */
   start(): void {
-    this.schedulePrune(this.options.pruneEveryMs ?? 60_000);
+    if (this.thread) this.post({ kind: "start" });
+    else this.schedulePrune(this.options.pruneEveryMs ?? 60_000);
   }
 
   private schedulePrune(delayMs: number): void {
-    if (this.closed || this.pruning) return;
+    if (this.closed || this.pruning || this.thread) return;
     clearTimeout(this.pruneTimer);
     this.pruneTimer = setTimeout(() => void this.prune(), delayMs);
     this.pruneTimer.unref();
   }
 
-  /** One retention step: removes up to PRUNE_STEP of the alerts past the age or size bound; false when none are. */
+  /** One retention step (inline writer only): removes up to 200 alerts past the age or size bound; false when none are. */
   pruneStep(): boolean {
     this.flush();
-    let ids: { id: number; bytes: number }[] = [];
-    if (this.options.retentionMs > 0) {
-      ids = this.db.prepare("SELECT id, bytes FROM alerts WHERE time_ms < ? ORDER BY time_ms LIMIT ?").all(this.now() - this.options.retentionMs, PRUNE_STEP) as typeof ids;
-    }
-    if (ids.length === 0 && this.bytes > this.options.maxBytes * PRUNE_LOW_WATER && (this.bytes > this.options.maxBytes || this.pruning)) {
-      // Oldest by arrival: a producer's wrong clock does not protect its alerts from the size bound.
-      const rows = this.db.prepare("SELECT id, bytes FROM alerts ORDER BY id LIMIT ?").all(PRUNE_STEP) as typeof ids;
-      let over = this.bytes - this.options.maxBytes * PRUNE_LOW_WATER;
-      for (const r of rows) {
-        if (over <= 0) break;
-        ids.push(r);
-        over -= r.bytes;
-      }
-    }
-    if (ids.length === 0) return false;
-    const delAlert = this.db.prepare("DELETE FROM alerts WHERE id = ?");
-    const delTags = this.db.prepare("DELETE FROM alert_tags WHERE alert_id = ?");
-    const delFts = this.db.prepare("DELETE FROM alerts_fts WHERE rowid = ?");
-    const row = this.db.prepare("SELECT time_ms, priority, source, hostname, rule FROM alerts WHERE id = ?");
-    const tagsOf = this.db.prepare("SELECT tag FROM alert_tags WHERE alert_id = ?").pluck();
-    const countDown = this.db.prepare("UPDATE alert_counts SET n = n - 1 WHERE minute = ? AND priority = ? AND source = ? AND hostname = ? AND rule = ?");
-    const countGone = this.db.prepare("DELETE FROM alert_counts WHERE minute = ? AND priority = ? AND source = ? AND hostname = ? AND rule = ? AND n <= 0");
-    const tagDown = this.db.prepare("UPDATE tag_counts SET n = n - 1 WHERE minute = ? AND tag = ?");
-    const tagGone = this.db.prepare("DELETE FROM tag_counts WHERE minute = ? AND tag = ? AND n <= 0");
-    const hourDown = this.db.prepare("UPDATE hour_counts SET n = n - 1 WHERE dim = ? AND hour = ? AND key = ? AND priority = ?");
-    const hourGone = this.db.prepare("DELETE FROM hour_counts WHERE dim = ? AND hour = ? AND key = ? AND priority = ? AND n <= 0");
-    const hourOut = (dim: string, hour: number, key: string | number, priority: number) => {
-      hourDown.run(dim, hour, key, priority);
-      hourGone.run(dim, hour, key, priority);
-    };
-    this.db.transaction(() => {
-      for (const { id, bytes } of ids) {
-        const r = row.get(id) as { time_ms: number; priority: number; source: string; hostname: string; rule: string } | undefined;
-        if (r) {
-          const key = [Math.floor(r.time_ms / MINUTE), r.priority, r.source, r.hostname, r.rule];
-          countDown.run(...key);
-          countGone.run(...key);
-          const hour = Math.floor(r.time_ms / HOUR);
-          hourOut("priority", hour, r.priority, 0);
-          hourOut("source", hour, r.source, 0);
-          hourOut("hostname", hour, r.hostname, 0);
-          hourOut("rule", hour, r.rule, r.priority);
-          for (const tag of tagsOf.all(id) as string[]) {
-            tagDown.run(Math.floor(r.time_ms / MINUTE), tag);
-            tagGone.run(Math.floor(r.time_ms / MINUTE), tag);
-            hourOut("tag", hour, tag, 0);
-          }
-        }
-        delAlert.run(id);
-        delTags.run(id);
-        delFts.run(id);
-        this.bytes -= bytes;
-      }
-    })();
-    return true;
+    if (!this.inline || this.thread) return false;
+    return this.inline.pruneStep(this.now(), this.options.retentionMs, this.options.maxBytes, this.pruning);
   }
 
   /** Runs retention to completion, one short step per turn of the event loop. */
@@ -560,9 +478,16 @@ export class HistoryStore {
 
   close(): void {
     if (this.closed) return;
-    this.flush();
+    this.settle();
+    const t = this.thread;
     this.closed = true;
     clearTimeout(this.pruneTimer);
+    if (t) {
+      this.thread = undefined;
+      t.worker.postMessage({ kind: "close" } satisfies ToHistoryThread);
+      // The thread closes its connection before this one, so the WAL is checkpointed once.
+      Atomics.wait(t.progress, 1, 0, 10_000);
+    }
     this.db.close();
   }
 }

@@ -310,3 +310,52 @@ describe("history retention", () => {
     expect(page[0]).toBe(2000 - kept);
   });
 });
+
+describe("history writes on a worker thread (the router's mode)", () => {
+  function openThreaded(options: Partial<{ maxBytes: number; dir: string; pruneEveryMs: number }> = {}): HistoryStore {
+    const dir = options.dir ?? mkdtempSync(join(tmpdir(), "peregrine-history-"));
+    if (!options.dir) dirs.push(dir);
+    const store = new HistoryStore({ retentionMs: 0, maxBytes: 1024 ** 3, ...options, dir, writer: "worker" });
+    stores.push(store);
+    return store;
+  }
+
+  it("a query sees every alert recorded before it, and the counts and size follow", () => {
+    const store = openThreaded();
+    fill(store, 3000);
+    expect(store.count()).toBe(3000);
+    expect(store.query({ text: "number 2999" }, { limit: 10 }).alerts.map((a) => a.output_fields.n)).toEqual([2999]);
+    expect(store.counts({ from: T0, to: T0 + 3000 * 1000 }, "priority").total).toBe(3000);
+    expect(store.usedBytes()).toBeGreaterThan(3000 * 200);
+    // Recorded after a query: seen by the next one.
+    store.record(alert(5000, { output: "late arrival" }));
+    expect(store.query({ text: "late arrival" }, { limit: 10 }).alerts).toHaveLength(1);
+  });
+
+  it("keeps every alert across a close and a reopen in either mode", () => {
+    const dir = mkdtempSync(join(tmpdir(), "peregrine-history-"));
+    dirs.push(dir);
+    const a = openThreaded({ dir });
+    fill(a, 500);
+    a.close();
+    stores.pop();
+    const b = open({ dir });
+    expect(b.count()).toBe(500);
+    expect(b.usedBytes()).toBeGreaterThan(500 * 200);
+  });
+
+  it("prunes by size on its own thread, oldest first", async () => {
+    const store = openThreaded({ maxBytes: 512 * 1024 });
+    store.start();
+    for (let i = 0; i < 2000; i++) store.record(alert(i, { output: `alert number ${i} ` + "y".repeat(1000) }));
+    // Written (a query waits for the thread), so the size is known; about 2.5 MiB recorded.
+    expect(store.count()).toBeGreaterThan(0);
+    const deadline = Date.now() + 60_000;
+    while (store.usedBytes() > 512 * 1024 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(store.usedBytes()).toBeLessThanOrEqual(512 * 1024);
+    const page = store.query({}, { limit: 10_000 }).alerts.map((a) => a.output_fields.n as number);
+    expect(page.length).toBeLessThan(2000);
+    expect(page[page.length - 1]).toBe(1999);
+    expect(page[0]).toBe(2000 - page.length);
+  });
+});
