@@ -24,6 +24,10 @@ usage:
                                            install Falco's newest rules (an OCI artifact)
   peregrine dlq list [--output NAME] [--limit N] [--json] [-c FILE | --storage DIR]
   peregrine dlq replay [--output NAME] [--id N]... [-c FILE]
+  peregrine response validate -r FILE... [--json]
+                                           check Falco Talon response rules files
+  peregrine response list [--status S] [--rule R] [--actionner A] [--limit N] [--json] [-c FILE | --storage DIR]
+                                           the actions recorded, newest first
   peregrine help [COMMAND [SUB]]           this text, or one command's usage (as COMMAND --help)
   peregrine version | --version
 
@@ -38,6 +42,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   router: async () => (await import("./cli/run.js")).runCommandWithExtensions(false),
   config: async () => (await import("./cli/config.js")).configCommand,
   dlq: async () => (await import("./cli/dlq.js")).dlqCommand,
+  response: async () => (await import("./cli/response.js")).responseCommand,
   rules: async () => (await import("./cli/rules.js")).runRulesCommand,
   detect: async () => (await import("./cli/detect.js")).detectCommand,
 };

@@ -19,6 +19,7 @@
 import { readFileSync } from "node:fs";
 import { LineCounter, isMap, isScalar, isSeq, parseAllDocuments, type Document, type Node, type YAMLMap } from "yaml";
 import { PRIORITIES, priorityRank, type Alert, type Priority } from "../alert.js";
+import { didYouMean } from "../config/schema.js";
 
 export interface RulePos {
   file: string;
@@ -564,7 +565,7 @@ function compileRule(raw: RawRule, defs: Map<string, RawAction>, used: Set<strin
       msgs.error(ap("actionner"), `incorrect actionner '${action.actionner}' (category:name, e.g. kubernetes:terminate)`, aitem);
     } else if (check) {
       const problems = check.checkActionner(action.actionner, action.parameters);
-      if (problems === undefined) msgs.error(ap("actionner"), `unknown actionner '${action.actionner}'; known: ${check.knownActionners().join(", ")}`, aitem);
+      if (problems === undefined) msgs.error(ap("actionner"), `unknown actionner '${action.actionner}'${didYouMean(action.actionner, check.knownActionners())}; known: ${check.knownActionners().join(", ")}`, aitem);
       else for (const problem of problems) msgs.error(ap("parameters"), `parameters: ${problem}`, aitem);
     }
     if (action.output) {
