@@ -13,7 +13,7 @@ import { eventTypesOf, typeSetSize } from "../compiler/evttypes.js";
 import type { EventSource, EventTypeCatalog } from "../event.js";
 import { compileOutput, OutputError, typedValue } from "../output/format.js";
 import type { CompiledRule, ExtraField } from "../ruleset.js";
-import { type Collector, type Composite, type ExceptionInfo, locateIn, type MacroInfo } from "./collector.js";
+import { type Collector, type Composite, type ExceptionInfo, locateIn, type MacroInfo, type RuleInfo } from "./collector.js";
 import type { LoadResults } from "./results.js";
 import { compileOperand, resolveField } from "../compiler/operand.js";
 
@@ -46,14 +46,47 @@ const NO_EVTTYPE_THRESHOLD = 100;
 
 type Origin = { kind: "macro" | "rule"; name: string; composite: Composite; shift: number };
 
+/** Each list's items with the lists it names (defined before it) expanded, and whether anything used it. */
+type ListTable = Map<string, { items: string[]; used: boolean }>;
+
+/** What the passes share. */
+interface CompileState {
+  readonly col: Collector;
+  readonly results: LoadResults;
+  readonly lists: ListTable;
+  /** Each macro's condition, parsed with its lists expanded; undefined when it does not parse. */
+  readonly macroAst: Map<string, Expr | undefined>;
+  /** The macros some rule or macro refers to. */
+  readonly macroUsed: Set<string>;
+  /** The macro or rule each parsed node came from, so that an error points into the right text. */
+  readonly origins: WeakMap<Pos, Origin>;
+}
+
+/** Reports the first error of a resolution only; an empty message fails quietly (already reported). */
+type OnError = (message: string, pos: Pos) => void;
+
+/**
+ * Compiles the collected rules in passes: lists, macros, macro visibility, rules, unused
+ * warnings. Errors and warnings go to `results`; a rule with an error is left out.
+ */
 export function compileCollected(
   col: Collector,
   sources: ReadonlyMap<string, EventSource<never>>,
   results: LoadResults,
   appendOutput: readonly AppendOutput[],
 ): CompiledRule[] {
-  // ---- lists: expand references to lists defined earlier
-  const lists = new Map<string, { items: string[]; used: boolean }>();
+  const state: CompileState = { col, results, lists: expandListDefinitions(col), macroAst: new Map(), macroUsed: new Set(), origins: new WeakMap() };
+  parseMacros(state);
+  checkMacroVisibility(state);
+  const compiled = compileRules(state, sources, appendOutput);
+  warnUnused(state);
+  return compiled;
+}
+
+// ---- pass 1, lists: expand references to lists defined earlier
+
+function expandListDefinitions(col: Collector): ListTable {
+  const lists: ListTable = new Map();
   for (const l of col.lists.values()) {
     const items: string[] = [];
     for (const item of l.items) {
@@ -67,233 +100,282 @@ export function compileCollected(
     }
     lists.set(l.name, { items, used: false });
   }
+  return lists;
+}
 
-  const origins = new WeakMap<Pos, Origin>();
-  const recordOrigin = (e: unknown, origin: Origin): void => {
-    if (!e || typeof e !== "object") return;
-    if (Array.isArray(e)) {
-      for (const x of e) recordOrigin(x, origin);
-      return;
-    }
-    const node = e as { pos?: Pos };
-    if (node.pos) origins.set(node.pos, origin);
-    for (const [k, v] of Object.entries(node)) if (k !== "pos") recordOrigin(v, origin);
-  };
+// ---- pass 2, macros: parse, expand lists
 
-  const report = (
-    code: "LOAD_ERR_COMPILE_CONDITION" | "LOAD_ERR_VALIDATE",
-    message: string,
-    pos: Pos,
-    fallback: Origin,
-    asWarning?: "LOAD_UNKNOWN_FILTER",
-  ): void => {
-    const origin = origins.get(pos) ?? fallback;
-    const offset = pos.offset - origin.shift;
-    const inRange = offset >= 0 && offset <= origin.composite.text.length;
-    const where = inRange ? locateIn(origin.composite, offset) : locateIn(origin.composite, 0);
-    const snippet = caretSnippet(origin.shift ? `(${origin.composite.text}` : origin.composite.text, pos);
-    const suffix = origin.kind !== fallback.kind || origin.name !== fallback.name ? ` (in macro '${origin.name}' used by ${fallback.kind} '${fallback.name}')` : "";
-    const item = { type: fallback.kind, name: fallback.name };
-    if (asWarning) results.warn(asWarning, message + suffix, where, item, snippet);
-    else results.error(code, message + suffix, where, item, snippet);
-  };
-
-  // ---- macros: parse, expand lists
-  const macroAst = new Map<string, Expr | undefined>();
-  const macroUsed = new Set<string>();
-  for (const m of col.macros.values()) {
+function parseMacros(state: CompileState): void {
+  for (const m of state.col.macros.values()) {
     const origin: Origin = { kind: "macro", name: m.name, composite: m.condition, shift: 0 };
     const parsed = parseCondition(m.condition.text);
     if (!parsed.ok) {
-      report("LOAD_ERR_COMPILE_CONDITION", parsed.error.message, parsed.error.pos, origin);
-      macroAst.set(m.name, undefined);
+      report(state, "LOAD_ERR_COMPILE_CONDITION", parsed.error.message, parsed.error.pos, origin);
+      state.macroAst.set(m.name, undefined);
       continue;
     }
-    const ast = expandLists(parsed.ast, lists);
-    recordOrigin(ast, origin);
-    macroAst.set(m.name, ast);
+    const ast = expandLists(parsed.ast, state.lists);
+    recordOrigin(state, ast, origin);
+    state.macroAst.set(m.name, ast);
   }
+}
 
-  const resolve = (
-    e: Expr,
-    visible: (name: string) => MacroInfo | undefined,
-    stack: string[],
-    onError: (message: string, pos: Pos) => void,
-  ): Expr => {
-    switch (e.kind) {
-      case "and":
-      case "or":
-        return { ...e, children: e.children.map((c) => resolve(c, visible, stack, onError)) };
-      case "not":
-        return { ...e, child: resolve(e.child, visible, stack, onError) };
-      case "macro": {
-        const m = visible(e.name);
-        if (!m) {
-          onError(`Undefined macro '${e.name}' used in filter.`, e.pos);
-          return e;
-        }
-        macroUsed.add(m.name);
-        if (stack.includes(m.name)) {
-          onError(`Reference loop in macro '${m.name}'`, e.pos);
-          return e;
-        }
-        const body = macroAst.get(m.name);
-        if (!body) {
-          onError("", e.pos); // the macro's own parse error was reported: fail quietly
-          return e;
-        }
-        return resolve(body, visible, [...stack, m.name], onError);
-      }
-      default:
-        return e;
-    }
-  };
+// ---- pass 3, visibility: a macro may only reference macros defined before it
 
-  // macros may only reference macros defined before them
+function checkMacroVisibility(state: CompileState): void {
+  const { col } = state;
   for (const m of col.macros.values()) {
-    const ast = macroAst.get(m.name);
+    const ast = state.macroAst.get(m.name);
     if (!ast) continue;
     const origin: Origin = { kind: "macro", name: m.name, composite: m.condition, shift: 0 };
-    let failed = false;
-    resolve(
+    resolveMacros(
+      state,
       ast,
       (name) => {
         const x = col.macros.get(name);
         return x && x.index < m.visibility ? x : undefined;
       },
       [m.name],
-      (message, pos) => {
-        if (failed) return;
-        failed = true;
-        if (message) report("LOAD_ERR_VALIDATE", message, pos, origin);
-      },
+      firstError(state, origin).onError,
     );
   }
+}
 
-  // ---- rules
+// ---- pass 4, rules: condition with exceptions and macros, output, match, warnings
+
+function compileRules(state: CompileState, sources: ReadonlyMap<string, EventSource<never>>, appendOutput: readonly AppendOutput[]): CompiledRule[] {
   const compiled: CompiledRule[] = [];
-  const rules = [...col.rules.values()].sort((a, b) => a.index - b.index);
+  const rules = [...state.col.rules.values()].sort((a, b) => a.index - b.index);
   for (const r of rules) {
     const source = sources.get(r.source);
     if (!source) continue; // LOAD_UNKNOWN_SOURCE was reported by the collector
-    const item = { type: "rule" as const, name: r.name };
-    const badField = r.exceptions
-      .flatMap((ex) => (Array.isArray(ex.fields) ? ex.fields.map((f) => [ex, f] as const) : ex.fields ? [[ex, ex.fields] as const] : []))
-      .find(([, f]) => !isKnownField(source, f));
-    if (badField) {
-      results.error("LOAD_ERR_VALIDATE", `Exception '${badField[0].name}': '${badField[1]}' is not a supported filter field`, badField[0].pos, item);
-      continue;
-    }
-    const { text, shift } = withExceptions(r.condition.text, r.exceptions);
-    const origin: Origin = { kind: "rule", name: r.name, composite: r.condition, shift };
-    const parsed = parseCondition(text);
-    if (!parsed.ok) {
-      const p = parsed.error.pos;
-      if (shift && p.offset > r.condition.text.length + shift) {
-        results.error("LOAD_ERR_COMPILE_CONDITION", `in exceptions: ${parsed.error.message}`, r.exceptions[0]?.pos ?? r.pos, item, caretSnippet(text, p));
-      } else {
-        report("LOAD_ERR_COMPILE_CONDITION", parsed.error.message, p, origin);
-      }
-      continue;
-    }
-    const listed = expandLists(parsed.ast, lists);
-    recordOrigin(listed, origin);
-    let failed = false;
-    const ast = resolve(listed, (name) => col.macros.get(name), [], (message, pos) => {
-      if (failed) return;
-      failed = true;
-      if (message) report("LOAD_ERR_VALIDATE", message, pos, origin);
-    });
-    if (failed) continue;
-
-    // output (with append_output) first, as Falco does
-    let outputText = r.output.text;
-    const extraFieldSpecs: { key: string; format?: string; field?: string }[] = [];
-    for (const x of appendOutput) {
-      if (x.match?.source && x.match.source !== r.source) continue;
-      if (x.match?.tags && !x.match.tags.every((t) => r.tags.includes(t))) continue;
-      if (x.match?.rule && x.match.rule !== r.name) continue;
-      if (x.extra_output) outputText = `${outputText} ${x.extra_output}`;
-      for (const f of x.extra_fields ?? []) {
-        if (typeof f === "string") extraFieldSpecs.push({ key: f, field: f });
-        else for (const [key, format] of Object.entries(f)) extraFieldSpecs.push({ key, format });
-      }
-    }
-    if (outputText.includes("%container.info")) {
-      // Falco dropped the expansion of %container.info: it warns and removes the token
-      results.warn(
-        "LOAD_DEPRECATED_ITEM",
-        "%container.info is deprecated and no more useful; it is removed from the output (container fields can be named directly)",
-        r.output.pieces[0]!.pos,
-        item,
-      );
-      outputText = outputText.split("%container.info").join("");
-    }
-    let output;
-    const extraFields: ExtraField<never>[] = [];
-    try {
-      output = compileOutput(outputText, source);
-      for (const spec of extraFieldSpecs) extraFields.push(compileExtraField(spec, source));
-    } catch (err) {
-      if (!(err instanceof OutputError)) throw err;
-      const where = err.offset < r.output.text.length ? locateIn(r.output, err.offset) : locateIn(r.output, 0);
-      if (err.unknown && r.skipIfUnknownFilter) results.warn("LOAD_UNKNOWN_FILTER", err.message, where, item);
-      else results.error("LOAD_ERR_COMPILE_OUTPUT", err.message, where, item);
-      continue;
-    }
-
-    let match;
-    try {
-      match = compileCondition(ast, source);
-    } catch (err) {
-      if (!(err instanceof CompileError)) throw err;
-      if (err.unknown && r.skipIfUnknownFilter) report("LOAD_ERR_COMPILE_CONDITION", err.message, err.pos, origin, "LOAD_UNKNOWN_FILTER");
-      else report("LOAD_ERR_COMPILE_CONDITION", err.message, err.pos, origin);
-      continue;
-    }
-
-    for (const f of deprecatedFields(ast)) {
-      results.warn("LOAD_DEPRECATED_ITEM", `usage of deprecated field '${f}' has been detected in the rule condition`, r.condition.pieces[0]!.pos, item);
-    }
-    for (const f of DEPRECATED_FIELDS) {
-      if (outputText.includes(`%${f}`)) {
-        results.warn("LOAD_DEPRECATED_ITEM", `usage of deprecated field '${f}' has been detected in the rule output`, r.output.pieces[0]!.pos, item);
-      }
-    }
-
-    const eventTypes = eventTypesOf(ast);
-    const catalog = (source as Partial<EventTypeCatalog>).eventTypes;
-    if (catalog && r.warnEvttypes && typeSetSize(eventTypes, catalog) > NO_EVTTYPE_THRESHOLD) {
-      results.warn("LOAD_NO_EVTTYPE", "Rule matches too many evt.type values. This has a significant performance penalty.", r.pos, item);
-    }
-
-    compiled.push({
-      name: r.name,
-      description: r.desc,
-      priority: r.priority,
-      tags: r.tags,
-      source: r.source,
-      enabled: r.enabled,
-      condition: text,
-      ast,
-      eventTypes,
-      match,
-      output,
-      extraFields,
-    });
-  }
-
-  for (const m of col.macros.values()) {
-    if (!macroUsed.has(m.name)) {
-      results.warn("LOAD_UNUSED_MACRO", "Macro not referred to by any other rule/macro", m.pos, { type: "macro", name: m.name });
-    }
-  }
-  for (const l of col.lists.values()) {
-    if (!lists.get(l.name)!.used) {
-      results.warn("LOAD_UNUSED_LIST", "List not referred to by any other rule/macro", l.pos, { type: "list", name: l.name });
-    }
+    const rule = compileRule(state, r, source, appendOutput);
+    if (rule) compiled.push(rule);
   }
   return compiled;
+}
+
+function compileRule(state: CompileState, r: RuleInfo, source: EventSource<never>, appendOutput: readonly AppendOutput[]): CompiledRule | undefined {
+  const { results } = state;
+  const item = { type: "rule" as const, name: r.name };
+  if (!checkExceptionFields(results, r, source)) return undefined;
+  const condition = resolveRuleCondition(state, r);
+  if (!condition) return undefined;
+  const { text, ast, origin } = condition;
+
+  // output (with append_output) first, as Falco does
+  const out = compileRuleOutput(results, r, source, appendOutput);
+  if (!out) return undefined;
+
+  let match;
+  try {
+    match = compileCondition(ast, source);
+  } catch (err) {
+    if (!(err instanceof CompileError)) throw err;
+    if (err.unknown && r.skipIfUnknownFilter) report(state, "LOAD_ERR_COMPILE_CONDITION", err.message, err.pos, origin, "LOAD_UNKNOWN_FILTER");
+    else report(state, "LOAD_ERR_COMPILE_CONDITION", err.message, err.pos, origin);
+    return undefined;
+  }
+
+  warnDeprecatedFields(results, r, ast, out.text);
+  const eventTypes = eventTypesOf(ast);
+  const catalog = (source as Partial<EventTypeCatalog>).eventTypes;
+  if (catalog && r.warnEvttypes && typeSetSize(eventTypes, catalog) > NO_EVTTYPE_THRESHOLD) {
+    results.warn("LOAD_NO_EVTTYPE", "Rule matches too many evt.type values. This has a significant performance penalty.", r.pos, item);
+  }
+
+  return {
+    name: r.name,
+    description: r.desc,
+    priority: r.priority,
+    tags: r.tags,
+    source: r.source,
+    enabled: r.enabled,
+    condition: text,
+    ast,
+    eventTypes,
+    match,
+    output: out.output,
+    extraFields: out.extraFields,
+  };
+}
+
+/** False (reported) when an exception names a field the rule's source does not have. */
+function checkExceptionFields(results: LoadResults, r: RuleInfo, source: EventSource<never>): boolean {
+  const badField = r.exceptions
+    .flatMap((ex) => (Array.isArray(ex.fields) ? ex.fields.map((f) => [ex, f] as const) : ex.fields ? [[ex, ex.fields] as const] : []))
+    .find(([, f]) => !isKnownField(source, f));
+  if (!badField) return true;
+  results.error("LOAD_ERR_VALIDATE", `Exception '${badField[0].name}': '${badField[1]}' is not a supported filter field`, badField[0].pos, { type: "rule", name: r.name });
+  return false;
+}
+
+/** The rule's condition with its exceptions, parsed, lists expanded and macros resolved; undefined when reported. */
+function resolveRuleCondition(state: CompileState, r: RuleInfo): { text: string; ast: Expr; origin: Origin } | undefined {
+  const { text, shift } = withExceptions(r.condition.text, r.exceptions);
+  const origin: Origin = { kind: "rule", name: r.name, composite: r.condition, shift };
+  const parsed = parseCondition(text);
+  if (!parsed.ok) {
+    const p = parsed.error.pos;
+    if (shift && p.offset > r.condition.text.length + shift) {
+      state.results.error("LOAD_ERR_COMPILE_CONDITION", `in exceptions: ${parsed.error.message}`, r.exceptions[0]?.pos ?? r.pos, { type: "rule", name: r.name }, caretSnippet(text, p));
+    } else {
+      report(state, "LOAD_ERR_COMPILE_CONDITION", parsed.error.message, p, origin);
+    }
+    return undefined;
+  }
+  const listed = expandLists(parsed.ast, state.lists);
+  recordOrigin(state, listed, origin);
+  const errors = firstError(state, origin);
+  const ast = resolveMacros(state, listed, (name) => state.col.macros.get(name), [], errors.onError);
+  return errors.failed() ? undefined : { text, ast, origin };
+}
+
+/** The rule's output with the matching `append_output` entries, compiled; undefined when reported. */
+function compileRuleOutput(
+  results: LoadResults,
+  r: RuleInfo,
+  source: EventSource<never>,
+  appendOutput: readonly AppendOutput[],
+): { text: string; output: ReturnType<typeof compileOutput>; extraFields: ExtraField<never>[] } | undefined {
+  const item = { type: "rule" as const, name: r.name };
+  let outputText = r.output.text;
+  const extraFieldSpecs: ExtraFieldSpec[] = [];
+  for (const x of appendOutput) {
+    if (x.match?.source && x.match.source !== r.source) continue;
+    if (x.match?.tags && !x.match.tags.every((t) => r.tags.includes(t))) continue;
+    if (x.match?.rule && x.match.rule !== r.name) continue;
+    if (x.extra_output) outputText = `${outputText} ${x.extra_output}`;
+    for (const f of x.extra_fields ?? []) {
+      if (typeof f === "string") extraFieldSpecs.push({ key: f, field: f });
+      else for (const [key, format] of Object.entries(f)) extraFieldSpecs.push({ key, format });
+    }
+  }
+  if (outputText.includes("%container.info")) {
+    // Falco dropped the expansion of %container.info: it warns and removes the token
+    results.warn(
+      "LOAD_DEPRECATED_ITEM",
+      "%container.info is deprecated and no more useful; it is removed from the output (container fields can be named directly)",
+      r.output.pieces[0]!.pos,
+      item,
+    );
+    outputText = outputText.split("%container.info").join("");
+  }
+  try {
+    const output = compileOutput(outputText, source);
+    const extraFields = extraFieldSpecs.map((spec) => compileExtraField(spec, source));
+    return { text: outputText, output, extraFields };
+  } catch (err) {
+    if (!(err instanceof OutputError)) throw err;
+    const where = err.offset < r.output.text.length ? locateIn(r.output, err.offset) : locateIn(r.output, 0);
+    if (err.unknown && r.skipIfUnknownFilter) results.warn("LOAD_UNKNOWN_FILTER", err.message, where, item);
+    else results.error("LOAD_ERR_COMPILE_OUTPUT", err.message, where, item);
+    return undefined;
+  }
+}
+
+function warnDeprecatedFields(results: LoadResults, r: RuleInfo, ast: Expr, outputText: string): void {
+  const item = { type: "rule" as const, name: r.name };
+  for (const f of deprecatedFields(ast)) {
+    results.warn("LOAD_DEPRECATED_ITEM", `usage of deprecated field '${f}' has been detected in the rule condition`, r.condition.pieces[0]!.pos, item);
+  }
+  for (const f of DEPRECATED_FIELDS) {
+    if (outputText.includes(`%${f}`)) {
+      results.warn("LOAD_DEPRECATED_ITEM", `usage of deprecated field '${f}' has been detected in the rule output`, r.output.pieces[0]!.pos, item);
+    }
+  }
+}
+
+// ---- pass 5, unused warnings
+
+function warnUnused(state: CompileState): void {
+  for (const m of state.col.macros.values()) {
+    if (!state.macroUsed.has(m.name)) {
+      state.results.warn("LOAD_UNUSED_MACRO", "Macro not referred to by any other rule/macro", m.pos, { type: "macro", name: m.name });
+    }
+  }
+  for (const l of state.col.lists.values()) {
+    if (!state.lists.get(l.name)!.used) {
+      state.results.warn("LOAD_UNUSED_LIST", "List not referred to by any other rule/macro", l.pos, { type: "list", name: l.name });
+    }
+  }
+}
+
+// ---- shared by the passes
+
+function recordOrigin(state: CompileState, e: unknown, origin: Origin): void {
+  if (!e || typeof e !== "object") return;
+  if (Array.isArray(e)) {
+    for (const x of e) recordOrigin(state, x, origin);
+    return;
+  }
+  const node = e as { pos?: Pos };
+  if (node.pos) state.origins.set(node.pos, origin);
+  for (const [k, v] of Object.entries(node)) if (k !== "pos") recordOrigin(state, v, origin);
+}
+
+/** Reports at `pos` in the text it came from (a macro's, for a node a macro brought in), naming `fallback` as the item. */
+function report(
+  state: CompileState,
+  code: "LOAD_ERR_COMPILE_CONDITION" | "LOAD_ERR_VALIDATE",
+  message: string,
+  pos: Pos,
+  fallback: Origin,
+  asWarning?: "LOAD_UNKNOWN_FILTER",
+): void {
+  const origin = state.origins.get(pos) ?? fallback;
+  const offset = pos.offset - origin.shift;
+  const inRange = offset >= 0 && offset <= origin.composite.text.length;
+  const where = inRange ? locateIn(origin.composite, offset) : locateIn(origin.composite, 0);
+  const snippet = caretSnippet(origin.shift ? `(${origin.composite.text}` : origin.composite.text, pos);
+  const suffix = origin.kind !== fallback.kind || origin.name !== fallback.name ? ` (in macro '${origin.name}' used by ${fallback.kind} '${fallback.name}')` : "";
+  const item = { type: fallback.kind, name: fallback.name };
+  if (asWarning) state.results.warn(asWarning, message + suffix, where, item, snippet);
+  else state.results.error(code, message + suffix, where, item, snippet);
+}
+
+/** An error handler that reports only the first error of a resolution as LOAD_ERR_VALIDATE. */
+function firstError(state: CompileState, origin: Origin): { onError: OnError; failed: () => boolean } {
+  let failed = false;
+  return {
+    onError: (message, pos) => {
+      if (failed) return;
+      failed = true;
+      if (message) report(state, "LOAD_ERR_VALIDATE", message, pos, origin);
+    },
+    failed: () => failed,
+  };
+}
+
+/** Replaces macro references by their bodies, recursively; `visible` says which macros a name may reach. */
+function resolveMacros(state: CompileState, e: Expr, visible: (name: string) => MacroInfo | undefined, stack: string[], onError: OnError): Expr {
+  switch (e.kind) {
+    case "and":
+    case "or":
+      return { ...e, children: e.children.map((c) => resolveMacros(state, c, visible, stack, onError)) };
+    case "not":
+      return { ...e, child: resolveMacros(state, e.child, visible, stack, onError) };
+    case "macro": {
+      const m = visible(e.name);
+      if (!m) {
+        onError(`Undefined macro '${e.name}' used in filter.`, e.pos);
+        return e;
+      }
+      state.macroUsed.add(m.name);
+      if (stack.includes(m.name)) {
+        onError(`Reference loop in macro '${m.name}'`, e.pos);
+        return e;
+      }
+      const body = state.macroAst.get(m.name);
+      if (!body) {
+        onError("", e.pos); // the macro's own parse error was reported: fail quietly
+        return e;
+      }
+      return resolveMacros(state, body, visible, [...stack, m.name], onError);
+    }
+    default:
+      return e;
+  }
 }
 
 /** Whether `text` (as written in an exception's `fields`) names a field of `source`. */
@@ -303,7 +385,9 @@ function isKnownField(source: EventSource<never>, text: string): boolean {
   return resolveField(source.fields, parsed.ast.left.name, parsed.ast.left.arg) !== undefined;
 }
 
-function compileExtraField(spec: { key: string; format?: string; field?: string }, source: EventSource<never>): ExtraField<never> {
+type ExtraFieldSpec = { key: string; format?: string; field?: string };
+
+function compileExtraField(spec: ExtraFieldSpec, source: EventSource<never>): ExtraField<never> {
   if (spec.field !== undefined) {
     const parsed = parseCondition(`${spec.field} exists`);
     if (!parsed.ok || parsed.ast.kind !== "unary") throw new OutputError(`invalid extra field '${spec.field}'`, 0, false);
@@ -327,7 +411,7 @@ function listItemValue(item: string, pos: Pos): Value {
 }
 
 /** Replaces list names inside list values (`in (a, shell_binaries)`, `in shell_binaries`) by their items. */
-function expandLists(e: Expr, lists: Map<string, { items: string[]; used: boolean }>): Expr {
+function expandLists(e: Expr, lists: ListTable): Expr {
   switch (e.kind) {
     case "and":
     case "or":
@@ -344,7 +428,7 @@ function expandLists(e: Expr, lists: Map<string, { items: string[]; used: boolea
   }
 }
 
-function expandListValue(l: ListValue, lists: Map<string, { items: string[]; used: boolean }>): ListValue {
+function expandListValue(l: ListValue, lists: ListTable): ListValue {
   if (l.name !== undefined && l.items.length === 0) {
     const ref = lists.get(l.name);
     if (!ref) return l;
