@@ -6,6 +6,7 @@ import type { Journal, JournalEntry, DeadLetterInput } from "./journal.js";
 import { MAX_RETRY_AFTER_MS } from "./http.js";
 import type { Output, SendResult } from "./output.js";
 import { backoffMs, CircuitBreaker, TokenBucket, type CircuitState } from "./policy.js";
+import { realClock, type Clock } from "./clock.js";
 
 /** Entries a lane keeps in memory; the rest waits in the journal and is read in pages. */
 const MAX_IN_MEMORY = 5000;
@@ -65,7 +66,7 @@ export class Lane {
   private failedAttempts = 0;
   private deadLettered = 0;
   private lastError?: { reason: string; at: string };
-  private pollTimer?: NodeJS.Timeout;
+  private cancelPoll?: () => void;
   private readonly labels: { output: string; type: string };
 
   constructor(
@@ -74,14 +75,17 @@ export class Lane {
     private readonly journal: Journal,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
+    /** The real clock unless a test steps time itself. */
+    private readonly clock: Clock = realClock,
   ) {
     this.name = config.name;
     this.type = config.type;
     this.labels = { output: this.name, type: this.type };
     journal.track(this.name);
     this.pendingTotal = journal.pendingCount(this.name);
-    this.bucket = new TokenBucket(config.rate_limit.per_second, config.rate_limit.burst);
-    this.circuit = new CircuitBreaker(config.circuit.failure_threshold, config.circuit.open_ms, Date.now, (state) => {
+    const now = () => this.clock.now();
+    this.bucket = new TokenBucket(config.rate_limit.per_second, config.rate_limit.burst, now);
+    this.circuit = new CircuitBreaker(config.circuit.failure_threshold, config.circuit.open_ms, now, (state) => {
       this.metrics.circuitState.set(this.labels, circuitGauge(state));
       this.logger.warn({ output: this.name, circuit: state }, `output ${this.name}: circuit ${state.replace("_", "-")}`);
     });
@@ -93,13 +97,14 @@ export class Lane {
     if (this.pendingTotal > 0)
       this.logger.info({ output: this.name, pending: this.pendingTotal }, `output ${this.name}: resuming ${this.pendingTotal} undelivered alerts`);
     for (let i = 0; i < this.config.concurrency; i++) this.workers.push(this.work());
-    this.pollTimer = setInterval(() => {
+    const poll = () => {
       if (this.queueLength() === 0 && !this.backlog) {
         this.backlog = true;
         this.notify();
       }
-    }, IDLE_POLL_MS);
-    this.pollTimer.unref();
+      this.cancelPoll = this.clock.timer(poll, IDLE_POLL_MS, { unref: true });
+    };
+    this.cancelPoll = this.clock.timer(poll, IDLE_POLL_MS, { unref: true });
     void this.runHealthcheck();
   }
 
@@ -114,7 +119,7 @@ export class Lane {
         this.backlog = true;
         break;
       }
-      if (this.queueLength() === 0) this.queueSince = Date.now();
+      if (this.queueLength() === 0) this.queueSince = this.clock.now();
       this.queue.push(e);
       this.cursor = e.seq;
     }
@@ -155,14 +160,14 @@ export class Lane {
   async stop(drainMs: number): Promise<void> {
     this.draining = true;
     this.notify();
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(this.workers), new Promise<void>((r) => (timer = setTimeout(r, drainMs)))]);
-    clearTimeout(timer);
+    let cancel: (() => void) | undefined;
+    await Promise.race([Promise.all(this.workers), new Promise<void>((r) => (cancel = this.clock.timer(r, drainMs)))]);
+    cancel?.();
     this.stopped = true;
     this.abort.abort();
     this.notify();
     await Promise.all(this.workers);
-    clearInterval(this.pollTimer);
+    this.cancelPoll?.();
     await this.output.close().catch((err) => this.logger.warn({ output: this.name, err: errorMessage(err) }, "output close failed"));
   }
 
@@ -179,9 +184,9 @@ export class Lane {
   /** Resolves on new data, stop, or after `ms`. */
   private waitForData(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
+      const cancel = this.clock.timer(done, ms);
       function done() {
-        clearTimeout(timer);
+        cancel();
         resolve();
       }
       this.waiters.push(done);
@@ -193,10 +198,10 @@ export class Lane {
     ms = Math.min(ms, MAX_TIMER_MS);
     return new Promise((resolve) => {
       const onAbort = () => {
-        clearTimeout(timer);
+        cancel();
         resolve();
       };
-      const timer = setTimeout(() => {
+      const cancel = this.clock.timer(() => {
         this.abort.signal.removeEventListener("abort", onAbort);
         resolve();
       }, ms);
@@ -206,7 +211,7 @@ export class Lane {
 
   private refill(): void {
     const rows = this.journal.pending(this.name, this.cursor, REFILL_PAGE);
-    if (rows.length > 0 && this.queueLength() === 0) this.queueSince = Date.now();
+    if (rows.length > 0 && this.queueLength() === 0) this.queueSince = this.clock.now();
     for (const r of rows) this.queue.push(r);
     if (rows.length > 0) this.cursor = rows[rows.length - 1]!.seq;
     if (rows.length < REFILL_PAGE) this.backlog = false;
@@ -258,7 +263,7 @@ export class Lane {
       }
       // Wait for a fuller batch only while nothing forces the send out.
       if (available < max_events && max_wait_ms > 0 && !this.draining && !this.backlog) {
-        const waited = Date.now() - this.queueSince;
+        const waited = this.clock.now() - this.queueSince;
         if (waited < max_wait_ms) {
           let bytes = 0;
           for (let i = this.queueHead; i < this.queue.length; i++) bytes += this.queue[i]!.bytes;
@@ -281,7 +286,7 @@ export class Lane {
         this.queue.splice(0, this.queueHead);
         this.queueHead = 0;
       }
-      this.queueSince = Date.now();
+      this.queueSince = this.clock.now();
       return batch;
     }
   }
@@ -295,7 +300,7 @@ export class Lane {
   private async gate(tokenHeld: boolean, expiresAt: number, attempted: boolean): Promise<"send" | "stopped" | "expired"> {
     for (;;) {
       if (this.stopped) return "stopped";
-      let wait = this.notBefore - Date.now();
+      let wait = this.notBefore - this.clock.now();
       if (wait <= 0) {
         wait = this.circuit.acquire();
         if (wait <= 0) {
@@ -304,13 +309,13 @@ export class Lane {
         }
       }
       if (wait <= 0) {
-        if (attempted && Date.now() >= expiresAt) {
+        if (attempted && this.clock.now() >= expiresAt) {
           this.circuit.release();
           return "expired";
         }
         return "send";
       }
-      const left = expiresAt - Date.now();
+      const left = expiresAt - this.clock.now();
       if (left <= 0) return "expired";
       await this.sleep(Math.min(wait, left));
     }
@@ -357,10 +362,10 @@ export class Lane {
       // is retried after a second, not after a backoff grown through a rate-limit episode);
       // never sooner than retry.initial_ms, so "Retry-After: 0" cannot make a tight loop.
       const { initial_ms, max_ms } = this.config.retry;
-      const wait = retry.retryAfterMs !== undefined ? Math.max(retry.retryAfterMs, initial_ms) : backoffMs(attempts - 1, initial_ms, max_ms);
+      const wait = retry.retryAfterMs !== undefined ? Math.max(retry.retryAfterMs, initial_ms) : backoffMs(attempts - 1, initial_ms, max_ms, () => this.clock.random());
       current = retry.entries;
       // Woken at max_age at the latest: gate() then dead-letters the batch without a send.
-      await this.sleep(Math.min(wait, this.expiresAt(current) - Date.now()));
+      await this.sleep(Math.min(wait, this.expiresAt(current) - this.clock.now()));
     }
   }
 
@@ -386,14 +391,14 @@ export class Lane {
    */
   private deadline(ms: number): { signal: AbortSignal; clear(): void } {
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new DOMException(`send timed out after ${ms} ms`, "TimeoutError")), ms);
+    const cancel = this.clock.timer(() => controller.abort(new DOMException(`send timed out after ${ms} ms`, "TimeoutError")), ms);
     const onStop = () => controller.abort(this.abort.signal.reason);
     if (this.abort.signal.aborted) onStop();
     else this.abort.signal.addEventListener("abort", onStop, { once: true });
     return {
       signal: controller.signal,
       clear: () => {
-        clearTimeout(timer);
+        cancel();
         this.abort.signal.removeEventListener("abort", onStop);
       },
     };
@@ -425,7 +430,7 @@ export class Lane {
         this.failed("retry", result.reason);
         // Clamped here too: outputs may compute their own wait (a date, a header of their own).
         const retryAfterMs = result.retryAfterMs === undefined ? undefined : Math.min(Math.max(0, result.retryAfterMs), MAX_RETRY_AFTER_MS);
-        if (retryAfterMs !== undefined) this.notBefore = Math.max(this.notBefore, Date.now() + retryAfterMs);
+        if (retryAfterMs !== undefined) this.notBefore = Math.max(this.notBefore, this.clock.now() + retryAfterMs);
         const { keep, give } = this.splitExhausted(batch, attempts);
         if (give.length > 0)
           this.toDeadLetters(give.map((entry) => ({ entry, reason: `gave up after ${attempts} attempts: ${result.reason}`, attempts, ...(result.status !== undefined ? { status: result.status } : {}) })));
@@ -464,14 +469,14 @@ export class Lane {
    */
   private splitExhausted(batch: readonly JournalEntry[], attempts: number): { keep: JournalEntry[]; give: JournalEntry[] } {
     const { max_attempts, max_age } = this.config.retry;
-    const now = Date.now();
+    const now = this.clock.now();
     const exhausted = (max_attempts > 0 && attempts >= max_attempts) || (max_age > 0 && batch.some((e) => now - e.acceptedAt >= max_age));
     return exhausted ? { keep: [], give: [...batch] } : { keep: [...batch], give: [] };
   }
 
   private succeeded(entries: readonly JournalEntry[]): void {
     if (entries.length === 0) return;
-    const now = Date.now();
+    const now = this.clock.now();
     this.journal.ack(
       this.name,
       entries.map((e) => e.seq),
@@ -485,7 +490,7 @@ export class Lane {
 
   private failed(kind: string, reason: string): void {
     this.failedAttempts++;
-    this.lastError = { reason, at: new Date().toISOString() };
+    this.lastError = { reason, at: new Date(this.clock.now()).toISOString() };
     this.metrics.failedAttempts.inc({ ...this.labels, kind });
   }
 
@@ -508,7 +513,7 @@ export class Lane {
       await this.output.healthcheck(deadline.signal);
     } catch (err) {
       const reason = `healthcheck failed: ${errorMessage(err)}`;
-      this.lastError = { reason, at: new Date().toISOString() };
+      this.lastError = { reason, at: new Date(this.clock.now()).toISOString() };
       this.logger.error({ output: this.name }, `output ${this.name}: ${reason} (alerts wait in the journal)`);
     } finally {
       deadline.clear();
