@@ -144,3 +144,10 @@ async function writeFile(destination: string, key: string, artifact: ActionArtif
   }
   return { ok: true, location: path, objects: { destination: path, file: artifact.name } };
 }
+
+/** writeArtifact in the engine's shape: the location written, or an error saying why not. */
+export async function artifactWriter(target: string, parameters: ActionParameters, artifact: ActionArtifact): Promise<string> {
+  const r = await writeArtifact(target, parameters, artifact);
+  if (!r.ok) throw new Error(r.message);
+  return r.location;
+}

@@ -144,7 +144,7 @@ describe("aws:lambda against moto", () => {
   it("a function that does not exist is refused when the target is resolved, with nothing invoked", async () => {
     const { resolved, result } = await act(lambda, { aws_lambda_name: `${fn}-missing` });
     expect(result).toBeUndefined();
-    expect(resolved).toMatchObject({ ok: false, code: "RESPONSE_TARGET_NOT_FOUND" });
+    expect(resolved).toMatchObject({ ok: false, code: "RESPONSE_TARGET_GONE" });
   });
 });
 

@@ -96,8 +96,8 @@ export const lambdaActionner: Actionner = {
     } catch (err) {
       const e = err as SdkError;
       if (e.name === "ResourceNotFoundException" || e.$metadata?.httpStatusCode === 404)
-        return { ok: false, code: "RESPONSE_TARGET_NOT_FOUND", message: `lambda function ${name}:${qualifier} does not exist` };
-      return { ok: false, code: "RESPONSE_AWS_API", message: `looking up lambda function ${name}: ${e.name ?? "Error"}: ${e.message ?? String(err)}` };
+        return { ok: false, code: "RESPONSE_TARGET_GONE", message: `lambda function ${name}:${qualifier} does not exist` };
+      return { ok: false, code: "RESPONSE_TARGET_UNRESOLVED", message: `looking up lambda function ${name}: ${e.name ?? "Error"}: ${e.message ?? String(err)}` };
     }
   },
   async run(req) {
@@ -110,9 +110,9 @@ export const lambdaActionner: Actionner = {
       );
       const status = out.StatusCode ?? 0;
       const body = out.Payload ? Buffer.from(out.Payload).toString("utf8") : "";
-      if (out.FunctionError) return { status: "failed", code: "RESPONSE_AWS_FUNCTION_ERROR", message: `lambda ${name}:${qualifier} failed (${out.FunctionError}): ${body.slice(0, 1000)}`, retryable: false };
+      if (out.FunctionError) return { status: "failed", code: "RESPONSE_ACTION_FAILED", message: `lambda ${name}:${qualifier} failed (${out.FunctionError}): ${body.slice(0, 1000)}`, retryable: false };
       const ok = type === "RequestResponse" ? status === 200 : type === "Event" ? status === 202 : status === 204;
-      if (!ok) return { status: "failed", code: "RESPONSE_AWS_API", message: `lambda ${name}:${qualifier} answered status ${status}`, retryable: status >= 500 };
+      if (!ok) return { status: "failed", code: "RESPONSE_ACTION_FAILED", message: `lambda ${name}:${qualifier} answered status ${status}`, retryable: status >= 500 };
       return {
         status: "done",
         message: `the lambda function '${name}' (${qualifier}) has been invoked (${type}, status ${status})${body ? `: ${body.slice(0, 1000)}` : ""}`,
@@ -121,7 +121,7 @@ export const lambdaActionner: Actionner = {
     } catch (err) {
       const e = err as SdkError;
       if (e.name === "ResourceNotFoundException") return { status: "gone", message: `lambda function ${name}:${qualifier} no longer exists` };
-      return { status: "failed", code: "RESPONSE_AWS_API", message: `invoking lambda ${name}:${qualifier}: ${e.name ?? "Error"}: ${e.message ?? String(err)}`, retryable: retryable(err) };
+      return { status: "failed", code: "RESPONSE_ACTION_FAILED", message: `invoking lambda ${name}:${qualifier}: ${e.name ?? "Error"}: ${e.message ?? String(err)}`, retryable: retryable(err) };
     }
   },
 };

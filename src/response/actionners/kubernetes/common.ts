@@ -34,7 +34,7 @@ export function field(alert: Alert, name: string): string | undefined {
 }
 
 export function missing(names: readonly string[]): ResolveResult {
-  return { ok: false, code: "RESPONSE_TARGET_MISSING", message: `the alert has no ${names.join(", ")} (needed to name the target)` };
+  return { ok: false, code: "RESPONSE_TARGET_UNRESOLVED", message: `the alert has no ${names.join(", ")} (needed to name the target)` };
 }
 
 // ---- pods --------------------------------------------------------------------------------
@@ -56,12 +56,12 @@ export async function resolvePod(alert: Alert): Promise<ResolveResult> {
   try {
     pod = await kube().getOptional<Pod>(podPath(namespace, name));
   } catch (err) {
-    return { ok: false, code: "RESPONSE_KUBERNETES_API", message: `looking up pod ${namespace}/${name}: ${(err as Error).message}` };
+    return { ok: false, code: "RESPONSE_TARGET_UNRESOLVED", message: `looking up pod ${namespace}/${name}: ${(err as Error).message}` };
   }
-  if (!pod) return { ok: false, code: "RESPONSE_TARGET_NOT_FOUND", message: `pod ${namespace}/${name} does not exist` };
+  if (!pod) return { ok: false, code: "RESPONSE_TARGET_GONE", message: `pod ${namespace}/${name} does not exist` };
   const alertUid = field(alert, "k8s.pod.uid");
   if (alertUid !== undefined && alertUid !== pod.metadata.uid)
-    return { ok: false, code: "RESPONSE_TARGET_NOT_FOUND", message: `pod ${namespace}/${name} is not the one of the alert (uid ${pod.metadata.uid}, the alert's ${alertUid}): it was replaced` };
+    return { ok: false, code: "RESPONSE_TARGET_GONE", message: `pod ${namespace}/${name} is not the one of the alert (uid ${pod.metadata.uid}, the alert's ${alertUid}): it was replaced` };
   return { ok: true, target: podTarget(pod) };
 }
 
@@ -77,7 +77,7 @@ export function podTarget(pod: Pod): ActionTarget {
  */
 export async function recordedPod(target: ActionTarget, signal?: AbortSignal): Promise<Pod | ActionResult> {
   const { namespace, name, uid } = target.identity;
-  if (!namespace || !name || !uid) return failed("RESPONSE_TARGET_INVALID", `the recorded target ${target.description} has no namespace, name and uid`, false);
+  if (!namespace || !name || !uid) return failed("RESPONSE_ACTION_FAILED", `the recorded target ${target.description} has no namespace, name and uid`, false);
   try {
     const pod = await kube().getOptional<Pod>(podPath(namespace, name), signal);
     if (!pod) return { status: "gone", message: `pod ${namespace}/${name} no longer exists` };
@@ -96,9 +96,9 @@ export function failed(code: string, message: string, retryable: boolean): Actio
 
 /** An API error as a failed action: retryable for 5xx, 429, timeouts and a refused connection. */
 export function apiFailure(err: unknown, what: string): ActionResult {
-  if (err instanceof KubeApiError) return failed("RESPONSE_KUBERNETES_API", `${what}: ${err.message}`, err.retryable);
-  if ((err as Error)?.name === "AbortError") return failed("RESPONSE_KUBERNETES_API", `${what}: aborted`, true);
-  return failed("RESPONSE_KUBERNETES_API", `${what}: ${(err as Error)?.message ?? String(err)}`, true);
+  if (err instanceof KubeApiError) return failed("RESPONSE_ACTION_FAILED", `${what}: ${err.message}`, err.retryable);
+  if ((err as Error)?.name === "AbortError") return failed("RESPONSE_ACTION_FAILED", `${what}: aborted`, true);
+  return failed("RESPONSE_ACTION_FAILED", `${what}: ${(err as Error)?.message ?? String(err)}`, true);
 }
 
 /**

@@ -37,16 +37,16 @@ async function resolve(alert: Alert): Promise<ResolveResult> {
   const namespace = field(alert, "ka.target.namespace");
   if (resource === undefined || name === undefined) return missing(["ka.target.resource", "ka.target.name"].filter((f) => field(alert, f) === undefined));
   const kind = DELETABLE[resource];
-  if (!kind) return { ok: false, code: "RESPONSE_TARGET_UNSUPPORTED", message: `kubernetes:delete does not delete ${resource} (it deletes ${Object.keys(DELETABLE).join(", ")})` };
+  if (!kind) return { ok: false, code: "RESPONSE_TARGET_UNRESOLVED", message: `kubernetes:delete does not delete ${resource} (it deletes ${Object.keys(DELETABLE).join(", ")})` };
   if (kind.namespaced && namespace === undefined) return missing(["ka.target.namespace"]);
   let obj: { metadata: { uid: string } } | undefined;
   try {
     obj = await kube().getOptional(pathOf(resource, namespace, name));
   } catch (err) {
-    return { ok: false, code: "RESPONSE_KUBERNETES_API", message: `looking up ${singular(resource)} ${name}: ${(err as Error).message}` };
+    return { ok: false, code: "RESPONSE_TARGET_UNRESOLVED", message: `looking up ${singular(resource)} ${name}: ${(err as Error).message}` };
   }
   const where = kind.namespaced ? `${singular(resource)} ${namespace}/${name}` : `${singular(resource)} ${name}`;
-  if (!obj) return { ok: false, code: "RESPONSE_TARGET_NOT_FOUND", message: `${where} does not exist` };
+  if (!obj) return { ok: false, code: "RESPONSE_TARGET_GONE", message: `${where} does not exist` };
   const identity: Record<string, string> = { resource, name, uid: obj.metadata.uid };
   if (kind.namespaced) identity.namespace = namespace!;
   return { ok: true, target: { kind: singular(resource), description: where, identity } };
@@ -60,7 +60,7 @@ export const deleteResource: Actionner = {
   async run(req) {
     const { resource, name, namespace, uid } = req.target.identity;
     if (!resource || !name || !uid || !DELETABLE[resource])
-      return { status: "failed", code: "RESPONSE_TARGET_INVALID", message: `the recorded target ${req.target.description} has no known resource, name and uid`, retryable: false };
+      return { status: "failed", code: "RESPONSE_ACTION_FAILED", message: `the recorded target ${req.target.description} has no known resource, name and uid`, retryable: false };
     const path = pathOf(resource, namespace, name);
     try {
       await kube().delete(path, uid, { signal: req.signal });

@@ -36,21 +36,21 @@ async function resolveNode(alert: Alert): Promise<ResolveResult> {
   const pod = await resolvePod(alert);
   if (!pod.ok) return pod;
   const { namespace, name, node } = pod.target.identity;
-  if (!node) return { ok: false, code: "RESPONSE_TARGET_NOT_FOUND", message: `pod ${namespace}/${name} is not bound to a node` };
+  if (!node) return { ok: false, code: "RESPONSE_TARGET_UNRESOLVED", message: `pod ${namespace}/${name} is not bound to a node` };
   let n: Node | undefined;
   try {
     n = await kube().getOptional<Node>(nodePath(node));
   } catch (err) {
-    return { ok: false, code: "RESPONSE_KUBERNETES_API", message: `looking up node ${node}: ${(err as Error).message}` };
+    return { ok: false, code: "RESPONSE_TARGET_UNRESOLVED", message: `looking up node ${node}: ${(err as Error).message}` };
   }
-  if (!n) return { ok: false, code: "RESPONSE_TARGET_NOT_FOUND", message: `node ${node} (of pod ${namespace}/${name}) does not exist` };
+  if (!n) return { ok: false, code: "RESPONSE_TARGET_GONE", message: `node ${node} (of pod ${namespace}/${name}) does not exist` };
   const target: ActionTarget = { kind: "node", description: `node ${node} (of pod ${namespace}/${name})`, identity: { node, uid: n.metadata.uid, pod: `${namespace}/${name}` } };
   return { ok: true, target };
 }
 
 async function recordedNode(target: ActionTarget, signal: AbortSignal): Promise<Node | ActionResult> {
   const { node, uid } = target.identity;
-  if (!node || !uid) return failed("RESPONSE_TARGET_INVALID", `the recorded target ${target.description} has no node and uid`, false);
+  if (!node || !uid) return failed("RESPONSE_ACTION_FAILED", `the recorded target ${target.description} has no node and uid`, false);
   try {
     const n = await kube().getOptional<Node>(nodePath(node), signal);
     if (!n) return { status: "gone", message: `node ${node} no longer exists` };
@@ -169,6 +169,6 @@ export const drain: Actionner = {
     const counts = `${pods.length} pods, ${ignored} ignored, ${evictionErrors} eviction errors, ${waitErrors} not gone within max_wait_period, ${otherErrors} other errors`;
     if (evictionErrors + waitErrors + otherErrors === 0 || boolParam(p, "ignore_errors", false))
       return { status: "done", message: `the node '${name}' has been drained (${counts})`, objects: { node: name } };
-    return failed("RESPONSE_KUBERNETES_API", `the node '${name}' has not been fully drained (${counts}): ${errors.slice(0, 5).join("; ")}`, true);
+    return failed("RESPONSE_ACTION_FAILED", `the node '${name}' has not been fully drained (${counts}): ${errors.slice(0, 5).join("; ")}`, true);
   },
 };

@@ -101,7 +101,7 @@ function metadataMap(what: "labels" | "annotations"): Actionner {
       for (const [k, v] of Object.entries(values)) patch[k] = v === "" ? null : v;
       if (req.parameters.level === "node") {
         const node = pod.spec.nodeName;
-        if (!node) return failed("RESPONSE_TARGET_NOT_FOUND", `pod ${pod.metadata.namespace}/${pod.metadata.name} is not bound to a node`, false);
+        if (!node) return failed("RESPONSE_ACTION_FAILED", `pod ${pod.metadata.namespace}/${pod.metadata.name} is not bound to a node`, false);
         try {
           await kube().mergePatch(resourcePath("api/v1", "nodes", undefined, node), { metadata: { [what]: patch } }, req.signal);
         } catch (err) {
@@ -229,7 +229,7 @@ export const log: Actionner = {
     if (isResult(pod)) return pod;
     const tail = intParam(req.parameters, "tail_lines") || 20;
     const containers = containersOf(pod);
-    if (containers.length === 0) return failed("RESPONSE_TARGET_NOT_FOUND", `pod ${pod.metadata.namespace}/${pod.metadata.name} has no container`, false);
+    if (containers.length === 0) return failed("RESPONSE_ACTION_FAILED", `pod ${pod.metadata.namespace}/${pod.metadata.name} has no container`, false);
     let text = "";
     let lastError: unknown;
     let from = "";
@@ -284,7 +284,7 @@ function clip(b: Buffer): string {
 
 async function execIn(req: ActionRequest, pod: Pod, command: string[], what: string, eachContainer: boolean): Promise<ActionResult> {
   const containers = containersOf(pod);
-  if (containers.length === 0) return failed("RESPONSE_TARGET_NOT_FOUND", `pod ${pod.metadata.namespace}/${pod.metadata.name} has no container`, false);
+  if (containers.length === 0) return failed("RESPONSE_ACTION_FAILED", `pod ${pod.metadata.namespace}/${pod.metadata.name} has no container`, false);
   const outputs: string[] = [];
   const parts: Buffer[] = [];
   let failure: ActionResult | undefined;
@@ -292,7 +292,7 @@ async function execIn(req: ActionRequest, pod: Pod, command: string[], what: str
     try {
       const r = await kube().exec(pod.metadata.namespace, pod.metadata.name, container, command, { signal: req.signal });
       if (r.exitCode !== 0) {
-        failure = failed("RESPONSE_COMMAND_FAILED", `${what} in container ${container} of pod ${pod.metadata.namespace}/${pod.metadata.name}: exit ${r.exitCode}${r.message ? ` (${r.message})` : ""}: ${clip(r.stderr)}`, false);
+        failure = failed("RESPONSE_ACTION_FAILED", `${what} in container ${container} of pod ${pod.metadata.namespace}/${pod.metadata.name}: exit ${r.exitCode}${r.message ? ` (${r.message})` : ""}: ${clip(r.stderr)}`, false);
         continue;
       }
       outputs.push(containers.length > 1 ? `[${container}] ${clip(r.stdout)}` : clip(r.stdout));
@@ -346,7 +346,7 @@ export const script: Actionner = {
         const { readFile } = await import("node:fs/promises");
         text = await readFile(file, "utf8");
       } catch (err) {
-        return failed("RESPONSE_INVALID_PARAMETERS", `file: cannot read ${file}: ${(err as Error).message}`, false);
+        return failed("RESPONSE_ACTION_FAILED", `file: cannot read ${file}: ${(err as Error).message}`, false);
       }
     }
     const shell = stringParam(req.parameters, "shell") || "/bin/sh";
@@ -369,7 +369,7 @@ export const download: Actionner = {
       try {
         const r = await kube().exec(pod.metadata.namespace, pod.metadata.name, container, ["cat", file], { signal: req.signal });
         if (r.exitCode !== 0) {
-          failure = failed("RESPONSE_COMMAND_FAILED", `cat ${file} in container ${container}: exit ${r.exitCode}: ${clip(r.stderr)}`, false);
+          failure = failed("RESPONSE_ACTION_FAILED", `cat ${file} in container ${container}: exit ${r.exitCode}: ${clip(r.stderr)}`, false);
           continue;
         }
         return {
@@ -382,6 +382,6 @@ export const download: Actionner = {
         failure = await goneOr(err, req.target, `downloading ${file} from pod ${pod.metadata.namespace}/${pod.metadata.name}`);
       }
     }
-    return failure ?? failed("RESPONSE_TARGET_NOT_FOUND", `pod ${pod.metadata.namespace}/${pod.metadata.name} has no container`, false);
+    return failure ?? failed("RESPONSE_ACTION_FAILED", `pod ${pod.metadata.namespace}/${pod.metadata.name} has no container`, false);
   },
 };
