@@ -5,6 +5,8 @@
  * descriptor) is dropped only after the rules have seen the event.
  */
 import { AT_FDCWD, O } from "./flags.js";
+import { argPosition, DESCRIBE, Pending, type DescribeContext } from "./describe.js";
+import type { ArgValue, SyscallEvent } from "./event.js";
 import { containerIdFromCgroup, containerIdFromProcCgroup, HOST_CONTAINER_ID } from "./container.js";
 import {
   EV,
@@ -19,91 +21,18 @@ import {
   paramInt,
   paramStr,
   readHello,
-  readSockAddr,
   readSockTuple,
   readStats,
   readU64,
   type Frame,
   type SensorCounters,
   type SockTuple,
-  type SyscallSpec,
 } from "./wire.js";
-import { emptyProc, resolvePath, ttyNumber, tupleName, type FdInfo, type FdType, type Proc, type ProcessTable } from "./state.js";
+import { emptyProc, resolvePath, ttyNumber, type FdInfo, type Proc, type ProcessTable } from "./state.js";
 
-export type ArgValue = number | string | Buffer | SockTuple | undefined;
-
-export interface SyscallEvent {
-  /** evt.num: sequence number since the detector started. */
-  num: number;
-  /** evt.type: the syscall name. */
-  type: string;
-  spec: SyscallSpec | undefined;
-  /** Nanoseconds since boot. */
-  tsBoot: number;
-  tid: number;
-  ret: number;
-  /** Effective ids of the thread at the event. */
-  uid: number;
-  gid: number;
-  proc: Proc;
-  /** The descriptor the event concerns, when it has one. */
-  fd: FdInfo | undefined;
-  fdNum: number | undefined;
-  /** True when the event gave the descriptor its name (connect, accept, bind, open...). */
-  fdNameChanged: boolean;
-  /** Falco's parameter names, and the values in the same order (see eventArg). */
-  argNames: readonly string[];
-  argValues: ArgValue[];
-  /** open flags of an open* event, or the exe flags of an exec. */
-  flags: number | undefined;
-  /**
-   * Paths of descriptor arguments, by argument position, sent by the sensor when the table
-   * cannot know them (the kernel-side filter kept the open that made them).
-   */
-  fdPaths?: (string | undefined)[] | undefined;
-  /**
-   * evt.arg values of relative path parameters joined to their directory (the cwd, or the
-   * dirfd's path), by parameter index, as Falco resolves them; undefined where the raw
-   * value stands.
-   */
-  resolvedArgs?: (string | undefined)[] | undefined;
-}
-
-const FAMILY_TYPE: Record<number, FdType> = { 1: "unix", 2: "ipv4", 10: "ipv6", 16: "netlink", 17: "packet" };
+export { eventArg, type ArgValue, type SyscallEvent } from "./event.js";
 
 const EXEC_ARG_NAMES = ["filename", "exe", "args", "cwd", "comm", "pid", "ptid", "tty", "pgid", "loginuid"] as const;
-
-/** One argument by Falco's name; undefined when the event has no such argument. */
-export function eventArg(e: SyscallEvent, name: string): ArgValue {
-  const i = e.argNames.indexOf(name);
-  if (i >= 0) return e.argValues[i];
-  if (name === "fd" && e.fdNum !== undefined) return e.fdNum;
-  return undefined;
-}
-
-function isUnspecified(ip: string): boolean {
-  return ip === "0.0.0.0" || ip === "::";
-}
-
-/** The syscall argument position (0-5) of parameter `paramIndex`. */
-function argPosition(spec: SyscallSpec, paramIndex: number): number {
-  let seen = -1;
-  for (let a = 0; a < 6; a++) {
-    if (spec.args[a] === KIND.NONE) continue;
-    if (++seen === paramIndex) return a;
-  }
-  return -1;
-}
-
-// What to do to the tables once the rules have seen an event (no closure per event).
-const enum Pending {
-  None,
-  SetFd,
-  DeleteFd,
-  Chdir,
-  Fchdir,
-  Setsid,
-}
 
 function i32(v: number | undefined): number | undefined {
   // Most integer arguments are C ints travelling in 64-bit registers: -100 arrives as 2^32-100.
@@ -138,17 +67,6 @@ export class SyscallTracker {
     readonly table: ProcessTable,
     private readonly readProcCgroup?: (pid: number) => string | undefined,
   ) {}
-
-  /**
-   * The descriptor in argument 0 of `ev`. When the kernel-side filter kept the open that
-   * made it, the table has no entry and the sensor sent its path with the event instead.
-   */
-  private argFd(p: Proc, ev: SyscallEvent): FdInfo | undefined {
-    const n = ev.argValues[0] as number | undefined;
-    const carried = ev.fdPaths?.[0];
-    if (carried) return { type: "file", name: carried, flags: 0 };
-    return n === undefined || n < 0 ? undefined : p.fds.get(n);
-  }
 
   /**
    * Applies one frame; when it is a rule-visible event, calls `visit` with it before the
@@ -254,7 +172,8 @@ export class SyscallTracker {
     });
   }
 
-  private pending = Pending.None;
+  private pending: Pending = Pending.None;
+  private readonly describeContext: DescribeContext = { later: (kind, p, fdNum, fd) => this.later(kind, p, fdNum, fd) };
   private pendProc: Proc | undefined;
   private pendFdNum = 0;
   private pendFd: FdInfo | undefined;
@@ -317,7 +236,7 @@ export class SyscallTracker {
     };
     if (spec.paths.length > 0) ev.resolvedArgs = this.resolveArgs(ev, p);
     this.pending = Pending.None;
-    this.describe(ev, p, tuple);
+    DESCRIBE.get(ev.type)?.(ev, p, tuple, this.describeContext);
     this.events++;
     visit(ev);
     if (this.pending !== Pending.None) this.applyPending();
@@ -388,139 +307,6 @@ export class SyscallTracker {
     this.pending = Pending.None;
     this.pendProc = undefined;
     this.pendFd = undefined;
-  }
-
-  /** Fills the event's descriptor and notes the state change to apply once rules have run. */
-  private describe(ev: SyscallEvent, p: Proc, tuple: SockTuple | undefined): void {
-    const v = ev.argValues;
-    const ret = ev.ret;
-    switch (ev.type) {
-      case "open":
-      case "openat":
-      case "openat2":
-      case "creat": {
-        // parameter positions: open(name, flags, mode) creat(name, mode) openat*(dirfd, name, flags|how, ...)
-        const at = ev.type === "openat" || ev.type === "openat2";
-        const raw = (v[at ? 1 : 0] as string | undefined) ?? "";
-        let flags: number;
-        if (ev.type === "open" || ev.type === "openat") flags = (v[at ? 2 : 1] as number | undefined) ?? 0;
-        else if (ev.type === "creat") flags = O.CREAT | O.WRONLY | O.TRUNC;
-        else {
-          const how = v[2] as Buffer | undefined;
-          flags = how && how.length >= 8 ? how.readUInt32LE(0) : 0;
-        }
-        ev.flags = flags;
-        // a failed open is a file whatever it asked for, as Falco types it: the stable rule on
-        // directory traversal (open_file_failed) looks for fd.typechar='f'
-        const type: FdType = ret >= 0 && flags & O.DIRECTORY && !(flags & O.TMPFILE) ? "directory" : "file";
-        const dirfd = at ? (v[0] as number | undefined) : undefined;
-        const dir = dirfd === undefined || dirfd === AT_FDCWD ? p.cwd : (this.argFd(p, ev)?.name ?? p.cwd);
-        // a relative name was already joined to the same directory for evt.arg (resolveArgs)
-        const fd: FdInfo = { type, name: ev.resolvedArgs?.[at ? 1 : 0] ?? resolvePath(dir, raw), nameRaw: raw, flags };
-        ev.fd = fd;
-        ev.fdNum = ret >= 0 ? ret : -1;
-        ev.fdNameChanged = true;
-        if (ret >= 0) this.later(Pending.SetFd, p, ret, fd);
-        return;
-      }
-      case "memfd_create": {
-        const fd: FdInfo = { type: "memfd", name: `memfd:${(v[0] as string | undefined) ?? ""}`, flags: (v[1] as number | undefined) ?? 0 };
-        ev.fd = fd;
-        ev.fdNum = ret >= 0 ? ret : -1;
-        if (ret >= 0) this.later(Pending.SetFd, p, ret, fd);
-        return;
-      }
-      case "socket": {
-        const family = (v[0] as number | undefined) ?? 0;
-        const fd: FdInfo = { type: FAMILY_TYPE[family] ?? "unknown", name: "", flags: 0, family, sockType: (v[1] as number | undefined) ?? 0, protocol: (v[2] as number | undefined) ?? 0 };
-        ev.fd = fd;
-        ev.fdNum = ret >= 0 ? ret : -1;
-        if (ret >= 0) this.later(Pending.SetFd, p, ret, fd);
-        return;
-      }
-      case "connect":
-      case "bind":
-      case "listen":
-      case "sendto":
-      case "sendmsg":
-      case "accept":
-      case "accept4": {
-        const accepting = ev.type === "accept" || ev.type === "accept4";
-        const n = accepting ? ret : (v[0] as number | undefined);
-        const old = n !== undefined ? p.fds.get(n) : undefined;
-        const fd: FdInfo = old ? { ...old } : { type: "unknown", name: "", flags: 0 };
-        const ai = ev.argNames.indexOf("addr");
-        const addr = ai >= 0 ? (v[ai] as Buffer | undefined) : undefined;
-        const sa = addr ? readSockAddr(addr) : undefined;
-        if (ai >= 0) v[ai] = sa?.addr !== undefined ? `${sa.addr}:${sa.port}` : sa?.path;
-        // An unconnected datagram socket has no peer in the kernel: the destination is the
-        // address passed to sendto, which is where Falco takes it from too.
-        if (tuple && ev.type === "sendto" && tuple.dport === 0 && isUnspecified(tuple.daddr) && sa?.addr !== undefined && sa.family === tuple.family) {
-          tuple = { ...tuple, daddr: sa.addr, dport: sa.port ?? 0 };
-        }
-        if (tuple) {
-          fd.type = FAMILY_TYPE[tuple.family] ?? fd.type;
-          fd.tuple = tuple;
-          fd.protocol = tuple.protocol;
-          fd.sockType = tuple.type;
-          fd.family = tuple.family;
-        }
-        if (sa?.path !== undefined && (fd.type === "unix" || sa.family === 1)) {
-          fd.type = "unix";
-          fd.name = sa.path;
-        }
-        if (accepting) fd.role = "server";
-        else if (ev.type === "connect" || ev.type === "sendto" || ev.type === "sendmsg") fd.role = "client";
-        if (tuple && (tuple.family === 2 || tuple.family === 10)) fd.name = tupleName(tuple, fd.role === "server");
-        ev.fd = fd;
-        ev.fdNum = n;
-        // as in Falco: only when this event gave the descriptor another name (a datagram
-        // socket sending to a new peer), not on every send
-        ev.fdNameChanged = (old?.name ?? "") !== fd.name;
-        if (n !== undefined && n >= 0 && !(accepting && ret < 0)) this.later(Pending.SetFd, p, n, fd);
-        return;
-      }
-      case "dup":
-      case "dup2":
-      case "dup3": {
-        const old = this.argFd(p, ev);
-        ev.fd = old;
-        ev.fdNum = ret >= 0 ? ret : -1;
-        if (ret < 0) return;
-        if (!old) {
-          this.later(Pending.DeleteFd, p, ret);
-          return;
-        }
-        const cloexec = ev.type === "dup3" && ((v[2] as number | undefined) ?? 0) & O.CLOEXEC;
-        this.later(Pending.SetFd, p, ret, { ...old, flags: cloexec ? O.CLOEXEC : old.flags & ~O.CLOEXEC });
-        return;
-      }
-      case "close": {
-        const n = (v[0] as number | undefined) ?? -1;
-        ev.fd = p.fds.get(n);
-        ev.fdNum = n;
-        if (ret === 0) this.later(Pending.DeleteFd, p, n);
-        return;
-      }
-      case "fchmod":
-      case "finit_module":
-      case "setns":
-      case "fchdir": {
-        const n = (v[0] as number | undefined) ?? -1;
-        ev.fd = this.argFd(p, ev);
-        ev.fdNum = n;
-        if (ev.type === "fchdir" && ret === 0) this.later(Pending.Fchdir, p, n, ev.fd);
-        return;
-      }
-      case "chdir":
-        if (ret === 0) this.later(Pending.Chdir, p, 0, { type: "directory", name: resolvePath(p.cwd, (v[0] as string | undefined) ?? ""), flags: 0 });
-        return;
-      case "setsid":
-        if (ret > 0) this.later(Pending.Setsid, p, ret);
-        return;
-      default:
-        return;
-    }
   }
 
   stats(): TrackerStats {
