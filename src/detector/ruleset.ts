@@ -190,7 +190,8 @@ export class Ruleset {
       output: `${t}: ${r.priority} ${r.output.text(event)}`,
       output_fields,
       source: r.source,
-      tags: [...r.tags],
+      // Falco keeps a rule's tags in a std::set: sorted, each once
+      tags: [...new Set(r.tags)].sort(),
       hostname: this.options.hostname,
     };
   }

@@ -8,7 +8,7 @@
  */
 import type { BinaryCheck, Expr, ListValue, Operand, Value } from "../condition/ast.js";
 import type { EventSource, EventTypeCatalog, ExtractedValue, FieldInfo, FieldType } from "../event.js";
-import { CompileError, compileOperand, type CompiledOperand } from "./operand.js";
+import { CompileError, compileOperand, resolveField, type CompiledOperand } from "./operand.js";
 import {
   escapeRegExp,
   globToRegExp,
@@ -19,8 +19,8 @@ import {
   parseIpv4,
   parseNet,
   parseNumber,
-  pathMatches,
-  pathPrefixes,
+  pathMatchesPatterns,
+  pathPatterns,
   sameIp,
   type ParsedIp,
 } from "./values.js";
@@ -113,7 +113,7 @@ function generateBinary<E>(e: BinaryCheck, source: EventSource<E>, deps: unknown
   const slow = `${dep(deps, fallback)}(e)`;
   if (e.left.kind !== "field" || e.modifier || (e.right.kind !== "value" && e.right.kind !== "list")) return slow;
   const left = compileOperand(source, e.left);
-  if (left.multi || left.isList) return slow;
+  if (left.multi || left.isList || isDynamic(source, e.left)) return slow;
   const op = e.op === "==" ? "=" : e.op;
   const numeric = NUMERIC.has(left.type);
   const isString = left.type === "string";
@@ -215,6 +215,27 @@ function checkAllowed<E>(op: string, left: CompiledOperand<E>, pos: BinaryCheck[
   }
 }
 
+/** libsinsp's names of the field types, for its messages. */
+const PARAM_TYPE: Record<FieldType, string> = {
+  string: "CHARBUF",
+  int: "INT64",
+  uint: "UINT64",
+  bool: "BOOL",
+  ipaddr: "IPADDR",
+  ipnet: "IPNET",
+  port: "PORT",
+  abstime: "ABSTIME",
+  reltime: "RELTIME",
+  bytes: "BYTEBUF",
+};
+
+/** As libsinsp (check_rhs_field_type_consistency): both sides of a field comparison have one type. */
+function checkRhsType<E>(left: CompiledOperand<E>, right: CompiledOperand<E>, pos: BinaryCheck["pos"]): void {
+  if (left.type === right.type && left.isList === right.isList) return;
+  const t = (o: CompiledOperand<E>) => `${PARAM_TYPE[o.type]}${o.isList ? " (list)" : ""}`;
+  throw new CompileError(`field '${left.name}' has type '${t(left)}' while the right-hand side field '${right.name}' has incompatible type '${t(right)}'`, pos);
+}
+
 function literalValues(right: Value | ListValue): string[] {
   if (right.kind === "value") return [right.value];
   if (right.items.length === 0 && right.name !== undefined) return [right.name];
@@ -232,7 +253,9 @@ function compileBinary<E>(e: BinaryCheck, source: EventSource<E>): Predicate<E> 
   if (e.right.kind === "field" || e.right.kind === "transformer") {
     if (op === "pmatch" || op === "regex") throw new CompileError(`operator '${op}' doesn't support right-hand side fields`, e.right.pos);
     if (left.type === "ipnet") throw new CompileError("field type 'ipnet' doesn't support right-hand side fields", e.right.pos);
-    return compileFieldToField(op, left, compileOperand(source, e.right as Operand));
+    const right = compileOperand(source, e.right as Operand);
+    checkRhsType(left, right, e.right.pos);
+    return compileFieldToField(op, left, right);
   }
 
   const isListOp = op === "in" || op === "intersects" || op === "pmatch";
@@ -259,6 +282,12 @@ function compileBinary<E>(e: BinaryCheck, source: EventSource<E>): Predicate<E> 
       };
   } else if (isListOp && left.isList) {
     return compileListField(op, left, values);
+  } else if (isDynamic(source, e.left) && DYNAMIC_NUMERIC_OPS.has(op) && raw.every((x) => /^[+-]?[0-9]+$/.test(x))) {
+    // evt.rawarg takes the argument's own type (libsinsp's PT_DYN): a numeric argument
+    // compares as a number (evt.rawarg.res < -1 holds for -22), any other as text
+    const asNumber = numericTest(op, raw.map(Number));
+    const asText = scalarTest(op, left.type, values, e.right.pos);
+    test = (v) => (typeof v === "number" || typeof v === "bigint" ? asNumber(Number(v)) : asText(v));
   } else {
     test = scalarTest(op, left.type, values, e.right.pos);
   }
@@ -313,6 +342,13 @@ function compileListField<E>(op: string, left: CompiledOperand<E>, values: Extra
   };
 }
 
+const DYNAMIC_NUMERIC_OPS = new Set(["=", "!=", "<", "<=", ">", ">=", "in", "intersects"]);
+
+/** A field whose values keep the type of what they read (evt.rawarg.*): numbers compare as numbers. */
+function isDynamic<E>(source: EventSource<E>, o: Operand): boolean {
+  return o.kind === "field" && source.name === "syscall" && resolveField(source.fields, o.name, o.arg)?.info.name === "evt.rawarg";
+}
+
 function fieldInfoOf<E>(source: EventSource<E>, o: Operand): (FieldInfo & LiteralAware) | undefined {
   if (o.kind !== "field") return undefined;
   return source.fields.get(o.name) as (FieldInfo & LiteralAware) | undefined;
@@ -346,8 +382,10 @@ function convertLiteral<E>(
   }
   const type = left.type;
   if (NUMERIC.has(type)) {
-    const n = parseNumber(text);
-    if (n === undefined) throw new CompileError(`'${text}' is not a valid number for field '${left.name}'`, pos);
+    // libsinsp reads numbers with sscanf("%d%c"): decimal integers only, so 0x10 or 1.5 are
+    // refused, with its message
+    const n = /^[+-]?[0-9]+$/.test(text) ? parseNumber(text) : undefined;
+    if (n === undefined) throw new CompileError(`${text} is not a valid number`, pos);
     return n;
   }
   if (type === "bool") {
@@ -515,8 +553,8 @@ function stringTest(op: string, values: string[], pos: BinaryCheck["pos"]): Test
       return (v) => re.test(str(v));
     }
     case "pmatch": {
-      const bases = pathPrefixes(values);
-      return (v) => pathMatches(str(v), bases);
+      const patterns = pathPatterns(values);
+      return (v) => pathMatchesPatterns(str(v), patterns);
     }
     case "in":
     case "intersects": {

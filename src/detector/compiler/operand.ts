@@ -141,7 +141,29 @@ function basename(s: string): string {
   return i < 0 ? s : s.slice(i + 1);
 }
 
+/**
+ * Syscall fields libsinsp flags EPF_NO_TRANSFORMER (sinsp_filtercheck_*.cpp): a transformer
+ * over them fails to compile in Falco, so it does here.
+ */
+export const NO_TRANSFORMER_FIELDS: ReadonlySet<string> = new Set([
+  "evt.rawarg", "evt.around", "fd.ip", "fd.port", "fd.proto", "fd.net", "fd.cnet", "fd.snet", "fd.lnet", "fd.rnet",
+  "fd.cip.name", "fd.sip.name", "fd.lip.name", "fd.rip.name", "proc.aexe", "proc.aexepath", "proc.aname",
+  "proc.acmdline", "proc.aenv", "proc.apid",
+]);
+
+function refuseTransformer<E>(source: EventSource<E>, t: Transformer): void {
+  if (source.name !== "syscall" || t.name === "val" || t.args.length !== 1) return;
+  const a = t.args[0]!;
+  if (a.kind !== "field") return;
+  const resolved = resolveField(source.fields, a.name, a.arg);
+  if (resolved && NO_TRANSFORMER_FIELDS.has(resolved.info.name)) {
+    // libsinsp's message (sinsp_filter_check::add_transformer)
+    throw new CompileError(`field '${resolved.info.name}' does not support transformers`, a.pos);
+  }
+}
+
 function compileTransformer<E>(source: EventSource<E>, t: Transformer): CompiledOperand<E> {
+  refuseTransformer(source, t);
   const name = t.name;
   const args = t.args.map((a) => compileArg(source, a));
   const label = `${name}(${t.args.length === 1 && args[0] && "name" in args[0] ? (args[0] as CompiledOperand<E>).name : "..."})`;

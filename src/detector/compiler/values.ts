@@ -167,6 +167,39 @@ export function pathMatches(path: string, bases: readonly string[]): boolean {
   return false;
 }
 
+/**
+ * pmatch patterns: plain prefixes (pathPrefixes), and prefixes with glob characters matched
+ * one path component at a time, as libsinsp's path_prefix_map does (`/opt/*` holds for
+ * `/opt/dir/file`, a `*` never crosses a '/').
+ */
+export interface PathPatterns {
+  plain: string[];
+  globs: RegExp[][];
+}
+
+export function pathPatterns(prefixes: readonly string[]): PathPatterns {
+  const plain: string[] = [];
+  const globs: RegExp[][] = [];
+  for (const p of pathPrefixes(prefixes)) {
+    if (/[*?[]/.test(p)) globs.push(p.split("/").map((c) => globToRegExp(c, false)));
+    else plain.push(p);
+  }
+  return { plain, globs };
+}
+
+export function pathMatchesPatterns(path: string, p: PathPatterns): boolean {
+  if (pathMatches(path, p.plain)) return true;
+  if (p.globs.length === 0) return false;
+  const parts = path.split("/");
+  for (const g of p.globs) {
+    if (g.length > parts.length) continue;
+    let ok = true;
+    for (let i = 0; i < g.length && ok; i++) ok = g[i]!.test(parts[i]!);
+    if (ok) return true;
+  }
+  return false;
+}
+
 /** Decodes a hex literal for bcontains / bstartswith (Falco writes bytes as hex). */
 export function parseHexBytes(text: string): string | undefined {
   if (text.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(text)) return undefined;

@@ -32,6 +32,14 @@ function single(text: string, source: TextSource | undefined, pos: FilePos): Com
   return { text, pieces: [{ start: 0, source, pos }] };
 }
 
+/** Falco trims a rule's output (so `output: >` loses its final newline); offsets still locate. */
+function trimmed(c: Composite): Composite {
+  const lead = /^[ \t\n\r\f\v]*/.exec(c.text)![0].length;
+  const text = c.text.slice(lead).replace(/[ \t\n\r\f\v]+$/, "");
+  if (lead === 0 && text.length === c.text.length) return c;
+  return { text, pieces: c.pieces.map((p) => ({ ...p, start: p.start - lead })) };
+}
+
 function appendComposite(a: Composite, b: Composite): Composite {
   const start = a.text.length + 1;
   return { text: `${a.text} ${b.text}`, pieces: [...a.pieces, ...b.pieces.map((p) => ({ ...p, start: p.start + start }))] };
@@ -392,7 +400,7 @@ export class Collector {
     const source = item.values.has("source") ? this.requireString(item, "source") : "syscall";
     const priorityText = this.requireString(item, "priority");
     const condition = this.composite(item, "condition");
-    const output = this.composite(item, "output");
+    const output = trimmed(this.composite(item, "output"));
     const desc = this.requireString(item, "desc");
     const priority = parsePriority(priorityText.trim());
     if (!priority) throw new ItemError("LOAD_ERR_YAML_VALIDATE", `Invalid priority '${priorityText}'`, item.keyPos.get("priority"));
@@ -482,6 +490,8 @@ export class Collector {
         if (ex.values.length === 0) {
           this.results.warn("LOAD_APPEND_NO_VALUES", `Overriding/appending exception '${ex.name}' with no values`, ex.pos, { type: "rule", name: prev.name });
         }
+        // an appended exception may leave out fields: its values take the existing one's shape
+        if (ex.fields === "") for (const v of ex.values) checkExceptionValue(ex.name, existing.fields, v, ex.pos);
         existing.values = [...existing.values, ...ex.values];
       } else {
         if (!item.values.has("exceptions") || ex.fields === "" || (Array.isArray(ex.fields) && ex.fields.length === 0)) {
@@ -552,18 +562,24 @@ export class Collector {
         for (const v of e.values) {
           const conv = toExceptionValue(v);
           if (conv === undefined) throw new ItemError("LOAD_ERR_YAML_VALIDATE", `Exception '${name}': values must be strings or lists of strings`, pos);
-          if (Array.isArray(fields)) {
-            if (!Array.isArray(conv)) throw new ItemError("LOAD_ERR_VALIDATE", `Exception '${name}': expected values array to contain a list of values, one per field`, pos);
-            if (conv.length !== fields.length) throw new ItemError("LOAD_ERR_VALIDATE", `Exception '${name}': fields and values lists must have equal length`, pos);
-          } else if (Array.isArray(conv)) {
-            throw new ItemError("LOAD_ERR_VALIDATE", `Exception '${name}': expected values array to contain a list of strings`, pos);
-          }
+          // without fields (an append to an existing exception) the shape is checked on merging
+          if (fields !== "") checkExceptionValue(name, fields, conv, pos);
           values.push(conv);
         }
       }
       out.push({ name, fields, comps, values, pos });
     });
     return out;
+  }
+}
+
+/** One value of an exception against its fields: a list of one value per field, or one value. */
+function checkExceptionValue(name: string, fields: string | string[], value: ExceptionValue, pos: ExceptionInfo["pos"]): void {
+  if (Array.isArray(fields)) {
+    if (!Array.isArray(value)) throw new ItemError("LOAD_ERR_VALIDATE", `Exception '${name}': expected values array to contain a list of values, one per field`, pos);
+    if (value.length !== fields.length) throw new ItemError("LOAD_ERR_VALIDATE", `Exception '${name}': fields and values lists must have equal length`, pos);
+  } else if (Array.isArray(value)) {
+    throw new ItemError("LOAD_ERR_VALIDATE", `Exception '${name}': expected values array to contain a list of strings`, pos);
   }
 }
 

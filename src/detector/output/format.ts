@@ -6,7 +6,7 @@
 import type { FieldValue } from "../../alert.js";
 import type { EventSource, ExtractedValue, Extractor } from "../event.js";
 import { parseCondition } from "../condition/parser.js";
-import { CompileError, compileOperand } from "../compiler/operand.js";
+import { CompileError, compileOperand, resolveField } from "../compiler/operand.js";
 
 export class OutputError extends Error {
   constructor(
@@ -23,6 +23,8 @@ interface Piece<E> {
   literal: string;
   key?: string;
   get?: Extractor<E>;
+  /** `%20proc.name`: the value cut or padded with spaces to this many characters, as libsinsp does. */
+  width?: number;
 }
 
 export interface CompiledOutput<E> {
@@ -54,7 +56,9 @@ export function typedValue(v: ExtractedValue | undefined): FieldValue {
 export function compileOutput<E>(format: string, source: EventSource<E>): CompiledOutput<E> {
   const pieces: Piece<E>[] = [];
   let literal = "";
-  let i = 0;
+  // a leading '*' is libsinsp's "print <NA> for missing values" flag, which Falco always sets:
+  // it is never printed
+  let i = format.startsWith("*") ? 1 : 0;
   while (i < format.length) {
     const c = format[i]!;
     if (c !== "%") {
@@ -67,7 +71,10 @@ export function compileOutput<E>(format: string, source: EventSource<E>): Compil
       i += 2;
       continue;
     }
-    const start = i + 1;
+    // `%20proc.name`: a width before the field (libsinsp's token length)
+    const digits = /^[0-9]*/.exec(format.slice(i + 1, i + 12))![0];
+    const width = digits === "" ? undefined : Number(digits);
+    const start = i + 1 + digits.length;
     let tokenText: string | undefined;
     TRANSFORMER_TOKEN.lastIndex = start;
     if (TRANSFORMER_TOKEN.test(format)) {
@@ -100,7 +107,18 @@ export function compileOutput<E>(format: string, source: EventSource<E>): Compil
       if (err instanceof CompileError) throw new OutputError(`invalid formatting token %${tokenText}: ${err.message}`, i, err.unknown);
       throw err;
     }
-    pieces.push({ literal, key: tokenText, get });
+    const left = parsed.ast.left;
+    const info = left.kind === "field" ? resolveField(source.fields, left.name, left.arg) : undefined;
+    if (info && info.info.ancestors && info.arg === undefined && info.info.type === "string") {
+      // libsinsp prints an ancestor field without an index as one text: every ancestor,
+      // parent first, separated by spaces (proc.aname: "bash sshd systemd")
+      const all = get;
+      get = (e) => {
+        const v = all(e);
+        return Array.isArray(v) ? (v.length > 0 ? v.join(" ") : undefined) : v;
+      };
+    }
+    pieces.push({ literal, key: tokenText, get, ...(width !== undefined && width > 0 ? { width } : {}) });
     literal = "";
     i = start + tokenText.length;
   }
@@ -115,7 +133,10 @@ export function compileOutput<E>(format: string, source: EventSource<E>): Compil
       for (let k = 0; k < pieces.length; k++) {
         const p = pieces[k]!;
         out += p.literal;
-        if (p.get) out += renderValue(p.get(event));
+        if (p.get) {
+          const text = renderValue(p.get(event));
+          out += p.width === undefined ? text : text.length >= p.width ? text.slice(0, p.width) : text.padEnd(p.width, " ");
+        }
       }
       return out;
     },

@@ -156,6 +156,8 @@ function convert(info: FieldInfo, key: string, value: unknown, line: number): Re
       throw new ReplayFormatError(`field '${key}' must be true or false`, line, key);
     }
     if (typeof v === "string") return intern(v);
+    // evt.rawarg keeps a number a number: it compares as one, as in libsinsp
+    if (typeof v === "number" && info.name === "evt.rawarg") return v;
     if (typeof v === "number" || typeof v === "boolean") return String(v);
     throw new ReplayFormatError(`field '${key}' must be a string`, line, key);
   };

@@ -1,0 +1,184 @@
+/**
+ * Falco's semantics where Peregrine used to differ, each case derived from the libsinsp or
+ * Falco test that pins the same behaviour (named above each test: falcosecurity/libs
+ * userspace/libsinsp/test/..., falcosecurity/falco unit_tests/...).
+ */
+import { describe, expect, it } from "vitest";
+import { loadRules, type EventSource } from "../../../src/detector/index.js";
+import { normalizeReplayEvent, replaySource, type ReplayEvent } from "../../../src/detector/sources/replay.js";
+import { compiled } from "./helpers.js";
+
+const source = replaySource();
+
+function ev(fields: Record<string, unknown>): ReplayEvent {
+  return normalizeReplayEvent({ time: "2026-01-01T00:00:00Z", fields: { "evt.type": "openat", ...fields } }, 1);
+}
+
+function load(text: string) {
+  return loadRules({ documents: [{ name: "rules.yaml", text }], sources: [source as unknown as EventSource<never>], ruleMatching: "all" });
+}
+
+function firstError(text: string): string {
+  const { results } = load(text);
+  expect(results.ok).toBe(false);
+  return results.errors[0]!.message;
+}
+
+const holds = (cond: string, fields: Record<string, unknown>): boolean => compiled(cond, source)(ev(fields));
+
+describe("exceptions", () => {
+  // falco unit_tests/engine/test_rule_loader.cpp, rule_override_exceptions_required_fields:
+  // "when appending, it's fine to provide partial exception definitions" (values without fields);
+  // for a multi-field exception each appended value is a list, one item per field
+  const base = `
+- rule: test_rule
+  desc: d
+  condition: evt.type = openat
+  output: "%proc.name %fd.name"
+  priority: INFO
+  exceptions:
+    - name: proc_file
+      fields: [proc.name, fd.name]
+      comps: [=, startswith]
+      values:
+        - [cat, /etc/]
+`;
+
+  it("override exceptions: append with values for an existing multi-field exception loads and applies", () => {
+    const { ruleset, results } = load(`${base}
+- rule: test_rule
+  exceptions:
+    - name: proc_file
+      values:
+        - [vi, /tmp/]
+  override:
+    exceptions: append
+`);
+    expect(results.errors).toEqual([]);
+    const fired = (fields: Record<string, unknown>) => ruleset.evaluate(source, ev(fields)).length;
+    expect(fired({ "proc.name": "cat", "fd.name": "/etc/passwd" })).toBe(0);
+    expect(fired({ "proc.name": "vi", "fd.name": "/tmp/x" })).toBe(0);
+    expect(fired({ "proc.name": "vi", "fd.name": "/etc/passwd" })).toBe(1);
+  });
+
+  it("an appended value of the wrong shape is refused against the existing exception's fields", () => {
+    expect(
+      firstError(`${base}
+- rule: test_rule
+  exceptions:
+    - name: proc_file
+      values: [vi]
+  override:
+    exceptions: append
+`),
+    ).toMatch(/expected values array to contain a list of values, one per field/);
+  });
+});
+
+describe("evt.rawarg", () => {
+  // libs test/filter_op_numeric_compare.ut.cpp: "evt.rawarg.res < -1" true, "evt.rawarg.res > 0" false
+  // libs test/filterchecks/evt/rawarg.cpp: "evt.rawarg.size < -20" true for -22
+  it("compares numerically when the argument is a number", () => {
+    expect(holds("evt.rawarg.res < -1", { "evt.rawarg.res": -22 })).toBe(true);
+    expect(holds("evt.rawarg.res > 0", { "evt.rawarg.res": -22 })).toBe(false);
+    expect(holds("evt.rawarg.res > -65535", { "evt.rawarg.res": -22 })).toBe(true);
+    expect(holds("evt.rawarg.uid > 999", { "evt.rawarg.uid": 1000 })).toBe(true);
+    expect(holds("evt.rawarg.uid in (0, 1000)", { "evt.rawarg.uid": 1000 })).toBe(true);
+    // a text argument still compares as text
+    expect(holds("evt.rawarg.name = /etc/passwd", { "evt.rawarg.name": "/etc/passwd" })).toBe(true);
+  });
+});
+
+describe("pmatch", () => {
+  // libs test/filter_op_pmatch.ut.cpp, fd.name = /opt/dir/subdir/file.txt
+  it("matches glob prefixes one path component at a time", () => {
+    const f = { "fd.name": "/opt/dir/subdir/file.txt" };
+    expect(holds("fd.name pmatch (/opt/dir)", f)).toBe(true);
+    expect(holds("fd.name pmatch (/opt/dir2)", f)).toBe(false);
+    expect(holds("fd.name pmatch (/opt/*)", f)).toBe(true);
+    expect(holds("fd.name pmatch (/opt/*/subdir)", f)).toBe(true);
+    expect(holds("fd.name pmatch (/opt/di?/subdir)", f)).toBe(true);
+    expect(holds("fd.name pmatch (/opt/dii?/subdir)", f)).toBe(false);
+    expect(holds("fd.name pmatch (/opt/di[r]/subdir)", f)).toBe(true);
+    expect(holds("fd.name pmatch (/opt/di[!r]/subdir)", f)).toBe(false);
+    expect(holds("fd.name pmatch (/opt/di/subdir)", f)).toBe(false);
+    expect(holds("fd.name pmatch (/opt/*/subdir2)", f)).toBe(false);
+    expect(holds("fd.name pmatch (/opt/*/*)", f)).toBe(true);
+    expect(holds("fd.name pmatch (/opt/*/*/subsubdir)", f)).toBe(false);
+  });
+});
+
+describe("what Falco refuses", () => {
+  // libsinsp reads numbers with sscanf("%d%c") (utils.cpp, sinsp_numparser): "0x10 is not a valid number"
+  it("hex and fractional numbers", () => {
+    expect(() => compiled("fd.num <= 0x10", source)).toThrow(/^0x10 is not a valid number$/);
+    expect(() => compiled("fd.num < 1.5", source)).toThrow(/^1.5 is not a valid number$/);
+    expect(holds("fd.num <= 16", { "fd.num": 7 })).toBe(true);
+  });
+
+  // libs test/filter_compiler.ut.cpp, filter_different_types: "syscall.type = val(evt.is_wait)" fails
+  it("val() of a field of another type", () => {
+    expect(() => compiled("proc.name = val(proc.pid)", source)).toThrow(
+      "field 'proc.name' has type 'CHARBUF' while the right-hand side field 'proc.pid' has incompatible type 'INT64'",
+    );
+    expect(holds("proc.name = val(proc.pname)", { "proc.name": "a", "proc.pname": "a" })).toBe(true);
+  });
+
+  // libs test/filter_compiler.ut.cpp, filter_not_supported_transformers: "toupper(evt.rawarg.res) = -1"
+  // fails; proc.aname carries EPF_NO_TRANSFORMER like evt.rawarg (sinsp_filtercheck_thread.cpp)
+  it("a transformer on a field that takes none", () => {
+    expect(() => compiled("toupper(proc.aname) = BASH", source)).toThrow("field 'proc.aname' does not support transformers");
+    expect(() => compiled("toupper(evt.rawarg.res) = -1", source)).toThrow("field 'evt.rawarg' does not support transformers");
+    expect(holds("toupper(proc.name) = BASH", { "proc.name": "bash" })).toBe(true);
+  });
+});
+
+describe("output", () => {
+  const rule = (output: string, extra = "") => `
+- rule: r
+  desc: d
+  condition: evt.type = openat
+  output: ${output}
+  priority: INFO
+  tags: [zeta, alpha, mitre, alpha]
+${extra}`;
+  const alert = (text: string, fields: Record<string, unknown> = {}) => {
+    const { ruleset, results } = load(text);
+    expect(results.errors).toEqual([]);
+    const [a] = ruleset.evaluate(source, ev({ "proc.name": "init", "proc.aname": ["bash", "sshd", "systemd"], ...fields }));
+    return a!;
+  };
+  const message = (a: { output: string }) => a.output.replace(/^\S+: Informational /, "");
+
+  // falco rule_loader_reader.cpp trims a rule's output
+  it("an output: > block loses its trailing newline", () => {
+    const a = alert(rule(">\n    opened by %proc.name\n"));
+    expect(message(a)).toBe("opened by init");
+  });
+
+  // libs test/eventformatter.ut.cpp, continue_on_null: a leading '*' is the formatter's flag, not text
+  it("a leading * is not printed", () => {
+    expect(message(alert(rule('"*opened by %proc.name"')))).toBe("opened by init");
+  });
+
+  // libs test/eventformatter.ut.cpp, lenght_shorter / lenght_larger: "start %2proc.name end" is
+  // "start in end", "%10proc.name" pads to 10; the field's value is whole in output_fields
+  it("%Nfield cuts or pads the value to N characters", () => {
+    const a = alert(rule('"start %2proc.name end"'));
+    expect(message(a)).toBe("start in end");
+    expect(a.output_fields["proc.name"]).toBe("init");
+    expect(message(alert(rule('"start %10proc.name end"')))).toBe("start init       end");
+  });
+
+  // libsinsp sinsp_filtercheck_thread.cpp (TYPE_ANAME without an index): every ancestor, joined by spaces
+  it("%proc.aname prints the ancestors separated by spaces", () => {
+    const a = alert(rule('"chain=%proc.aname parent=%proc.aname[1]"'));
+    expect(message(a)).toBe("chain=bash sshd systemd parent=bash");
+    expect(a.output_fields["proc.aname"]).toBe("bash sshd systemd");
+  });
+
+  // falco formats.cpp: an alert's tags are a std::set<std::string>
+  it("tags are sorted, each once", () => {
+    expect(alert(rule('"x %proc.name"')).tags).toEqual(["alpha", "mitre", "zeta"]);
+  });
+});
