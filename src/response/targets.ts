@@ -94,7 +94,7 @@ function s3Client(target: "aws:s3" | "minio:s3", region: string | undefined): S3
  * Stores one artifact. `time` should be the action's own (journaled) time so a repeated write
  * hits the same key; a key that exists already counts as written.
  */
-export async function writeArtifact(target: string, parameters: ActionParameters, artifact: ActionArtifact, options: { time?: Date; signal?: AbortSignal } = {}): Promise<WriteResult> {
+export async function storeArtifact(target: string, parameters: ActionParameters, artifact: ActionArtifact, options: { time?: Date; signal?: AbortSignal } = {}): Promise<WriteResult> {
   const problems = checkArtifactTarget(target, parameters);
   if (problems.length > 0) return { ok: false, message: `${target}: ${problems.join("; ")}`, retryable: false };
   const key = artifactKey(artifact, options.time ?? new Date());
@@ -145,9 +145,20 @@ async function writeFile(destination: string, key: string, artifact: ActionArtif
   return { ok: true, location: path, objects: { destination: path, file: artifact.name } };
 }
 
-/** writeArtifact in the engine's shape: the location written, or an error saying why not. */
-export async function artifactWriter(target: string, parameters: ActionParameters, artifact: ActionArtifact): Promise<string> {
-  const r = await writeArtifact(target, parameters, artifact);
-  if (!r.ok) throw new Error(r.message);
+/** Why an artifact was not stored; `retryable` when a later attempt may succeed. */
+export class ArtifactWriteError extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+    this.name = "ArtifactWriteError";
+  }
+}
+
+/** storeArtifact in the engine's shape: the location written, or an ArtifactWriteError saying why not. */
+export async function writeArtifact(target: string, parameters: ActionParameters, artifact: ActionArtifact, options: { time?: Date; signal?: AbortSignal } = {}): Promise<string> {
+  const r = await storeArtifact(target, parameters, artifact, options);
+  if (!r.ok) throw new ArtifactWriteError(r.message, r.retryable);
   return r.location;
 }

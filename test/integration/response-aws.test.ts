@@ -14,7 +14,7 @@ import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client }
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { awsActionners, useAwsConfig } from "../../src/response/actionners/aws/index.js";
 import type { ActionTarget, Actionner } from "../../src/response/actionner.js";
-import { artifactKey, checkArtifactTarget, configureArtifactTargets, writeArtifact } from "../../src/response/targets.js";
+import { artifactKey, checkArtifactTarget, configureArtifactTargets, storeArtifact, writeArtifact } from "../../src/response/targets.js";
 import { makeAlert, runId } from "../harness/alerts.js";
 import { S3 } from "../harness/endpoints.js";
 import { services } from "../harness/services.js";
@@ -166,9 +166,9 @@ describe("action output targets", () => {
 
   it("aws:s3 stores the artifact under Talon's key once, however often the write is repeated", async () => {
     const params = { bucket, prefix: "/logs/" };
-    const first = await writeArtifact("aws:s3", params, artifact, { time });
+    const first = await storeArtifact("aws:s3", params, artifact, { time });
     expect(first).toEqual({ ok: true, location: `s3://${bucket}/logs/2026-01-02T03-04-05Z_payments_web-1_log`, objects: { bucket, key: "logs/2026-01-02T03-04-05Z_payments_web-1_log", file: artifact.name } });
-    const again = await writeArtifact("aws:s3", params, { ...artifact, data: Buffer.from("a second copy") }, { time });
+    const again = await storeArtifact("aws:s3", params, { ...artifact, data: Buffer.from("a second copy") }, { time });
     expect(again.ok).toBe(true);
     expect(await keys("logs/")).toEqual(["logs/2026-01-02T03-04-05Z_payments_web-1_log"]);
     const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: "logs/2026-01-02T03-04-05Z_payments_web-1_log" }));
@@ -177,26 +177,29 @@ describe("action output targets", () => {
   });
 
   it("minio:s3 writes to the configured S3-compatible store", async () => {
-    const r = await writeArtifact("minio:s3", { bucket, prefix: "files" }, artifact, { time });
+    const r = await storeArtifact("minio:s3", { bucket, prefix: "files" }, artifact, { time });
     expect(r.ok).toBe(true);
     expect(await keys("files/")).toEqual(["files/2026-01-02T03-04-05Z_payments_web-1_log"]);
   });
 
   it("a missing bucket is a retryable failure naming the bucket", async () => {
-    const r = await writeArtifact("aws:s3", { bucket: `${bucket}-missing` }, artifact, { time });
+    const r = await storeArtifact("aws:s3", { bucket: `${bucket}-missing` }, artifact, { time });
     expect(r).toMatchObject({ ok: false, retryable: true });
     expect((r as { message: string }).message).toMatch(/NoSuchBucket/);
+    // the engine's shape: the location, or an error saying whether to retry
+    await expect(writeArtifact("aws:s3", { bucket: `${bucket}-missing` }, artifact)).rejects.toMatchObject({ name: "ArtifactWriteError", retryable: true });
+    expect(await writeArtifact("aws:s3", { bucket, prefix: "engine" }, artifact, { time })).toBe(`s3://${bucket}/engine/2026-01-02T03-04-05Z_payments_web-1_log`);
   });
 
   it("local:file writes a 0600 file in the destination folder, once", async () => {
     const dir = mkdtempSync(join(tmpdir(), "pg-artifacts-"));
-    const r = await writeArtifact("local:file", { destination: dir }, artifact, { time });
+    const r = await storeArtifact("local:file", { destination: dir }, artifact, { time });
     expect(r).toMatchObject({ ok: true, location: join(dir, "2026-01-02T03-04-05Z_payments_web-1_log") });
-    expect(await writeArtifact("local:file", { destination: dir }, { ...artifact, data: Buffer.from("other") }, { time })).toMatchObject({ ok: true });
+    expect(await storeArtifact("local:file", { destination: dir }, { ...artifact, data: Buffer.from("other") }, { time })).toMatchObject({ ok: true });
     expect(readdirSync(dir)).toEqual(["2026-01-02T03-04-05Z_payments_web-1_log"]);
     const path = join(dir, "2026-01-02T03-04-05Z_payments_web-1_log");
     expect(readFileSync(path, "utf8")).toBe(artifact.data.toString());
     expect(statSync(path).mode & 0o777).toBe(0o600);
-    expect(await writeArtifact("local:file", { destination: join(dir, "nope") }, artifact, { time })).toMatchObject({ ok: false, retryable: false });
+    expect(await storeArtifact("local:file", { destination: join(dir, "nope") }, artifact, { time })).toMatchObject({ ok: false, retryable: false });
   });
 });
