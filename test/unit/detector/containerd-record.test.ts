@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { containerdInfo, specIsPrivileged } from "../../../src/detector/metadata/containerd.js";
+import { ContainerdEngine, containerdInfo, specIsPrivileged } from "../../../src/detector/metadata/containerd.js";
+import { EngineDownError } from "../../../src/detector/metadata/types.js";
 import { Fields, pb } from "../../../src/detector/metadata/grpc.js";
 
 /** A containers.v1 Container record as containerd encodes it, with an OCI spec in its Any. */
@@ -66,5 +67,11 @@ describe("containerd container records", () => {
     expect(specIsPrivileged({ ...privileged, linux: { ...privileged.linux, seccomp: { defaultAction: "SCMP_ACT_ERRNO" } } })).toBe(false);
     expect(specIsPrivileged({ ...privileged, mounts: [{ destination: "/sys", type: "sysfs", options: ["ro"] }] })).toBe(false);
     expect(specIsPrivileged({ ...privileged, process: { apparmorProfile: "docker-default" } })).toBe(false);
+  });
+
+  it("a socket that does not exist is an engine down, not an unknown container", async () => {
+    const e = new ContainerdEngine("/nonexistent/containerd.sock");
+    await expect(e.inspect("abababababab")).rejects.toBeInstanceOf(EngineDownError);
+    e.close();
   });
 });
