@@ -137,12 +137,15 @@ export function checkRulesOptions(
   (options.appendOutput ?? []).forEach((entry, i) => {
     const at = `${names.appendOutput}[${i}]`;
     if (!isObj(entry)) {
-      problems.push(`${at}: must be a map with match, extra_output and/or extra_fields`);
+      problems.push(`${at}: must be a map with match, extra_output, extra_fields and/or suggested_output`);
       return;
     }
     for (const k of Object.keys(entry)) {
-      if (k !== "match" && k !== "extra_output" && k !== "extra_fields") problems.push(`${at}: unknown key '${k}' (expected match, extra_output, extra_fields)`);
+      if (k !== "match" && k !== "extra_output" && k !== "extra_fields" && k !== "suggested_output") {
+        problems.push(`${at}: unknown key '${k}' (expected match, extra_output, extra_fields, suggested_output)`);
+      }
     }
+    if (entry.suggested_output !== undefined && typeof entry.suggested_output !== "boolean") problems.push(`${at}.suggested_output: must be true or false`);
     const m = entry.match;
     if (m !== undefined) {
       if (!isObj(m)) problems.push(`${at}.match: must be a map with source, tags and/or rule`);

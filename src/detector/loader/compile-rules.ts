@@ -24,7 +24,15 @@ export interface AppendOutput {
   extra_output?: string;
   /** Extra output_fields: a field name, or { key: "format with %fields" }. */
   extra_fields?: (string | Record<string, string>)[];
+  /** Falco's suggested_output: append `name_with_underscores=%name` for each suggested field of the source. */
+  suggested_output?: boolean;
 }
+
+/**
+ * The fields Falco's plugins flag as suggested output (the container plugin's
+ * extract.cpp, in its order); a source gets those it has.
+ */
+export const SUGGESTED_OUTPUT_FIELDS: readonly string[] = ["container.id", "container.name", "container.image.repository", "container.image.tag", "k8s.pod.name", "k8s.ns.name"];
 
 /** Fields Falco deprecates (enter events are dropped): using them warns with LOAD_DEPRECATED_ITEM. */
 const DEPRECATED_FIELDS = ["evt.dir", "evt.latency", "evt.latency.s", "evt.latency.ns", "evt.latency.human", "evt.wait_latency"];
@@ -246,6 +254,9 @@ function compileRuleOutput(
     if (x.match?.tags && !x.match.tags.every((t) => r.tags.includes(t))) continue;
     if (x.match?.rule && x.match.rule !== r.name) continue;
     if (x.extra_output) outputText = `${outputText} ${x.extra_output}`;
+    if (x.suggested_output) {
+      for (const f of SUGGESTED_OUTPUT_FIELDS) if (source.fields.has(f)) outputText = `${outputText} ${f.replace(/\./g, "_")}=%${f}`;
+    }
     for (const f of x.extra_fields ?? []) {
       if (typeof f === "string") extraFieldSpecs.push({ key: f, field: f });
       else for (const [key, format] of Object.entries(f)) extraFieldSpecs.push({ key, format });
@@ -381,8 +392,16 @@ function resolveMacros(state: CompileState, e: Expr, visible: (name: string) => 
 /** Whether `text` (as written in an exception's `fields`) names a field of `source`. */
 function isKnownField(source: EventSource<never>, text: string): boolean {
   const parsed = parseCondition(`${text} exists`);
-  if (!parsed.ok || parsed.ast.kind !== "unary" || parsed.ast.left.kind !== "field") return false;
-  return resolveField(source.fields, parsed.ast.left.name, parsed.ast.left.arg) !== undefined;
+  if (!parsed.ok || parsed.ast.kind !== "unary") return false;
+  // a transformer over fields is a valid left-hand side too (Falco's is_valid_lhs_field)
+  const known = (o: unknown): boolean => {
+    const n = o as { kind: string; name?: string; arg?: string; args?: unknown[]; items?: unknown[] };
+    if (n.kind === "field") return resolveField(source.fields, n.name!, n.arg) !== undefined;
+    if (n.kind === "transformer") return n.args!.every(known);
+    if (n.kind === "tlist") return n.items!.every(known);
+    return true;
+  };
+  return known(parsed.ast.left);
 }
 
 type ExtraFieldSpec = { key: string; format?: string; field?: string };
@@ -452,6 +471,16 @@ function expandListValue(l: ListValue, lists: ListTable): ListValue {
 
 // ---- exceptions, built into the condition text the way Falco does
 
+/**
+ * A value written as a transformer over fields (`toupper(proc.pname)`, `val(proc.name)`) is
+ * compiled as a field comparison, as Falco does since 0.38 (it quotes only values with blanks).
+ */
+function isTransformerValue(v: string): boolean {
+  if (!/^[a-z0-9]+\(\S*\)$/.test(v)) return false;
+  const parsed = parseCondition(`evt.num = ${v}`);
+  return parsed.ok && parsed.ast.kind === "binary" && parsed.ast.right.kind === "transformer";
+}
+
 function quoteItem(v: string): string {
   if (v.startsWith('"') || v.startsWith("'")) return v;
   if (/^[^()"'\s=,]+$/.test(v)) return v;
@@ -487,7 +516,9 @@ export function withExceptions(condition: string, exceptions: readonly Exception
             ? `(${v.map((x) => quoteItem(String(x))).join(", ")})`
             : isListOperator(comps[k]!)
               ? parenItem(v)
-              : quoteItem(v);
+              : isTransformerValue(v)
+                ? v
+                : quoteItem(v);
           return `${field} ${comps[k]} ${rhs}`;
         });
         alts.push(`(${parts.join(" and ")})`);

@@ -4,7 +4,7 @@
  * userspace/libsinsp/test/..., falcosecurity/falco unit_tests/...).
  */
 import { describe, expect, it } from "vitest";
-import { loadRules, type EventSource } from "../../../src/detector/index.js";
+import { checkRulesOptions, k8sAuditSource, loadRules, type EventSource } from "../../../src/detector/index.js";
 import { normalizeReplayEvent, replaySource, type ReplayEvent } from "../../../src/detector/sources/replay.js";
 import { compiled } from "./helpers.js";
 
@@ -180,5 +180,83 @@ ${extra}`;
   // falco formats.cpp: an alert's tags are a std::set<std::string>
   it("tags are sorted, each once", () => {
     expect(alert(rule('"x %proc.name"')).tags).toEqual(["alpha", "mitre", "zeta"]);
+  });
+});
+
+describe("append_output suggested_output", () => {
+  // falco userspace/falco/app/actions/init_falco_engine.cpp (add_suggested_output) and falco.yaml's
+  // default `append_output: [{suggested_output: true}]`; the suggested fields are the container
+  // plugin's (plugins/container/src/caps/extract/extract.cpp)
+  it("appends name_with_underscores=%name for each suggested field the source has", () => {
+    const text = `
+- rule: r
+  desc: d
+  condition: evt.type = openat
+  output: opened %fd.name
+  priority: INFO
+- rule: k
+  desc: d
+  condition: ka.verb = create
+  output: created
+  priority: INFO
+  source: k8s_audit
+`;
+    const { ruleset, results } = loadRules({
+      documents: [{ name: "rules.yaml", text }],
+      sources: [source as unknown as EventSource<never>, k8sAuditSource as unknown as EventSource<never>],
+      appendOutput: [{ suggested_output: true }],
+    });
+    expect(results.errors).toEqual([]);
+    const [a] = ruleset.evaluate(source, ev({ "fd.name": "/etc/x", "container.id": "host", "container.name": "host" }));
+    expect(a!.output.replace(/^\S+: Informational /, "")).toBe(
+      "opened /etc/x container_id=host container_name=host container_image_repository=<NA> container_image_tag=<NA> k8s_pod_name=<NA> k8s_ns_name=<NA>",
+    );
+    expect(a!.output_fields["container.id"]).toBe("host");
+    // the k8s_audit source has no suggested fields: its output is unchanged
+    const k = ruleset.rules.find((r) => r.name === "k")!;
+    expect(k.output.keys).toEqual([]);
+    expect(checkRulesOptions({ appendOutput: [{ suggested_output: "yes" } as never] })).toEqual(["append_output[0].suggested_output: must be true or false"]);
+  });
+});
+
+describe("transformers in exceptions (Falco >= 0.38)", () => {
+  // falco unit_tests/engine/test_rule_loader.cpp, s_exception_values_rule_base with
+  // exceptions_values_rhs_transformer, exceptions_values_transformer_value_quoted,
+  // exceptions_values_transformer_space and exceptions_fields_transformer(_quoted)
+  const base = (exception: string) => `
+- rule: test_rule
+  desc: test rule
+  condition: evt.type = openat
+  output: command=%proc.cmdline
+  priority: INFO
+  exceptions:
+${exception}`;
+  const fires = (text: string, fields: Record<string, unknown>) => {
+    const { ruleset, results } = load(text);
+    expect(results.errors).toEqual([]);
+    return ruleset.evaluate(source, ev(fields)).length === 1;
+  };
+
+  it("a transformer in values compares with the field it reads, quoted or not", () => {
+    for (const value of ["toupper(proc.pname)", '"toupper(proc.pname)"']) {
+      const text = base(`    - name: test_exception\n      fields: [proc.name]\n      comps: [=]\n      values:\n        - [${value}]\n`);
+      expect(fires(text, { "proc.name": "BASH", "proc.pname": "bash" })).toBe(false);
+      expect(fires(text, { "proc.name": "BASH", "proc.pname": "sh" })).toBe(true);
+      expect(load(text).ruleset.rules[0]!.condition).toContain("proc.name = toupper(proc.pname)");
+    }
+  });
+
+  it("a value with a blank stays text", () => {
+    const text = base(`    - name: test_exception\n      fields: [proc.name]\n      comps: [=]\n      values:\n        - [toupper( proc.pname)]\n`);
+    expect(fires(text, { "proc.name": "toupper( proc.pname)" })).toBe(false);
+    expect(fires(text, { "proc.name": "BASH", "proc.pname": "bash" })).toBe(true);
+  });
+
+  it("a transformer in fields loads and applies", () => {
+    for (const field of ["tolower(proc.name)", '"tolower(proc.name)"']) {
+      const text = base(`    - name: test_exception\n      fields: [${field}]\n      comps: [=]\n      values:\n        - [test]\n`);
+      expect(fires(text, { "proc.name": "TEST" })).toBe(false);
+      expect(fires(text, { "proc.name": "other" })).toBe(true);
+    }
   });
 });

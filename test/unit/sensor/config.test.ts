@@ -12,7 +12,7 @@ describe("detector config", () => {
         enabled: "auto",
         rulesFiles: defaultRulesFiles(),
         selection: [],
-        appendOutput: [],
+        appendOutput: [{ suggested_output: true }],
         ringBufferBytes: 8 * 1024 * 1024,
         kernelFilter: true,
         ruleMatching: "first",
@@ -60,7 +60,7 @@ describe("detector config", () => {
     const deep = readDetectorConfig({ rules: [{ disable: { rule: 5 } }], append_output: [42] });
     expect(deep.ok === false && deep.problems).toEqual([
       "detector.rules[0].disable.rule: must be a non-empty string",
-      "detector.append_output[0]: must be a map with match, extra_output and/or extra_fields",
+      "detector.append_output[0]: must be a map with match, extra_output, extra_fields and/or suggested_output",
     ]);
     const unknown = readDetectorConfig({ ring_bufer_bytes: 1 });
     expect(unknown.ok === false && unknown.problems[0]).toMatch(/^detector\.ring_bufer_bytes: unknown key/);

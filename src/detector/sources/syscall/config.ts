@@ -29,7 +29,12 @@ export const detectorSchema = s
         "Rules files or directories, in load order (later files append to or override earlier ones). Default: Falco's stable rules shipped in rules/falco/; Peregrine's own rules/peregrine_rules.yaml loads only when listed.",
       ),
     rules: s.array(s.any()).default([]).describe("Rule selection steps as in falco.yaml: `- disable: {rule: NAME}`, `- enable: {tag: TAG}`; `*` is a wildcard."),
-    append_output: s.array(s.any()).default([]).describe("falco.yaml's append_output: extra output text and fields for matching rules."),
+    append_output: s
+      .array(s.any())
+      .default([{ suggested_output: true }])
+      .describe(
+        "falco.yaml's append_output: extra output text and fields for matching rules. The default is Falco's: suggested_output appends container_id=%container.id, container_name, container_image_repository, container_image_tag, k8s_pod_name and k8s_ns_name to every syscall rule's output.",
+      ),
     rule_matching: s
       .string()
       .default("first")
