@@ -599,6 +599,16 @@ function applyStatus(s) {
   if (!state.range) applyStats(s.stats);
   renderOutputs(s.outputs);
   renderDetector(s.detector);
+  // The response engine runs as the router's "response" lane: its card shows while it exists.
+  const lane = s.outputs.find((o) => o.name === "response" && o.type === "response");
+  $("response-card").hidden = !lane;
+  if (lane) {
+    const key = `${lane.delivered}:${lane.dead_letters}:${lane.queue_depth}:${Math.floor(Date.now() / 10000)}`;
+    if (key !== state.responseKey) {
+      state.responseKey = key;
+      void loadResponse();
+    }
+  }
   const dlqKey = s.outputs.map((o) => `${o.name}:${o.dead_letters}`).join(",");
   if (dlqKey !== state.dlqCounts) {
     state.dlqCounts = dlqKey;
@@ -714,6 +724,33 @@ function renderDetector(d) {
       ),
     );
   if (drops.length) box.append(el("div", { class: "drops" }, "drops: " + drops.map(([k, v]) => `${k} ${fmtNum(v)}`).join(" · ")));
+}
+
+// ---------------------------------------------------------------- response actions
+
+const RESPONSE_SHOWN = 12;
+
+async function loadResponse() {
+  let res;
+  try {
+    res = await api(`/api/response?limit=${RESPONSE_SHOWN}`);
+  } catch (err) {
+    return toast(`response: ${err.message}`, true);
+  }
+  const counts = Object.entries(res.counts || {});
+  $("response-counts").textContent = counts.map(([k, v]) => `${fmtNum(v)} ${k.replace("_", " ")}`).join(" · ");
+  const list = $("response");
+  if (!res.actions.length) return list.replaceChildren(el("li", { class: "muted none", text: "No action yet." }));
+  list.replaceChildren(
+    ...res.actions.map((a) =>
+      el(
+        "li",
+        { "data-status": a.status, title: `${a.message}\nalert ${a.alert_uuid} (${a.alert_rule})` },
+        el("span", { class: "what" }, el("span", { class: `rstatus ${a.status}`, text: a.status.replace("_", " ") }), `${a.actionner} ${a.target ? a.target.description : ""}`),
+        el("span", { class: "why", text: `${a.rule} · ${a.action} · ${fmtAgo(a.finished_at || a.started_at || a.created_at)}${a.status === "done" || a.status === "started" ? "" : ` · ${a.message}`}` }),
+      ),
+    ),
+  );
 }
 
 // ---------------------------------------------------------------- dead letters
