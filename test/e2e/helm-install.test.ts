@@ -28,12 +28,10 @@ import { importImageIntoKubelet } from "../harness/kube-image.js";
 import { REPO_ROOT } from "../harness/paths.js";
 import { freePort, Receiver } from "../harness/receiver.js";
 import { runCommand, type CommandRun } from "../harness/run-command.js";
-import { runsTheSensor } from "../harness/sensor-lock.js";
+import { acquireSensorLock } from "../harness/sensor-lock.js";
 import { services } from "../harness/services.js";
 import { ensureHelm } from "../harness/services/helm.js";
 import { KUBECONFIG, KUBECTL, schedulerRuns } from "../harness/services/kubernetes.js";
-
-runsTheSensor();
 
 const CHART = join(REPO_ROOT, "deploy", "helm", "peregrine");
 const isRoot = process.getuid?.() === 0;
@@ -56,6 +54,7 @@ let helm = "";
 let port = 0;
 let installed = false;
 let releaseService: (() => void) | undefined;
+let releaseSensor: (() => void) | undefined;
 
 const helmEnv = () => ({ ...process.env, KUBECONFIG, HELM_CACHE_HOME: join(tmp, "helm", "cache"), HELM_CONFIG_HOME: join(tmp, "helm", "config"), HELM_DATA_HOME: join(tmp, "helm", "data") });
 const helmRun = (args: string[], timeoutMs = 5 * 60_000): Promise<CommandRun> => runCommand(helm, args, { env: helmEnv(), timeoutMs });
@@ -166,7 +165,9 @@ spec:
   persistentVolumeReclaimPolicy: Retain
   hostPath: {path: ${journalDir}, type: Directory}
 `);
-  }, 90 * 60_000);
+    // the detector pod loads the eBPF sensor: one such file at a time (taken after the builds)
+    releaseSensor = await acquireSensorLock();
+  }, 120 * 60_000);
 
   afterAll(async () => {
     try {
@@ -178,6 +179,7 @@ spec:
       }
     } finally {
       await receiver.stop();
+      releaseSensor?.();
       releaseService?.();
       rmSync(tmp, { recursive: true, force: true });
     }

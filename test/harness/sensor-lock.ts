@@ -8,10 +8,15 @@ import { acquireLock } from "./lock.js";
 
 const WAIT_MS = 30 * 60_000;
 
+/** The same lock taken by hand, for a file that loads the sensor only after long preparations. */
+export function acquireSensorLock(): Promise<() => void> {
+  return acquireLock("sensor", WAIT_MS);
+}
+
 export function runsTheSensor(): void {
   let release: (() => void) | undefined;
   beforeAll(async () => {
-    release = await acquireLock("sensor", WAIT_MS);
+    release = await acquireSensorLock();
   }, WAIT_MS);
   afterAll(() => release?.());
 }
