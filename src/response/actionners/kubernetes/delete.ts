@@ -55,6 +55,7 @@ async function resolve(alert: Alert): Promise<ResolveResult> {
 export const deleteResource: Actionner = {
   name: "kubernetes:delete",
   description: "Delete the resource a k8s_audit alert names (ka.target.*), bound to its uid",
+  continueByDefault: false,
   checkParameters: () => [],
   resolve,
   async run(req) {

@@ -44,12 +44,12 @@ async function resolveNode(alert: Alert): Promise<ResolveResult> {
     return { ok: false, code: "RESPONSE_TARGET_UNRESOLVED", message: `looking up node ${node}: ${(err as Error).message}` };
   }
   if (!n) return { ok: false, code: "RESPONSE_TARGET_GONE", message: `node ${node} (of pod ${namespace}/${name}) does not exist` };
-  const target: ActionTarget = { kind: "node", description: `node ${node} (of pod ${namespace}/${name})`, identity: { node, uid: n.metadata.uid, pod: `${namespace}/${name}` } };
+  const target: ActionTarget = { kind: "node", description: `node ${node} (of pod ${namespace}/${name})`, identity: { name: node, uid: n.metadata.uid, pod: `${namespace}/${name}` } };
   return { ok: true, target };
 }
 
 async function recordedNode(target: ActionTarget, signal: AbortSignal): Promise<Node | ActionResult> {
-  const { node, uid } = target.identity;
+  const { name: node, uid } = target.identity;
   if (!node || !uid) return failed("RESPONSE_ACTION_FAILED", `the recorded target ${target.description} has no node and uid`, false);
   try {
     const n = await kube().getOptional<Node>(nodePath(node), signal);

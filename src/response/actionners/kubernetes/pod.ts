@@ -46,6 +46,7 @@ async function podOf(req: ActionRequest): Promise<Pod | ActionResult> {
 export const terminate: Actionner = {
   name: "kubernetes:terminate",
   description: "Terminate a pod (deleted with a uid precondition: a pod that replaced it under the same name is never hit)",
+  continueByDefault: false,
   checkParameters: (p) =>
     checkParams(checkInt(p, "grace_period_seconds"), checkBool(p, "ignore_daemonsets"), checkBool(p, "ignore_statefulsets"), checkBool(p, "ignore_standalone_pods"), checkMinHealthy(p)),
   resolve: resolvePod,
@@ -222,6 +223,7 @@ const artifactBase = (pod: Pod, name: string) => `${pod.metadata.namespace}_${po
 export const log: Actionner = {
   name: "kubernetes:log",
   description: "Get the last lines of the pod's log (the first container with any), as an artifact for the action's output",
+  output: "allowed",
   checkParameters: (p) => checkParams(checkInt(p, "tail_lines")),
   resolve: resolvePod,
   async run(req) {
@@ -313,6 +315,7 @@ async function execIn(req: ActionRequest, pod: Pod, command: string[], what: str
 export const exec: Actionner = {
   name: "kubernetes:exec",
   description: "Run a command (through the shell) in each container of the pod; ${FIELD} names are expanded from the alert",
+  output: "allowed",
   checkParameters: (p) => checkParams(checkString(p, "command", true), checkString(p, "shell", false)),
   resolve: resolvePod,
   async run(req) {
@@ -327,6 +330,7 @@ export const exec: Actionner = {
 export const script: Actionner = {
   name: "kubernetes:script",
   description: "Run a script (inline, or a file of the router's host) with the shell in the pod; ${FIELD} names are expanded from the alert",
+  output: "allowed",
   checkParameters: (p) => {
     const problems = checkParams(checkString(p, "script", false), checkString(p, "file", false), checkString(p, "shell", false));
     const hasScript = typeof p.script === "string" && p.script !== "";
@@ -358,6 +362,7 @@ export const script: Actionner = {
 export const download: Actionner = {
   name: "kubernetes:download",
   description: "Download a file from the pod (cat in its first container that has it), as an artifact for the action's output",
+  output: "required",
   checkParameters: (p) => checkParams(checkString(p, "file", true)),
   resolve: resolvePod,
   async run(req) {
