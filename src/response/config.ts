@@ -38,5 +38,25 @@ export const responseSchema = s
       })
       .describe("Retries of actions that failed with a transient error."),
     timeout_ms: s.duration().range(1).default(60_000).describe("Deadline of one alert's actions."),
+    aws: s
+      .object({
+        region: s.string().optional().describe("Region of aws:s3 outputs and aws:lambda (else AWS_REGION or the default chain's)."),
+        endpoint: s.string().optional().describe("An endpoint other than AWS's (a local S3 or Lambda service)."),
+        access_key_id: s.string().optional().describe("Access key; else the default credentials chain."),
+        secret_access_key: s.string().optional().describe("Secret key (use ${VAR} or ${file:PATH})."),
+        session_token: s.string().optional().describe("Session token of temporary credentials."),
+        force_path_style: s.boolean().default(false).describe("Path-style bucket addressing (most S3-compatible servers)."),
+      })
+      .optional()
+      .describe("AWS connection of aws:s3 outputs and aws:lambda (Talon's `aws:` section)."),
+    minio: s
+      .object({
+        endpoint: s.string().notEmpty().describe("URL of the S3-compatible store of minio:s3 outputs."),
+        access_key: s.string().notEmpty().describe("Access key."),
+        secret_key: s.string().notEmpty().describe("Secret key (use ${VAR} or ${file:PATH})."),
+        region: s.string().optional().describe("Region the store answers for (default us-east-1)."),
+      })
+      .optional()
+      .describe("The S3-compatible store of minio:s3 outputs (Talon's `minio:` section)."),
   })
   .describe("The response engine (see docs/response.md).");

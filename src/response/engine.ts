@@ -21,8 +21,12 @@ import type { Allowlist, RateLimits } from "./safety.js";
 import { FINAL_STATUSES, type ActionRecord, type ActionStatus, type ActionStore } from "./store.js";
 import type { ResponseMetrics } from "./metrics.js";
 
-/** Writes an artifact to an action's `output:` target (aws:s3, minio:s3, local:file); returns where. */
-export type ArtifactWriter = (target: string, parameters: Readonly<Record<string, unknown>>, artifact: ActionArtifact) => Promise<string>;
+/**
+ * Writes an artifact to an action's `output:` target (aws:s3, minio:s3, local:file); returns
+ * where. `time` names the object: the action's, so a write repeated after a crash lands once.
+ * Throws an error with `retryable` when it did not write.
+ */
+export type ArtifactWriter = (target: string, parameters: Readonly<Record<string, unknown>>, artifact: ActionArtifact, options: { time: Date; signal: AbortSignal }) => Promise<string>;
 
 /** Journals notification alerts for outputs (the router's accept with explicit outputs). */
 export type Notify = (alert: Alert, outputs: readonly string[]) => Promise<void>;
@@ -176,9 +180,10 @@ export class ResponseEngine {
         if (!this.o.writeArtifact) return this.finish(base, rule, "failed", `${result.message}; but no writer for output ${action.output.target}`, "RESPONSE_ACTION_FAILED");
         for (const artifact of result.artifacts) {
           try {
-            objects[`${action.output.target}:${artifact.name}`] = await this.o.writeArtifact(action.output.target, action.output.parameters, artifact);
+            objects[`${action.output.target}:${artifact.name}`] = await this.o.writeArtifact(action.output.target, action.output.parameters, artifact, { time: new Date(base.created_at), signal });
           } catch (err) {
-            return this.finish(base, rule, "failed", `${result.message}; writing ${artifact.name} to ${action.output.target} failed: ${errorMessage(err)}`, "RESPONSE_ACTION_RETRY");
+            const retryable = (err as { retryable?: unknown }).retryable !== false;
+            return this.finish(base, rule, "failed", `${result.message}; writing ${artifact.name} to ${action.output.target} failed: ${errorMessage(err)}`, retryable ? "RESPONSE_ACTION_RETRY" : "RESPONSE_ACTION_FAILED");
           }
         }
       }

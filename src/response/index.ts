@@ -9,7 +9,7 @@ import type { Logger } from "pino";
 import type { Config, OutputConfig } from "../config/index.js";
 import { s } from "../config/schema.js";
 import { defineOutput, type Output, type SendResult } from "../delivery/output.js";
-import { PeregrineError, errorMessage, type ErrorCode } from "../errors.js";
+import { PeregrineError, type ErrorCode } from "../errors.js";
 import type { Router } from "../router.js";
 import type { Actionner } from "./actionner.js";
 import { actionnerRegistry, OUTPUT_TARGETS } from "./actionners/index.js";
@@ -17,6 +17,7 @@ import { ResponseEngine, type ArtifactWriter } from "./engine.js";
 import { ResponseMetrics } from "./metrics.js";
 import { formatRulesMessage, loadResponseRules, type ResponseRule, type ResponseRuleset, type RulesCheck } from "./rules.js";
 import { Allowlist, RateLimits, readSelf } from "./safety.js";
+import { checkArtifactTarget, configureArtifactTargets, writeArtifact, type TargetsConfig } from "./targets.js";
 import { ActionStore, type ListFilter } from "./store.js";
 
 export const RESPONSE_LANE = "response";
@@ -25,17 +26,20 @@ const TALON_NOTIFIERS = ["slack", "loki", "webhook", "elasticsearch", "smtp", "k
 
 export type ResponseConfig = NonNullable<Config["response"]>;
 
-export function rulesCheck(actionners: ReadonlyMap<string, Actionner>): RulesCheck {
+/** `withOutputs`: also check output parameters against the configured stores (the router does; `response validate` has no config). */
+export function rulesCheck(actionners: ReadonlyMap<string, Actionner>, withOutputs = false): RulesCheck {
   return {
     checkActionner: (name, parameters) => actionners.get(name)?.checkParameters(parameters),
     knownActionners: () => [...actionners.keys()].sort(),
     outputTargets: OUTPUT_TARGETS,
+    outputMode: (name) => actionners.get(name)?.output,
+    ...(withOutputs ? { checkOutput: (target: string, parameters: Record<string, unknown>) => checkArtifactTarget(target, parameters) } : {}),
   };
 }
 
 /** Loads and checks rules files; throws RESPONSE_RULES_INVALID naming every error's file and line. */
 export function loadRulesOrThrow(files: readonly string[], actionners: ReadonlyMap<string, Actionner>, logger?: Logger): ResponseRuleset {
-  const set = loadResponseRules(files, rulesCheck(actionners));
+  const set = loadResponseRules(files, rulesCheck(actionners, true));
   for (const w of set.warnings) logger?.warn(formatRulesMessage(w));
   if (set.errors.length > 0) throw new PeregrineError("RESPONSE_RULES_INVALID", `response rules have ${set.errors.length} error(s):\n${set.errors.map(formatRulesMessage).join("\n")}`);
   return set;
@@ -52,18 +56,6 @@ export function notifierOutputs(config: Config, rule: Pick<ResponseRule, "notifi
     else unknown.push(n);
   }
   return { outputs: [...new Set(outputs)], unknown };
-}
-
-async function artifactWriter(logger: Logger): Promise<ArtifactWriter | undefined> {
-  // The output targets live beside the Kubernetes actionners that produce most artifacts.
-  const module = "./targets.js";
-  try {
-    const m = (await import(module)) as { writeArtifact?: ArtifactWriter };
-    return m.writeArtifact;
-  } catch (err) {
-    logger.debug(`response: no artifact writer: ${errorMessage(err)}`);
-    return undefined;
-  }
 }
 
 export interface InstalledResponse {
@@ -87,6 +79,7 @@ export async function installResponse(
   if (config.outputs.some((o) => o.name === RESPONSE_LANE))
     throw new PeregrineError("RESPONSE_RULES_INVALID", `an output is named "${RESPONSE_LANE}", the name of the response engine's lane: rename the output`);
   const log = logger.child({ component: "response" });
+  configureArtifactTargets(targetsConfig(rc));
   const actionners = actionnerRegistry(options.actionners);
   const ruleset = loadRulesOrThrow(rc.rules_files, actionners, log);
   for (const rule of ruleset.rules) {
@@ -99,7 +92,6 @@ export async function installResponse(
   metrics.rules.set(ruleset.rules.length);
   const notifiers = new Map<ResponseRule, string[]>();
   const pause = options.pauseAt ?? testPause();
-  const writer = await artifactWriter(log);
   const engine = new ResponseEngine({
     ruleset,
     actionners,
@@ -118,7 +110,7 @@ export async function installResponse(
       await router.accept([{ ...alert, hostname: hostname() }], { outputs });
     },
     ...(pause ? { pauseAt: pause } : {}),
-    ...(writer ? { writeArtifact: writer } : {}),
+    writeArtifact: writeArtifact satisfies ArtifactWriter,
   });
 
   const output: Output = {
@@ -139,6 +131,24 @@ export async function installResponse(
     store,
     registerRoutes: (app) => registerResponseApi(app, store, ruleset),
   };
+}
+
+/** response.aws / response.minio, as the targets module takes them (Talon keeps them in its config too). */
+function targetsConfig(rc: ResponseConfig): TargetsConfig {
+  const out: TargetsConfig = {};
+  if (rc.aws) {
+    const a = rc.aws;
+    out.aws = {
+      ...(a.region ? { region: a.region } : {}),
+      ...(a.endpoint ? { endpoint: a.endpoint } : {}),
+      ...(a.access_key_id ? { access_key_id: a.access_key_id } : {}),
+      ...(a.secret_access_key ? { secret_access_key: a.secret_access_key } : {}),
+      ...(a.session_token ? { session_token: a.session_token } : {}),
+      force_path_style: a.force_path_style,
+    };
+  }
+  if (rc.minio) out.minio = { endpoint: rc.minio.endpoint, access_key: rc.minio.access_key, secret_key: rc.minio.secret_key, ...(rc.minio.region ? { region: rc.minio.region } : {}) };
+  return out;
 }
 
 function testPause(): "started" | "ran" | undefined {

@@ -97,6 +97,10 @@ export interface RulesCheck {
   knownActionners(): string[];
   /** Talon's output targets this build writes (`aws:s3`, `minio:s3`, `local:file`). */
   outputTargets: readonly string[];
+  /** Problems with an output's parameters (bucket, destination, ...), when checked. */
+  checkOutput?(target: string, parameters: Record<string, unknown>): string[];
+  /** Whether an actionner produces artifacts: undefined (none), allowed, required. */
+  outputMode?(actionner: string): "allowed" | "required" | undefined;
 }
 
 const PRIORITY_RE = /^(<|>)?(=)?(Debug|Informational|Notice|Warning|Error|Critical|Alert|Emergency|)$/i;
@@ -574,6 +578,11 @@ function compileRule(raw: RawRule, defs: Map<string, RawAction>, used: Set<strin
       else if (Object.keys(action.output.parameters).length === 0) msgs.error(op, "missing 'parameters' for the output", aitem);
       else if (check && !check.outputTargets.includes(action.output.target))
         msgs.error(op, `unknown output target '${action.output.target}'; known: ${check.outputTargets.join(", ")}`, aitem);
+      else if (check?.checkOutput) for (const problem of check.checkOutput(action.output.target, action.output.parameters)) msgs.error(op, `output: ${problem}`, aitem);
+      if (check?.outputMode && ACTIONNER_RE.test(action.actionner) && check.checkActionner(action.actionner, {}) !== undefined && check.outputMode(action.actionner) === undefined)
+        msgs.warn(op, `${action.actionner} produces no file: its output is ignored`, aitem);
+    } else if (check?.outputMode?.(action.actionner) === "required") {
+      msgs.error(ap("actionner"), `${action.actionner} needs an output (target and parameters) for the files it produces`, aitem);
     }
     rule.actions.push(action);
   }
