@@ -51,7 +51,9 @@ export async function dlqCommand(argv: string[]): Promise<number> {
     if (sub === "list") process.stderr.write("hint: peregrine dlq list --storage DIR reads the journal without the config\n");
     return EXIT.INVALID;
   }
-  if (values.output !== undefined && !config.outputs.some((o) => o.name === values.output)) {
+  // the response engine's lane is not in outputs: but its dead letters are actions that failed
+  const responseLane = config.response?.enabled === true && values.output === "response";
+  if (values.output !== undefined && !responseLane && !config.outputs.some((o) => o.name === values.output)) {
     process.stderr.write(`error: --output: no output named "${values.output}" in ${config.source} (known: ${config.outputs.map((o) => o.name).join(", ")})\n`);
     return EXIT.USAGE;
   }
