@@ -22,11 +22,11 @@ const OWN_FIELDS: readonly FieldInfo[] = [
   f("evt.is_open_read", "bool", "True for an open* that requests read access."),
   f("evt.is_open_write", "bool", "True for an open* that requests write access."),
   f("evt.is_open_exec", "bool", "True for an open* that creates an executable file."),
-  f("evt.arg", "string", "One syscall argument by name (evt.arg.flags, evt.arg[flags]), as formatted text; a relative path is joined to its directory (the cwd, or the dirfd's path), as Falco does.", {
+  f("evt.arg", "string", "One syscall argument by name (evt.arg.flags, evt.arg[flags]) or by position in Falco's parameter order (evt.arg[2], [0] the result), as formatted text; a relative path is joined to its directory (the cwd, or the dirfd's path), as Falco does.", {
     arg: "required",
     dottedArg: true,
   }),
-  f("evt.rawarg", "string", "One raw syscall argument by name (evt.rawarg.res).", { arg: "required", dottedArg: true }),
+  f("evt.rawarg", "string", "One raw syscall argument by name (evt.rawarg.res) or position (evt.rawarg[0]); a numeric argument compares as a number.", { arg: "required", dottedArg: true }),
   f("evt.args", "string", "All syscall arguments as one formatted string."),
   f("evt.dir", "string", "Event direction (deprecated: only exit events exist)."),
   f("evt.source", "string", "Event source name (syscall)."),

@@ -9,6 +9,7 @@
  */
 import { isRfc3339 } from "../../alert.js";
 import type { EventSource, EventTypeCatalog, ExtractedValue, Extractor, FieldInfo } from "../event.js";
+import { FALCO_EXIT_PARAMS, positionalArg } from "../fields/falco-params.js";
 import { SYSCALL_EVENT_TYPES, SYSCALL_FIELDS } from "../fields/syscall.js";
 
 export type ReplayValue = string | number | boolean | (string | number)[];
@@ -242,6 +243,24 @@ export function replaySource(
           if (Array.isArray(a)) return a[index - 1];
           if (index === 1 && parent >= 0) return e.slots[parent];
           return undefined;
+        };
+      }
+      if ((field === "evt.arg" || field === "evt.rawarg") && /^[0-9]+$/.test(arg)) {
+        // positional, as in libsinsp: the N-th parameter of the event type's exit event
+        const index = Number(arg);
+        const byType = new Map<string, number>();
+        for (const type of Object.keys(FALCO_EXIT_PARAMS)) {
+          const name = positionalArg(type, index);
+          if (name !== undefined) byType.set(type, slotOf(`${field}[${name}]`));
+        }
+        const res = slotOf(index === 0 ? (field === "evt.arg" ? "evt.res" : "evt.rawres") : `${field}[res]`);
+        return (e) => {
+          const direct = e.slots[bracket];
+          if (direct !== undefined) return direct;
+          const t = e.slots[EVT_TYPE_SLOT];
+          const slot = typeof t === "string" ? byType.get(t) : undefined;
+          const v = slot === undefined ? undefined : e.slots[slot];
+          return v !== undefined || index !== 0 ? v : e.slots[res];
         };
       }
       return (e) => e.slots[bracket];

@@ -6,6 +6,9 @@
 import { describe, expect, it } from "vitest";
 import { checkRulesOptions, k8sAuditSource, loadRules, type EventSource } from "../../../src/detector/index.js";
 import { normalizeReplayEvent, replaySource, type ReplayEvent } from "../../../src/detector/sources/replay.js";
+import { createSyscallSource } from "../../../src/detector/sources/syscall/source.js";
+import { emptyProc, ProcessTable } from "../../../src/detector/sources/syscall/state.js";
+import type { SyscallEvent } from "../../../src/detector/sources/syscall/event.js";
 import { compiled } from "./helpers.js";
 
 const source = replaySource();
@@ -258,5 +261,35 @@ ${exception}`;
       expect(fires(text, { "proc.name": "TEST" })).toBe(false);
       expect(fires(text, { "proc.name": "other" })).toBe(true);
     }
+  });
+});
+
+describe("positional evt.arg[N]", () => {
+  // libs test/filter_compiler.ut.cpp ("evt.arg[1] = /test/dir") and test/filter_parser.ut.cpp
+  // ("evt.arg[0] = value"): N is the parameter's position in the event (libscap's event table)
+  it("replayed events: the N-th parameter of the event type, [0] the result", () => {
+    const open = { "evt.type": "openat", "evt.arg.dirfd": "-100", "evt.arg.name": "/etc/passwd", "evt.rawarg.flags": 65, "evt.rawres": 3 };
+    expect(holds("evt.arg[1] = -100", open)).toBe(true);
+    expect(holds("evt.arg[2] = /etc/passwd", open)).toBe(true);
+    expect(holds("evt.rawarg[3] = 65", open)).toBe(true);
+    expect(holds("evt.rawarg[0] = 3", open)).toBe(true);
+    // connect's exit event is (res, tuple, fd, addr)
+    expect(holds("evt.arg[2] = 7", { "evt.type": "connect", "evt.arg.fd": "7" })).toBe(true);
+  });
+
+  it("the live source: the same positions over the sensor's named parameters", () => {
+    const proc = { ...emptyProc(42), comm: "cat" };
+    const table = new ProcessTable({ read: () => proc });
+    const live = createSyscallSource({ table, users: { userName: () => "root", groupName: () => "root" }, bootOffsetNs: () => 0n, hostname: "h" });
+    const event = {
+      num: 1, type: "openat", spec: undefined, tsBoot: 0, tid: 42, ret: 3, uid: 0, gid: 0, proc, fd: undefined, fdNum: 3, fdNameChanged: true,
+      argNames: ["dirfd", "name", "flags", "mode"], argValues: [-100, "/etc/passwd", 0, 0], flags: 0,
+    } as unknown as SyscallEvent;
+    const get = (field: string, arg: string) => live.extractor(field, arg)!(event);
+    expect(get("evt.arg", "2")).toBe("/etc/passwd");
+    expect(get("evt.rawarg", "1")).toBe(-100);
+    expect(get("evt.rawarg", "0")).toBe(3);
+    expect(get("evt.arg", "name")).toBe("/etc/passwd");
+    expect(get("evt.arg", "9")).toBeUndefined();
   });
 });

@@ -9,6 +9,7 @@ import { posix } from "node:path";
 import type { LiteralAware } from "../../compiler/compile.js";
 import type { EventSource, EventTypeCatalog, ExtractedValue, Extractor, FieldInfo } from "../../event.js";
 import { SYSCALL_EVENT_TYPES, SYSCALL_FIELDS } from "../../fields/syscall.js";
+import { positionalArg } from "../../fields/falco-params.js";
 import {
   bpfCommandText,
   capsText,
@@ -133,6 +134,13 @@ function argValue(e: SyscallEvent, name: string): ArgValue {
   return eventArg(e, name);
 }
 
+/** An argument by name, or by position (`evt.arg[2]`: the event's third parameter in Falco's order, [0] the result). */
+function argAt(arg: string | undefined): (e: SyscallEvent) => string | undefined {
+  if (arg === undefined || !/^[0-9]+$/.test(arg)) return () => arg;
+  const index = Number(arg);
+  return (e) => positionalArg(e.type, index);
+}
+
 /** A relative path parameter joined to its directory, as Falco's evt.arg gives it. */
 function resolvedArg(e: SyscallEvent, name: string): string | undefined {
   return e.resolvedArgs?.[e.argNames.indexOf(name)];
@@ -226,11 +234,21 @@ export function createSyscallSource(ctx: SyscallSourceContext): SyscallSource {
     "evt.is_open_read": () => (e) => (e.fd && e.flags !== undefined && e.type.startsWith("open") ? isOpenRead(e.flags) : e.type === "creat" ? false : undefined),
     "evt.is_open_write": () => (e) => (e.flags !== undefined && (e.type.startsWith("open") || e.type === "creat") ? isOpenWrite(e.flags) : undefined),
     "evt.is_open_exec": () => (e) => (e.flags !== undefined && e.type.startsWith("open") ? (e.flags & O.CREAT) !== 0 && ((Number(eventArg(e, "mode") ?? 0) & 0o111) !== 0) : undefined),
-    "evt.arg": (arg) => (e) => (arg === undefined ? undefined : (resolvedArg(e, arg) ?? argText(e, arg, argValue(e, arg), users))),
-    "evt.rawarg": (arg) => (e) => {
-      if (arg === undefined) return undefined;
-      const v = argValue(e, arg);
-      return typeof v === "number" || typeof v === "string" ? v : undefined;
+    "evt.arg": (arg) => {
+      const at = argAt(arg);
+      return (e) => {
+        const name = at(e);
+        return name === undefined ? undefined : (resolvedArg(e, name) ?? argText(e, name, argValue(e, name), users));
+      };
+    },
+    "evt.rawarg": (arg) => {
+      const at = argAt(arg);
+      return (e) => {
+        const name = at(e);
+        if (name === undefined) return undefined;
+        const v = argValue(e, name);
+        return typeof v === "number" || typeof v === "string" ? v : undefined;
+      };
     },
     "evt.args": () => (e) => allArgs(e, users),
     "evt.dir": () => () => "<",
