@@ -3,6 +3,9 @@
  * RunContext and hands it to every RunExtension (the dashboard, the detector, noise control);
  * the halves never import each other, they share what is on the context.
  */
+// Type-only imports of the router and the config (erased at run time; neither imports this
+// module back). The extensions hand the router on whole (accept, metrics, lanes, journal,
+// history, events, config): an interface narrower than Router would restate most of it.
 import type { FastifyInstance } from "fastify";
 import type { Config } from "./config/index.js";
 import type { Logger } from "./log.js";
