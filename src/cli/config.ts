@@ -23,6 +23,11 @@ export async function configCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: rest, options: { config: { type: "string", short: "c" }, json: { type: "boolean" } }, strict: true });
   try {
     const result = loadConfig(values.config);
+    if (result.config?.response?.enabled) {
+      // The response rules files are part of what the router will refuse to start on.
+      const { responseRulesIssues } = await import("../response/index.js");
+      result.issues.push(...responseRulesIssues(result.config));
+    }
     const errors = result.issues.filter((i) => i.severity === "error");
     if (values.json) {
       // every error carries a code: its own, or the general one

@@ -45,6 +45,23 @@ export function loadRulesOrThrow(files: readonly string[], actionners: ReadonlyM
   return set;
 }
 
+/** The problems of the configured response rules files, as config issues (`peregrine config check`). */
+export function responseRulesIssues(config: Config): { path: string; message: string; severity: "error" | "warning"; code?: ErrorCode }[] {
+  const rc = config.response;
+  if (!rc?.enabled) return [];
+  configureArtifactTargets(targetsConfig(rc));
+  const set = loadResponseRules(rc.rules_files, rulesCheck(actionnerRegistry(), true));
+  const issues: { path: string; message: string; severity: "error" | "warning"; code?: ErrorCode }[] = [];
+  if (rc.rules_files.length === 0) issues.push({ path: "response.rules_files", message: "response is enabled with no rules file: nothing will run", severity: "warning" });
+  const text = (m: (typeof set.errors)[number]) => formatRulesMessage(m).replace(/: (error|warning): /, ": ");
+  for (const m of set.errors) issues.push({ path: "response.rules_files", message: text(m), severity: "error", code: "RESPONSE_RULES_INVALID" });
+  for (const m of set.warnings) issues.push({ path: "response.rules_files", message: text(m), severity: "warning" });
+  for (const rule of set.rules)
+    for (const n of notifierOutputs(config, rule, rc.default_notifiers).unknown)
+      issues.push({ path: "response.rules_files", message: `rule "${rule.name}": notifier "${n}" names no output and no output type: it is not notified`, severity: "warning" });
+  return issues;
+}
+
 /** The outputs a rule notifies: an output's name, or a Talon notifier name taken as the first output of that type. */
 export function notifierOutputs(config: Config, rule: Pick<ResponseRule, "notifiers">, defaults: readonly string[]): { outputs: string[]; unknown: string[] } {
   const outputs: string[] = [];
