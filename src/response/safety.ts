@@ -122,6 +122,7 @@ export class Allowlist {
     const id = target.identity;
     const ns = id.namespace;
     if (ns !== undefined && this.namespaces.has(ns)) return `namespace ${ns} is allowlisted (${(BUILTIN_NAMESPACES as readonly string[]).includes(ns) ? "built in" : this.self.pod?.namespace === ns ? "the router's own namespace" : "response.allowlist.namespaces"})`;
+    if (target.kind === "namespace" && id.name !== undefined && this.namespaces.has(id.name)) return `namespace ${id.name} is allowlisted: it cannot be deleted or changed`;
     if (target.kind === "pod" && ns !== undefined && id.name !== undefined && this.pods.has(`${ns}/${id.name}`))
       return `pod ${ns}/${id.name} is allowlisted${this.self.pod && this.self.pod.namespace === ns && this.self.pod.name === id.name ? " (the router's own pod)" : ""}`;
     if (target.kind === "node" && id.name !== undefined && this.nodes.has(id.name)) return `node ${id.name} is allowlisted (response.allowlist.nodes)`;
