@@ -8,6 +8,7 @@
  */
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { docker } from "./image.js";
 import { TESTBASE } from "./images/images.js";
 import { withLock } from "./lock.js";
@@ -87,4 +88,16 @@ ENTRYPOINT ["python3", "-c", "import sys; from moto.server import main; sys.exit
     });
   });
   return COMPOSE_TEST_IMAGES;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  (async () => {
+    // what the images hold comes from these services' provisioning (cached after a first run)
+    const { serviceDef } = await import("./services.js");
+    for (const name of ["kafka", "victorialogs", "s3"]) await serviceDef(name).provision();
+    console.log(Object.values(await ensureComposeTestImages()).join("\n"));
+  })().catch((e: unknown) => {
+    console.error(e instanceof Error ? e.message : String(e));
+    process.exit(1);
+  });
 }
