@@ -280,16 +280,28 @@ describe.skipIf(!isRoot)("sensor detections with the stable Falco rules (root)",
   it("a killed sensor is restarted and detection resumes", async () => {
     const before = detector.sensorPid();
     expect(before).toBeDefined();
+    // Relative to now: a retry of this test finds the count of the first attempt.
+    const restartsBefore = detector.stats().sensorRestarts;
     process.kill(before!, "SIGKILL");
     const deadline = Date.now() + 30_000;
     while (detector.sensorPid() === undefined || detector.sensorPid() === before) {
       if (Date.now() > deadline) throw new Error("the sensor was not restarted");
       await new Promise((r) => setTimeout(r, 50));
     }
-    expect(detector.stats().sensorRestarts).toBe(1);
-    await new Promise((r) => setTimeout(r, 500)); // programs attached again
+    expect(detector.stats().sensorRestarts).toBeGreaterThan(restartsBefore);
+    // The restarted sensor attaches its programs in its own time (slow on a loaded machine):
+    // the action is repeated until one is seen, within the deadline.
     const t = Date.now();
-    sh(`cat /etc/shadow /nonexistent-${marker}-again > /dev/null 2>&1; true`);
+    const until = t + DEADLINE_MS;
+    let hit = false;
+    while (!hit && Date.now() < until) {
+      sh(`cat /etc/shadow /nonexistent-${marker}-again > /dev/null 2>&1; true`);
+      const waitUntil = Date.now() + 2000;
+      while (!hit && Date.now() < waitUntil) {
+        hit = alerts.some((x) => x.at >= t && x.alert.rule === "Read sensitive file untrusted" && String(field(x.alert, "proc.cmdline")).includes(`${marker}-again`));
+        if (!hit) await new Promise((r) => setTimeout(r, 50));
+      }
+    }
     await expectAlert("Read sensitive file untrusted", t, (x) => String(field(x, "proc.cmdline")).includes(`${marker}-again`));
   });
 });
