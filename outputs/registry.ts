@@ -20,6 +20,7 @@ import { cloudeventsOutput } from "./cloudevents/index.js";
 import { opsgenieOutput } from "./opsgenie/index.js";
 import { datadogOutput } from "./datadog/index.js";
 import { splunkOutput } from "./splunk/index.js";
+import { redisOutput } from "./redis/index.js";
 
 /** Every output type, by its `type:` name. Adding an output is one line here. */
 export const OUTPUT_TYPES: Record<string, OutputDefinition> = {
@@ -44,4 +45,5 @@ export const OUTPUT_TYPES: Record<string, OutputDefinition> = {
   opsgenie: opsgenieOutput,
   datadog: datadogOutput,
   splunk: splunkOutput,
+  redis: redisOutput,
 };

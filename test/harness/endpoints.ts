@@ -44,3 +44,14 @@ export const S3 = {
 export const ALERTMANAGER = {
   url: "http://127.0.0.1:9093",
 } as const;
+
+/** Redis: the default user has no password; `username`/`password` is an ACL user. TLS on tlsPort. */
+export const REDIS = {
+  port: 6379,
+  tlsPort: 6380,
+  address: "127.0.0.1:6379",
+  tlsAddress: "127.0.0.1:6380",
+  username: "peregrine",
+  password: "redis-secret",
+  certs,
+} as const;

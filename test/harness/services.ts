@@ -12,6 +12,7 @@ import { etcd } from "./services/etcd.js";
 import { kafka } from "./services/kafka.js";
 import { kubernetes } from "./services/kubernetes.js";
 import { podman } from "./services/podman.js";
+import { redis } from "./services/redis.js";
 import { registry, registryAuth } from "./services/registry.js";
 import { s3 } from "./services/s3.js";
 import type { ServiceDef } from "./services/types.js";
@@ -19,8 +20,8 @@ import { victorialogs, victorialogsAuth } from "./services/victorialogs.js";
 import { acquireLock, withLock } from "./lock.js";
 import { HarnessError, portOpen, runningPid, stopDaemon, waitUntil } from "./proc.js";
 
-export const SERVICES: readonly ServiceDef[] = [kafka, victorialogs, victorialogsAuth, s3, alertmanager, containerd, containerdSolo, docker, podman, registry, registryAuth, etcd, kubernetes];
-export type ServiceName = "kafka" | "victorialogs" | "victorialogs-auth" | "s3" | "alertmanager" | "containerd" | "containerd-solo" | "docker" | "registry" | "registry-auth" | "etcd" | "kubernetes";
+export const SERVICES: readonly ServiceDef[] = [kafka, victorialogs, victorialogsAuth, s3, alertmanager, containerd, containerdSolo, docker, podman, registry, registryAuth, etcd, kubernetes, redis];
+export type ServiceName = "kafka" | "victorialogs" | "victorialogs-auth" | "s3" | "alertmanager" | "containerd" | "containerd-solo" | "docker" | "registry" | "registry-auth" | "etcd" | "kubernetes" | "redis";
 export const SERVICE_NAMES = SERVICES.map((s) => s.name) as ServiceName[];
 
 export function serviceDef(name: string): ServiceDef {
