@@ -41,6 +41,7 @@ export async function startDetector(cfg: DetectorConfig, router: Router, logger:
     ringBufferBytes: cfg.ringBufferBytes,
     kernelFilter: cfg.kernelFilter,
     ruleMatching: cfg.ruleMatching,
+    timeFormatIso8601: cfg.timeFormatIso8601,
     kubernetes: cfg.kubernetes,
     containerEngines: cfg.containerEngines,
     ...(cfg.minimumPriority ? { minimumPriority: cfg.minimumPriority } : {}),

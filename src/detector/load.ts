@@ -40,6 +40,8 @@ export interface LoadRulesOptions {
   ruleMatching?: "first" | "all";
   /** The alerts' hostname; default: this machine's. */
   hostname?: string;
+  /** falco.yaml's time_format_iso_8601 (default false, as Falco): the output's time prefix. */
+  timeFormatIso8601?: boolean;
 }
 
 export interface LoadRulesResult {
@@ -206,6 +208,7 @@ export function loadRules(options: LoadRulesOptions): LoadRulesResult {
   const rulesetOptions: ConstructorParameters<typeof Ruleset>[2] = {
     hostname: options.hostname ?? osHostname(),
     ruleMatching: options.ruleMatching ?? "first",
+    ...(options.timeFormatIso8601 !== undefined ? { timeFormatIso8601: options.timeFormatIso8601 } : {}),
   };
   if (minimumPriority) rulesetOptions.minimumPriority = minimumPriority;
   const ruleset = new Ruleset(rules, sources, rulesetOptions);

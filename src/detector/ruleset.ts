@@ -8,6 +8,7 @@ import type { Expr } from "./condition/ast.js";
 import { fieldValuesOf, type TypeSet } from "./compiler/evttypes.js";
 import type { Predicate } from "./compiler/compile.js";
 import type { CompiledOutput } from "./output/format.js";
+import { clockTime, iso8601Time, readTime, timeNs, TIME_FIELDS } from "./output/time.js";
 
 /** A Falco JSON alert as the detector emits it (the router assigns the uuid). */
 export type DetectorAlert = Omit<Alert, "uuid">;
@@ -41,6 +42,11 @@ export interface RulesetOptions {
   /** `first` (Falco's default): stop at the first matching rule per event; `all`: every match. */
   ruleMatching: "first" | "all";
   minimumPriority?: Priority;
+  /**
+   * falco.yaml's time_format_iso_8601: the output's time prefix is `%evt.time.iso8601` instead
+   * of `%evt.time` (Falco's default, the local clock time).
+   */
+  timeFormatIso8601?: boolean;
 }
 
 /** The event types a source's rules can match; `all` when some rule matches every event type. */
@@ -178,16 +184,25 @@ export class Ruleset {
 
   private alert<E>(r: CompiledRule<E>, source: EventSource<E>, event: E, time: string | undefined): DetectorAlert {
     const t = time ?? (source as { eventTime?: (e: E) => string | undefined }).eventTime?.(event) ?? new Date().toISOString();
-    // Falco puts its output prefix's fields in output_fields too; our prefix is the ISO 8601 time
-    const output_fields: Record<string, FieldValue> = { "evt.time.iso8601": t };
+    const clock = readTime(t);
+    const output_fields: Record<string, FieldValue> = {};
     r.output.fields(event, output_fields);
+    // as Falco (formats.cpp): the prefix's field joins output_fields after the message's, and
+    // its time fields are the event time in nanoseconds
+    const iso = this.options.timeFormatIso8601 === true;
+    if (clock) {
+      const ns = timeNs(clock);
+      for (const k of TIME_FIELDS) if (k in output_fields) output_fields[k] = ns;
+      output_fields[iso ? "evt.time.iso8601" : "evt.time"] = ns;
+    }
     for (const x of r.extraFields) output_fields[x.key] = x.get(event);
+    const prefix = clock ? (iso ? iso8601Time(clock) : clockTime(clock)) : t;
     return {
       time: t,
       priority: r.priority,
       rule: r.name,
       // Falco's output line: "<time>: <Priority> <rule output>"
-      output: `${t}: ${r.priority} ${r.output.text(event)}`,
+      output: `${prefix}: ${r.priority} ${r.output.text(event)}`,
       output_fields,
       source: r.source,
       // Falco keeps a rule's tags in a std::set: sorted, each once

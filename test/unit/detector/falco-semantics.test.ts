@@ -293,3 +293,38 @@ describe("positional evt.arg[N]", () => {
     expect(get("evt.arg", "9")).toBeUndefined();
   });
 });
+
+describe("the time prefix", () => {
+  // falco userspace/engine/formats.cpp (format_event): the prefix is "*%evt.time: " or, with
+  // time_format_iso_8601, "*%evt.time.iso8601: ", and the prefix's fields join output_fields;
+  // libs sinsp_filtercheck_gen_event.cpp (extract_as_js): evt.time* fields are nanoseconds in JSON
+  const text = `
+- rule: r
+  desc: d
+  condition: evt.type = openat
+  output: at %evt.time by %proc.name
+  priority: INFO
+`;
+  const run = (iso?: boolean) => {
+    const { ruleset } = loadRules({ documents: [{ name: "r.yaml", text }], sources: [source as unknown as EventSource<never>], ...(iso === undefined ? {} : { timeFormatIso8601: iso }) });
+    return ruleset.evaluate(source, normalizeReplayEvent({ time: "2026-12-07T21:14:11.104Z", fields: { "evt.type": "openat", "proc.name": "cat" } }, 1))[0]!;
+  };
+
+  it("Falco's default: the local clock time, and evt.time in nanoseconds", () => {
+    const a = run();
+    const local = new Date(Date.parse("2026-12-07T21:14:11Z"));
+    const hhmmss = [local.getHours(), local.getMinutes(), local.getSeconds()].map((n) => String(n).padStart(2, "0")).join(":");
+    expect(a.output).toBe(`${hhmmss}.104000000: Informational at 2026-12-07T21:14:11.104Z by cat`);
+    expect(a.output_fields["evt.time"]).toBe(1796678051104000000);
+    expect(a.output_fields["evt.time.iso8601"]).toBeUndefined();
+    expect(a.time).toBe("2026-12-07T21:14:11.104Z");
+  });
+
+  it("time_format_iso_8601: UTC ISO 8601 with nanoseconds and +0000", () => {
+    const a = run(true);
+    expect(a.output).toBe("2026-12-07T21:14:11.104000000+0000: Informational at 2026-12-07T21:14:11.104Z by cat");
+    expect(a.output_fields["evt.time.iso8601"]).toBe(1796678051104000000);
+    // a time field the output names is nanoseconds in output_fields too
+    expect(a.output_fields["evt.time"]).toBe(1796678051104000000);
+  });
+});

@@ -16,6 +16,7 @@ describe("detector config", () => {
         ringBufferBytes: 8 * 1024 * 1024,
         kernelFilter: true,
         ruleMatching: "first",
+        timeFormatIso8601: false,
         containerEngines: {
           docker: { enabled: true, sockets: ["/var/run/docker.sock"] },
           podman: { enabled: true, sockets: ["/run/podman/podman.sock"] },

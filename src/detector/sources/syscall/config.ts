@@ -35,6 +35,12 @@ export const detectorSchema = s
       .describe(
         "falco.yaml's append_output: extra output text and fields for matching rules. The default is Falco's: suggested_output appends container_id=%container.id, container_name, container_image_repository, container_image_tag, k8s_pod_name and k8s_ns_name to every syscall rule's output.",
       ),
+    time_format_iso_8601: s
+      .boolean()
+      .default(false)
+      .describe(
+        "As falco.yaml's time_format_iso_8601: false (Falco's default) starts each alert's output with the local clock time (%evt.time, 21:14:11.104000000), true with UTC ISO 8601 (%evt.time.iso8601, 2026-12-07T21:14:11.104000000+0000); that field joins output_fields in nanoseconds since the epoch.",
+      ),
     rule_matching: s
       .string()
       .default("first")
@@ -91,6 +97,8 @@ export interface DetectorConfig {
   ringBufferBytes: number;
   kernelFilter: boolean;
   ruleMatching: "first" | "all";
+  /** detector.time_format_iso_8601. */
+  timeFormatIso8601: boolean;
   minimumPriority?: Priority;
   /** detector.container_engines, defaults filled. */
   containerEngines: ContainerEnginesConfig;
@@ -130,6 +138,7 @@ export function readDetectorConfig(section: unknown): { ok: true; config: Detect
       ringBufferBytes: v.ring_buffer_bytes,
       kernelFilter: v.kernel_filter,
       ruleMatching: v.rule_matching === "all" ? "all" : "first",
+      timeFormatIso8601: v.time_format_iso_8601,
       containerEngines: containerEnginesConfig(v.container_engines),
       metricsAlertIntervalMs: v.metrics.alert_interval,
       ...(v.kubernetes.enabled ? { kubernetes: kubernetesConfig(v.kubernetes) } : {}),

@@ -67,6 +67,8 @@ export interface SyscallDetectorOptions {
   logger: Logger;
   /** falco.yaml's rule_matching: first (default) or all. */
   ruleMatching?: "first" | "all";
+  /** falco.yaml's time_format_iso_8601 (default false): the output's time prefix. */
+  timeFormatIso8601?: boolean;
   /** falco.yaml's priority: less severe rules are never evaluated. */
   minimumPriority?: Priority;
   /** The kernel-side open filter (open-filter.ts). Default true. */
@@ -177,6 +179,7 @@ export async function startSyscallDetector(opts: SyscallDetectorOptions): Promis
     ...(opts.appendOutput ? { appendOutput: opts.appendOutput } : {}),
     ...(opts.hostname !== undefined ? { hostname: opts.hostname } : {}),
     ...(opts.ruleMatching ? { ruleMatching: opts.ruleMatching } : {}),
+    ...(opts.timeFormatIso8601 !== undefined ? { timeFormatIso8601: opts.timeFormatIso8601 } : {}),
     ...(opts.minimumPriority ? { minimumPriority: opts.minimumPriority } : {}),
   });
   if (!results.ok) {
