@@ -3,7 +3,9 @@
  * http_output does. Each request carries a fresh id (`output_fields.bench_id`) so the sinks
  * can count every alert once and tell duplicates from first deliveries.
  */
+import { randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
+import { Client } from "undici";
 
 interface AutocannonHistogram {
   p50: number;
@@ -91,4 +93,52 @@ export async function runLoad(url: string, options: { seconds: number; connectio
     latencyP99Ms: r.latency.p99,
     statusCodes,
   };
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/**
+ * Falco's http_output: one keep-alive connection (one libcurl handle in one output thread),
+ * each alert posted once the previous one was answered. Latencies are timed per request to
+ * the microsecond (autocannon's histogram keeps whole milliseconds, too coarse here).
+ */
+export async function runSequential(url: string, options: { seconds: number; hostname: string }): Promise<LoadResult> {
+  const client = new Client(new URL(url).origin, { pipelining: 1, keepAliveTimeout: 60_000 });
+  const path = new URL(url).pathname;
+  // The id appears twice (in the output and in bench_id). Each alert carries its own uuid, as
+  // a producer that retries does, so Peregrine's uuid dedup is part of the measured path.
+  const template = alertTemplate(options.hostname).replace(/^\{/, '{"uuid":"[<uuid>]",');
+  const latencies: number[] = [];
+  const statusCodes: Record<string, number> = {};
+  let accepted = 0;
+  let rejected = 0;
+  let errors = 0;
+  const start = performance.now();
+  const end = start + options.seconds * 1000;
+  let n = 0;
+  try {
+    while (performance.now() < end) {
+      const id = `seq${n++}`;
+      const body = template.replaceAll("[<id>]", id).replace("[<uuid>]", randomUUID());
+      const t0 = performance.now();
+      try {
+        const res = await client.request({ path, method: "POST", headers: { "content-type": "application/json" }, body });
+        await res.body.dump();
+        latencies.push(performance.now() - t0);
+        statusCodes[res.statusCode] = (statusCodes[res.statusCode] ?? 0) + 1;
+        if (res.statusCode >= 200 && res.statusCode < 300) accepted++;
+        else rejected++;
+      } catch {
+        errors++;
+      }
+    }
+  } finally {
+    await client.close();
+  }
+  const seconds = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { accepted, rejected, errors, seconds, latencyP50Ms: percentile(latencies, 50), latencyP99Ms: percentile(latencies, 99), statusCodes };
 }
