@@ -42,8 +42,12 @@ export const ERROR_CODES = {
   DETECTOR_RULES_INVALID: "The detector's rules or its config section have errors.",
   RULES_OPTIONS_INVALID: "The detector's rule selection (detector.rules) or append_output is not shaped as documented; the message names each entry.",
   SENSOR_WIRE: "The sensor's stream held a frame the detector cannot decode; the sensor is restarted, and the detector's stats count it.",
+  KUBERNETES_CONFIG_INVALID: "detector.kubernetes names credentials that cannot be used: not in a pod (no service account), an unreadable token or kubeconfig, or a kubeconfig without the context, cluster, user or server it needs.",
+  KUBERNETES_API_ERROR: "The Kubernetes API server answered an error to a list or watch (the message names the request and its status); pod metadata is retried and stays unknown meanwhile.",
+  CONTAINER_ENGINE_DOWN: "A container engine (docker, podman, containerd, CRI) cannot be asked: its socket is missing, refused or timed out, or it answered an error; container fields stay unknown meanwhile.",
   // cli
   CLI_USAGE: "The command line is not understood.",
+  RULES_EVENTS_INVALID: "A line of the events file given to `peregrine rules test` is not a valid event; the message names the line and the field.",
   // rules update
   RULES_UPDATE_UNREACHABLE: "`peregrine rules update` cannot reach the registry (offline, DNS, refused or timed out); the installed rules are unchanged.",
   RULES_UPDATE_REGISTRY_ERROR: "The registry answered an error: no such artifact or tag, anonymous pulls refused, or a server failure.",

@@ -4,8 +4,6 @@ import { PeregrineError } from "../errors.js";
 /** Exit codes, documented in docs/cli.md. */
 export const EXIT = { OK: 0, INVALID: 1, USAGE: 2, RUNTIME: 3 } as const;
 
-export class UsageError extends Error {}
-
 /** Loads the config or prints every problem and returns undefined. */
 export function loadConfigOrReport(file: string | undefined): Config | undefined {
   try {

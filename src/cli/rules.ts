@@ -68,7 +68,12 @@ interface Parsed {
   all: boolean;
 }
 
-class UsageError extends Error {}
+class UsageError extends PeregrineError {
+  constructor(message: string) {
+    super("CLI_USAGE", message);
+    this.name = "UsageError";
+  }
+}
 
 function parseArgs(argv: readonly string[]): Parsed {
   const [command, ...rest] = argv;

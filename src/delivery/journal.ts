@@ -90,17 +90,17 @@ export interface JournalHealth {
 }
 
 /** The journal is at storage.max_bytes: the request is refused as a whole, nothing is dropped. */
-export class StorageFullError extends Error {
+export class StorageFullError extends PeregrineError {
   constructor() {
-    super("the journal is at storage.max_bytes");
+    super("INGEST_STORAGE_FULL", "the journal is at storage.max_bytes");
     this.name = "StorageFullError";
   }
 }
 
 /** A commit failed (a full disk, an I/O error): the request was not accepted and may be retried. */
-export class StorageWriteError extends Error {
+export class StorageWriteError extends PeregrineError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super("STORAGE_WRITE_FAILED", message, options);
     this.name = "StorageWriteError";
   }
 }
@@ -182,6 +182,8 @@ export class SqliteJournal implements Journal {
   /** Dead letters per output buffered because the disk refused them. */
   private readonly waitingDead = new Map<string, number>();
   private flushScheduled = false;
+  /** The connection commits without fsync (a commit of delivery records only). */
+  private syncRelaxed = false;
   private ackTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private watchTimer: NodeJS.Timeout | undefined;
@@ -312,6 +314,7 @@ export class SqliteJournal implements Journal {
   private configure(): void {
     this.db.pragma("journal_mode = WAL");
     this.db.pragma(`synchronous = ${this.fsync ? "FULL" : "NORMAL"}`);
+    this.syncRelaxed = false;
     this.db.pragma("busy_timeout = 5000");
     // Keeps the WAL within its allowance of the quota: checkpointed at that size, and cut
     // back to it afterwards (a large commit may grow it past that for a moment).
@@ -416,7 +419,14 @@ export class SqliteJournal implements Journal {
     const outcomes: (Written | Error)[] = [];
     const written: typeof dead = [];
     let storageError: unknown;
+    // A commit of delivery records alone needs no fsync of its own: lost in a crash, its
+    // alerts are sent again (at least once), and the next commit that holds alerts or dead
+    // letters syncs the write-ahead log up to itself, these records included. So a lone
+    // producer's next alert never waits behind a second fsync per alert.
+    const relaxed = this.fsync && appends.length === 0 && dead.length === 0 && !probe;
     try {
+      // Alerts are never committed on a connection that could not be set back to fsync.
+      if (!this.relaxSync(relaxed) && !relaxed) throw new Error("cannot set synchronous = FULL on the journal");
       this.db.transaction(() => {
         for (const { output, seq } of acks) this.removeDelivery(output, seq);
         for (const d of dead) {
@@ -485,6 +495,18 @@ export class SqliteJournal implements Journal {
       if (o instanceof Error) a.reject(o);
       else a.resolve(o.entries);
     });
+  }
+
+  /** Sets whether commits skip their fsync; false when the setting could not be changed. */
+  private relaxSync(relaxed: boolean): boolean {
+    if (relaxed === this.syncRelaxed) return true;
+    try {
+      this.db.pragma(`synchronous = ${relaxed ? "NORMAL" : "FULL"}`);
+      this.syncRelaxed = relaxed;
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** One request's rows, inside its savepoint; refused as a whole past the quota. */
@@ -626,7 +648,7 @@ export class SqliteJournal implements Journal {
   deadLetter(output: string, items: readonly DeadLetterInput[]): void {
     if (items.length === 0) return;
     const now = Date.now();
-    if (!this.failure && this.pendingDead.length === 0 && !this.closed) {
+    if (!this.failure && this.pendingDead.length === 0 && !this.closed && this.relaxSync(false)) {
       try {
         this.deadTx(output, items, now);
         return;
@@ -684,6 +706,7 @@ export class SqliteJournal implements Journal {
     const sql = `SELECT id, output, uuid, body FROM dead_letters${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY id`;
     let count = 0;
     try {
+      if (!this.relaxSync(false)) throw new Error("cannot set synchronous = FULL on the journal");
       this.db.transaction(() => {
         const rows = this.db.prepare(sql).all(...params) as { id: number; output: string; uuid: string; body: string }[];
         const del = this.db.prepare("DELETE FROM dead_letters WHERE id = ?");

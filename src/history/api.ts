@@ -1,17 +1,18 @@
 import { parsePriority, PRIORITIES, type Priority } from "../alert.js";
 import { GROUP_KEYS, decodeCursor, type GroupKey, type HistoryCounts, type HistoryFilter, type HistoryStore } from "./store.js";
+import { PeregrineError } from "../errors.js";
 
 /** The query string keys that select from the history. */
 export const FILTER_KEYS = ["from", "to", "priority", "rule", "source", "hostname", "tag", "q", "cursor", "group_by", "bucket_ms"] as const;
 
 export type HistoryQuery = Partial<Record<(typeof FILTER_KEYS)[number] | "limit" | "top", string | string[]>>;
 
-export class HistoryQueryError extends Error {
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(message);
+/** A query the history cannot answer: a 400 naming the parameter. */
+export class HistoryQueryError extends PeregrineError {
+  declare readonly field: string;
+  constructor(field: string, message: string) {
+    super("INGEST_INVALID_FIELD", message, { field });
+    this.name = "HistoryQueryError";
   }
 }
 

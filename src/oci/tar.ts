@@ -3,6 +3,7 @@
  * the format of a falcoctl artifact's layer. Only what reading a rules layer needs: no links,
  * no devices, nothing written to disk here.
  */
+import { PeregrineError } from "../errors.js";
 
 export interface TarFile {
   /** The path inside the archive, as written (may contain directories). */
@@ -10,7 +11,13 @@ export interface TarFile {
   data: Buffer;
 }
 
-export class TarFormatError extends Error {}
+/** The layer is not a tar archive this reader takes: the artifact is not a rules file. */
+export class TarFormatError extends PeregrineError {
+  constructor(message: string) {
+    super("RULES_UPDATE_NOT_RULESFILE", message);
+    this.name = "TarFormatError";
+  }
+}
 
 const BLOCK = 512;
 

@@ -15,7 +15,7 @@ import { link, open, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { PutObjectCommand, S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import { classifyS3Error } from "../../outputs/s3/classify.js";
-import { errorMessage } from "../errors.js";
+import { errorMessage, PeregrineError } from "../errors.js";
 import type { ActionArtifact, ActionParameters } from "./actionner.js";
 
 export const ARTIFACT_TARGETS = ["aws:s3", "minio:s3", "local:file"] as const;
@@ -146,12 +146,12 @@ async function writeFile(destination: string, key: string, artifact: ActionArtif
 }
 
 /** Why an artifact was not stored; `retryable` when a later attempt may succeed. */
-export class ArtifactWriteError extends Error {
+export class ArtifactWriteError extends PeregrineError {
   constructor(
     message: string,
     readonly retryable: boolean,
   ) {
-    super(message);
+    super(retryable ? "RESPONSE_ACTION_RETRY" : "RESPONSE_ACTION_FAILED", message);
     this.name = "ArtifactWriteError";
   }
 }

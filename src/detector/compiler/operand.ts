@@ -4,15 +4,17 @@
  */
 import type { EventSource, ExtractedValue, Extractor, FieldInfo, FieldType } from "../event.js";
 import type { FieldRef, Pos, Transformer, TransformerArg } from "../condition/ast.js";
+import { PeregrineError } from "../../errors.js";
 
-export class CompileError extends Error {
+export class CompileError extends PeregrineError {
   constructor(
     message: string,
     readonly pos: Pos,
     /** Unknown field or event type: downgraded to a warning by skip-if-unknown-filter. */
     readonly unknown = false,
   ) {
-    super(message);
+    super("DETECTOR_RULES_INVALID", message);
+    this.name = "CompileError";
   }
 }
 

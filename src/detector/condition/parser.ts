@@ -70,6 +70,7 @@ import {
   type TransformerName,
   type Value,
 } from "./ast.js";
+import { PeregrineError } from "../../errors.js";
 
 export interface ParseError {
   message: string;
@@ -79,12 +80,13 @@ export interface ParseError {
 
 export type ParseResult = { ok: true; ast: Expr } | { ok: false; error: ParseError };
 
-class ConditionSyntaxError extends Error {
+class ConditionSyntaxError extends PeregrineError {
   constructor(
     message: string,
     readonly pos: Pos,
   ) {
-    super(message);
+    super("DETECTOR_RULES_INVALID", message);
+    this.name = "ConditionSyntaxError";
   }
 }
 

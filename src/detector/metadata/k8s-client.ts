@@ -9,6 +9,7 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { Agent, request } from "undici";
 import { parse as parseYaml } from "yaml";
+import { PeregrineError } from "../../errors.js";
 
 export interface K8sCredentials {
   server: string;
@@ -20,9 +21,9 @@ export interface K8sCredentials {
   insecure?: boolean;
 }
 
-export class K8sConfigError extends Error {
+export class K8sConfigError extends PeregrineError {
   constructor(message: string) {
-    super(message);
+    super("KUBERNETES_CONFIG_INVALID", message);
     this.name = "K8sConfigError";
   }
 }
@@ -101,12 +102,13 @@ export interface WatchEvent<T> {
   object: T;
 }
 
-export class K8sHttpError extends Error {
+export class K8sHttpError extends PeregrineError {
   constructor(
+    /** The API server's HTTP status (or a watch ERROR event's code). */
     readonly status: number,
     message: string,
   ) {
-    super(message);
+    super("KUBERNETES_API_ERROR", message);
     this.name = "K8sHttpError";
   }
 }

@@ -2,6 +2,7 @@
  * What a container engine tells about one container: the values behind Falco's container
  * plugin fields (container.*, and the CRI pod sandbox's k8s.* fields).
  */
+import { PeregrineError } from "../../errors.js";
 
 export interface ContainerMount {
   source: string;
@@ -66,13 +67,13 @@ export interface ContainerEngine {
 }
 
 /** The engine cannot be asked (socket missing, refused, timed out, or an error answer). */
-export class EngineDownError extends Error {
+export class EngineDownError extends PeregrineError {
   constructor(
     readonly engine: EngineName,
     readonly socket: string,
     message: string,
   ) {
-    super(message);
+    super("CONTAINER_ENGINE_DOWN", message);
     this.name = "EngineDownError";
   }
 }

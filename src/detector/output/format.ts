@@ -7,15 +7,17 @@ import type { FieldValue } from "../../alert.js";
 import type { EventSource, ExtractedValue, Extractor } from "../event.js";
 import { parseCondition } from "../condition/parser.js";
 import { CompileError, compileOperand, resolveField } from "../compiler/operand.js";
+import { PeregrineError } from "../../errors.js";
 
-export class OutputError extends Error {
+export class OutputError extends PeregrineError {
   constructor(
     message: string,
     /** 0-based offset of the bad token in the format string. */
     readonly offset: number,
     readonly unknown: boolean,
   ) {
-    super(message);
+    super("DETECTOR_RULES_INVALID", message);
+    this.name = "OutputError";
   }
 }
 

@@ -11,6 +11,7 @@ import { isRfc3339 } from "../../alert.js";
 import type { EventSource, EventTypeCatalog, ExtractedValue, Extractor, FieldInfo } from "../event.js";
 import { FALCO_EXIT_PARAMS, positionalArg } from "../fields/falco-params.js";
 import { SYSCALL_EVENT_TYPES, SYSCALL_FIELDS } from "../fields/syscall.js";
+import { PeregrineError } from "../../errors.js";
 
 export type ReplayValue = string | number | boolean | (string | number)[];
 
@@ -52,13 +53,15 @@ export function replayEvent(source: string, time: string, fields: Record<string,
   return { source, time, fields, slots };
 }
 
-export class ReplayFormatError extends Error {
+/** A line of an events file that is not a valid event; names the line and, when known, the field. */
+export class ReplayFormatError extends PeregrineError {
   constructor(
     message: string,
     readonly line: number,
-    readonly field?: string,
+    field?: string,
   ) {
-    super(message);
+    super("RULES_EVENTS_INVALID", message, field === undefined ? {} : { field });
+    this.name = "ReplayFormatError";
   }
 }
 

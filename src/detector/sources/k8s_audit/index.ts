@@ -9,6 +9,7 @@ import type { DetectorAlert, Ruleset } from "../../ruleset.js";
 import type { Priority } from "../../../alert.js";
 import type { K8sAuditConfig } from "./config.js";
 import { startK8sAuditEndpoint, type K8sAuditEndpoint } from "./endpoint.js";
+import { PeregrineError } from "../../../errors.js";
 
 export { k8sAuditSchema, readK8sAuditConfig, type K8sAuditConfig } from "./config.js";
 export { startK8sAuditEndpoint, alertUuid, type K8sAuditEndpoint, type K8sAuditStats } from "./endpoint.js";
@@ -28,8 +29,11 @@ export interface K8sAuditOptions {
 }
 
 /** The rules did not load; the message names the first error's file, line and code. */
-export class K8sAuditRulesError extends Error {
-  readonly code = "DETECTOR_RULES_INVALID";
+export class K8sAuditRulesError extends PeregrineError {
+  constructor(message: string) {
+    super("DETECTOR_RULES_INVALID", message);
+    this.name = "K8sAuditRulesError";
+  }
 }
 
 export interface K8sAuditRunning extends K8sAuditEndpoint {

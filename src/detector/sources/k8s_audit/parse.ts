@@ -5,10 +5,11 @@
  * that names it, and nothing of it is evaluated.
  */
 import type { K8sAuditEvent } from "../../fields/k8s-audit.js";
+import { PeregrineError } from "../../../errors.js";
 
-export class AuditBodyError extends Error {
+export class AuditBodyError extends PeregrineError {
   constructor(message: string) {
-    super(message);
+    super("K8S_AUDIT_INVALID_BODY", message);
     this.name = "AuditBodyError";
   }
 }
