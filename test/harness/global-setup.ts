@@ -6,7 +6,8 @@
  *   `npm run services -- down` stops them. PEREGRINE_SERVICES_STOP=1 stops, at the end,
  *   those this run started.
  * - PEREGRINE_SERVICES=kafka,s3 limits which start; `none` starts none.
- * - A run whose file filters all name unit tests (`vitest run test/unit/...`) starts none.
+ * - A run whose file filters all name unit tests (`vitest run test/unit/...`), or that runs
+ *   only the unit tier (`vitest run --project unit`), starts none.
  * - On-demand services (root-only, or with long first builds: etcd, kubernetes) start
  *   only when PEREGRINE_SERVICES names them or a test that needs them starts them itself.
  */
@@ -20,8 +21,12 @@ function wanted(): string[] {
     for (const n of names) serviceDef(n);
     return names;
   }
-  const filters = process.argv.slice(2).filter((a) => !a.startsWith("-") && a.includes("test"));
+  const args = process.argv.slice(2);
+  const filters = args.filter((a) => !a.startsWith("-") && a.includes("test"));
   if (filters.length > 0 && filters.every((f) => /(^|\/)test\/unit(\/|$)/.test(f) || f.includes("/unit/"))) return [];
+  // `--project unit` (npm run test:unit): the unit tier talks to no service
+  const projects = args.flatMap((a, i) => (a === "--project" ? [args[i + 1] ?? ""] : a.startsWith("--project=") ? [a.slice("--project=".length)] : []));
+  if (projects.length > 0 && projects.every((p) => p === "unit")) return [];
   return SERVICE_NAMES.filter((n) => !serviceDef(n).onDemand);
 }
 
