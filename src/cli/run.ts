@@ -54,7 +54,7 @@ export async function runCommand(argv: string[], options: { withDetector: boolea
   } catch (err) {
     if (err instanceof PeregrineError) logger.fatal({ code: err.code }, err.message);
     else logger.fatal(`response: ${errorMessage(err)}`);
-    router.journal.close();
+    await router.stop(0);
     return err instanceof PeregrineError && err.code === "RESPONSE_RULES_INVALID" ? EXIT.INVALID : EXIT.RUNTIME;
   }
   router.start();

@@ -27,6 +27,17 @@ describe("peregrine response", () => {
     expect(parsed.rules[0]!.actions[0]!.actionner).toBe("process:kill");
   }, 120_000);
 
+  it("the router refuses to start on a rules file with errors: exit 1, every error at its line", async () => {
+    const bad = join(dir, "bad-router.yaml");
+    writeFileSync(bad, "- rule: R\n  actions:\n    - action: k\n      actionner: process:kil\n");
+    const cfg = join(dir, "router.yaml");
+    writeFileSync(cfg, `storage: {path: ${join(dir, "data")}}\nlisten: {port: 0}\noutputs: []\nresponse: {enabled: true, rules_files: [${bad}]}\n`);
+    const r = await runCli(["router", "-c", cfg], { timeoutMs: 60_000 });
+    expect(r.code).toBe(1);
+    expect(r.stdout + r.stderr).toContain(`${bad}:4:18: error: unknown actionner 'process:kil'`);
+    expect(r.stdout + r.stderr).toContain("RESPONSE_RULES_INVALID");
+  }, 120_000);
+
   it("list: reads the action journal from --storage, newest first, filtered", async () => {
     const store = new ActionStore(dir);
     const base = { alert_rule: "Reverse shell", alert_priority: "Critical", alert_time: new Date().toISOString(), rule: "R", action: "Kill", actionner: "process:kill", parameters: {}, attempts: 1, created_at: Date.now() };
