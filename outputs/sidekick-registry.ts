@@ -23,6 +23,7 @@ import { opsgenieSidekick } from "./opsgenie/sidekick.js";
 import { datadogSidekick } from "./datadog/sidekick.js";
 import { splunkSidekick } from "./splunk/sidekick.js";
 import { pagerdutySidekick } from "./pagerduty/sidekick.js";
+import { redisSidekick } from "./redis/sidekick.js";
 
 /** Adding a translator is one line here. */
 export const SIDEKICK_TRANSLATORS: Readonly<Record<string, SidekickTranslator>> = {
@@ -44,4 +45,5 @@ export const SIDEKICK_TRANSLATORS: Readonly<Record<string, SidekickTranslator>> 
   datadog: datadogSidekick,
   splunk: splunkSidekick,
   pagerduty: pagerdutySidekick,
+  redis: redisSidekick,
 };

@@ -216,7 +216,9 @@ function noteUntranslated(ctx: SidekickContext, tree: Tree): void {
     if (v !== undefined && v !== null && v !== false && v !== "" && !(typeof v === "object" && Object.values(v as Tree).every((x) => x === false || x === "" || x === null)))
       ctx.note(key, reason);
   }
-  for (const section of OTHER_OUTPUTS) {
+  // A section whose output type now exists is its translator's, not a missing output.
+  const ownSections = new Set(Object.values(SIDEKICK_TRANSLATORS).flatMap((t) => t.sections));
+  for (const section of OTHER_OUTPUTS.filter((s) => !ownSections.has(s))) {
     const on = ENABLING_KEYS.find((k) => ctx.str(`${section}.${k}`) !== "") ?? (ctx.bool(`${section}.enabled`, false) ? "enabled" : undefined);
     if (on) ctx.note(section, `is configured (${section}.${on}); Peregrine has no ${section} output (a webhook output may reach it)`);
   }
