@@ -214,3 +214,11 @@ describe("errors name file, line and column", () => {
     expect(bad.errors[0]!.pos.line).toBeGreaterThan(1);
   });
 });
+
+describe("notifiers map onto outputs", () => {
+  it("an output's name, else a Talon notifier name as the first output of that type; the rest reported", async () => {
+    const { notifierOutputs } = await import("../../src/response/index.js");
+    const config = { outputs: [{ name: "team-chat", type: "slack" }, { name: "ops-chat", type: "slack" }, { name: "loki", type: "webhook" }] } as unknown as Parameters<typeof notifierOutputs>[0];
+    expect(notifierOutputs(config, { notifiers: ["slack", "loki", "k8sevents"] }, ["ops-chat"])).toEqual({ outputs: ["ops-chat", "team-chat", "loki"], unknown: ["k8sevents"] });
+  });
+});
