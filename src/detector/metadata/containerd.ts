@@ -14,7 +14,7 @@
  * as the plugin names a containerd container; container.start_ts is the record's creation time.
  * containerd keeps no image id of the kind Docker reports: container.image.id stays <NA>.
  */
-import { GRPC_NOT_FOUND, GrpcError, pb, UnixGrpcClient, type Fields } from "./grpc.js";
+import { callFailure, GRPC_NOT_FOUND, GrpcError, pb, UnixGrpcClient, type Fields } from "./grpc.js";
 import { EngineDownError, splitImage, type ContainerEngine, type ContainerInfo, type ContainerMount } from "./types.js";
 
 interface OciMount {
@@ -113,8 +113,7 @@ export class ContainerdEngine implements ContainerEngine {
       return await this.client.call(path, req, namespace ? { "containerd-namespace": namespace } : {});
     } catch (err) {
       if (err instanceof GrpcError && err.status === GRPC_NOT_FOUND) return undefined;
-      const e = err as NodeJS.ErrnoException;
-      throw new EngineDownError("containerd", this.socket, e.code ? `${e.code}: ${e.message}` : e.message);
+      throw new EngineDownError("containerd", this.socket, callFailure(err));
     }
   }
 

@@ -5,7 +5,7 @@
  * (k8s.io/cri-api runtime/v1) on the engine's unix socket. A pod sandbox's own id (its pause
  * process) answers with the pod's fields only, as Falco gives it.
  */
-import { GRPC_NOT_FOUND, GrpcError, pb, UnixGrpcClient, type Fields } from "./grpc.js";
+import { callFailure, GRPC_NOT_FOUND, GrpcError, pb, UnixGrpcClient, type Fields } from "./grpc.js";
 import { EngineDownError, splitImage, type ContainerEngine, type ContainerInfo, type ContainerMount, type PodInfo } from "./types.js";
 
 const SERVICE = "/runtime.v1.RuntimeService";
@@ -45,8 +45,7 @@ export class CriEngine implements ContainerEngine {
       return await this.client.call(`${SERVICE}/${method}`, req);
     } catch (err) {
       if (err instanceof GrpcError && err.status === GRPC_NOT_FOUND) return undefined;
-      const e = err as NodeJS.ErrnoException;
-      throw new EngineDownError("cri", this.socket, e.code ? `${e.code}: ${e.message}` : e.message);
+      throw new EngineDownError("cri", this.socket, callFailure(err));
     }
   }
 

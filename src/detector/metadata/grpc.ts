@@ -7,6 +7,7 @@
  */
 import { connect as h2connect, constants, type ClientHttp2Session } from "node:http2";
 import { connect as netConnect } from "node:net";
+import { PeregrineError } from "../../errors.js";
 
 // --- encoding ---
 
@@ -118,14 +119,22 @@ export class Fields {
 
 // --- unary gRPC over HTTP/2 on a unix socket ---
 
-export class GrpcError extends Error {
+/** The engine answered a gRPC status other than OK. */
+export class GrpcError extends PeregrineError {
   constructor(
     readonly status: number,
     message: string,
   ) {
-    super(message);
+    super("CONTAINER_ENGINE_DOWN", message);
     this.name = "GrpcError";
   }
+}
+
+/** What a failed call says: a gRPC status's message, or the socket's errno and message. */
+export function callFailure(err: unknown): string {
+  if (err instanceof GrpcError) return err.message;
+  const e = err as NodeJS.ErrnoException;
+  return e.code ? `${e.code}: ${e.message}` : e.message;
 }
 
 /** gRPC status codes the CRI client tells apart. */
