@@ -10,6 +10,8 @@ const STEP = 500;
 const PRUNE_EVERY_MS = 60_000;
 /** Rows deleted per pruning step, so a large expiry never holds the event loop. */
 const PRUNE_STEP = 5000;
+/** Accepted uuids are written to the dedup file in one transaction per this many ms. */
+const RECORD_EVERY_MS = 20;
 
 export interface DedupClaim {
   /** The alerts to journal: the batch without retries of alerts already accepted. */
@@ -28,18 +30,23 @@ export interface DedupClaim {
  * but not journaled twice. Only uuids the producer chose count: the router's own are new.
  *
  * The seen uuids live in their own SQLite file beside the journal (`ingest-dedup.db`), so
- * they survive a restart; recorded just after the journal's commit, a crash in between can
- * at worst let one retry through (at least once, as before). Requests racing with the same
- * uuid wait for the first one's outcome.
+ * they survive a restart; recorded in memory as soon as the journal committed them and
+ * written to the file in the background (one transaction per 20 ms), a crash in between can
+ * at worst let a retry of those through (at least once, as before). Requests racing with
+ * the same uuid wait for the first one's outcome.
  */
 export class UuidDedup {
   private readonly db: Database.Database;
   private readonly findMany: Database.Statement<[string, number], { uuid: string }>;
+  private readonly findOne: Database.Statement<[string, number], { x: number }>;
   private readonly insert: Database.Statement<[string, number]>;
   private readonly prune: Database.Statement<[number]>;
   /** uuids being journaled by a request, to its outcome. */
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly timer: NodeJS.Timeout;
+  /** Accepted uuids not yet written to the file, to the time they were accepted; looked up like it. */
+  private unwritten = new Map<string, number>();
+  private recordTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(
@@ -57,6 +64,8 @@ export class UuidDedup {
       CREATE INDEX IF NOT EXISTS seen_at ON seen (at);
     `);
     this.findMany = this.db.prepare("SELECT uuid FROM seen WHERE uuid IN (SELECT value FROM json_each(?)) AND at >= ?");
+    // A lone alert (Falco's http_output sends one per request): a plain key lookup.
+    this.findOne = this.db.prepare("SELECT 1 AS x FROM seen WHERE uuid = ? AND at >= ?");
     this.insert = this.db.prepare("INSERT OR REPLACE INTO seen (uuid, at) VALUES (?, ?)");
     this.prune = this.db.prepare(`DELETE FROM seen WHERE uuid IN (SELECT uuid FROM seen WHERE at < ? LIMIT ${PRUNE_STEP})`);
     this.timer = setInterval(() => void this.pruneExpired(), PRUNE_EVERY_MS);
@@ -107,15 +116,11 @@ export class UuidDedup {
       duplicates,
       commit: (committed) => {
         if (this.closed || mine.size === 0) return;
+        // In memory at once (before release, so a racing retry finds it), on file shortly after:
+        // the request's answer never waits for this second database.
         const now = Date.now();
-        try {
-          this.db.transaction(() => {
-            for (const a of committed) if (mine.has(a.uuid)) this.insert.run(a.uuid, now);
-          })();
-        } catch (err) {
-          // The alerts are journaled: only a later retry's dedup is lost.
-          this.logger.warn({ err: errorMessage(err) }, "could not record accepted uuids for deduplication");
-        }
+        for (const a of committed) if (mine.has(a.uuid)) this.unwritten.set(a.uuid, now);
+        this.recordTimer ??= setTimeout(() => this.writeAccepted(), RECORD_EVERY_MS);
       },
       release: () => {
         if (released) return;
@@ -136,11 +141,35 @@ export class UuidDedup {
     return undefined;
   }
 
+  /** Writes the uuids accepted since the last write, in one transaction. */
+  private writeAccepted(): void {
+    this.recordTimer = undefined;
+    if (this.closed || this.unwritten.size === 0) return;
+    const batch = this.unwritten;
+    this.unwritten = new Map();
+    try {
+      this.db.transaction(() => {
+        for (const [uuid, at] of batch) this.insert.run(uuid, at);
+      })();
+    } catch (err) {
+      // The alerts are journaled: only a later retry's dedup is lost.
+      this.logger.warn({ err: errorMessage(err) }, `could not record ${batch.size} accepted uuid(s) for deduplication`);
+    }
+  }
+
   /** Which of `uuids` were accepted within the window: one query per step, not one per alert. */
   private seenAmong(uuids: string[]): Set<string> {
     if (this.closed || uuids.length === 0) return new Set();
+    const found = new Set<string>();
+    for (const u of uuids) if (this.unwritten.has(u)) found.add(u);
+    if (found.size === uuids.length) return found;
+    if (uuids.length === 1) {
+      if (this.findOne.get(uuids[0]!, Date.now() - this.windowMs)) found.add(uuids[0]!);
+      return found;
+    }
     const rows = this.findMany.all(JSON.stringify(uuids), Date.now() - this.windowMs);
-    return new Set(rows.map((r) => r.uuid));
+    for (const r of rows) found.add(r.uuid);
+    return found;
   }
 
   private async pruneExpired(): Promise<void> {
@@ -153,6 +182,8 @@ export class UuidDedup {
 
   close(): void {
     if (this.closed) return;
+    clearTimeout(this.recordTimer);
+    this.writeAccepted();
     this.closed = true;
     clearInterval(this.timer);
     this.db.close();
