@@ -10,14 +10,15 @@
  * per second from the first post until the last one is at the service. CPU is the router
  * process's user+system seconds over the whole case.
  *
- * Needs `npm run services -- up kafka victorialogs`.
+ * Needs `npm run services -- up kafka victorialogs redis`.
  */
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { request } from "undici";
 import type { Alert } from "../../src/alert.js";
 import { makeAlerts, runId } from "../../test/harness/alerts.js";
-import { KAFKA, LOGS } from "../../test/harness/endpoints.js";
+import { Redis } from "ioredis";
+import { KAFKA, LOGS, REDIS } from "../../test/harness/endpoints.js";
 import { topicRecordCount } from "../../test/harness/kafka-admin.js";
 import { countLogs } from "../../test/harness/logs-query.js";
 import { startRouter } from "../../test/harness/router-process.js";
@@ -45,6 +46,19 @@ const kafkaOutput = (compression: string) => (run: string) => ({
   topic: `peregrine.bench.${run}`,
   compression,
 });
+const redisOutput = (mode: string) => (run: string) => ({
+  name: "redis",
+  type: "redis",
+  address: REDIS.address,
+  key: `peregrine:bench:${run}`,
+  mode,
+});
+let redisClient: Redis | undefined;
+const redisCount = (mode: string) => (run: string) => {
+  redisClient ??= new Redis({ host: "127.0.0.1", port: REDIS.port });
+  const key = `peregrine:bench:${run}`;
+  return mode === "stream" ? redisClient.xlen(key) : redisClient.llen(key);
+};
 const lokiCount = (run: string) => countLogs(`{run="${run}"}`);
 const kafkaCount = (run: string) => topicRecordCount(`peregrine.bench.${run}`);
 
@@ -55,6 +69,9 @@ const CASES: Case[] = [
   { name: "kafka", perRequest: 1, output: kafkaOutput("none"), count: kafkaCount },
   { name: "kafka", perRequest: 100, output: kafkaOutput("none"), count: kafkaCount },
   { name: "kafka-gzip", perRequest: 1, output: kafkaOutput("gzip"), count: kafkaCount },
+  { name: "redis", perRequest: 1, output: redisOutput("list"), count: redisCount("list") },
+  { name: "redis", perRequest: 100, output: redisOutput("list"), count: redisCount("list") },
+  { name: "redis-stream", perRequest: 1, output: redisOutput("stream"), count: redisCount("stream") },
 ];
 
 async function post(url: string, alerts: readonly Alert[], perRequest: number, connections = 32): Promise<void> {
@@ -117,6 +134,7 @@ async function main(): Promise<number> {
   console.log("| output | alerts/request | accepted/s | delivered/s | router CPU | alerts per CPU s | router peak RSS | load avg |");
   console.log("|---|---|---|---|---|---|---|---|");
   for (const r of rows) console.log(r);
+  await redisClient?.quit();
   return 0;
 }
 
