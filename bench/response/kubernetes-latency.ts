@@ -12,7 +12,7 @@
  * Usage (root, kubernetes service up): node --import tsx bench/response/kubernetes-latency.ts
  */
 import { randomBytes } from "node:crypto";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import type { Alert } from "../../src/alert.js";
 import type { ActionParameters, Actionner } from "../../src/response/actionner.js";
 import { kubernetesActionners, useKubernetesClient } from "../../src/response/actionners/kubernetes/index.js";
@@ -107,7 +107,7 @@ async function main(): Promise<void> {
       stopped.push(performance.now() - t0);
     }
 
-    console.log(`Kubernetes ${KUBERNETES_VERSION} (harness, single node), ${cpus().length} CPUs, ${new Date().toISOString()}`);
+    console.log(`Kubernetes ${KUBERNETES_VERSION} (harness, single node), ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(1)).join(" ")}, ${new Date().toISOString()}`);
     console.log(`kubernetes:terminate      ${fmt(terminate)}`);
     console.log(`kubernetes:label          ${fmt(label)}`);
     console.log(`kubernetes:networkpolicy  ${fmt(np)}`);
