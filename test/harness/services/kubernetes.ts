@@ -35,6 +35,7 @@ const CNI_PLUGINS_VERSION = "v1.6.2";
 /** The node name the kubelet registers (see the header). */
 export const NODE_NAME = "localhost";
 export const API_SERVER_URL = "https://127.0.0.1:6443";
+const NOT_READY_TAINT = "node.kubernetes.io/not-ready";
 
 const BIN_DIR = join(BUILD_CACHE_DIR, "kubernetes", KUBERNETES_VERSION);
 const COMPONENTS = ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubectl"] as const;
@@ -340,7 +341,17 @@ export const kubernetes: ServiceDef = {
   async ready() {
     // answering, and the node registered (pods bound to it can run from then on)
     if (!existsSync(KUBECONFIG) || !kubectl(["get", "--raw", "/readyz"], 10_000).ok) return false;
-    return kubectl(["get", "node", NODE_NAME, "-o", "name"], 10_000).ok;
+    const node = kubectl(["get", "node", NODE_NAME, "-o", "jsonpath={.spec.taints[*].key} {.status.conditions[?(@.type=='Ready')].status}"], 10_000);
+    if (!node.ok) return false;
+    // The kubelet registers the node with the not-ready NoSchedule taint, which the node
+    // lifecycle controller lifts once the node is Ready. That controller does not run here
+    // (on a loaded machine its missed-heartbeat taints would evict the tests' pods), so the
+    // taint is lifted here, once: pods the scheduler places (DaemonSet, StatefulSet) need it.
+    if (node.out.includes(NOT_READY_TAINT)) {
+      if (!node.out.trim().endsWith("True")) return false;
+      return kubectl(["taint", "node", NODE_NAME, `${NOT_READY_TAINT}:NoSchedule-`], 10_000).ok;
+    }
+    return true;
   },
   readyTimeoutMs: 240_000,
   // the API server stores in etcd; the kubelet runs pods on containerd's CRI socket
