@@ -33,6 +33,7 @@ export async function startK8sAuditSource(config: Config, router: Router, logger
       selection: d.selection,
       appendOutput: d.appendOutput,
       ruleMatching: d.ruleMatching,
+      timeFormatIso8601: d.timeFormatIso8601,
       ...(d.minimumPriority ? { minimumPriority: d.minimumPriority } : {}),
       logger,
       async deliver(alerts) {

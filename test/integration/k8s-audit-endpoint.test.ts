@@ -41,7 +41,7 @@ function post(url: string, body: string | Buffer, contentType = "application/jso
   });
 }
 
-async function setup(extra: string): Promise<{ router: Router; audit: K8sAuditRunning; journaled: Alert[] }> {
+async function setup(extra: string, detectorExtra = ""): Promise<{ router: Router; audit: K8sAuditRunning; journaled: Alert[] }> {
   const dir = mkdtempSync(join(tmpdir(), "peregrine-k8s-audit-"));
   const file = join(dir, "peregrine.yaml");
   writeFileSync(
@@ -53,6 +53,7 @@ async function setup(extra: string): Promise<{ router: Router; audit: K8sAuditRu
       `  rules_files: [${JSON.stringify(SYSCALL_RULES)}, ${JSON.stringify(K8S_RULES)}]`,
       // every matching rule, so one rule's alert is never hidden by an earlier rule's
       "  rule_matching: all",
+      ...(detectorExtra ? [`  ${detectorExtra}`] : []),
       "  k8s_audit:",
       "    enabled: true",
       "    port: 0",
@@ -107,6 +108,11 @@ describe("k8s_audit endpoint with Falco's k8s_audit rules", () => {
     expect(a.priority).toBe("Warning");
     expect(a.output_fields).toMatchObject({ "ka.user.name": "kubernetes-admin", "ka.verb": "create", "ka.target.resource": "configmaps", "ka.req.configmap.name": "aws-creds" });
     expect(a.output).toContain("K8s configmap with private credential (user=kubernetes-admin verb=create resource=configmaps configmap=aws-creds)");
+    // Falco's default output prefix: the local clock time (%evt.time), nanoseconds in output_fields
+    expect(a.output).toMatch(/^\d{2}:\d{2}:\d{2}\.\d{9}: Warning K8s configmap/);
+    const ns = a.output_fields["evt.time"] as number;
+    expect(ns - Date.parse(a.time) * 1e6).toBeGreaterThanOrEqual(0);
+    expect(ns - Date.parse(a.time) * 1e6).toBeLessThan(1e6);
     // Falco's time is the event's stageTimestamp
     expect(a.time).toBe(JSON.parse(fixture("configmap-aws-key.json")).items[0].stageTimestamp.replace(/(\.\d+)Z$/, (_: string, f: string) => `${f.padEnd(10, "0")}Z`));
 
@@ -329,3 +335,18 @@ describe("k8s_audit endpoint when the journal refuses", () => {
   }, 120_000);
 });
 
+describe("k8s_audit with detector.time_format_iso_8601", () => {
+  it("prefixes the output with the UTC ISO 8601 time, as Falco does", async () => {
+    const { router, audit, journaled } = await setup("", "time_format_iso_8601: true");
+    try {
+      const a = await post(audit.url, fixture("configmap-aws-key.json"));
+      expect(a.status, a.body).toBe(200);
+      const hit = journaled.find((x) => x.rule === "Create/Modify Configmap With Private Credentials")!;
+      expect(hit.output).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}\+0000: Warning K8s configmap/);
+      expect(typeof hit.output_fields["evt.time.iso8601"]).toBe("number");
+    } finally {
+      await audit.close();
+      await router.stop(0);
+    }
+  });
+});

@@ -22,6 +22,8 @@ export interface K8sAuditOptions {
   selection?: readonly RuleSelectionStep[];
   appendOutput?: readonly AppendOutput[];
   ruleMatching?: "first" | "all";
+  /** falco.yaml's time_format_iso_8601 (default false): the output's time prefix. */
+  timeFormatIso8601?: boolean;
   minimumPriority?: Priority;
   hostname?: string;
   logger: Logger;
@@ -49,6 +51,7 @@ export async function startK8sAudit(opts: K8sAuditOptions): Promise<K8sAuditRunn
     ...(opts.selection ? { selection: opts.selection } : {}),
     ...(opts.appendOutput ? { appendOutput: opts.appendOutput } : {}),
     ...(opts.ruleMatching ? { ruleMatching: opts.ruleMatching } : {}),
+    ...(opts.timeFormatIso8601 !== undefined ? { timeFormatIso8601: opts.timeFormatIso8601 } : {}),
     ...(opts.minimumPriority ? { minimumPriority: opts.minimumPriority } : {}),
     ...(opts.hostname !== undefined ? { hostname: opts.hostname } : {}),
   });
