@@ -13,6 +13,7 @@ import { PeregrineError, type ErrorCode } from "../errors.js";
 import type { Router } from "../router.js";
 import type { Actionner } from "./actionner.js";
 import { actionnerRegistry, OUTPUT_TARGETS } from "./actionners/index.js";
+import { protectFromDrain } from "./actionners/kubernetes/index.js";
 import { ResponseEngine, type ArtifactWriter } from "./engine.js";
 import { ResponseMetrics } from "./metrics.js";
 import { formatRulesMessage, loadResponseRules, type ResponseRule, type ResponseRuleset, type RulesCheck } from "./rules.js";
@@ -109,11 +110,14 @@ export async function installResponse(
   metrics.rules.set(ruleset.rules.length);
   const notifiers = new Map<ResponseRule, string[]>();
   const pause = options.pauseAt ?? testPause();
+  const allowlist = new Allowlist(rc.allowlist, readSelf());
+  // A drain evicts many pods the rule never named: none the allowlist protects (the router's own, allowlisted namespaces and pods).
+  protectFromDrain((pod) => allowlist.refusal({ kind: "pod", description: `pod ${pod.metadata.namespace}/${pod.metadata.name}`, identity: { namespace: pod.metadata.namespace, name: pod.metadata.name } }) !== undefined);
   const engine = new ResponseEngine({
     ruleset,
     actionners,
     store,
-    allowlist: new Allowlist(rc.allowlist, readSelf()),
+    allowlist,
     rateLimits: new RateLimits(rc.rate_limit, rc.rate_limits),
     logger: log,
     metrics,
