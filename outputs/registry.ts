@@ -4,6 +4,7 @@ import { fileOutput } from "./file/index.js";
 import { webhookOutput } from "./webhook/index.js";
 import { slackOutput } from "./slack/index.js";
 import { s3Output } from "./s3/index.js";
+import { sqsOutput } from "./sqs/index.js";
 import { lokiOutput } from "./loki/index.js";
 import { kafkaOutput } from "./kafka/index.js";
 import { alertmanagerOutput } from "./alertmanager/index.js";
@@ -21,6 +22,7 @@ import { opsgenieOutput } from "./opsgenie/index.js";
 import { datadogOutput } from "./datadog/index.js";
 import { splunkOutput } from "./splunk/index.js";
 import { redisOutput } from "./redis/index.js";
+import { natsOutput, jetstreamOutput } from "./nats/index.js";
 
 /** Every output type, by its `type:` name. Adding an output is one line here. */
 export const OUTPUT_TYPES: Record<string, OutputDefinition> = {
@@ -29,6 +31,7 @@ export const OUTPUT_TYPES: Record<string, OutputDefinition> = {
   webhook: webhookOutput,
   slack: slackOutput,
   s3: s3Output,
+  sqs: sqsOutput,
   loki: lokiOutput,
   kafka: kafkaOutput,
   alertmanager: alertmanagerOutput,
@@ -46,4 +49,6 @@ export const OUTPUT_TYPES: Record<string, OutputDefinition> = {
   datadog: datadogOutput,
   splunk: splunkOutput,
   redis: redisOutput,
+  nats: natsOutput,
+  jetstream: jetstreamOutput,
 };

@@ -55,3 +55,13 @@ export const REDIS = {
   password: "redis-secret",
   certs,
 } as const;
+
+/** nats-server with JetStream: no credentials needed; `username`/`password` is a second user of the account. */
+export const NATS = {
+  port: 4222,
+  monitorPort: 8222,
+  url: "nats://127.0.0.1:4222",
+  servers: ["127.0.0.1:4222"],
+  username: "peregrine",
+  password: "nats-secret",
+} as const;

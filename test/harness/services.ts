@@ -13,6 +13,7 @@ import { kafka } from "./services/kafka.js";
 import { kubernetes } from "./services/kubernetes.js";
 import { podman } from "./services/podman.js";
 import { redis } from "./services/redis.js";
+import { nats } from "./services/nats.js";
 import { registry, registryAuth } from "./services/registry.js";
 import { s3 } from "./services/s3.js";
 import type { ServiceDef } from "./services/types.js";
@@ -20,8 +21,8 @@ import { victorialogs, victorialogsAuth } from "./services/victorialogs.js";
 import { acquireLock, withLock } from "./lock.js";
 import { HarnessError, portOpen, runningPid, stopDaemon, waitUntil } from "./proc.js";
 
-export const SERVICES: readonly ServiceDef[] = [kafka, victorialogs, victorialogsAuth, s3, alertmanager, containerd, containerdSolo, docker, podman, registry, registryAuth, etcd, kubernetes, redis];
-export type ServiceName = "kafka" | "victorialogs" | "victorialogs-auth" | "s3" | "alertmanager" | "containerd" | "containerd-solo" | "docker" | "registry" | "registry-auth" | "etcd" | "kubernetes" | "redis";
+export const SERVICES: readonly ServiceDef[] = [kafka, victorialogs, victorialogsAuth, s3, alertmanager, containerd, containerdSolo, docker, podman, registry, registryAuth, etcd, kubernetes, redis, nats];
+export type ServiceName = "kafka" | "victorialogs" | "victorialogs-auth" | "s3" | "alertmanager" | "containerd" | "containerd-solo" | "docker" | "registry" | "registry-auth" | "etcd" | "kubernetes" | "redis" | "nats";
 export const SERVICE_NAMES = SERVICES.map((s) => s.name) as ServiceName[];
 
 export function serviceDef(name: string): ServiceDef {
