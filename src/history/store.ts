@@ -133,7 +133,7 @@ export class HistoryStore {
   }
 
   private startThread(): NonNullable<HistoryStore["thread"]> {
-    const shared = new SharedArrayBuffer(16);
+    const shared = new SharedArrayBuffer(24);
     const data: HistoryThreadData = {
       dir: this.options.dir,
       retentionMs: this.options.retentionMs,
@@ -156,7 +156,7 @@ export class HistoryStore {
     };
     worker.on("error", (err) => fallBack(err.message));
     worker.on("exit", (code) => fallBack(`exit code ${code}`));
-    return { worker, progress: new Int32Array(shared, 0, 2), size: new BigInt64Array(shared, 8, 1), posted: 0 };
+    return { worker, progress: new Int32Array(shared, 0, 4), size: new BigInt64Array(shared, 16, 1), posted: 0 };
   }
 
   private post(message: ToHistoryThread): void {
@@ -196,6 +196,9 @@ export class HistoryStore {
     this.flush();
     const t = this.thread;
     if (!t) return;
+    // A thread still starting (from the TypeScript sources it compiles first) is given a minute.
+    if (Atomics.load(t.progress, 2) === 0) Atomics.wait(t.progress, 2, 0, 60_000);
+    if (Atomics.load(t.progress, 2) !== 1) return; // it failed to open: the writes fall back to this thread on its exit
     const deadline = Date.now() + 10_000;
     for (;;) {
       const written = Atomics.load(t.progress, 0);

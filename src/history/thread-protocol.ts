@@ -8,7 +8,7 @@ export interface HistoryThreadData {
   pruneEveryMs: number;
   /** False: retention never runs by itself (tests drive it). */
   retain: boolean;
-  /** 16 bytes: Int32 [written batch, closed], then a BigInt64 size. */
+  /** 24 bytes: Int32 [written batch, closed, open, unused], then a BigInt64 size. */
   shared: SharedArrayBuffer;
 }
 

@@ -5,15 +5,15 @@
  *
  * Progress is shared through `workerData.shared`: Int32 slot 0 is the last batch written (the
  * router waits on it before a query so a query sees every alert accepted before it), slot 1 is
- * set once closed; the BigInt64 at byte 8 is the estimated size held.
+ * set once closed, slot 2 once open (2: failed to open); the BigInt64 at byte 16 is the estimated size held.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import type { HistoryThreadData, ToHistoryThread, FromHistoryThread } from "./thread-protocol.js";
 import { HistoryWriter, openHistoryDb } from "./writer.js";
 
 const data = workerData as HistoryThreadData;
-const progress = new Int32Array(data.shared, 0, 2);
-const size = new BigInt64Array(data.shared, 8, 1);
+const progress = new Int32Array(data.shared, 0, 4);
+const size = new BigInt64Array(data.shared, 16, 1);
 const port = parentPort;
 if (!port) throw new Error("the history writer runs only as a worker thread");
 
@@ -21,9 +21,23 @@ function send(message: FromHistoryThread): void {
   port!.postMessage(message);
 }
 
-const db = openHistoryDb(data.dir);
-const writer = new HistoryWriter(db);
+function opened(state: 1 | 2): void {
+  Atomics.store(progress, 2, state);
+  Atomics.notify(progress, 2);
+}
+
+let db: ReturnType<typeof openHistoryDb>;
+let writer: HistoryWriter;
+try {
+  db = openHistoryDb(data.dir);
+  writer = new HistoryWriter(db);
+} catch (err) {
+  // Failed: the router must not wait on a thread that will never write (it falls back on `exit`).
+  opened(2);
+  throw err;
+}
 Atomics.store(size, 0, BigInt(Math.round(writer.bytes)));
+opened(1);
 
 let closed = false;
 let pruning = false;
