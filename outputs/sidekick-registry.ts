@@ -24,6 +24,7 @@ import { datadogSidekick } from "./datadog/sidekick.js";
 import { splunkSidekick } from "./splunk/sidekick.js";
 import { pagerdutySidekick } from "./pagerduty/sidekick.js";
 import { redisSidekick } from "./redis/sidekick.js";
+import { natsSidekick } from "./nats/sidekick.js";
 
 /** Adding a translator is one line here. */
 export const SIDEKICK_TRANSLATORS: Readonly<Record<string, SidekickTranslator>> = {
@@ -46,4 +47,5 @@ export const SIDEKICK_TRANSLATORS: Readonly<Record<string, SidekickTranslator>> 
   splunk: splunkSidekick,
   pagerduty: pagerdutySidekick,
   redis: redisSidekick,
+  nats: natsSidekick,
 };
