@@ -81,6 +81,8 @@ export interface HistoryCounts {
 }
 
 const MAX_BUCKETS = 1000;
+/** How long alerts gather before they go to the writer thread. */
+const THREAD_BATCH_MS = 50;
 /** Past this many full-text matches a page is read in time order rather than from the matches. */
 const COMMON_TEXT = 5000;
 
@@ -115,7 +117,7 @@ export function decodeCursor(cursor: string): { time: number; id: number } | und
 export class HistoryStore {
   private readonly db: Database.Database;
   private pending: PendingAlert[] = [];
-  private flushTimer?: NodeJS.Immediate;
+  private flushTimer?: { cancel(): void };
   private pruneTimer?: NodeJS.Timeout;
   private pruning = false;
   private closed = false;
@@ -168,12 +170,23 @@ export class HistoryStore {
     if (this.closed) return;
     this.pending.push({ alert, at: receivedAt });
     if (this.pending.length >= 5000) this.flush();
-    else this.flushTimer ??= setImmediate(() => this.flush());
+    else if (!this.flushTimer) {
+      // To the thread every 50 ms rather than every tick: a lone producer's alerts then wake it
+      // once per batch, not once per alert (a query flushes first, so it still sees them all).
+      if (this.thread) {
+        const t = setTimeout(() => this.flush(), THREAD_BATCH_MS);
+        t.unref();
+        this.flushTimer = { cancel: () => clearTimeout(t) };
+      } else {
+        const i = setImmediate(() => this.flush());
+        this.flushTimer = { cancel: () => clearImmediate(i) };
+      }
+    }
   }
 
   /** Hands what `record` buffered to the writer: written now inline, posted to the thread otherwise. */
   flush(): void {
-    if (this.flushTimer) clearImmediate(this.flushTimer);
+    this.flushTimer?.cancel();
     this.flushTimer = undefined;
     if (this.pending.length === 0 || this.closed) return;
     const batch = this.pending;
