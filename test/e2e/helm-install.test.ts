@@ -46,9 +46,10 @@ const TOKEN = `helm-test-${process.pid}-token`;
 /** The chart's default detector capabilities and their bit numbers (linux/capability.h). */
 const CHART_CAPS: Record<string, number> = { BPF: 39, PERFMON: 38, SYS_RESOURCE: 24, SYS_PTRACE: 19 };
 
-const tmp = mkdtempSync(join(tmpdir(), "peregrine-helm-install-"));
-const journalDir = join(tmp, "router-journal");
-const spoolDir = join(tmp, "detector-spool");
+// made in beforeAll: a file collected but not run leaves nothing behind
+let tmp = "";
+let journalDir = "";
+let spoolDir = "";
 const receiver = new Receiver();
 let helm = "";
 let port = 0;
@@ -139,6 +140,9 @@ describe.skipIf(!isRoot)("helm install of the chart on the harness cluster (root
     if (!schedulerRuns()) await services.restart("kubernetes");
     helm = await ensureHelm();
     await importImageIntoKubelet(IMAGE_TAG);
+    tmp = mkdtempSync(join(tmpdir(), "peregrine-helm-install-"));
+    journalDir = join(tmp, "router-journal");
+    spoolDir = join(tmp, "detector-spool");
     await receiver.start();
     port = await freePort();
     // the journal volume: a node directory the router's uid owns (a hostPath gets no fsGroup)
@@ -181,7 +185,7 @@ spec:
       await receiver.stop();
       releaseSensor?.();
       releaseService?.();
-      rmSync(tmp, { recursive: true, force: true });
+      if (tmp) rmSync(tmp, { recursive: true, force: true });
     }
   }, 10 * 60_000);
 
