@@ -10,7 +10,7 @@
  * per second from the first post until the last one is at the service. CPU is the router
  * process's user+system seconds over the whole case.
  *
- * Needs `npm run services -- up kafka victorialogs redis`.
+ * Needs `npm run services -- up kafka victorialogs redis nats`.
  */
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
@@ -18,7 +18,8 @@ import { request } from "undici";
 import type { Alert } from "../../src/alert.js";
 import { makeAlerts, runId } from "../../test/harness/alerts.js";
 import { Redis } from "ioredis";
-import { KAFKA, LOGS, REDIS } from "../../test/harness/endpoints.js";
+import { connect, StorageType, type NatsConnection } from "nats";
+import { KAFKA, LOGS, NATS, REDIS } from "../../test/harness/endpoints.js";
 import { topicRecordCount } from "../../test/harness/kafka-admin.js";
 import { countLogs } from "../../test/harness/logs-query.js";
 import { startRouter } from "../../test/harness/router-process.js";
@@ -59,6 +60,31 @@ const redisCount = (mode: string) => (run: string) => {
   const key = `peregrine:bench:${run}`;
   return mode === "stream" ? redisClient.xlen(key) : redisClient.llen(key);
 };
+let natsClient: NatsConnection | undefined;
+const natsConn = async () => (natsClient ??= await connect({ servers: [...NATS.servers] }));
+/** Core NATS keeps nothing: the bench subscribes before the router publishes and counts what it gets. */
+const natsReceived = new Map<string, number>();
+const natsOutput = (run: string) => {
+  natsReceived.set(run, 0);
+  void natsConn().then((nc) => nc.subscribe(`peregrine.bench.${run}`, { callback: () => natsReceived.set(run, natsReceived.get(run)! + 1) }));
+  return { name: "nats", type: "nats", servers: NATS.servers, subject: `peregrine.bench.${run}` };
+};
+const natsCount = async (run: string) => natsReceived.get(run) ?? 0;
+const BENCH_STREAM = "PEREGRINE_BENCH";
+const ensureBenchStream = async () => {
+  const jsm = await (await natsConn()).jetstreamManager();
+  await jsm.streams.info(BENCH_STREAM).catch(() => jsm.streams.add({ name: BENCH_STREAM, subjects: ["peregrine.bench.js.>"], storage: StorageType.File, max_age: 3600 * 1e9 }));
+};
+/** The stream is made (once) while the router starts, seconds before the first alert is posted. */
+const jetstreamOutput = (run: string) => {
+  void ensureBenchStream();
+  return { name: "jetstream", type: "jetstream", servers: NATS.servers, subject: `peregrine.bench.js.${run}` };
+};
+const jetstreamCount = async (run: string) => {
+  const jsm = await (await natsConn()).jetstreamManager();
+  const info = await jsm.streams.info(BENCH_STREAM, { subjects_filter: `peregrine.bench.js.${run}` });
+  return info.state.subjects?.[`peregrine.bench.js.${run}`] ?? 0;
+};
 const lokiCount = (run: string) => countLogs(`{run="${run}"}`);
 const kafkaCount = (run: string) => topicRecordCount(`peregrine.bench.${run}`);
 
@@ -72,6 +98,9 @@ const CASES: Case[] = [
   { name: "redis", perRequest: 1, output: redisOutput("list"), count: redisCount("list") },
   { name: "redis", perRequest: 100, output: redisOutput("list"), count: redisCount("list") },
   { name: "redis-stream", perRequest: 1, output: redisOutput("stream"), count: redisCount("stream") },
+  { name: "nats", perRequest: 1, output: natsOutput, count: natsCount },
+  { name: "jetstream", perRequest: 1, output: jetstreamOutput, count: jetstreamCount },
+  { name: "jetstream", perRequest: 100, output: jetstreamOutput, count: jetstreamCount },
 ];
 
 async function post(url: string, alerts: readonly Alert[], perRequest: number, connections = 32): Promise<void> {
@@ -135,6 +164,7 @@ async function main(): Promise<number> {
   console.log("|---|---|---|---|---|---|---|---|");
   for (const r of rows) console.log(r);
   await redisClient?.quit();
+  await natsClient?.drain();
   return 0;
 }
 
