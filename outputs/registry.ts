@@ -4,6 +4,7 @@ import { fileOutput } from "./file/index.js";
 import { webhookOutput } from "./webhook/index.js";
 import { slackOutput } from "./slack/index.js";
 import { s3Output } from "./s3/index.js";
+import { sqsOutput } from "./sqs/index.js";
 import { lokiOutput } from "./loki/index.js";
 import { kafkaOutput } from "./kafka/index.js";
 import { alertmanagerOutput } from "./alertmanager/index.js";
@@ -30,6 +31,7 @@ export const OUTPUT_TYPES: Record<string, OutputDefinition> = {
   webhook: webhookOutput,
   slack: slackOutput,
   s3: s3Output,
+  sqs: sqsOutput,
   loki: lokiOutput,
   kafka: kafkaOutput,
   alertmanager: alertmanagerOutput,
