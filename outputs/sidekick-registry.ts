@@ -9,6 +9,7 @@ import { slackSidekick } from "./slack/sidekick.js";
 import { lokiSidekick } from "./loki/sidekick.js";
 import { kafkaSidekick } from "./kafka/sidekick.js";
 import { s3Sidekick } from "./s3/sidekick.js";
+import { sqsSidekick } from "./sqs/sidekick.js";
 import { webhookSidekick } from "./webhook/sidekick.js";
 import { alertmanagerSidekick } from "./alertmanager/sidekick.js";
 import { teamsSidekick } from "./teams/sidekick.js";
@@ -32,6 +33,7 @@ export const SIDEKICK_TRANSLATORS: Readonly<Record<string, SidekickTranslator>> 
   loki: lokiSidekick,
   kafka: kafkaSidekick,
   s3: s3Sidekick,
+  sqs: sqsSidekick,
   webhook: webhookSidekick,
   alertmanager: alertmanagerSidekick,
   teams: teamsSidekick,

@@ -11,7 +11,7 @@ describe("Falcosidekick translators", () => {
       // Every setting a translator could be turned on by, set at once: it must make its own type.
       const tree: Record<string, unknown> = {};
       for (const section of translator.sections)
-        tree[section] = { webhookurl: "https://h/x", hostport: "h:1", topic: "t", address: "https://h/", apikey: "k", routingkey: "r", token: "t", chatid: "1", s3: { bucket: "b" } };
+        tree[section] = { webhookurl: "https://h/x", hostport: "h:1", topic: "t", address: "https://h/", apikey: "k", routingkey: "r", token: "t", chatid: "1", s3: { bucket: "b" }, sqs: { url: "https://sqs.us-east-1.amazonaws.com/1/q" } };
       const { ctx } = createSidekickContext(tree, {});
       const outputs = translator.translate(ctx);
       expect(outputs.length, type).toBeGreaterThan(0);
