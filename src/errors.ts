@@ -43,7 +43,7 @@ export const ERROR_CODES = {
   RULES_OPTIONS_INVALID: "The detector's rule selection (detector.rules) or append_output is not shaped as documented; the message names each entry.",
   SENSOR_WIRE: "The sensor's stream held a frame the detector cannot decode; the sensor is restarted, and the detector's stats count it.",
   KUBERNETES_CONFIG_INVALID: "detector.kubernetes names credentials that cannot be used: not in a pod (no service account), an unreadable token or kubeconfig, or a kubeconfig without the context, cluster, user or server it needs.",
-  KUBERNETES_API_ERROR: "The Kubernetes API server answered an error to a list or watch (the message names the request and its status); pod metadata is retried and stays unknown meanwhile.",
+  KUBERNETES_API_ERROR: "The Kubernetes API server answered an error (the message names the request and its status): for pod metadata, the list or watch is retried and the fields stay unknown meanwhile; for a response action, the action fails with the reason (retried when the status says it may succeed later).",
   CONTAINER_ENGINE_DOWN: "A container engine (docker, podman, containerd, CRI) cannot be asked: its socket is missing, refused or timed out, or it answered an error; container fields stay unknown meanwhile.",
   // cli
   CLI_USAGE: "The command line is not understood.",

@@ -5,11 +5,17 @@
  */
 import type { Alert } from "../../src/alert.js";
 import { compileTemplate, type CompiledTemplate } from "../../src/templates/index.js";
+import { PeregrineError } from "../../src/errors.js";
 
 export const MAX_TOPIC_LENGTH = 249;
 const TOPIC_CHARS = /^[A-Za-z0-9._-]+$/;
 
-export class TopicConfigError extends Error {}
+export class TopicConfigError extends PeregrineError {
+  constructor(message: string) {
+    super("CONFIG_INVALID", message);
+    this.name = "TopicConfigError";
+  }
+}
 
 export interface TopicRouter {
   /** The topic when it does not depend on the alert. */

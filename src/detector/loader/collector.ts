@@ -127,6 +127,10 @@ function isExceptionOperator(c: string): boolean {
   return m !== null && MODIFIABLE.has(m[1]!);
 }
 
+/**
+ * Control flow inside the collector only: caught per item and recorded as a Falco load message
+ * with its LOAD_ERR_* code (Falco's own codes, reported in the rules' results, not thrown on).
+ */
 class ItemError extends Error {
   constructor(
     readonly code: "LOAD_ERR_YAML_VALIDATE" | "LOAD_ERR_VALIDATE",

@@ -9,17 +9,18 @@
  */
 import { Agent, request, WebSocket } from "undici";
 import { inClusterCredentials, kubeconfigCredentials, type K8sCredentials } from "../../detector/index.js";
+import { PeregrineError } from "../../errors.js";
 
 export type Json = Record<string, unknown>;
 
 /** An answer of the API server other than 2xx: `status` is its HTTP status, `reason` its Status reason. */
-export class KubeApiError extends Error {
+export class KubeApiError extends PeregrineError {
   constructor(
     readonly status: number,
     readonly reason: string,
     message: string,
   ) {
-    super(message);
+    super("KUBERNETES_API_ERROR", message);
     this.name = "KubeApiError";
   }
 
