@@ -1,4 +1,4 @@
-import { ERROR_CODES } from "./errors.js";
+import { ERROR_CODES, HTTP_STATUS, type ErrorCode } from "./errors.js";
 
 /** docs/errors.md, from the catalog in src/errors.ts. */
 export function renderErrorReference(): string {
@@ -11,9 +11,11 @@ export function renderErrorReference(): string {
     '`{"error": {"code", "message", "field"}}`, logs as `code`. Rule-loading errors use Falco\'s own codes',
     "(`LOAD_ERR_*`, `LOAD_*`), listed in docs/rules.md.",
     "",
-    "| code | meaning |",
-    "|---|---|",
-    ...Object.entries(ERROR_CODES).map(([code, text]) => `| \`${code}\` | ${text} |`),
+    "The HTTP column is the status an HTTP endpoint answers with the code (blank: never an HTTP answer).",
+    "",
+    "| code | HTTP | meaning |",
+    "|---|---|---|",
+    ...Object.entries(ERROR_CODES).map(([code, text]) => `| \`${code}\` | ${HTTP_STATUS[code as ErrorCode] ?? ""} | ${text} |`),
   ];
   return `${lines.join("\n")}\n`;
 }

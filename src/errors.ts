@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   INGEST_STORAGE_FULL: "The journal reached storage.max_bytes; retry later.",
   INGEST_SHUTTING_DOWN: "The router is stopping and accepts no new alerts.",
   INGEST_NOT_FOUND: "No such route.",
+  INGEST_BAD_URL: "The request's URL does not decode (a malformed percent escape, e.g. /%ZZ).",
   INGEST_TOO_DEEP: "An alert nests objects and arrays deeper than ingest.max_depth.",
   // k8s_audit endpoint (detector.k8s_audit)
   K8S_AUDIT_INVALID_BODY: "An audit webhook body is not JSON, not an audit.k8s.io/v1 EventList or Event, or holds an event without a valid stageTimestamp; nothing of it was evaluated.",
@@ -71,6 +72,36 @@ export const ERROR_CODES = {
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
+
+/**
+ * The HTTP status each code is answered with, for the codes an HTTP endpoint answers
+ * (the router's API, the dashboard's, the audit endpoint). test/unit/error-codes.test.ts
+ * checks every status written beside a code in the source against this table.
+ */
+export const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
+  INGEST_INVALID_JSON: 400,
+  INGEST_INVALID_FIELD: 400,
+  INGEST_EMPTY_BODY: 400,
+  INGEST_BODY_TOO_LARGE: 413,
+  INGEST_UNSUPPORTED_MEDIA_TYPE: 415,
+  INGEST_METHOD_NOT_ALLOWED: 405,
+  INGEST_UNAUTHORIZED: 401,
+  INGEST_STORAGE_FULL: 503,
+  INGEST_SHUTTING_DOWN: 503,
+  INGEST_NOT_FOUND: 404,
+  INGEST_BAD_URL: 400,
+  INGEST_TOO_DEEP: 400,
+  K8S_AUDIT_INVALID_BODY: 400,
+  K8S_AUDIT_BODY_TOO_LARGE: 413,
+  K8S_AUDIT_UNSUPPORTED_MEDIA_TYPE: 415,
+  K8S_AUDIT_METHOD_NOT_ALLOWED: 405,
+  K8S_AUDIT_NOT_FOUND: 404,
+  K8S_AUDIT_BUSY: 429,
+  K8S_AUDIT_NOT_JOURNALED: 503,
+  STORAGE_WRITE_FAILED: 503,
+  DELIVERY_UNKNOWN_OUTPUT: 400,
+  INTERNAL_ERROR: 500,
+};
 
 export class PeregrineError extends Error {
   readonly code: ErrorCode;

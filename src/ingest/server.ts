@@ -31,9 +31,9 @@ export function buildServer(router: Router): FastifyInstance {
   const listener = createListener(config, router.logger);
   // A URL that does not decode (/%ZZ) names no route: answered in our error shape, not Fastify's.
   const badUrl = (err: FastifyError, req: FastifyRequest, reply: FastifyReply): void => {
-    router.metrics.ingestRejected.inc({ reason: "INGEST_NOT_FOUND" });
+    router.metrics.ingestRejected.inc({ reason: "INGEST_BAD_URL" });
     const message = err.code === "FST_ERR_BAD_URL" ? `the URL is not valid: ${JSON.stringify(req.url.split("?")[0])}` : err.message;
-    void reply.code(400).send(errorBody("INGEST_NOT_FOUND", message));
+    void reply.code(400).send(errorBody("INGEST_BAD_URL", message));
   };
   const app = Fastify({
     bodyLimit: config.ingest.max_body_bytes,

@@ -82,7 +82,7 @@ export class Dashboard {
       this.router.logger.warn(`dashboard disabled: ${pageError}`);
     }
     const servePage = async (_req: unknown, reply: FastifyReply) => {
-      if (!page) return reply.code(503).send({ error: { code: "INTERNAL_ERROR" satisfies ErrorCode, message: `the dashboard is unavailable: ${pageError}` } });
+      if (!page) return reply.code(500).send({ error: { code: "INTERNAL_ERROR" satisfies ErrorCode, message: `the dashboard is unavailable: ${pageError}` } });
       return reply
         .type("text/html; charset=utf-8")
         .header("cache-control", "no-store")

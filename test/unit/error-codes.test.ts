@@ -8,7 +8,7 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ERROR_CODES } from "../../src/errors.js";
+import { ERROR_CODES, HTTP_STATUS, type ErrorCode } from "../../src/errors.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const CODE = String.raw`"([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)"`;
@@ -77,5 +77,31 @@ describe("error catalog", () => {
     // one of each kind of site: a thrown error, an HTTP error body, a code field, satisfies ErrorCode
     for (const code of ["CONFIG_FILE_UNREADABLE", "INGEST_METHOD_NOT_ALLOWED", "INGEST_EMPTY_BODY", "INTERNAL_ERROR", "SENSOR_UNAVAILABLE"]) expect(emitted.has(code), code).toBe(true);
     expect(emitted.has("SQLITE_BUSY")).toBe(false);
+  });
+
+  it("every HTTP status written beside a code in the source is the catalog's status for it", () => {
+    // reply.code(400)...errorBody("X" or { error: { code: "X" } (one statement), { status: 413, code: "X" }, sendError("X", res, 404
+    const PAIRS = [
+      new RegExp(String.raw`\.code\((\d{3})\)[^;]*?(?:errorBody\(|code:\s*)${CODE}`, "gs"),
+      new RegExp(String.raw`status:\s*(\d{3}),\s*code:\s*${CODE}`, "g"),
+    ];
+    const SEND_ERROR = new RegExp(String.raw`sendError\(\s*${CODE},\s*\w+,\s*(\d{3})`, "g");
+    const wrong: string[] = [];
+    let seen = 0;
+    const check = (code: string, status: number, where: string) => {
+      seen++;
+      if (HTTP_STATUS[code as ErrorCode] !== status) wrong.push(`${where}: ${code} answered ${status}, the catalog says ${HTTP_STATUS[code as ErrorCode] ?? "no status"}`);
+    };
+    for (const file of [...sourceFiles(join(ROOT, "src")), ...sourceFiles(join(ROOT, "outputs"))]) {
+      const rel = relative(ROOT, file);
+      const text = readFileSync(file, "utf8");
+      for (const re of PAIRS) for (const m of text.matchAll(re)) check(m[2]!, Number(m[1]), rel);
+      for (const m of text.matchAll(SEND_ERROR)) check(m[1]!, Number(m[2]), rel);
+    }
+    expect(wrong).toEqual([]);
+    // the scan reads the router's API, the dashboard's and the audit endpoint
+    expect(seen).toBeGreaterThan(25);
+    // and a status in the catalog belongs to a catalogued code
+    for (const code of Object.keys(HTTP_STATUS)) expect(code in ERROR_CODES, code).toBe(true);
   });
 });
