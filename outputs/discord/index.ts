@@ -62,6 +62,7 @@ function embedChars(e: Embed): number {
 /** Discord webhooks: one message of embeds per send (one embed per alert shown); bursts become digests. */
 export const discordOutput = defineOutput({
   type: "discord",
+  chat: true,
   summary: "Posts alerts to a Discord channel through a webhook, as embeds coloured by priority; bursts become digests.",
   schema: s.object({
     webhook_url: s.string().asUrl().describe("The channel webhook URL (a secret: prefer ${DISCORD_WEBHOOK_URL})."),

@@ -17,6 +17,7 @@ const googleMarkup: Markup = {
 /** Google Chat space webhooks: one text message per send; bursts become digests. */
 export const googlechatOutput = defineOutput({
   type: "googlechat",
+  chat: true,
   summary: "Posts alerts to a Google Chat space through its webhook; bursts become digests.",
   schema: s.object({
     webhook_url: s.string().asUrl().describe("The space's webhook URL, with its key and token (a secret: prefer ${GOOGLECHAT_WEBHOOK_URL})."),

@@ -11,6 +11,7 @@ export const MATTERMOST_TEXT_LIMIT = 16_383;
 /** Mattermost incoming webhooks: one Markdown post per send; bursts become digests. */
 export const mattermostOutput = defineOutput({
   type: "mattermost",
+  chat: true,
   summary: "Posts alerts to a Mattermost channel through an incoming webhook, as Markdown; bursts become digests.",
   schema: s.object({
     webhook_url: s.string().asUrl().describe("The incoming webhook URL (a secret: prefer ${MATTERMOST_WEBHOOK_URL})."),

@@ -11,6 +11,7 @@ export const ROCKETCHAT_TEXT_LIMIT = 5000;
 /** Rocket.Chat incoming webhooks: one Markdown message per send; bursts become digests. */
 export const rocketchatOutput = defineOutput({
   type: "rocketchat",
+  chat: true,
   summary: "Posts alerts to a Rocket.Chat channel through an incoming webhook, as Markdown; bursts become digests.",
   schema: s.object({
     webhook_url: s.string().asUrl().describe("The incoming webhook URL (a secret: prefer ${ROCKETCHAT_WEBHOOK_URL})."),

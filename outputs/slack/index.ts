@@ -50,6 +50,7 @@ function compileTemplates(config: { template_file?: string | undefined; digest: 
  */
 export const slackOutput = defineOutput({
   type: "slack",
+  chat: true,
   summary: "Posts alerts to a Slack channel through an incoming webhook, as Block Kit messages; bursts become digests.",
   schema,
   // Slack allows about one message per second per webhook, with short bursts.

@@ -43,6 +43,7 @@ function card(parts: MessageParts, activityImage: string | undefined): Record<st
 /** Microsoft Teams webhooks (Workflows, or a legacy connector): one Adaptive Card per send; bursts become digests. */
 export const teamsOutput = defineOutput({
   type: "teams",
+  chat: true,
   summary: "Posts alerts to a Microsoft Teams channel through a webhook, as Adaptive Cards; bursts become digests.",
   schema: s.object({
     webhook_url: s.string().asUrl().describe("The Workflows (or connector) webhook URL (a secret: prefer ${TEAMS_WEBHOOK_URL})."),

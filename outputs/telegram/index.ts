@@ -18,6 +18,7 @@ const html: Markup = {
 /** Telegram Bot API sendMessage: one HTML message per send; bursts become digests. */
 export const telegramOutput = defineOutput({
   type: "telegram",
+  chat: true,
   summary: "Sends alerts to a Telegram chat through a bot (Bot API sendMessage); bursts become digests.",
   schema: s.object({
     token: s.string().notEmpty().describe("The bot token (a secret: prefer ${TELEGRAM_TOKEN})."),

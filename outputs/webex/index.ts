@@ -10,6 +10,7 @@ export const WEBEX_MARKDOWN_BYTES = 7439;
 /** Webex incoming webhooks: one Markdown message per send; bursts become digests. */
 export const webexOutput = defineOutput({
   type: "webex",
+  chat: true,
   summary: "Posts alerts to a Webex space through an incoming webhook, as Markdown; bursts become digests.",
   schema: s.object({
     webhook_url: s.string().asUrl().describe("The incoming webhook URL (https://webexapis.com/v1/webhooks/incoming/...; a secret: prefer ${WEBEX_WEBHOOK_URL})."),

@@ -45,6 +45,11 @@ export interface OutputDefinition<S extends Shape = Shape> {
   /** The type's own keys (the lane keys name/type/batch/retry/... are added by the router). */
   schema: ObjectSchema<S>;
   laneDefaults?: LaneDefaults;
+  /**
+   * A chat service (a channel people read): its outputs get dedup by default (one message and
+   * a count per rule, host and output line a minute; docs/routing.md), unless they configure it.
+   */
+  chat?: boolean;
   /** Extra checks `config check` runs (e.g. templates compile, a label is high-cardinality). */
   validate?(config: InferShape<S>, ctx: ParseContext, path: string): void;
   /**

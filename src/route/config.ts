@@ -11,7 +11,7 @@ function checkKey(key: readonly string[], ctx: ParseContext, path: string): void
 /** `dedup:` of an output: repeats of one key within a window are suppressed and summarized. */
 export const dedupShape = s
   .object({
-    enabled: s.boolean().default(true).describe("false turns dedup off; chat outputs (slack) have it on unless this says false."),
+    enabled: s.boolean().default(true).describe("false turns dedup off; chat outputs (slack, teams, discord, mattermost, googlechat, rocketchat, telegram, webex) have it on unless this says false."),
     window: s.duration().range(100, 7 * 86_400_000).default(60_000).describe("How long after an alert its repeats are suppressed; a summary follows when it closes."),
     key: s
       .array(s.string().notEmpty())
@@ -50,10 +50,7 @@ export interface ThrottleConfig {
 }
 
 /**
- * Chat outputs turn dedup on unless configured: a storm of one alert in a channel hides
- * everything else. One minute per rule, host and output line. Only output types that exist
- * (docs/routing.md names the same); a chat output added later joins here.
+ * Outputs whose definition says `chat: true` turn dedup on unless configured: a storm of one
+ * alert in a channel hides everything else. One minute per rule, host and output line.
  */
-export const CHAT_OUTPUT_TYPES: ReadonlySet<string> = new Set(["slack"]);
-
 export const CHAT_DEDUP_DEFAULT: DedupConfig = { enabled: true, window: 60_000, key: [...DEDUP_DEFAULT_KEY], max_keys: 10_000 };

@@ -2,21 +2,21 @@ import type { Logger } from "pino";
 import type { Config, OutputConfig } from "../config/index.js";
 import type { Router } from "../router.js";
 import { errorMessage } from "../errors.js";
-import { CHAT_DEDUP_DEFAULT, CHAT_OUTPUT_TYPES, type DedupConfig, type ThrottleConfig } from "./config.js";
+import { CHAT_DEDUP_DEFAULT, type DedupConfig, type ThrottleConfig } from "./config.js";
 import { compileFilter, describeFilterProblem } from "./filter.js";
 import { RouteMetrics } from "./metrics.js";
 import { OutputRouter, type OutputRoute } from "./output-router.js";
 
 export { checkOutputRouting } from "./check.js";
-export { dedupShape, throttleShape, CHAT_OUTPUT_TYPES, type DedupConfig, type ThrottleConfig } from "./config.js";
+export { dedupShape, throttleShape, type DedupConfig, type ThrottleConfig } from "./config.js";
 export { OutputRouter, type OutputRoute, type SummarySink } from "./output-router.js";
 export { RouteMetrics } from "./metrics.js";
 export { SUMMARY_TAG, summaryAlert } from "./summary.js";
 
-/** The dedup an output gets: its own `dedup:`, else the chat default for chat outputs. */
-export function effectiveDedup(o: Pick<OutputConfig, "type"> & { dedup?: DedupConfig | undefined }): DedupConfig | undefined {
+/** The dedup an output gets: its own `dedup:`, else the chat default when its definition is a chat service. */
+export function effectiveDedup(o: { definition: { chat?: boolean | undefined }; dedup?: DedupConfig | undefined }): DedupConfig | undefined {
   if (o.dedup !== undefined) return o.dedup.enabled ? o.dedup : undefined;
-  return CHAT_OUTPUT_TYPES.has(o.type) ? CHAT_DEDUP_DEFAULT : undefined;
+  return o.definition.chat === true ? CHAT_DEDUP_DEFAULT : undefined;
 }
 
 /** Compiles each output's routing once. Throws on a filter that does not compile (config check reports it first). */

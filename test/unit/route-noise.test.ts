@@ -197,9 +197,14 @@ describe("OutputRouter", () => {
 describe("routes from config", () => {
   it("chat outputs get dedup unless they configure it; others get none", async () => {
     const { effectiveDedup } = await import("../../src/route/index.js");
-    expect(effectiveDedup({ type: "slack" })).toMatchObject({ enabled: true, window: 60_000, key: ["rule", "hostname", "output"] });
-    expect(effectiveDedup({ type: "slack", dedup: { enabled: false, window: 1000, key: [], max_keys: 1 } })).toBeUndefined();
-    expect(effectiveDedup({ type: "webhook" })).toBeUndefined();
-    expect(effectiveDedup({ type: "webhook", dedup: { enabled: true, window: 5000, key: ["rule"], max_keys: 1 } })?.window).toBe(5000);
+    const { OUTPUT_TYPES } = await import("../../outputs/registry.js");
+    const slack = OUTPUT_TYPES.slack!;
+    const teams = OUTPUT_TYPES.teams!;
+    const webhook = OUTPUT_TYPES.webhook!;
+    expect(effectiveDedup({ definition: slack })).toMatchObject({ enabled: true, window: 60_000, key: ["rule", "hostname", "output"] });
+    expect(effectiveDedup({ definition: teams })).toMatchObject({ enabled: true, window: 60_000 });
+    expect(effectiveDedup({ definition: slack, dedup: { enabled: false, window: 1000, key: [], max_keys: 1 } })).toBeUndefined();
+    expect(effectiveDedup({ definition: webhook })).toBeUndefined();
+    expect(effectiveDedup({ definition: webhook, dedup: { enabled: true, window: 5000, key: ["rule"], max_keys: 1 } })?.window).toBe(5000);
   });
 });
