@@ -10,8 +10,9 @@ import { join } from "node:path";
 import { certs, ensureCerts } from "../certs.js";
 import { REDIS } from "../endpoints.js";
 import { cachePath } from "../paths.js";
-import { commandExists, HarnessError, note, run, startDaemon } from "../proc.js";
+import { commandExists, startDaemon } from "../proc.js";
 import type { ServiceDef } from "./types.js";
+import { installDebianTools } from "./containerd.js";
 
 const BINARY = "redis-server";
 const HOME = cachePath("redis");
@@ -40,13 +41,8 @@ user ${REDIS.username} on >${REDIS.password} ~* &* +@all
 }
 
 async function provision(): Promise<void> {
-  if (!commandExists(BINARY)) {
-    if (!commandExists("apt-get")) throw new HarnessError(`redis: ${BINARY} is missing and apt-get is not available`);
-    note(`redis: installing Debian's ${BINARY} package`);
-    const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-    run("apt-get", ["-o", "DPkg::Lock::Timeout=600", "update", "-q"], { env });
-    run("apt-get", ["-o", "DPkg::Lock::Timeout=600", "install", "-y", "-q", "--no-install-recommends", BINARY], { env });
-  }
+  // Debian's package, installed when missing by the installer every service shares (one apt at a time).
+  if (!commandExists(BINARY)) installDebianTools(`/usr/bin/${BINARY}=${BINARY}`);
   ensureCerts();
   mkdirSync(join(HOME, "data"), { recursive: true });
   writeFileSync(CONFIG, configText());
